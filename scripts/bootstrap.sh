@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Sets up everything Studio Monitor needs on a fresh machine, idempotently:
+#  - on Debian/Ubuntu, the system libraries Qt needs (offscreen and X11) and Xvfb,
+#  - a virtual environment in .venv with the package installed in editable mode.
+# Usage: scripts/bootstrap.sh [app|dev]   (dev adds the test and lint tools)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+kind="${1:-app}"
+
+debs=(libegl1 libgl1 libxkbcommon0 libfontconfig1 libdbus-1-3 libglib2.0-0
+      libx11-xcb1 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0
+      libxcb-render-util0 libxcb-shape0 libxcb-xkb1 libxkbcommon-x11-0)
+if [ "$kind" = dev ]; then
+  debs+=(xvfb xauth)
+fi
+
+if command -v dpkg-query >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+  missing=()
+  for p in "${debs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+  done
+  if [ "${#missing[@]}" -gt 0 ]; then
+    echo "bootstrap: installing system packages: ${missing[*]}"
+    sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+fi
+
+python="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+  echo "bootstrap: creating .venv with $($python --version)"
+  "$python" -m venv .venv
+fi
+
+# Reinstall only when pyproject.toml changed since the last install of this kind.
+stamp=".venv/.stamp-$kind"
+want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  echo "bootstrap: installing Python packages ($kind)"
+  extra=""
+  [ "$kind" = dev ] && extra="[dev]"
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -e ".$extra"
+  echo "$want" > "$stamp"
+fi

@@ -1,0 +1,1 @@
+"""The `studio-monitor` command and its subcommands (top layer: may import anything)."""

@@ -1,0 +1,241 @@
+"""Message types of PROTOCOL.md v1: WebSocket frames (sections 4) and HTTP bodies (section 3).
+
+Each type is a `msgspec.Struct`; constraints that the type system cannot say (a `put` needs
+a value, a `delete` has none) are checked in `__post_init__`, which msgspec turns into a
+validation error naming the field. Frames are tagged unions on their `type` field.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Final, Literal
+
+import msgspec
+from msgspec import UNSET, Meta, Struct, UnsetType
+
+PROTOCOL_VERSION: Final = 1
+SUBPROTOCOL: Final = "studio-monitor.v1"
+MAX_MESSAGE_BYTES: Final = 1 << 20
+KNOWN_TOPICS: Final = ("system", "camera", "backup", "event", "alert")
+
+TOPIC_PATTERN: Final = r"^[a-z][a-z0-9_.-]{0,31}$"
+# "1 to 200 printable characters": no C0/C1 control characters, no DEL.
+KEY_PATTERN: Final = r"^[^\x00-\x1f\x7f-\x9f]{1,200}$"
+ID_PATTERN: Final = r"^[^\x00-\x1f\x7f-\x9f]{1,200}$"
+_TOPIC_RE: Final = re.compile(TOPIC_PATTERN)
+_KEY_RE: Final = re.compile(KEY_PATTERN)
+
+Topic = Annotated[str, Meta(pattern=TOPIC_PATTERN)]
+Key = Annotated[str, Meta(pattern=KEY_PATTERN)]
+CommandId = Annotated[str, Meta(pattern=ID_PATTERN)]
+CommandName = Annotated[str, Meta(min_length=1, max_length=100)]
+Seq = Annotated[int, Meta(ge=0)]
+Cursors = dict[Topic, Seq]
+Op = Literal["put", "delete"]
+JsonObject = dict[str, Any]
+
+
+def is_valid_topic(topic: str) -> bool:
+    return bool(_TOPIC_RE.match(topic))
+
+
+def is_valid_key(key: str) -> bool:
+    return bool(_KEY_RE.match(key))
+
+
+def _check_value(op: str, value: object) -> None:
+    if op == "put" and value is UNSET:
+        raise ValueError("a `put` needs an object `value`")
+    if op == "delete" and value is not UNSET:
+        raise ValueError("a `delete` has no `value` field")
+
+
+class ErrorBody(Struct, frozen=True):
+    code: str
+    message: str
+
+
+# --- records and changes -----------------------------------------------------------------
+
+
+class Change(Struct, frozen=True, kw_only=True):
+    """One change of one topic's stream. `value` is absent (UNSET) for a delete."""
+
+    topic: Topic
+    key: Key
+    seq: Annotated[int, Meta(ge=1)]
+    op: Op
+    ts: float
+    value: JsonObject | UnsetType = UNSET
+
+    def __post_init__(self) -> None:
+        _check_value(self.op, self.value)
+
+
+class Record(Struct, frozen=True, kw_only=True):
+    """A record in a snapshot: the current value of `(topic, key)` and the seq that set it."""
+
+    topic: Topic
+    key: Key
+    seq: Annotated[int, Meta(ge=1)]
+    ts: float
+    value: JsonObject
+
+
+# --- HTTP bodies ---------------------------------------------------------------------------
+
+
+class Health(Struct, frozen=True, kw_only=True):
+    status: Literal["ok", "draining"]
+    protocol: int
+    version: str
+    epoch: str
+    uptime_s: float
+
+
+class SnapshotBody(Struct, frozen=True, kw_only=True):
+    epoch: str
+    cursors: Cursors
+    active: dict[Topic, bool]
+    records: list[Record]
+
+
+class ChangesBody(Struct, frozen=True, kw_only=True):
+    epoch: str
+    changes: list[Change]
+    cursors: Cursors
+    active: dict[Topic, bool]
+    more: bool
+
+
+class CommandRequest(Struct, frozen=True, kw_only=True):
+    id: CommandId
+    name: CommandName
+    args: JsonObject = msgspec.field(default_factory=dict)
+
+
+class CommandStatus(Struct, frozen=True, kw_only=True, omit_defaults=True):
+    id: str
+    status: Literal["accepted", "done", "failed"]
+    result: JsonObject | UnsetType = UNSET
+    error: ErrorBody | UnsetType = UNSET
+
+
+class PublishChange(Struct, frozen=True, kw_only=True):
+    topic: Topic
+    key: Key
+    op: Op
+    value: JsonObject | UnsetType = UNSET
+
+    def __post_init__(self) -> None:
+        _check_value(self.op, self.value)
+
+
+class PublishRequest(Struct, frozen=True, kw_only=True):
+    changes: list[PublishChange]
+
+    def __post_init__(self) -> None:
+        if not self.changes:
+            raise ValueError("`changes` must not be empty")
+
+
+class PublishResponse(Struct, frozen=True, kw_only=True):
+    cursors: Cursors
+
+
+class ErrorResponse(Struct, frozen=True, kw_only=True):
+    error: ErrorBody
+
+
+# --- WebSocket frames: client to hub -------------------------------------------------------
+
+
+class Resume(Struct, frozen=True, kw_only=True):
+    epoch: str
+    cursors: Cursors
+
+
+class HelloFrame(Struct, frozen=True, kw_only=True, tag_field="type", tag="hello"):
+    protocol: int
+    topics: list[Topic] | None = None
+    resume: Resume | None = None
+
+
+class CommandFrame(Struct, frozen=True, kw_only=True, tag_field="type", tag="command"):
+    id: CommandId
+    name: CommandName
+    args: JsonObject = msgspec.field(default_factory=dict)
+
+
+class ResyncFrame(Struct, frozen=True, kw_only=True, tag_field="type", tag="resync"):
+    cursors: Cursors
+
+
+ClientFrame = HelloFrame | CommandFrame | ResyncFrame
+
+
+# --- WebSocket frames: hub to client -------------------------------------------------------
+
+
+class WelcomeFrame(Struct, frozen=True, kw_only=True, tag_field="type", tag="welcome"):
+    protocol: int
+    epoch: str
+    session: str
+    heartbeat_s: float
+    resumed: bool
+
+
+class SnapshotFrame(Struct, frozen=True, kw_only=True, tag_field="type", tag="snapshot"):
+    epoch: str
+    cursors: Cursors
+    active: dict[Topic, bool]
+    records: list[Record]
+
+
+class ChangeFrame(Struct, frozen=True, kw_only=True, tag_field="type", tag="change"):
+    topic: Topic
+    key: Key
+    seq: Annotated[int, Meta(ge=1)]
+    op: Op
+    ts: float
+    value: JsonObject | UnsetType = UNSET
+
+    def __post_init__(self) -> None:
+        _check_value(self.op, self.value)
+
+    def to_change(self) -> Change:
+        return Change(
+            topic=self.topic, key=self.key, seq=self.seq, op=self.op, ts=self.ts, value=self.value
+        )
+
+
+class ChangesFrame(Struct, frozen=True, kw_only=True, tag_field="type", tag="changes"):
+    items: list[Change]
+
+
+class ActiveFrame(Struct, frozen=True, kw_only=True, tag_field="type", tag="active"):
+    topics: dict[Topic, bool]
+
+
+class ResultFrame(
+    Struct, frozen=True, kw_only=True, omit_defaults=True, tag_field="type", tag="result"
+):
+    id: str
+    ok: bool
+    result: JsonObject | UnsetType = UNSET
+    error: ErrorBody | UnsetType = UNSET
+
+
+class ErrorFrame(Struct, frozen=True, kw_only=True, tag_field="type", tag="error"):
+    error: ErrorBody
+
+
+ServerFrame = (
+    WelcomeFrame
+    | SnapshotFrame
+    | ChangeFrame
+    | ChangesFrame
+    | ActiveFrame
+    | ResultFrame
+    | ErrorFrame
+)

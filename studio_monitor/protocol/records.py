@@ -1,0 +1,194 @@
+"""Record values of PROTOCOL.md section 5, as typed structs.
+
+Sources build these and publish `to_value(record)`; the app reads a change's value with
+`from_value(CameraRecord, value)`. The hub itself stores any JSON object for any topic, so
+these types are for producers and consumers, not a gate on publish. `None` means unknown:
+never a made-up value. Unknown extra fields are ignored, so a newer hub can add fields.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, TypeVar
+
+import msgspec
+from msgspec import Struct
+
+from studio_monitor.errors import ProtocolError
+
+R = TypeVar("R", bound=Struct)
+
+
+def to_value(record: Struct) -> dict[str, Any]:
+    """The JSON object to publish for a record struct."""
+    value = msgspec.to_builtins(record)
+    assert isinstance(value, dict)
+    return value
+
+
+def from_value(type_: type[R], value: dict[str, Any]) -> R:
+    """Read a record value as its struct; a wrong field raises `ProtocolError` naming it."""
+    try:
+        return msgspec.convert(value, type_, strict=False)
+    except msgspec.ValidationError as exc:
+        raise ProtocolError(f"{type_.__name__}: {exc}") from None
+
+
+# --- system/<host_id> ------------------------------------------------------------------------
+
+
+class Usage(Struct, kw_only=True):
+    total: int | None = None
+    used: int | None = None
+    percent: float | None = None
+
+
+class Disk(Struct, kw_only=True):
+    mount: str
+    total: int | None = None
+    used: int | None = None
+    free: int | None = None
+    percent: float | None = None
+
+
+class NetRates(Struct, kw_only=True):
+    sent_bps: float | None = None
+    recv_bps: float | None = None
+
+
+class Battery(Struct, kw_only=True):
+    percent: float | None = None
+    plugged: bool | None = None
+    secs_left: float | None = None
+
+
+class HubStats(Struct, kw_only=True):
+    rss: int | None = None
+    cpu_percent: float | None = None
+    clients: int | None = None
+
+
+class SystemRecord(Struct, kw_only=True):
+    host: str
+    os: str | None = None
+    boot_time: float | None = None
+    cpu_percent: float | None = None
+    cpu_count: int | None = None
+    memory: Usage | None = None
+    swap: Usage | None = None
+    disks: list[Disk] = msgspec.field(default_factory=list)
+    net: NetRates | None = None
+    battery: Battery | None = None
+    hub: HubStats | None = None
+    sampled_at: float | None = None
+
+
+# --- camera/<camera_id> ----------------------------------------------------------------------
+
+CameraState = Literal["shooting", "idle", "silent", "offline"]
+
+
+class CameraRecord(Struct, kw_only=True):
+    model: str | None = None
+    serial: str | None = None
+    source: Literal["hotfolder", "gphoto2"] = "hotfolder"
+    watch_folder: str | None = None
+    event_id: str | None = None
+    state: CameraState = "idle"
+    shots_session: int = 0
+    shots_total: int = 0
+    last_shot_at: float | None = None
+    last_file: str | None = None
+    shots_per_min: float | None = None
+    queue: int = 0
+    ingested: int = 0
+    failed: int = 0
+    ingest_bps: float | None = None
+    battery_percent: float | None = None
+    thumbnail: str | None = None
+
+
+# --- backup/<job_id> -------------------------------------------------------------------------
+
+BackupState = Literal["queued", "running", "verifying", "completed", "failed", "cancelled"]
+
+
+class Destination(Struct, kw_only=True):
+    id: str
+    label: str
+
+
+class ErrorInfo(Struct, kw_only=True):
+    code: str
+    message: str
+    path: str | None = None
+
+
+class BackupRecord(Struct, kw_only=True):
+    event_id: str
+    destination: Destination
+    kind: Literal["copy", "verify"] = "copy"
+    state: BackupState = "queued"
+    files_total: int | None = None
+    files_done: int = 0
+    files_skipped: int = 0
+    files_failed: int = 0
+    bytes_total: int | None = None
+    bytes_done: int = 0
+    bytes_per_s: float | None = None
+    eta_s: float | None = None
+    verified: int = 0
+    mismatches: int = 0
+    started_at: float | None = None
+    finished_at: float | None = None
+    error: ErrorInfo | None = None
+
+
+# --- event/<event_id> ------------------------------------------------------------------------
+
+EventState = Literal["upcoming", "live", "done", "archived"]
+EventBackupState = Literal["none", "partial", "current", "stale", "failed"]
+
+
+class DestinationBackup(Struct, kw_only=True):
+    id: str
+    label: str
+    state: EventBackupState = "none"
+    last_completed_at: float | None = None
+
+
+class EventBackup(Struct, kw_only=True):
+    state: EventBackupState = "none"
+    last_completed_at: float | None = None
+    destinations: list[DestinationBackup] = msgspec.field(default_factory=list)
+
+
+class EventRecord(Struct, kw_only=True):
+    name: str
+    date: str
+    state: EventState = "upcoming"
+    folder: str | None = None
+    photos: int = 0
+    bytes: int = 0
+    last_photo_at: float | None = None
+    backup: EventBackup = msgspec.field(default_factory=EventBackup)
+
+
+# --- alert/<alert_id> ------------------------------------------------------------------------
+
+Severity = Literal["info", "warning", "critical"]
+SEVERITY_RANK: dict[str, int] = {"info": 0, "warning": 1, "critical": 2}
+
+
+class AlertSource(Struct, kw_only=True):
+    topic: str
+    key: str
+
+
+class AlertRecord(Struct, kw_only=True):
+    severity: Severity
+    code: str
+    source: AlertSource
+    message: str
+    raised_at: float
+    cleared_at: float | None = None
+    acked: bool = False
