@@ -17,7 +17,9 @@ from typing import cast
 from studio_monitor import __version__
 
 #: Subcommand name -> one-line help. The module `studio_monitor.cli.<name>` implements it.
-SUBCOMMANDS: dict[str, str] = {}
+SUBCOMMANDS: dict[str, str] = {
+    "check": "test the connection to a hub: health, latency, TLS, auth, WebSocket, long-poll",
+}
 
 Handler = Callable[[argparse.Namespace], int]
 

@@ -36,6 +36,10 @@ class KeyringUnavailable(ConfigError):
     """The OS keyring cannot be used here (no backend, locked, refused access)."""
 
 
+class TokenNotFound(ConfigError):
+    """No token in any of the three places (as opposed to a token file or value that is wrong)."""
+
+
 class Keyring(abc.ABC):
     """The few keyring operations the app needs. Implementations raise only `KeyringUnavailable`."""
 
@@ -228,8 +232,11 @@ def resolve_token(
     else:
         if stored is not None and stored.strip():
             return check_token(stored, f"the keyring entry for {username}")
-        keyring_said = f"{ring.description} has no token for {username}"
-    raise ConfigError(
+        if isinstance(ring, NullKeyring):
+            keyring_said = f"there is no OS keyring to look in ({ring.reason})"
+        else:
+            keyring_said = f"{ring.description} has no token for it"
+    raise TokenNotFound(
         f"no token for {username}: no --token-file was given, {ENV_VAR} is not set, "
         f"and {keyring_said}. Give the token with --token-file FILE, set {ENV_VAR}, "
         "or store it in the keyring with `studio-monitor setup`"

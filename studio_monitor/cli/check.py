@@ -1,0 +1,151 @@
+"""`studio-monitor check URL`: run the connection test suite against a hub and say how it went.
+
+For people, a table that fills in as each check finishes, then one line that says what
+failed and why. With `--json`, one object `{"ok": bool, "checks": [{name, ok, ms, detail}]}`
+on stdout and nothing else. Exit status: 0 when every check passed, 1 when any failed (the
+reason is in its detail), 2 for a usage or configuration error (a bad URL, an unreadable
+`--token-file` or `--ca-file`). With no token anywhere, the checks that need none still run
+and `auth` fails saying where a token can come from: the first thing to learn on a new PC
+is whether the hub is reachable at all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+from studio_monitor.errors import ConfigError
+from studio_monitor.link.check import CheckResult, HubAddress, run_checks
+from studio_monitor.platform.credentials import TokenNotFound, resolve_token
+
+_NAME_WIDTH = 10
+_RESULT_WIDTH = 8
+_TIME_WIDTH = 10
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "check",
+        help="test the connection to a hub: health, latency, TLS, auth, WebSocket, snapshot, long-poll",
+        description=(
+            "Run the connection test suite against the hub at URL and print the results. "
+            "Exit 0 when every check passed, 1 when any failed, 2 for a usage error."
+        ),
+    )
+    parser.add_argument("url", metavar="URL", help="the hub, e.g. http://studio-hub:8765")
+    parser.add_argument(
+        "--json", action="store_true", help='print {"ok": bool, "checks": [...]} only'
+    )
+    parser.add_argument(
+        "--token-file",
+        type=Path,
+        metavar="FILE",
+        help="file holding the token (else STUDIO_MONITOR_TOKEN, else the OS keyring)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=_positive_seconds,
+        default=10.0,
+        metavar="S",
+        help="seconds to wait for each network step (default 10)",
+    )
+    parser.add_argument(
+        "--ca-file",
+        type=Path,
+        metavar="FILE",
+        help="PEM certificate to trust for an https hub (a self-signed hub certificate)",
+    )
+    parser.set_defaults(func=main)
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < value <= 300:
+        raise argparse.ArgumentTypeError("the timeout must be between 0 and 300 seconds")
+    return value
+
+
+def main(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    stdout = sys.stdout if out is None else out
+    stderr = sys.stderr if err is None else err
+    token: str | None
+    no_token_reason: str | None = None
+    try:
+        HubAddress.parse(args.url)  # a malformed URL is a usage error, before any output
+        token = resolve_token(args.token_file, args.url)
+    except TokenNotFound as exc:
+        token, no_token_reason = None, str(exc)
+    except ConfigError as exc:
+        print(f"studio-monitor check: {exc}", file=stderr)
+        return 2
+
+    table = None if args.json else _Table(stdout)
+    if table is not None:
+        table.header(args.url)
+    try:
+        report = asyncio.run(
+            run_checks(
+                args.url,
+                token,
+                on_result=table.row if table is not None else None,
+                timeout=args.timeout,
+                ca_file=args.ca_file,
+                no_token_reason=no_token_reason,
+            )
+        )
+    except ConfigError as exc:
+        print(f"studio-monitor check: {exc}", file=stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("studio-monitor check: interrupted", file=stderr)
+        return 130
+
+    if table is None:
+        print(json.dumps(report.as_dict()), file=stdout)
+    else:
+        failures = report.failures
+        total = len(report.checks)
+        if not failures:
+            print(f"\nAll {total} checks passed.", file=stdout)
+        else:
+            first = failures[0]  # later ones are usually "not run" because of it
+            print(
+                f"\n{len(failures)} of {total} checks failed. {first.name}: {first.detail}",
+                file=stdout,
+            )
+    stdout.flush()
+    return 0 if report.ok else 1
+
+
+class _Table:
+    """Rows printed as each check ends, flushed at once: a slow step shows where it hangs."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+
+    def header(self, url: str) -> None:
+        print(f"Checking the hub at {url}\n", file=self.out)
+        print(self._line("check", "result", "time", "detail"), file=self.out)
+        print(self._line("-----", "------", "----", "------"), file=self.out)
+        self.out.flush()
+
+    def row(self, result: CheckResult) -> None:
+        if result.ms is None:
+            status = "ok" if result.ok else "not run"
+            time_text = "-"
+        else:
+            status = "ok" if result.ok else "FAILED"
+            time_text = f"{result.ms:.1f} ms"
+        print(self._line(result.name, status, time_text, result.detail), file=self.out)
+        self.out.flush()
+
+    @staticmethod
+    def _line(name: str, status: str, time_text: str, detail: str) -> str:
+        return f"{name:<{_NAME_WIDTH}}{status:<{_RESULT_WIDTH}}{time_text:>{_TIME_WIDTH}}  {detail}"
