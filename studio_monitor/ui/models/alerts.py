@@ -1,0 +1,101 @@
+"""The Alerts dock's model: one row per alert (`alert/<alert_id>`), open ones coloured by severity.
+
+An alert is *open* while `cleared_at` is null; acknowledging it (`alert.ack`) keeps it open
+but quiet. Cleared alerts stay in the list, greyed, until the hub drops them. The tray and the
+notification bridge read `worst_open()` and `open_alerts()` from here.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+from studio_monitor.protocol.records import SEVERITY_RANK, AlertRecord
+from studio_monitor.ui import theme
+from studio_monitor.ui.format import NA, fmt_time
+from studio_monitor.ui.models.base import Column, RecordTableModel
+
+
+def status_of(record: AlertRecord) -> str:
+    if record.cleared_at is not None:
+        return "cleared"
+    return "acknowledged" if record.acked else "open"
+
+
+def _dim(record: AlertRecord, _model: object) -> theme.Tone | None:
+    return "neutral" if record.cleared_at is not None else None
+
+
+def _source(record: AlertRecord, _model: object) -> str:
+    return f"{record.source.topic}/{record.source.key}"
+
+
+class AlertsModel(RecordTableModel[AlertRecord]):
+    TOPIC = "alert"
+    RECORD = AlertRecord
+
+    class Col(IntEnum):
+        SEVERITY = 0
+        MESSAGE = 1
+        SOURCE = 2
+        RAISED = 3
+        CLEARED = 4
+        STATUS = 5
+
+    COLUMNS = (
+        Column(
+            "Severity",
+            lambda r, m: r.severity,
+            sort=lambda r, m: SEVERITY_RANK.get(r.severity, -1),
+            tone=lambda r, m: (
+                "neutral"
+                if r.cleared_at is not None
+                else theme.tone_for(theme.SEVERITY_TONES, r.severity)
+            ),
+        ),
+        Column(
+            "Message",
+            lambda r, m: r.message,
+            tone=_dim,
+            tooltip=lambda r, m: f"{r.code}: {r.message}",
+        ),
+        Column("Source", _source, tone=_dim),
+        Column(
+            "Raised",
+            lambda r, m: fmt_time(r.raised_at, m.now()),
+            sort=lambda r, m: r.raised_at,
+            tone=_dim,
+            numeric=True,
+        ),
+        Column(
+            "Cleared",
+            lambda r, m: NA if r.cleared_at is None else fmt_time(r.cleared_at, m.now()),
+            sort=lambda r, m: r.cleared_at,
+            tone=_dim,
+            numeric=True,
+        ),
+        Column(
+            "Status",
+            lambda r, m: status_of(r),
+            sort=lambda r, m: ("open", "acknowledged", "cleared").index(status_of(r)),
+            tone=lambda r, m: (
+                "neutral"
+                if status_of(r) != "open"
+                else theme.tone_for(theme.SEVERITY_TONES, r.severity)
+            ),
+        ),
+    )
+
+    def open_alerts(self) -> list[tuple[str, AlertRecord]]:
+        return [(k, r) for k, r in self.records() if r.cleared_at is None]
+
+    def worst_open(self, *, include_acked: bool = False) -> str | None:
+        """The highest severity among open alerts (acknowledged ones only if asked), or None."""
+        worst: str | None = None
+        for _key, record in self.open_alerts():
+            if record.acked and not include_acked:
+                continue
+            if worst is None or SEVERITY_RANK.get(record.severity, -1) > SEVERITY_RANK.get(
+                worst, -1
+            ):
+                worst = record.severity
+        return worst

@@ -1,0 +1,119 @@
+"""The System dock's model: one row per host (`system/<host_id>`), plus the thresholds it marks.
+
+The dock draws a card per row (bars, sparklines); this model is what the cards read and what
+tests check. Thresholds are the levels at which the hub's default alert rules warn; the
+cards draw them as ticks on bars and lines on sparklines so the eye sees how close a figure is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Final
+
+from studio_monitor.protocol.records import Disk, SystemRecord
+from studio_monitor.ui import theme
+from studio_monitor.ui.format import NA, fmt_bytes, fmt_duration, fmt_percent, fmt_rate, fmt_time
+from studio_monitor.ui.models.base import Column, RecordTableModel
+
+
+@dataclass(frozen=True, slots=True)
+class Threshold:
+    warning: float
+    critical: float
+
+    def tone(self, value: float | None) -> theme.Tone | None:
+        if value is None:
+            return None
+        if value >= self.critical:
+            return "critical"
+        if value >= self.warning:
+            return "warning"
+        return None
+
+
+CPU: Final = Threshold(warning=85.0, critical=95.0)
+MEMORY: Final = Threshold(warning=85.0, critical=95.0)
+DISK: Final = Threshold(warning=85.0, critical=95.0)
+BATTERY_LOW: Final = 20.0
+
+
+def fullest_disk(record: SystemRecord) -> Disk | None:
+    known = [d for d in record.disks if d.percent is not None]
+    return max(known, key=lambda d: d.percent or 0.0) if known else None
+
+
+def _memory_text(record: SystemRecord, _model: object) -> str:
+    mem = record.memory
+    if mem is None:
+        return NA
+    return f"{fmt_percent(mem.percent)} of {fmt_bytes(mem.total)}"
+
+
+def _disk_text(record: SystemRecord, _model: object) -> str:
+    disk = fullest_disk(record)
+    if disk is None:
+        return NA
+    return f"{disk.mount}: {fmt_bytes(disk.free)} free"
+
+
+def battery_text(record: SystemRecord) -> str:
+    battery = record.battery
+    if battery is None or battery.percent is None:
+        return NA
+    if battery.plugged:
+        return f"{fmt_percent(battery.percent)}, plugged in"
+    return f"{fmt_percent(battery.percent)}, {fmt_duration(battery.secs_left)} left"
+
+
+def net_text(record: SystemRecord) -> str:
+    net = record.net
+    if net is None:
+        return NA
+    return f"↓ {fmt_rate(net.recv_bps)}  ↑ {fmt_rate(net.sent_bps)}"
+
+
+class SystemModel(RecordTableModel[SystemRecord]):
+    TOPIC = "system"
+    RECORD = SystemRecord
+
+    class Col(IntEnum):
+        HOST = 0
+        OS = 1
+        CPU = 2
+        MEMORY = 3
+        DISK = 4
+        NETWORK = 5
+        BATTERY = 6
+        SAMPLED = 7
+
+    COLUMNS = (
+        Column("Host", lambda r, m: r.host),
+        Column("OS", lambda r, m: r.os or NA),
+        Column(
+            "CPU",
+            lambda r, m: fmt_percent(r.cpu_percent),
+            sort=lambda r, m: r.cpu_percent,
+            tone=lambda r, m: CPU.tone(r.cpu_percent),
+            fraction=lambda r, m: None if r.cpu_percent is None else r.cpu_percent / 100,
+            numeric=True,
+        ),
+        Column(
+            "Memory",
+            _memory_text,
+            sort=lambda r, m: r.memory.percent if r.memory else None,
+            tone=lambda r, m: MEMORY.tone(r.memory.percent if r.memory else None),
+            numeric=True,
+        ),
+        Column(
+            "Fullest disk",
+            _disk_text,
+            sort=lambda r, m: d.percent if (d := fullest_disk(r)) else None,
+            tone=lambda r, m: DISK.tone(d.percent if (d := fullest_disk(r)) else None),
+        ),
+        Column("Network", lambda r, m: net_text(r)),
+        Column("Battery", lambda r, m: battery_text(r)),
+        Column(
+            "Sampled", lambda r, m: fmt_time(r.sampled_at, m.now()), sort=lambda r, m: r.sampled_at
+        ),
+    )
