@@ -215,6 +215,28 @@ async def test_blackhole_holds_bytes_without_closing_and_releases_them_intact(
 
 
 @pytest.mark.asyncio
+async def test_blackhole_open_holds_only_the_open_tunnels(proxy: FaultProxy) -> None:
+    async with (
+        connect(_ws_url(proxy), ping_interval=None) as stale,
+        httpx.AsyncClient(base_url=proxy.url) as client,
+    ):
+        assert (await client.get("/hello")).status_code == 200
+        assert proxy.blackhole_open() == 1
+        await stale.send("lost?")
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.5):
+                await stale.recv()
+        # The keep-alive HTTP connection, new connections and new tunnels all pass.
+        assert (await client.get("/hello")).status_code == 200
+        async with connect(_ws_url(proxy)) as fresh:
+            await fresh.send("x")
+            assert await fresh.recv() == "echo:x"
+        proxy.release_held()
+        async with asyncio.timeout(5):
+            assert await stale.recv() == "echo:lost?"
+
+
+@pytest.mark.asyncio
 async def test_blackhole_is_noticed_by_websocket_pings(proxy: FaultProxy) -> None:
     # The client's own heartbeat is what must catch a black hole: check it can.
     async with connect(

@@ -17,6 +17,9 @@ Faults, switchable at run time with `await proxy.set_mode(...)`:
   connections without ever forwarding them. Bytes already read are held, not dropped, so a
   connection that survives until the mode is lifted carries on intact, as TCP would after a
   healed partition.
+- `blackhole_open()` (an action, not a mode): hold only the connections open now, WebSocket
+  tunnels by default, while new connections pass: a stale connection silently dropped by a
+  NAT or firewall on a path that otherwise works. `release_held()` undoes it.
 - `CUT`: close every connection and stop listening, so new connections are refused
   (ECONNREFUSED); leaving `CUT` listens again on the same port.
 
@@ -105,6 +108,7 @@ class _Conn:
     responses_over: bool = False
     is_websocket: bool = False
     killed: bool = False  # closed by the proxy (cut, stop, drop_websockets)
+    held: bool = False  # black-holed on its own (blackhole_open)
     task: asyncio.Task[None] | None = None
 
     def writers(self) -> list[asyncio.StreamWriter]:
@@ -186,8 +190,8 @@ class FaultProxy:
         self.http_timeout_s = http_timeout_s
         self._clock = clock
         self._mode = Mode.PASS
-        self._flowing = asyncio.Event()
-        self._flowing.set()
+        # Replaced (after being set) on every change that may unblock a held pump.
+        self._changed = asyncio.Event()
         self._server: asyncio.Server | None = None
         self._conns: set[_Conn] = set()
         self._closing = False
@@ -212,7 +216,7 @@ class FaultProxy:
     async def stop(self) -> None:
         """Stop listening and close every connection; safe to call twice."""
         self._closing = True
-        self._flowing.set()  # wake held pumps so they see the end
+        self._wake()  # held pumps see the end
         await self._unlisten()
         await self._close_all()
 
@@ -241,10 +245,7 @@ class FaultProxy:
         """Switch the fault. `drop_websockets` also closes open tunnels (for `REFUSE_WS`)."""
         mode = Mode(mode)
         previous, self._mode = self._mode, mode
-        if mode is Mode.BLACKHOLE:
-            self._flowing.clear()
-        else:
-            self._flowing.set()
+        self._wake()
         if mode is Mode.CUT:
             await self._unlisten()
             await self._close_all()
@@ -252,6 +253,24 @@ class FaultProxy:
             await self._listen()
         if drop_websockets:
             await self._close_all(websockets_only=True)
+
+    def blackhole_open(self, *, websockets_only: bool = True) -> int:
+        """Hold the connections open now (WebSocket tunnels only, by default), whatever the mode.
+
+        New connections are not affected: this is a stale connection silently dropped by a
+        NAT or firewall on the way while the path itself still works. Held connections stay
+        held until they close or `release_held()`. Returns how many were held.
+        """
+        held = [c for c in self._conns if c.is_websocket or not websockets_only]
+        for conn in held:
+            conn.held = True
+        return len(held)
+
+    def release_held(self) -> None:
+        """Let the connections held by `blackhole_open` flow again, their bytes intact."""
+        for conn in self._conns:
+            conn.held = False
+        self._wake()
 
     # --- counts ---------------------------------------------------------------------------
 
@@ -318,15 +337,19 @@ class FaultProxy:
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _gate(self) -> None:
-        """Wait while black-holed; raise `_Closed` once the proxy is stopping."""
-        while not self._flowing.is_set():
-            await self._flowing.wait()
+    def _wake(self) -> None:
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
+
+    async def _gate(self, conn: _Conn) -> None:
+        """Wait while this connection is black-holed; raise `_Closed` once the proxy stops."""
+        while (self._mode is Mode.BLACKHOLE or conn.held) and not self._closing:
+            await self._changed.wait()
         if self._closing:
             raise _Closed("proxy stopped")
 
-    async def _write(self, writer: asyncio.StreamWriter, data: bytes) -> None:
-        await self._gate()
+    async def _write(self, conn: _Conn, writer: asyncio.StreamWriter, data: bytes) -> None:
+        await self._gate(conn)
         if writer.is_closing():
             raise _Closed("peer gone")
         writer.write(data)
@@ -361,7 +384,7 @@ class FaultProxy:
 
     async def _serve(self, conn: _Conn) -> None:
         # A black-holed connection is held before anything reaches the upstream.
-        await self._gate()
+        await self._gate(conn)
         try:
             async with asyncio.timeout(_CONNECT_TIMEOUT_S):
                 conn.upstream_reader, conn.upstream_writer = await asyncio.open_connection(
@@ -426,20 +449,20 @@ class FaultProxy:
                     method, path, True, self._clock(), asyncio.get_running_loop().create_future()
                 )
                 conn.pending.append(request)
-                await self._write(upstream, head)
+                await self._write(conn, upstream, head)
                 assert request.upgraded is not None
                 if await request.upgraded:
                     conn.is_websocket = True
-                    await self._pipe(reader, upstream)
+                    await self._pipe(conn, reader, upstream)
                 continue
             self._log("http", method, path)
             conn.pending.append(_Request(method, path, False, self._clock()))
-            await self._write(upstream, head)
-            await self._relay_body(reader, upstream, headers, until_close=False)
+            await self._write(conn, upstream, head)
+            await self._relay_body(conn, reader, upstream, headers, until_close=False)
 
     async def _answer_and_close(self, conn: _Conn, status: int, reason: str, text: str) -> None:
         """Answer the client ourselves (403 refusal, 504 timeout) and end the connection."""
-        await self._gate()
+        await self._gate(conn)
         body = text.encode()
         writer = conn.client_writer
         with contextlib.suppress(ConnectionError, OSError):
@@ -482,19 +505,19 @@ class FaultProxy:
                 request.upgraded.set_result(status == 101)
             if status == 101:
                 self._log("ws_open", request.method, request.path)
-                await self._write(client, head)
-                await self._pipe(reader, client)
+                await self._write(conn, client, head)
+                await self._pipe(conn, reader, client)
             no_body = request.method == "HEAD" or status in (204, 304) or status < 200
             if self.hold_responses_s:
                 sink = bytearray(head)
                 if not no_body:
-                    await self._relay_body(reader, sink, headers, until_close=True)
+                    await self._relay_body(conn, reader, sink, headers, until_close=True)
                 await asyncio.sleep(self.hold_responses_s)
-                await self._write(client, bytes(sink))
+                await self._write(conn, client, bytes(sink))
             else:
-                await self._write(client, head)
+                await self._write(conn, client, head)
                 if not no_body:
-                    await self._relay_body(reader, client, headers, until_close=True)
+                    await self._relay_body(conn, reader, client, headers, until_close=True)
             async with conn.delivered:
                 conn.delivered.notify_all()
             if "close" in headers.get("connection", "").lower():
@@ -534,6 +557,7 @@ class FaultProxy:
 
     async def _relay_body(
         self,
+        conn: _Conn,
         reader: asyncio.StreamReader,
         out: asyncio.StreamWriter | bytearray,
         headers: dict[str, str],
@@ -544,7 +568,7 @@ class FaultProxy:
             if isinstance(out, bytearray):
                 out.extend(data)
             else:
-                await self._write(out, data)
+                await self._write(conn, out, data)
 
         framing, length = _body_framing(headers)
         if framing == "length":
@@ -574,8 +598,10 @@ class FaultProxy:
             raise _Closed("response ended by close")
         # A request with no framing header has no body.
 
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _pipe(
+        self, conn: _Conn, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
         """Tunnel bytes until the reader's side closes; never returns normally."""
         while data := await reader.read(_CHUNK):
-            await self._write(writer, data)
+            await self._write(conn, writer, data)
         raise _Closed("tunnel closed")
