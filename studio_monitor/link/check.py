@@ -65,6 +65,8 @@ CERT_WARN_DAYS = 14
 #: The command sent for the WebSocket round trip. No hub carries it out: any `result`
 #: frame for its id (normally `bad_request`: unknown command) proves the round trip.
 PING_COMMAND = "studio-monitor.check"
+#: The topic of the auth probe: valid, and published by nobody.
+PROBE_TOPIC = "studio-monitor.check"
 
 
 @dataclass(frozen=True, slots=True)
@@ -388,9 +390,11 @@ class _Suite:
     # --- auth ----------------------------------------------------------------------------------
 
     async def _auth(self, client: httpx.AsyncClient) -> tuple[float, str]:
-        # A cheap authenticated read: at most one change of one topic.
-        probe = "/api/v1/changes"
-        params = {"cursors": "system:0", "limit": "1"}
+        # A cheap authenticated read that cannot meet a 409 (as `/changes` from cursor 0 would
+        # on a hub old enough to have compacted its history): the snapshot of one topic that
+        # nobody publishes, answered with seq 0 and no records.
+        probe = "/api/v1/snapshot"
+        params = {"topics": PROBE_TOPIC}
         if self.token is None:
             raise _Failed(self.no_token_reason or "no token was given, so no access was tested")
         wrong = f"studio-monitor-check-{uuid.uuid4().hex}"
