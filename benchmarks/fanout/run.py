@@ -409,8 +409,9 @@ class Outcome:
 class Sampler:
     """CPU time and peak RSS of a process tree over the measuring window."""
 
-    def __init__(self, pids: Sequence[int]) -> None:
+    def __init__(self, pids: Sequence[int], *, children: bool = True) -> None:
         self.procs = [psutil.Process(pid) for pid in pids]
+        self.children = children
         self.peak_rss = 0
         self._cpu0 = 0.0
         self._t0 = 0.0
@@ -420,7 +421,8 @@ class Sampler:
         for proc in self.procs:
             with contextlib.suppress(psutil.Error):
                 procs.append(proc)
-                procs.extend(proc.children(recursive=True))
+                if self.children:
+                    procs.extend(proc.children(recursive=True))
         return procs
 
     def _cpu(self) -> float:
@@ -473,7 +475,7 @@ async def run_scenario(
         publisher = Publisher(server, session)
         hub_sampler = Sampler([server.pid])
         client_sampler = Sampler([w.proc.pid for w in workers if w.proc is not None])
-        me = Sampler([os.getpid()])
+        me = Sampler([os.getpid()], children=False)  # the publisher, not its children
 
         async def sample() -> None:
             await asyncio.sleep(max(0.0, t0 - time.time()))
