@@ -1,0 +1,34 @@
+"""Tethered-camera ingest: hot folders in, photos filed into events, `camera/<id>` records out.
+
+The package splits the work so each part can be tested alone: `stability` (when a file is
+complete, pure), `filing` (atomic, non-overwriting, de-duplicating copy), `metadata` (EXIF and
+thumbnails), `cameras` (identity, state and rates, pure), `manifest` (`ingest.sqlite`),
+`tether` (the optional gphoto2 interface), `settings` (`[sources.ingest]`), and `source`, the
+`Source` that runs them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Protocol
+
+from studio_monitor.hub.sources.ingest.settings import IngestSettings, parse_settings
+from studio_monitor.hub.sources.ingest.source import MANIFEST_NAME, IngestSource
+
+
+class HubConfigLike(Protocol):
+    """What ingest reads of `studio_monitor.hub.config.HubConfig`."""
+
+    @property
+    def data_dir(self) -> Path: ...
+    @property
+    def sources(self) -> dict[str, dict[str, Any]]: ...
+
+
+__all__ = ["MANIFEST_NAME", "IngestSettings", "IngestSource", "from_config", "parse_settings"]
+
+
+def from_config(section: dict[str, Any], config: HubConfigLike) -> IngestSource:
+    """The ingest source of `[sources.ingest]`; ConfigError names a wrong key."""
+    settings = parse_settings(section, events_section=config.sources.get("events"))
+    return IngestSource(settings, config.data_dir)

@@ -1,0 +1,279 @@
+"""The ingest manifest, `<data_dir>/ingest.sqlite`: what was taken, where it went, and why not.
+
+It is what makes a restart harmless. `originals` remembers each file of a hot folder by path,
+size and mtime, so a file already filed is not taken again, while a new photo saved under an
+old name (a rolled-over file number) is. `copies` remembers every photo ingest wrote, with its
+BLAKE2b digest, so identical content dropped again is recognised without hashing the event
+folder, and counts (shots per body, per event) survive restarts. `cameras` keeps what the
+camera records need after a restart (model, last shot, thumbnail); `folders` the event each
+hot folder was assigned by `camera.configure`; `settings` whether ingest is paused.
+
+A copy is written to its final name before its row is committed; a crash in between leaves a
+file the manifest does not know, which the next attempt recognises by content (see filing.py).
+One connection, shared by the event loop and the worker thread under a lock; WAL journal.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS originals (
+    path TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('filed', 'duplicate', 'failed')),
+    camera_id TEXT,
+    dest TEXT,
+    error TEXT,
+    updated_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS originals_failed ON originals (status, camera_id);
+CREATE TABLE IF NOT EXISTS copies (
+    dest TEXT PRIMARY KEY,
+    folder TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    camera_id TEXT NOT NULL,
+    event_id TEXT,
+    shot TEXT NOT NULL,
+    original TEXT NOT NULL,
+    captured_at REAL,
+    filed_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS copies_content ON copies (folder, digest);
+CREATE INDEX IF NOT EXISTS copies_camera ON copies (camera_id, event_id);
+CREATE TABLE IF NOT EXISTS cameras (
+    camera_id TEXT PRIMARY KEY,
+    model TEXT,
+    serial TEXT,
+    watch_folder TEXT,
+    last_shot_at REAL,
+    last_file TEXT,
+    thumbnail TEXT
+);
+CREATE TABLE IF NOT EXISTS folders (
+    path TEXT PRIMARY KEY,
+    event_id TEXT
+);
+CREATE TABLE IF NOT EXISTS settings (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class OriginalState:
+    size: int
+    mtime_ns: int
+    status: str
+
+
+@dataclass(frozen=True)
+class CopyRow:
+    dest: str
+    folder: str
+    digest: str
+    size: int
+    camera_id: str
+    event_id: str | None
+    shot: str
+    original: str
+    captured_at: float | None
+    filed_at: float
+
+
+@dataclass(frozen=True)
+class CameraRow:
+    camera_id: str
+    model: str | None
+    serial: str | None
+    watch_folder: str | None
+    last_shot_at: float | None
+    last_file: str | None
+    thumbnail: str | None
+
+
+class Manifest:
+    """Thread-safe access to `ingest.sqlite`. Methods raise sqlite3.Error on a broken database."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    # --- originals ---------------------------------------------------------------------------
+
+    def originals(self) -> dict[str, OriginalState]:
+        with self._lock:
+            rows = self._db.execute("SELECT path, size, mtime_ns, status FROM originals").fetchall()
+        return {path: OriginalState(size, mtime, status) for path, size, mtime, status in rows}
+
+    def record_filed(
+        self,
+        original: str,
+        size: int,
+        mtime_ns: int,
+        *,
+        camera_id: str,
+        dest: str,
+        now: float,
+        copy: CopyRow | None,
+    ) -> None:
+        """The original was filed (`copy` is the new photo) or was a duplicate (`copy` None)."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO originals VALUES (?, ?, ?, ?, ?, ?, NULL, ?)",
+                (
+                    original,
+                    size,
+                    mtime_ns,
+                    "filed" if copy is not None else "duplicate",
+                    camera_id,
+                    dest,
+                    now,
+                ),
+            )
+            if copy is not None:
+                db.execute(
+                    "INSERT OR REPLACE INTO copies VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        copy.dest,
+                        copy.folder,
+                        copy.digest,
+                        copy.size,
+                        copy.camera_id,
+                        copy.event_id,
+                        copy.shot,
+                        copy.original,
+                        copy.captured_at,
+                        copy.filed_at,
+                    ),
+                )
+
+    def record_failed(
+        self, original: str, size: int, mtime_ns: int, *, camera_id: str, error: str, now: float
+    ) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO originals VALUES (?, ?, ?, 'failed', ?, NULL, ?, ?)",
+                (original, size, mtime_ns, camera_id, error, now),
+            )
+
+    def forget_failed(self) -> list[str]:
+        """Drop every failed original (so it is tried again); returns their paths."""
+        with self._tx() as db:
+            paths = [r[0] for r in db.execute("SELECT path FROM originals WHERE status='failed'")]
+            db.execute("DELETE FROM originals WHERE status='failed'")
+        return paths
+
+    def failed_by_camera(self) -> dict[str, int]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT camera_id, COUNT(*) FROM originals WHERE status='failed' GROUP BY camera_id"
+            ).fetchall()
+        return {camera_id: count for camera_id, count in rows if camera_id is not None}
+
+    # --- copies ------------------------------------------------------------------------------
+
+    def copies_of(self, folder: str, digest: str) -> list[str]:
+        """Photos ingest wrote into `folder` with this content."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT dest FROM copies WHERE folder=? AND digest=?", (folder, digest)
+            ).fetchall()
+        return [row[0] for row in rows]
+
+    def digest_of(self, dest: str) -> str | None:
+        with self._lock:
+            row = self._db.execute("SELECT digest FROM copies WHERE dest=?", (dest,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def shots(self) -> dict[tuple[str, str | None], int]:
+        """Distinct shots per (camera, event)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT camera_id, event_id, COUNT(DISTINCT shot) FROM copies"
+                " GROUP BY camera_id, event_id"
+            ).fetchall()
+        return {(camera_id, event_id): count for camera_id, event_id, count in rows}
+
+    def has_shot(self, camera_id: str, shot: str) -> bool:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT 1 FROM copies WHERE camera_id=? AND shot=? LIMIT 1", (camera_id, shot)
+            ).fetchone()
+        return row is not None
+
+    def folders_written(self) -> list[str]:
+        with self._lock:
+            rows = self._db.execute("SELECT DISTINCT folder FROM copies").fetchall()
+        return [row[0] for row in rows]
+
+    # --- cameras, folders, settings ----------------------------------------------------------
+
+    def cameras(self) -> list[CameraRow]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT camera_id, model, serial, watch_folder, last_shot_at, last_file, thumbnail"
+                " FROM cameras"
+            ).fetchall()
+        return [CameraRow(*row) for row in rows]
+
+    def save_camera(self, row: CameraRow) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO cameras VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    row.camera_id,
+                    row.model,
+                    row.serial,
+                    row.watch_folder,
+                    row.last_shot_at,
+                    row.last_file,
+                    row.thumbnail,
+                ),
+            )
+
+    def folder_events(self) -> dict[str, str | None]:
+        with self._lock:
+            rows = self._db.execute("SELECT path, event_id FROM folders").fetchall()
+        return {path: event_id for path, event_id in rows}
+
+    def set_folder_event(self, path: str, event_id: str | None) -> None:
+        with self._tx() as db:
+            db.execute("INSERT OR REPLACE INTO folders VALUES (?, ?)", (path, event_id))
+
+    def setting(self, key: str) -> str | None:
+        with self._lock:
+            row = self._db.execute("SELECT value FROM settings WHERE key=?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_setting(self, key: str, value: str) -> None:
+        with self._tx() as db:
+            db.execute("INSERT OR REPLACE INTO settings VALUES (?, ?)", (key, value))

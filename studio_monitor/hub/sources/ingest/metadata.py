@@ -1,0 +1,334 @@
+"""What a photo says about the camera that took it, and a small thumbnail of it.
+
+Make, model, body serial and capture time come from EXIF through exifread, which reads JPEG
+and the TIFF-based RAW formats (CR2, NEF, ARW, ORF, DNG). Two RAW formats need a step first:
+a Fuji RAF carries a whole JPEG (with the EXIF) at an offset named in its header, and a Canon
+CR3 is an ISO media file whose EXIF sits in `CMT1`/`CMT2` boxes as small TIFF blobs. The body
+serial is the EXIF BodySerialNumber, else the DNG CameraSerialNumber, else the maker note's
+serial (parsed only when the first two are missing, since maker notes cost more).
+
+The thumbnail is a JPEG of at most `THUMBNAIL_LIMIT` characters as a data URL (PROTOCOL.md:
+16 KiB), made with Pillow from the photo itself for a JPEG (decoded at reduced scale), or
+from the preview a RAW file embeds. Nothing here raises for a bad photo: what cannot be read
+is None, never a guess.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import io
+import logging
+import re
+import struct
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import exifread
+from PIL import Image, ImageOps
+
+#: File extensions taken from a hot folder (lower case, with the dot).
+JPEG_EXTENSIONS = frozenset({".jpg", ".jpeg"})
+RAW_EXTENSIONS = frozenset({".cr2", ".cr3", ".nef", ".arw", ".raf", ".orf", ".dng"})
+PHOTO_EXTENSIONS = JPEG_EXTENSIONS | RAW_EXTENSIONS
+
+#: PROTOCOL.md: a thumbnail is a data URL of at most 16 KiB.
+THUMBNAIL_LIMIT = 16 * 1024
+_DATA_URL_PREFIX = "data:image/jpeg;base64,"
+
+# exifread logs a warning for every file without EXIF; that is normal here, not news.
+logging.getLogger("exifread").setLevel(logging.ERROR)
+log = logging.getLogger(__name__)
+
+# Canon's CR3 metadata container (ISO/IEC 14496-12 `uuid` box inside `moov`).
+_CANON_UUID = bytes.fromhex("85c0b687820f11e08111f4ce462b6a48")
+# Pillow, not our limit, would otherwise refuse large decompressed frames from big sensors.
+Image.MAX_IMAGE_PIXELS = 400_000_000
+
+
+@dataclass(frozen=True)
+class PhotoInfo:
+    make: str | None = None
+    model: str | None = None
+    serial: str | None = None
+    #: Unix time of capture from EXIF (camera clock), or None.
+    captured_at: float | None = None
+
+
+def is_photo(name: str) -> bool:
+    """True for the file names ingest takes (not hidden, not temporary, a known extension)."""
+    if name.startswith((".", "~")):
+        return False
+    dot = name.rfind(".")
+    return dot > 0 and name[dot:].lower() in PHOTO_EXTENSIONS
+
+
+def display_model(make: str | None, model: str | None) -> str | None:
+    """`Canon` + `Canon EOS R5` -> `Canon EOS R5`; `SONY` + `ILCE-7M3` -> `SONY ILCE-7M3`."""
+    if not model:
+        return make or None
+    if not make:
+        return model
+    brand = make.split()[0]
+    if model.lower().startswith(brand.lower()):
+        return model
+    return f"{brand} {model}"
+
+
+# --- EXIF ------------------------------------------------------------------------------------
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(getattr(value, "printable", value)).replace("\x00", "").strip()
+    # exifread renders unset ASCII fields as "" and unknown ones as "[...]" lists of zeros.
+    if not text or text.strip("[]0, ") == "":
+        return None
+    return text
+
+
+def _find(tags: Mapping[str, Any], *names: str) -> str | None:
+    """The first non-empty tag whose name (after the IFD prefix) is one of `names`."""
+    for name in names:
+        for key, value in tags.items():
+            if key == name or key.endswith(f" {name}"):
+                text = _text(value)
+                if text is not None:
+                    return text
+    return None
+
+
+_EXIF_TIME = re.compile(r"^(\d{4}):(\d{2}):(\d{2})[ T](\d{2}):(\d{2}):(\d{2})$")
+_OFFSET = re.compile(r"^([+-])(\d{2}):(\d{2})$")
+
+
+def parse_capture_time(
+    stamp: str | None, offset: str | None = None, subsec: str | None = None
+) -> float | None:
+    """EXIF `YYYY:MM:DD HH:MM:SS` (+ `OffsetTimeOriginal`, `SubSecTimeOriginal`) -> Unix time.
+
+    Without an offset the camera's clock is taken as this PC's local time.
+    """
+    if not stamp:
+        return None
+    match = _EXIF_TIME.match(stamp.strip())
+    if match is None:
+        return None
+    try:
+        year, month, day, hour, minute, second = (int(part) for part in match.groups())
+        when = datetime(year, month, day, hour, minute, second)
+    except ValueError:
+        return None  # 0000:00:00 00:00:00 from a camera whose clock was never set
+    fraction = 0.0
+    if subsec and subsec.strip().isdigit():
+        fraction = float(f"0.{subsec.strip()}")
+    offset_match = _OFFSET.match(offset.strip()) if offset else None
+    if offset_match is not None:
+        sign = -1 if offset_match.group(1) == "-" else 1
+        delta = timedelta(hours=int(offset_match.group(2)), minutes=int(offset_match.group(3)))
+        return when.replace(tzinfo=timezone(sign * delta)).timestamp() + fraction
+    try:
+        return time.mktime(when.timetuple()) + fraction
+    except (OverflowError, ValueError):
+        return None
+
+
+def _info_from_tags(tags: Mapping[str, Any]) -> PhotoInfo:
+    return PhotoInfo(
+        make=_find(tags, "Make"),
+        model=_find(tags, "Model"),
+        serial=_find(tags, "BodySerialNumber", "CameraSerialNumber", "SerialNumber"),
+        captured_at=parse_capture_time(
+            _find(tags, "DateTimeOriginal"),
+            _find(tags, "OffsetTimeOriginal"),
+            _find(tags, "SubSecTimeOriginal"),
+        ),
+    )
+
+
+def _exif_tags(stream: BinaryIO, *, details: bool, thumbnail: bool) -> dict[str, Any]:
+    try:
+        tags = exifread.process_file(stream, details=details, extract_thumbnail=thumbnail)
+    except Exception as exc:  # exifread raises anything from struct.error to KeyError
+        log.debug("EXIF unreadable: %s", exc)
+        return {}
+    return dict(tags)
+
+
+def _raf_jpeg(stream: BinaryIO) -> bytes | None:
+    """The full JPEG a Fuji RAF embeds (it carries the EXIF and a preview)."""
+    stream.seek(0)
+    header = stream.read(92)
+    if len(header) < 92 or not header.startswith(b"FUJIFILMCCD-RAW"):
+        return None
+    offset, length = struct.unpack(">II", header[84:92])
+    if length <= 0 or length > 64 << 20:
+        return None
+    stream.seek(offset)
+    data = stream.read(length)
+    return data if data.startswith(b"\xff\xd8") else None
+
+
+def _boxes(data: bytes, start: int, end: int) -> Iterator[tuple[bytes, int, int]]:
+    """ISO media boxes in data[start:end]: (type, payload start, payload end)."""
+    pos = start
+    while pos + 8 <= end:
+        size, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        header = 8
+        if size == 1:
+            if pos + 16 > end:
+                return
+            size = struct.unpack(">Q", data[pos + 8 : pos + 16])[0]
+            header = 16
+        elif size == 0:
+            size = end - pos
+        if size < header or pos + size > end:
+            return
+        yield kind, pos + header, pos + size
+        pos += size
+
+
+def _cr3_parts(stream: BinaryIO) -> tuple[list[bytes], bytes | None]:
+    """The TIFF blobs (CMT1 = IFD0, CMT2 = EXIF IFD...) and the THMB preview of a CR3."""
+    stream.seek(0)
+    # The metadata sits in `moov`, near the start; the image data follows in `mdat`.
+    data = stream.read(4 << 20)
+    tiffs: list[bytes] = []
+    preview: bytes | None = None
+    for kind, start, end in _boxes(data, 0, len(data)):
+        if kind != b"moov":
+            continue
+        for inner, istart, iend in _boxes(data, start, end):
+            if inner != b"uuid" or data[istart : istart + 16] != _CANON_UUID:
+                continue
+            for part, pstart, pend in _boxes(data, istart + 16, iend):
+                if part in (b"CMT1", b"CMT2", b"CMT3", b"CMT4"):
+                    tiffs.append(data[pstart:pend])
+                elif part == b"THMB":
+                    jpeg_at = data.find(b"\xff\xd8", pstart, pend)
+                    if jpeg_at >= 0:
+                        preview = data[jpeg_at:pend]
+    return tiffs, preview
+
+
+def _tags_and_preview(path: Path) -> tuple[dict[str, Any], bytes | None]:
+    """EXIF tags (without maker notes) and, for a RAW file, its embedded JPEG preview."""
+    ext = path.suffix.lower()
+    with path.open("rb") as stream:
+        if ext == ".raf":
+            jpeg = _raf_jpeg(stream)
+            if jpeg is None:
+                return {}, None
+            return _exif_tags(io.BytesIO(jpeg), details=False, thumbnail=False), jpeg
+        if ext == ".cr3":
+            tiffs, preview = _cr3_parts(stream)
+            tags: dict[str, Any] = {}
+            for blob in tiffs:
+                for key, value in _exif_tags(
+                    io.BytesIO(blob), details=False, thumbnail=False
+                ).items():
+                    tags.setdefault(key, value)
+            return tags, preview
+        raw = ext in RAW_EXTENSIONS
+        tags = _exif_tags(stream, details=False, thumbnail=raw)
+        preview = tags.pop("JPEGThumbnail", None) if raw else None
+        tags.pop("TIFFThumbnail", None)
+        return tags, preview if isinstance(preview, bytes) else None
+
+
+def _maker_note_serial(path: Path) -> str | None:
+    ext = path.suffix.lower()
+    if ext in (".raf", ".cr3"):
+        return None
+    with path.open("rb") as stream:
+        tags = _exif_tags(stream, details=True, thumbnail=False)
+    return _find(tags, "MakerNote SerialNumber", "MakerNote InternalSerialNumber")
+
+
+# --- thumbnails ------------------------------------------------------------------------------
+
+
+def thumbnail_data_url(image: Image.Image, max_px: int = 160) -> str | None:
+    """A JPEG data URL of `image` no longer than THUMBNAIL_LIMIT characters."""
+    budget = (THUMBNAIL_LIMIT - len(_DATA_URL_PREFIX)) * 3 // 4
+    with contextlib.suppress(Exception):
+        image = ImageOps.exif_transpose(image)
+    picture = image.convert("RGB")
+    size = max_px
+    while size >= 32:
+        small = picture.copy()
+        small.thumbnail((size, size))
+        for quality in (75, 60, 45, 30):
+            out = io.BytesIO()
+            small.save(out, "JPEG", quality=quality, optimize=True)
+            if out.tell() <= budget:
+                return _DATA_URL_PREFIX + base64.b64encode(out.getvalue()).decode("ascii")
+        size //= 2
+    return None
+
+
+def _open_thumbnail(source: Path | bytes, max_px: int) -> str | None:
+    try:
+        with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as image:
+            # JPEG decodes at 1/2, 1/4 or 1/8 scale when asked: a 24 MP photo costs little.
+            image.draft("RGB", (max_px * 2, max_px * 2))
+            image.load()
+            return thumbnail_data_url(image, max_px)
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+        log.debug("no thumbnail: %s", exc)
+        return None
+
+
+@dataclass(frozen=True)
+class Examined:
+    info: PhotoInfo
+    thumbnail: str | None
+
+
+def examine(path: Path, *, thumbnail_px: int = 160) -> Examined:
+    """EXIF facts and a thumbnail of the photo at `path`. Blocks; never raises for bad content.
+
+    OSError (the file cannot be read at all) propagates: that is an I/O failure, not bad content.
+    """
+    tags, preview = _tags_and_preview(path)
+    info = _info_from_tags(tags)
+    if info.serial is None and (info.make or info.model):
+        info = PhotoInfo(
+            make=info.make,
+            model=info.model,
+            serial=_maker_note_serial(path),
+            captured_at=info.captured_at,
+        )
+    is_jpeg = path.suffix.lower() in JPEG_EXTENSIONS
+    thumb_source: Path | bytes | None = path if is_jpeg else preview
+    thumbnail = _open_thumbnail(thumb_source, thumbnail_px) if thumb_source is not None else None
+    if is_jpeg and info.make is None and info.model is None:
+        info = _pillow_info(path) or info
+    return Examined(info, thumbnail)
+
+
+def _pillow_info(path: Path) -> PhotoInfo | None:
+    """Pillow's EXIF reader, for the odd JPEG exifread finds nothing in."""
+    try:
+        with Image.open(path) as image:
+            exif = image.getexif()
+            sub = exif.get_ifd(0x8769)
+    except (OSError, ValueError, SyntaxError):
+        return None
+    make = _text(exif.get(0x010F))
+    model = _text(exif.get(0x0110))
+    if make is None and model is None:
+        return None
+    return PhotoInfo(
+        make=make,
+        model=model,
+        serial=_text(sub.get(0xA431)),
+        captured_at=parse_capture_time(
+            _text(sub.get(0x9003)), _text(sub.get(0x9011)), _text(sub.get(0x9291))
+        ),
+    )
