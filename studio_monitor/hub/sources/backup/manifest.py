@@ -1,0 +1,439 @@
+"""The backup manifest: what has been copied where, with which hash, and every job's state.
+
+One SQLite file (`<data_dir>/backup.sqlite`, WAL) makes backups incremental and resumable.
+A file is entered as `copied` only after its bytes were fsynced and renamed to the final name,
+and as `verified` once the destination was read back and hashed equal to the source; a file
+whose destination turned out different is forgotten, so the next run copies it again. Jobs
+are rows too, so a hub killed in the middle of one finds it unfinished at the next start and
+resumes it. The event catalogue opens the same file (its own connection) to tell, per event
+and destination, whether the backup is none, partial, current, stale or failed; that rule is
+`destination_state`, a pure function.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final, Literal
+
+import msgspec
+
+from studio_monitor.protocol.records import EventBackupState
+
+JobKind = Literal["copy", "verify"]
+FileState = Literal["copied", "verified"]
+#: Job states that mean "not finished": a hub that starts and finds one resumes it.
+UNFINISHED_STATES: Final = ("queued", "running", "verifying")
+
+_DESTINATION_ID_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+_SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS files (
+    event_id TEXT NOT NULL,
+    destination_id TEXT NOT NULL,
+    relpath TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    hash TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('copied', 'verified')),
+    copied_at REAL NOT NULL,
+    verified_at REAL,
+    PRIMARY KEY (event_id, destination_id, relpath)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS targets (
+    event_id TEXT NOT NULL,
+    destination_id TEXT NOT NULL,
+    root TEXT NOT NULL,
+    folder TEXT NOT NULL,
+    PRIMARY KEY (event_id, destination_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS jobs (
+    job_id TEXT PRIMARY KEY,
+    event_id TEXT NOT NULL,
+    destination_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    state TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    finished_at REAL,
+    source_dir TEXT NOT NULL,
+    destination TEXT NOT NULL,
+    record TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS jobs_by_pair ON jobs (event_id, destination_id, created_at);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class DestinationSpec:
+    """A backup destination: a folder (external drive, NAS share) with an id and a label."""
+
+    id: str
+    label: str
+    path: Path
+
+    def to_json(self) -> dict[str, str]:
+        return {"id": self.id, "label": self.label, "path": str(self.path)}
+
+
+def parse_destination(value: object) -> DestinationSpec:
+    """A destination from `{id, label, path}`; ValueError with a message saying what is wrong."""
+    if not isinstance(value, Mapping):
+        raise ValueError(f"a destination is a table {{id, label, path}}, not {value!r}")
+    unknown = sorted(set(value) - {"id", "label", "path"})
+    if unknown:
+        raise ValueError(f"unknown destination field(s) {', '.join(unknown)}")
+    dest_id, label, path = value.get("id"), value.get("label"), value.get("path")
+    if not isinstance(dest_id, str) or not _DESTINATION_ID_RE.match(dest_id):
+        raise ValueError(
+            f"destination id {dest_id!r} must be 1 to 64 letters, digits, '.', '_' or '-'"
+        )
+    if not isinstance(label, str) or not label.strip() or len(label) > 200:
+        raise ValueError(f"destination {dest_id!r}: label must be 1 to 200 characters")
+    if not isinstance(path, str) or not path.strip():
+        raise ValueError(f"destination {dest_id!r}: path must be a folder path")
+    folder = Path(path).expanduser()
+    if not folder.is_absolute():
+        raise ValueError(f"destination {dest_id!r}: path {path!r} must be absolute")
+    return DestinationSpec(id=dest_id, label=label.strip(), path=folder)
+
+
+def parse_destinations(value: object) -> list[DestinationSpec]:
+    """A list of destinations with distinct ids; ValueError otherwise."""
+    if not isinstance(value, list):
+        raise ValueError(f"destinations must be a list of {{id, label, path}}, not {value!r}")
+    specs = [parse_destination(item) for item in value]
+    seen: set[str] = set()
+    for spec in specs:
+        if spec.id in seen:
+            raise ValueError(f"destination id {spec.id!r} is listed twice")
+        seen.add(spec.id)
+    return specs
+
+
+@dataclass(frozen=True, slots=True)
+class FileEntry:
+    relpath: str
+    size: int
+    mtime_ns: int
+    hash: str
+    state: FileState
+
+
+@dataclass(frozen=True, slots=True)
+class JobRow:
+    job_id: str
+    event_id: str
+    destination: DestinationSpec
+    kind: JobKind
+    state: str
+    created_at: float
+    finished_at: float | None
+    source_dir: Path
+    record: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class PairHistory:
+    """What the jobs table says about one event and destination."""
+
+    last_completed_at: float | None
+    #: State of the latest finished job of either kind ("completed", "failed", "cancelled").
+    last_finished_state: str | None
+    running: bool
+
+
+class Manifest:
+    """The manifest file. Safe to share between threads (one connection behind a lock)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA busy_timeout = 10000")
+        self._db.execute("PRAGMA journal_mode = WAL")
+        # NORMAL loses at most the last commits on a power cut, never consistency; a lost
+        # `copied` row only means that file is copied again.
+        self._db.execute("PRAGMA synchronous = NORMAL")
+        with self._tx() as db:
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    db.execute(statement)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return list(self._db.execute(sql, params))
+
+    # --- targets: where an event's files go inside a destination ----------------------------
+
+    def target_dir(self, event_id: str, destination: DestinationSpec, folder_name: str) -> Path:
+        """The event's folder inside `destination`, chosen once and kept (even if renamed).
+
+        A destination whose path changed starts afresh: its old entries describe files that
+        are not where the destination now points.
+        """
+        root = str(destination.path)
+        with self._tx() as db:
+            row = db.execute(
+                "SELECT root, folder FROM targets WHERE event_id = ? AND destination_id = ?",
+                (event_id, destination.id),
+            ).fetchone()
+            if row is not None and row[0] == root:
+                return Path(row[0]) / str(row[1])
+            db.execute(
+                "DELETE FROM files WHERE event_id = ? AND destination_id = ?",
+                (event_id, destination.id),
+            )
+            taken = {
+                str(r[0])
+                for r in db.execute(
+                    "SELECT folder FROM targets WHERE root = ? AND event_id != ?",
+                    (root, event_id),
+                )
+            }
+            folder = folder_name
+            if folder in taken:
+                folder = f"{folder_name} ({event_id})"
+            db.execute(
+                "INSERT OR REPLACE INTO targets (event_id, destination_id, root, folder)"
+                " VALUES (?, ?, ?, ?)",
+                (event_id, destination.id, root, folder),
+            )
+            return Path(root) / folder
+
+    def existing_target(self, event_id: str, destination: DestinationSpec) -> Path | None:
+        rows = self._query(
+            "SELECT root, folder FROM targets WHERE event_id = ? AND destination_id = ?",
+            (event_id, destination.id),
+        )
+        if not rows or rows[0][0] != str(destination.path):
+            return None
+        return Path(rows[0][0]) / str(rows[0][1])
+
+    # --- files ------------------------------------------------------------------------------
+
+    def entries(self, event_id: str, destination_id: str) -> dict[str, FileEntry]:
+        rows = self._query(
+            "SELECT relpath, size, mtime_ns, hash, state FROM files"
+            " WHERE event_id = ? AND destination_id = ?",
+            (event_id, destination_id),
+        )
+        return {r[0]: FileEntry(r[0], r[1], r[2], r[3], r[4]) for r in rows}
+
+    def record_copied(
+        self,
+        event_id: str,
+        destination_id: str,
+        relpath: str,
+        *,
+        size: int,
+        mtime_ns: int,
+        hash: str,
+        at: float,
+    ) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO files (event_id, destination_id, relpath, size,"
+                " mtime_ns, hash, state, copied_at, verified_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, 'copied', ?, NULL)",
+                (event_id, destination_id, relpath, size, mtime_ns, hash, at),
+            )
+
+    def record_verified(self, event_id: str, destination_id: str, relpath: str, at: float) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE files SET state = 'verified', verified_at = ?"
+                " WHERE event_id = ? AND destination_id = ? AND relpath = ?",
+                (at, event_id, destination_id, relpath),
+            )
+
+    def forget(self, event_id: str, destination_id: str, relpath: str) -> None:
+        """The destination copy is missing or wrong: the next backup copies the file again."""
+        with self._tx() as db:
+            db.execute(
+                "DELETE FROM files WHERE event_id = ? AND destination_id = ? AND relpath = ?",
+                (event_id, destination_id, relpath),
+            )
+
+    # --- jobs -------------------------------------------------------------------------------
+
+    def save_job(self, row: JobRow) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO jobs (job_id, event_id, destination_id, kind, state,"
+                " created_at, finished_at, source_dir, destination, record)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    row.job_id,
+                    row.event_id,
+                    row.destination.id,
+                    row.kind,
+                    row.state,
+                    row.created_at,
+                    row.finished_at,
+                    str(row.source_dir),
+                    msgspec.json.encode(row.destination.to_json()).decode(),
+                    msgspec.json.encode(row.record).decode(),
+                ),
+            )
+
+    def jobs(self, *, unfinished_only: bool = False) -> list[JobRow]:
+        """Jobs, oldest first."""
+        sql = (
+            "SELECT job_id, event_id, kind, state, created_at, finished_at, source_dir,"
+            " destination, record FROM jobs"
+        )
+        if unfinished_only:
+            sql += f" WHERE state IN ({', '.join('?' * len(UNFINISHED_STATES))})"
+        rows = self._query(
+            sql + " ORDER BY created_at, job_id", UNFINISHED_STATES if unfinished_only else ()
+        )
+        result = []
+        for r in rows:
+            dest = msgspec.json.decode(r[7].encode())
+            result.append(
+                JobRow(
+                    job_id=r[0],
+                    event_id=r[1],
+                    destination=DestinationSpec(
+                        id=dest["id"], label=dest["label"], path=Path(dest["path"])
+                    ),
+                    kind=r[2],
+                    state=r[3],
+                    created_at=r[4],
+                    finished_at=r[5],
+                    source_dir=Path(r[6]),
+                    record=msgspec.json.decode(r[8].encode()),
+                )
+            )
+        return result
+
+    def history(self, event_id: str, destination_id: str) -> PairHistory:
+        rows = self._query(
+            "SELECT kind, state, finished_at FROM jobs"
+            " WHERE event_id = ? AND destination_id = ? ORDER BY created_at, job_id",
+            (event_id, destination_id),
+        )
+        last_completed_at: float | None = None
+        last_finished: str | None = None
+        running = False
+        for kind, state, finished_at in rows:
+            if state in UNFINISHED_STATES:
+                running = True
+                continue
+            last_finished = state
+            if kind == "copy" and state == "completed":
+                last_completed_at = finished_at
+        return PairHistory(last_completed_at, last_finished, running)
+
+    def prune_jobs(self, keep: int) -> list[str]:
+        """Drop finished jobs beyond the newest `keep`, but never the latest of an event and
+        destination (its state is the event's backup state). Returns the dropped job ids."""
+        with self._tx() as db:
+            rows = list(
+                db.execute(
+                    "SELECT job_id, event_id, destination_id, state FROM jobs"
+                    " ORDER BY created_at DESC, job_id DESC"
+                )
+            )
+            latest_pairs: set[tuple[str, str]] = set()
+            dropped: list[str] = []
+            for index, (job_id, event_id, destination_id, state) in enumerate(rows):
+                pair = (event_id, destination_id)
+                newest_of_pair = pair not in latest_pairs
+                latest_pairs.add(pair)
+                if index < keep or newest_of_pair or state in UNFINISHED_STATES:
+                    continue
+                dropped.append(job_id)
+            db.executemany("DELETE FROM jobs WHERE job_id = ?", [(j,) for j in dropped])
+            return dropped
+
+
+# --- the event's backup state --------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FileStamp:
+    """A source file as the event catalogue sees it (stat only)."""
+
+    relpath: str
+    size: int
+    mtime_ns: int
+    #: When the file arrived in the folder, as far as stat can tell: the later of its
+    #: modification and inode-change times (a copy keeps the camera's mtime but gets a new
+    #: ctime; on Windows ctime is the creation time).
+    arrived_at: float
+
+
+def destination_state(
+    files: Sequence[FileStamp],
+    entries: Mapping[str, FileEntry],
+    history: PairHistory,
+    *,
+    now: float,
+    stale_after_s: float,
+) -> EventBackupState:
+    """Backup state of one event on one destination.
+
+    - `failed`: the latest finished job (copy or verify) failed; until a later one finishes.
+    - `current`: every file now in the event folder is verified there, same size and mtime.
+    - `stale`: a backup completed once, but a file not backed up has been waiting for more
+      than `stale_after_s`.
+    - `none`: nothing of the folder is there and no backup ever completed.
+    - `partial`: anything else (a job running or cancelled, new photos not yet stale).
+    """
+    if history.last_finished_state == "failed":
+        return "failed"
+    waiting = [
+        f
+        for f in files
+        if (e := entries.get(f.relpath)) is None
+        or e.state != "verified"
+        or e.size != f.size
+        or e.mtime_ns != f.mtime_ns
+    ]
+    if not waiting:
+        return "current" if files or history.last_completed_at is not None else "none"
+    if history.last_completed_at is not None:
+        oldest = min(f.arrived_at for f in waiting)
+        if now - oldest > stale_after_s:
+            return "stale"
+        return "partial"
+    if len(waiting) == len(files):
+        return "none"
+    return "partial"
+
+
+def combine_states(states: Sequence[EventBackupState]) -> EventBackupState:
+    """An event's state over its destinations: the worst first (failed, stale), then
+    `current` or `none` only if every destination agrees."""
+    if not states:
+        return "none"
+    for worst in ("failed", "stale"):
+        if worst in states:
+            return worst
+    if all(s == "current" for s in states):
+        return "current"
+    if all(s == "none" for s in states):
+        return "none"
+    return "partial"
