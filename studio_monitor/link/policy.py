@@ -1,0 +1,212 @@
+"""Pure policies of the link: polling intervals, reconnection backoff, error classification.
+
+Nothing here does I/O or keeps state between calls. `interval()` turns a monitor's base rate
+(DESIGN.md, "Interval policy") into the interval actually used, given the power state, the
+network and the window; `describe_scaling()` says why in words for the status bar.
+`backoff()` is a generator of full-jitter delays that never ends (the link never gives up).
+`classify()` maps any error the transports raise to what the machine should do about it.
+The power and network values are defined here, at the bottom, so the platform probes that
+produce them and the machine that reads them depend on this module and not on each other.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Final, Literal
+
+from studio_monitor.errors import (
+    AuthError,
+    ConfigError,
+    ConnectionLost,
+    HubError,
+    HubUnreachable,
+    ProtocolError,
+    TlsError,
+    UpgradeRefused,
+)
+
+# --- inputs --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PowerState:
+    """What the power probe knows. `on_battery` None: unknown (a desktop, or no sensor)."""
+
+    on_battery: bool | None = None
+    percent: float | None = None
+
+
+NetworkTransport = Literal["ethernet", "wifi", "cellular", "bluetooth", "other"]
+
+
+@dataclass(frozen=True)
+class NetworkState:
+    """What the network probe knows, plus the round trip the link measured itself.
+
+    `online` None: the platform cannot tell. `metered` None: unknown. `rtt_ms` is filled in
+    by the connection service from its own pings and requests, not by the probe.
+    """
+
+    online: bool | None = None
+    metered: bool | None = None
+    transport: NetworkTransport | None = None
+    rtt_ms: float | None = None
+
+
+UNKNOWN_POWER: Final = PowerState()
+UNKNOWN_NETWORK: Final = NetworkState()
+
+# --- intervals -----------------------------------------------------------------------------
+
+#: Base polling intervals (active, idle) in seconds, per topic: the four monitors come from
+#: the studio's existing dashboard (DESIGN.md). Alerts poll like backups: an alert is what
+#: the desk most needs to see early. A topic the app does not know polls at `OTHER_BASE`.
+BASE_INTERVALS: Final[Mapping[str, tuple[float, float]]] = {
+    "backup": (3.0, 10.0),
+    "camera": (5.0, 15.0),
+    "system": (15.0, 45.0),
+    "event": (1.5, 10.0),
+    "alert": (3.0, 10.0),
+}
+OTHER_BASE: Final = (10.0, 30.0)
+
+BATTERY_FACTOR: Final = 1.5
+LOW_BATTERY_FACTOR: Final = 3.0
+LOW_BATTERY_PERCENT: Final = 20.0
+METERED_FACTOR: Final = 2.0
+#: Above this measured round trip the network counts as poor: requests cost more there and
+#: queue up behind each other if sent too often.
+POOR_RTT_MS: Final = 400.0
+POOR_RTT_FACTOR: Final = 1.5
+HIDDEN_FACTOR: Final = 2.0
+MIN_INTERVAL_S: Final = 1.0
+MAX_INTERVAL_S: Final = 300.0
+
+
+def base_interval(topic: str, active: bool) -> float:
+    """The base interval of `topic`: its monitor's active or idle rate."""
+    active_s, idle_s = BASE_INTERVALS.get(topic, OTHER_BASE)
+    return active_s if active else idle_s
+
+
+def _factors(power: PowerState, network: NetworkState, visible: bool) -> list[tuple[str, float]]:
+    """Each reason to slow down, in the order the status bar names them, with its factor."""
+    factors: list[tuple[str, float]] = []
+    if power.on_battery:
+        if power.percent is not None and power.percent < LOW_BATTERY_PERCENT:
+            factors.append((f"battery low ({power.percent:.0f} %)", LOW_BATTERY_FACTOR))
+        else:
+            factors.append(("on battery", BATTERY_FACTOR))
+    if network.metered or network.transport == "cellular":
+        factors.append(
+            (
+                "cellular network" if network.transport == "cellular" else "metered network",
+                METERED_FACTOR,
+            )
+        )
+    if network.rtt_ms is not None and network.rtt_ms > POOR_RTT_MS:
+        factors.append((f"slow network ({network.rtt_ms:.0f} ms)", POOR_RTT_FACTOR))
+    if not visible:
+        factors.append(("window hidden", HIDDEN_FACTOR))
+    return factors
+
+
+def interval(
+    base: float,
+    power: PowerState,
+    network: NetworkState,
+    visible: bool,
+    multiplier: float = 1.0,
+) -> float:
+    """The interval to use for a `base` interval under these conditions, in seconds.
+
+    Factors multiply (on battery and hidden: x3), then `multiplier` (a user setting), and the
+    result is clamped to [MIN_INTERVAL_S, MAX_INTERVAL_S].
+    """
+    if base <= 0 or multiplier <= 0:
+        raise ValueError(f"base ({base}) and multiplier ({multiplier}) must be positive")
+    seconds = base * multiplier
+    for _, factor in _factors(power, network, visible):
+        seconds *= factor
+    return min(MAX_INTERVAL_S, max(MIN_INTERVAL_S, seconds))
+
+
+def format_seconds(seconds: float) -> str:
+    """4.5 -> "4.5 s", 9.0 -> "9 s", 90 -> "90 s": short, for the status bar."""
+    rounded = round(seconds, 1)
+    if rounded == int(rounded) or rounded >= 10:
+        return f"{round(seconds):d} s"
+    return f"{rounded:.1f} s"
+
+
+def describe_scaling(
+    power: PowerState, network: NetworkState, visible: bool, interval_s: float
+) -> str | None:
+    """Why updates are slower than their base rate, or None when nothing slows them.
+
+    >>> describe_scaling(PowerState(on_battery=True, percent=60), NetworkState(), True, 4.5)
+    'on battery: updates every 4.5 s'
+    """
+    reasons = [reason for reason, _ in _factors(power, network, visible)]
+    if not reasons:
+        return None
+    return f"{', '.join(reasons)}: updates every {format_seconds(interval_s)}"
+
+
+# --- backoff -------------------------------------------------------------------------------
+
+
+def backoff(
+    initial: float = 0.5,
+    cap: float = 30.0,
+    factor: float = 2.0,
+    rng: random.Random | None = None,
+) -> Iterator[float]:
+    """Full-jitter exponential backoff that never ends.
+
+    The n-th delay is uniform in [0, min(cap, initial * factor**n)]: spread out so a studio
+    full of clients does not reconnect in lock step after a hub restart, short at first so a
+    blip costs little, and never longer than `cap`.
+    """
+    if initial <= 0 or cap < initial or factor < 1:
+        raise ValueError(f"bad backoff parameters: initial={initial}, cap={cap}, factor={factor}")
+    rng = rng if rng is not None else random.Random()
+    ceiling = initial
+    while True:
+        yield rng.uniform(0.0, ceiling)
+        ceiling = min(cap, ceiling * factor)
+
+
+# --- error classification ------------------------------------------------------------------
+
+Disposition = Literal["retry", "fallback", "fatal"]
+
+#: Statuses a proxy or load balancer sends for a request it could not (or would not) pass
+#: through in time: a sign that this transport misbehaves here, not that the hub is down.
+PROXY_STATUSES: Final = frozenset({502, 504})
+
+
+def classify(error: BaseException) -> Disposition:
+    """What to do about an error from a transport.
+
+    "retry": the hub cannot be reached or is busy; the same thing may work in a moment.
+    "fallback": the hub is there but this transport does not work here (upgrade refused,
+    connection cut or gone silent, a proxy's 502/504, a mangled answer): use a simpler one.
+    "fatal": retrying as is cannot help (token refused, TLS not trusted, bad configuration):
+    say so; the link still retries slowly in case someone fixes it on the hub's side.
+    """
+    if isinstance(error, AuthError | TlsError | ConfigError):
+        return "fatal"
+    if isinstance(error, UpgradeRefused | ConnectionLost | ProtocolError):
+        return "fallback"
+    if isinstance(error, HubError):
+        if error.code in ("unauthorized", "forbidden"):
+            return "fatal"
+        if error.status in PROXY_STATUSES:
+            return "fallback"
+        return "retry"
+    if isinstance(error, HubUnreachable):
+        return "retry"
+    return "fatal"

@@ -1,0 +1,660 @@
+"""The connection state machine, with a manual clock: no sockets, no Qt.
+
+Every pair of the transition table is driven from a real path into its state, every pair
+outside it must raise and leave the state alone, and the timing rules (timeouts, backoff,
+grace, sleep detection, polling intervals) are checked against the clock.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from collections.abc import Callable
+
+import pytest
+
+from studio_monitor.link.clock import ManualClock
+from studio_monitor.link.machine import (
+    TRANSITIONS,
+    Action,
+    ActivityChanged,
+    Cancel,
+    CancelTimer,
+    CheckHealth,
+    CloseWs,
+    CompareCursors,
+    ConnectionMachine,
+    CursorsCompared,
+    Due,
+    Event,
+    EventType,
+    Fatal,
+    FlushOutbox,
+    HealthFailed,
+    HealthOk,
+    IllegalEvent,
+    Longpoll,
+    LongpollFailed,
+    LongpollMisbehaved,
+    LongpollOk,
+    MachineConfig,
+    NetworkChanged,
+    Notify,
+    OpenWs,
+    Poll,
+    PollFailed,
+    PollOk,
+    PowerChanged,
+    ReconnectRequested,
+    Schedule,
+    State,
+    StateChanged,
+    Timer,
+    VerifyWsPosition,
+    VisibilityChanged,
+    Wake,
+    WsCaughtUp,
+    WsFailed,
+    WsLost,
+    WsOpened,
+    WsRefused,
+    WsStalled,
+)
+from studio_monitor.link.policy import NetworkState, PowerState
+
+CONFIG = MachineConfig()
+
+
+def new_machine(**kwargs: object) -> tuple[ConnectionMachine, ManualClock]:
+    clock = ManualClock()
+    machine = ConnectionMachine(clock=clock, rng=random.Random(7), **kwargs)  # type: ignore[arg-type]
+    return machine, clock
+
+
+def run_until(
+    machine: ConnectionMachine,
+    clock: ManualClock,
+    wanted: Callable[[Action], bool],
+    *,
+    limit_s: float = 600.0,
+) -> list[Action]:
+    """Move the clock from deadline to deadline, ticking, until an action matches."""
+    start = clock.monotonic()
+    while clock.monotonic() - start < limit_s:
+        deadline = machine.next_deadline()
+        assert deadline is not None, "nothing planned"
+        clock.advance(max(0.0, deadline - clock.monotonic()))
+        actions = machine.tick()
+        if any(wanted(a) for a in actions):
+            return actions
+    raise AssertionError(f"no matching action within {limit_s} s")
+
+
+def of(kind: type[Action]) -> Callable[[Action], bool]:
+    return lambda action: isinstance(action, kind)
+
+
+def to_state(state: State) -> tuple[ConnectionMachine, ManualClock]:
+    machine, clock = new_machine()
+    machine.start()
+    if state is State.CONNECTING:
+        return machine, clock
+    if state is State.OFFLINE:
+        machine.handle(HealthFailed("refused"))
+        return machine, clock
+    machine.handle(HealthOk(rtt_ms=2.0))
+    if state is State.LIVE:
+        machine.handle(WsOpened(heartbeat_s=5.0))
+        machine.handle(WsCaughtUp())
+        return machine, clock
+    machine.handle(WsRefused("HTTP 403 from a proxy"))
+    if state is State.POLLING:
+        machine.handle(LongpollMisbehaved("cut"))
+    assert machine.state is state
+    return machine, clock
+
+
+# --- preparing the outstanding request an outcome answers ---------------------------------
+
+
+def _health(m: ConnectionMachine, c: ManualClock) -> None:
+    if m.state is not State.CONNECTING:
+        run_until(m, c, of(CheckHealth))
+
+
+def _ws_opening(m: ConnectionMachine, c: ManualClock) -> None:
+    if m.state is State.CONNECTING:
+        m.handle(HealthOk())
+    else:
+        run_until(m, c, of(OpenWs))
+
+
+def _ws_open(m: ConnectionMachine, c: ManualClock) -> None:
+    if m.state is not State.LIVE:
+        _ws_opening(m, c)
+        m.handle(WsOpened(heartbeat_s=5.0))
+
+
+def _http(m: ConnectionMachine, c: ManualClock) -> None:
+    if m.state is State.POLLING:
+        run_until(m, c, of(Poll))
+    elif m.state is State.OFFLINE:
+        run_until(m, c, of(CheckHealth))
+
+
+def _compare(m: ConnectionMachine, c: ManualClock) -> None:
+    while CompareCursors() not in run_until(m, c, of(CheckHealth | CompareCursors)):
+        m.handle(HealthOk())
+
+
+def _nothing(m: ConnectionMachine, c: ManualClock) -> None:
+    pass
+
+
+E = EventType
+CASES: dict[EventType, tuple[Callable[[ConnectionMachine, ManualClock], None], Event]] = {
+    E.HEALTH_OK: (_health, HealthOk(rtt_ms=3.0)),
+    E.HEALTH_FAILED: (_health, HealthFailed("connection refused")),
+    E.CURSORS_COMPARED: (_compare, CursorsCompared(in_sync=True)),
+    E.WS_OPENED: (_ws_opening, WsOpened(heartbeat_s=5.0)),
+    E.WS_CAUGHT_UP: (_ws_open, WsCaughtUp()),
+    E.WS_LOST: (_ws_open, WsLost("connection reset")),
+    E.WS_FAILED: (_ws_opening, WsFailed("timed out")),
+    E.WS_REFUSED: (_ws_opening, WsRefused("HTTP 403")),
+    E.WS_STALLED: (_nothing, WsStalled()),
+    E.LONGPOLL_OK: (_nothing, LongpollOk(had_changes=True, more=False, elapsed_s=0.2)),
+    E.LONGPOLL_FAILED: (_nothing, LongpollFailed("connection refused")),
+    E.LONGPOLL_MISBEHAVED: (_nothing, LongpollMisbehaved("HTTP 504 from a proxy")),
+    E.POLL_OK: (_http, PollOk(topics=())),
+    E.POLL_FAILED: (_http, PollFailed("connection refused")),
+    E.FATAL: (_http, Fatal("unauthorized: token refused")),
+    E.ACTIVITY_CHANGED: (_nothing, ActivityChanged({"backup": True})),
+    E.NETWORK_CHANGED: (_nothing, NetworkChanged(NetworkState(online=True))),
+    E.POWER_CHANGED: (_nothing, PowerChanged(PowerState(on_battery=True, percent=50))),
+    E.VISIBILITY_CHANGED: (_nothing, VisibilityChanged(False)),
+    E.RECONNECT_REQUESTED: (_nothing, ReconnectRequested()),
+    E.WAKE: (_nothing, Wake()),
+    E.RETRY_DUE: (_nothing, Due(Timer.RETRY)),
+    E.PROBE_DUE: (_nothing, Due(Timer.PROBE)),
+    E.HEALTH_DUE: (_nothing, Due(Timer.HEALTH)),
+    E.POLL_DUE: (_nothing, Due(Timer.POLL)),
+    E.CATCHUP_TIMEOUT: (_ws_open, Due(Timer.CATCHUP)),
+    E.VERIFY_DUE: (_nothing, Due(Timer.VERIFY)),
+    E.NOTICE_DUE: (_nothing, Due(Timer.NOTICE)),
+    E.CLOCK_DUE: (_nothing, Due(Timer.CLOCK)),
+}
+
+
+def test_every_event_type_has_a_case() -> None:
+    assert set(CASES) == set(EventType)
+
+
+LEGAL = [(s, e, t) for s, row in TRANSITIONS.items() for e, t in row.items()]
+
+
+@pytest.mark.parametrize(("state", "etype", "target"), LEGAL, ids=lambda x: getattr(x, "value", x))
+def test_every_transition_of_the_table(state: State, etype: EventType, target: State) -> None:
+    machine, clock = to_state(state)
+    prepare, event = CASES[etype]
+    prepare(machine, clock)
+    if etype is E.FATAL and state is State.CONNECTING:
+        pass  # the start's health check is outstanding
+    machine.handle(event)
+    assert machine.state is target
+
+
+ILLEGAL = [(s, e) for s in State for e in EventType if e not in TRANSITIONS[s]]
+
+
+@pytest.mark.parametrize(("state", "etype"), ILLEGAL, ids=lambda x: x.value)
+def test_every_illegal_pair_raises_and_changes_nothing(state: State, etype: EventType) -> None:
+    machine, _ = to_state(state)
+    deadlines = machine.deadlines
+    with pytest.raises(IllegalEvent, match=f"{etype.value} is not allowed in state {state.value}"):
+        machine.handle(CASES[etype][1])
+    assert machine.state is state
+    assert machine.deadlines == deadlines
+
+
+@pytest.mark.parametrize(
+    ("state", "event"),
+    [
+        (State.LIVE, HealthOk()),  # no health check outstanding yet
+        (State.LIVE, CursorsCompared(in_sync=True)),
+        (State.LONGPOLL, WsOpened(heartbeat_s=5.0)),  # no probe opening yet
+        (State.LONGPOLL, WsCaughtUp()),
+        (State.CONNECTING, WsOpened(heartbeat_s=5.0)),  # health first
+        (State.POLLING, PollOk(topics=())),  # the first poll is only scheduled
+        (State.OFFLINE, HealthOk()),  # the retry is not due yet
+    ],
+)
+def test_an_outcome_without_its_request_is_illegal(state: State, event: Event) -> None:
+    machine, _ = to_state(state)
+    with pytest.raises(IllegalEvent, match="no such request is outstanding"):
+        machine.handle(event)
+    assert machine.state is state
+
+
+def test_feeding_before_start_or_starting_twice_is_an_error() -> None:
+    machine, _ = new_machine()
+    with pytest.raises(RuntimeError, match="start"):
+        machine.handle(Wake())
+    machine.start()
+    with pytest.raises(RuntimeError, match="already started"):
+        machine.start()
+
+
+# --- the main paths ---------------------------------------------------------------------------
+
+
+def test_start_checks_health_then_opens_the_websocket_and_goes_live() -> None:
+    machine, _ = new_machine()
+    assert CheckHealth() in machine.start()
+    assert machine.handle(HealthOk(rtt_ms=4.0)) == [OpenWs(timeout_s=10.0)]
+    actions = machine.handle(WsOpened(heartbeat_s=5.0))
+    assert Schedule(Timer.CATCHUP, CONFIG.catchup_timeout_s) in actions
+    assert machine.state is State.CONNECTING
+    actions = machine.handle(WsCaughtUp())
+    assert StateChanged(State.CONNECTING, State.LIVE) in actions
+    assert FlushOutbox() in actions
+    assert not [a for a in actions if isinstance(a, Notify)]
+    assert machine.deadlines.keys() == {Timer.HEALTH, Timer.CLOCK}
+    assert machine.reconnects == 0
+    assert machine.fallbacks == 0
+
+
+def test_websocket_lost_means_longpoll_at_once_then_probe_and_promote_make_before_break() -> None:
+    machine, clock = to_state(State.LIVE)
+    actions = machine.handle(WsLost("connection reset"))
+    assert machine.state is State.LONGPOLL
+    assert Longpoll(wait_s=30.0) in actions  # at once, from the same cursors
+    probe = [a for a in actions if isinstance(a, Schedule) and a.timer is Timer.PROBE]
+    assert len(probe) == 1
+    assert 0 <= probe[0].delay_s <= CONFIG.probe_initial_s
+    assert machine.fallbacks == 1
+    run_until(machine, clock, of(OpenWs))
+    # The probe opened: HTTP keeps flowing until the WebSocket has caught up.
+    actions = machine.handle(WsOpened(heartbeat_s=5.0))
+    assert not [a for a in actions if isinstance(a, Cancel | StateChanged)]
+    actions = machine.handle(LongpollOk(had_changes=True, more=False, elapsed_s=0.1))
+    assert Longpoll(wait_s=30.0) in actions
+    actions = machine.handle(WsCaughtUp())
+    assert machine.state is State.LIVE
+    assert actions.index(Cancel("http")) > actions.index(StateChanged(State.LONGPOLL, State.LIVE))
+    assert machine.reconnects == 1
+
+
+def test_longpoll_with_more_asks_again_at_once() -> None:
+    machine, _ = to_state(State.LONGPOLL)
+    actions = machine.handle(LongpollOk(had_changes=True, more=True, elapsed_s=0.01))
+    assert Longpoll(wait_s=0.0) in actions
+
+
+def test_longpoll_answered_early_three_times_falls_back_to_polling() -> None:
+    machine, _ = to_state(State.LONGPOLL)
+    early = LongpollOk(had_changes=False, more=False, elapsed_s=1.0)
+    machine.handle(early)
+    machine.handle(LongpollOk(had_changes=True, more=False, elapsed_s=1.0))  # resets the count
+    machine.handle(early)
+    machine.handle(early)
+    assert machine.state is State.LONGPOLL
+    actions = machine.handle(early)
+    assert machine.state is State.POLLING
+    assert "answered early" in (machine.last_error or "")
+    assert Schedule(Timer.POLL, 0.0) in actions
+    assert machine.fallbacks == 2  # to long-poll, then to polling
+
+
+def test_longpoll_unreachable_goes_offline_with_backoff() -> None:
+    machine, _ = to_state(State.LONGPOLL)
+    actions = machine.handle(LongpollFailed("connection refused"))
+    assert machine.state is State.OFFLINE
+    retry = [a for a in actions if isinstance(a, Schedule) and a.timer is Timer.RETRY]
+    assert len(retry) == 1
+    assert 0 <= retry[0].delay_s <= CONFIG.retry_initial_s
+    assert machine.next_retry_in() == pytest.approx(retry[0].delay_s)
+
+
+def test_offline_retries_forever_within_the_cap_and_reconnects_when_health_answers() -> None:
+    machine, clock = to_state(State.OFFLINE)
+    delays = []
+    for _ in range(60):
+        before = clock.monotonic()
+        run_until(machine, clock, of(CheckHealth))
+        delays.append(clock.monotonic() - before)
+        machine.handle(HealthFailed("connection refused"))
+    assert all(0 <= d <= CONFIG.retry_cap_s for d in delays)
+    assert max(delays[-20:]) > CONFIG.retry_cap_s / 2  # the cap is reached, with jitter
+    assert len({round(d, 6) for d in delays}) == len(delays)
+    run_until(machine, clock, of(CheckHealth))
+    assert machine.handle(HealthOk()) == [
+        StateChanged(State.OFFLINE, State.CONNECTING),
+        OpenWs(timeout_s=10.0),
+    ]
+
+
+def test_refused_websocket_is_probed_more_rarely_than_a_lost_one() -> None:
+    def probe_delays(refuse: bool) -> list[float]:
+        # Into long-poll by a refusal, or by a loss of an open WebSocket.
+        machine, clock = to_state(State.LONGPOLL if refuse else State.LIVE)
+        if not refuse:
+            machine.handle(WsLost("reset"))
+        delays = []
+        for _ in range(40):
+            before = clock.monotonic()
+            run_until(machine, clock, of(OpenWs), limit_s=1000)
+            delays.append(clock.monotonic() - before)
+            machine.handle(WsRefused("HTTP 403") if refuse else WsFailed("timed out"))
+            machine.handle(LongpollOk(had_changes=True, more=False, elapsed_s=0.1))
+        return delays
+
+    refused = probe_delays(True)
+    failed = probe_delays(False)
+    assert max(failed) <= CONFIG.probe_cap_s + 0.001
+    assert max(refused) <= CONFIG.probe_refused_cap_s + 0.001
+    assert max(refused) > CONFIG.probe_cap_s
+
+
+def test_catchup_timeout_closes_the_websocket_and_falls_back() -> None:
+    machine, clock = to_state(State.CONNECTING)
+    machine.handle(HealthOk())
+    machine.handle(WsOpened(heartbeat_s=5.0))
+    clock.advance(CONFIG.catchup_timeout_s)
+    actions = machine.tick()
+    assert CloseWs("did not catch up in time") in actions
+    assert machine.state is State.LONGPOLL
+    assert "did not catch up" in (machine.last_error or "")
+
+
+def test_live_checks_health_every_30_s_and_compares_cursors_every_60_s() -> None:
+    machine, clock = to_state(State.LIVE)
+    clock.advance(29.9)
+    assert not [a for a in machine.tick() if isinstance(a, CheckHealth | CompareCursors)]
+    clock.advance(0.1)
+    assert CheckHealth() in machine.tick()
+    machine.handle(HealthOk())
+    clock.advance(30)
+    assert CompareCursors() in machine.tick()
+    machine.handle(CursorsCompared(in_sync=True))
+    clock.advance(30)
+    assert CheckHealth() in machine.tick()
+    machine.handle(HealthFailed("timed out"))  # only noted: the WebSocket is the judge
+    assert machine.state is State.LIVE
+    clock.advance(30)
+    assert CompareCursors() in machine.tick()
+
+
+def test_a_websocket_behind_the_hub_after_the_grace_is_stalled() -> None:
+    machine, clock = to_state(State.LIVE)
+    _compare(machine, clock)
+    actions = machine.handle(CursorsCompared(in_sync=False))
+    assert Schedule(Timer.VERIFY, CONFIG.verify_delay_s) in actions
+    clock.advance(CONFIG.verify_delay_s)
+    assert VerifyWsPosition() in machine.tick()
+    actions = machine.handle(WsStalled())
+    assert machine.state is State.LONGPOLL
+    assert CloseWs("stalled") in actions
+    assert Longpoll(wait_s=30.0) in actions
+
+
+def test_fatal_goes_offline_and_retries_slowly() -> None:
+    machine, _ = to_state(State.CONNECTING)
+    machine.handle(HealthOk())
+    actions = machine.handle(Fatal("unauthorized: the token was refused"))
+    assert machine.state is State.OFFLINE
+    (retry,) = [a for a in actions if isinstance(a, Schedule) and a.timer is Timer.RETRY]
+    assert CONFIG.retry_cap_s / 2 <= retry.delay_s <= CONFIG.retry_cap_s
+    assert machine.last_error == "unauthorized: the token was refused"
+
+
+def test_manual_reconnect() -> None:
+    machine, _ = to_state(State.OFFLINE)
+    actions = machine.handle(ReconnectRequested())
+    assert machine.state is State.CONNECTING
+    assert CheckHealth() in actions
+    assert Timer.RETRY not in machine.deadlines
+    # From long-poll: the WebSocket is tried now, HTTP keeps flowing meanwhile.
+    machine, _ = to_state(State.LONGPOLL)
+    actions = machine.handle(ReconnectRequested())
+    assert OpenWs(timeout_s=10.0) in actions
+    assert Cancel("http") not in actions
+    assert machine.state is State.LONGPOLL
+    # From live: a fresh connection.
+    machine, _ = to_state(State.LIVE)
+    actions = machine.handle(ReconnectRequested())
+    assert machine.state is State.CONNECTING
+    assert CloseWs("reconnecting") in actions
+    assert CheckHealth() in actions
+
+
+def test_network_back_retries_at_once_when_offline() -> None:
+    machine, _ = new_machine(network=NetworkState(online=False))
+    machine.start()
+    machine.handle(HealthFailed("network unreachable"))
+    assert machine.next_retry_in() is not None
+    actions = machine.handle(NetworkChanged(NetworkState(online=True)))
+    assert CheckHealth() in actions
+    assert CancelTimer(Timer.RETRY) in actions
+    # A network change that is not "back" does nothing special.
+    actions = machine.handle(NetworkChanged(NetworkState(online=True, metered=True)))
+    assert CheckHealth() not in actions
+
+
+def test_sleep_is_noticed_and_retries_at_once() -> None:
+    machine, clock = to_state(State.OFFLINE)
+    clock.advance(0.01)
+    assert CheckHealth() not in machine.tick()
+    clock.sleep(600)  # the lid was closed for ten minutes: only the wall clock moved
+    clock.advance(CONFIG.clock_check_s)
+    actions = machine.tick()
+    assert CheckHealth() in actions
+
+
+def test_normal_time_passing_is_not_a_wake() -> None:
+    machine, clock = to_state(State.LIVE)
+    compared = []
+    for _ in range(60):
+        clock.advance(CONFIG.clock_check_s)
+        actions = machine.tick()
+        if CompareCursors() in actions:
+            compared.append(clock.monotonic())
+        for action in actions:
+            if isinstance(action, CheckHealth):
+                machine.handle(HealthOk())
+            if isinstance(action, CompareCursors):
+                machine.handle(CursorsCompared(in_sync=True))
+    assert machine.state is State.LIVE
+    # A wake would have compared at once; only the 60 s rhythm shows.
+    assert [b - a for a, b in itertools.pairwise(compared)] == [60.0] * 9
+
+
+def test_wake_while_live_compares_cursors_at_once() -> None:
+    machine, clock = to_state(State.LIVE)
+    clock.sleep(120)
+    actions = machine.handle(VisibilityChanged(True))
+    assert CompareCursors() in actions
+
+
+def test_wake_while_longpolling_restarts_the_request_and_probes() -> None:
+    machine, _ = to_state(State.LONGPOLL)
+    actions = machine.handle(Wake())
+    assert actions.index(Cancel("http")) < actions.index(Longpoll(wait_s=30.0))
+    assert OpenWs(timeout_s=10.0) in actions
+
+
+# --- notices and their grace -----------------------------------------------------------------
+
+
+def notices(actions: list[Action]) -> list[Notify]:
+    return [a for a in actions if isinstance(a, Notify)]
+
+
+def past_start_grace() -> tuple[ConnectionMachine, ManualClock]:
+    machine, clock = to_state(State.LIVE)
+    run_until(machine, clock, of(CheckHealth))
+    machine.handle(HealthOk())
+    assert clock.monotonic() > 1000 + CONFIG.start_grace_s
+    return machine, clock
+
+
+def test_a_two_second_blip_says_nothing() -> None:
+    machine, clock = past_start_grace()
+    actions = machine.handle(WsLost("connection reset"))
+    while OpenWs(timeout_s=10.0) not in actions:  # the first probe comes within 1 s
+        actions = run_until(machine, clock, lambda a: True)
+    machine.handle(WsOpened(heartbeat_s=5.0))
+    clock.advance(0.5)
+    actions += machine.handle(WsCaughtUp())
+    clock.advance(10)
+    actions += machine.tick()
+    assert machine.state is State.LIVE
+    assert not notices(actions)
+
+
+def test_a_lasting_fallback_is_told_once_after_the_grace_and_live_again_after() -> None:
+    machine, clock = past_start_grace()
+    lost_at = clock.monotonic()
+    actions = machine.handle(WsLost("connection reset"))
+    said: list[Notify] = []
+    while clock.monotonic() - lost_at < 20:
+        if OpenWs(timeout_s=10.0) in actions:
+            machine.handle(WsFailed("timed out"))  # the WebSocket stays away for a while
+        if notices(actions) and not said:
+            assert clock.monotonic() - lost_at == pytest.approx(CONFIG.blip_grace_s)
+        said += notices(actions)
+        actions = run_until(machine, clock, lambda a: True)
+    assert len(said) == 1
+    assert said[0].kind == "fallback"
+    assert "Lost the WebSocket connection (connection reset)" in said[0].text
+    assert "long-poll" in said[0].text
+    while OpenWs(timeout_s=10.0) not in actions:
+        actions = run_until(machine, clock, lambda a: True)
+    machine.handle(WsOpened(heartbeat_s=5.0))
+    assert notices(machine.handle(WsCaughtUp())) == [
+        Notify("live", "Live again: updates arrive over WebSocket.")
+    ]
+
+
+def test_polling_notice_names_the_interval() -> None:
+    machine, clock = past_start_grace()
+    machine.handle(WsLost("reset"))
+    run_until(machine, clock, of(Notify))
+    machine.handle(LongpollMisbehaved("HTTP 504 from a proxy"))
+    actions = run_until(machine, clock, of(Notify))
+    (notice,) = notices(actions)
+    assert notice.kind == "fallback"
+    assert "polling the hub every 30 s" in notice.text
+
+
+def test_nothing_is_said_right_after_start_then_offline_is_told() -> None:
+    machine, clock = new_machine()
+    machine.start()
+    machine.handle(HealthFailed("connection refused"))
+    said: list[tuple[float, Notify]] = []
+    while clock.monotonic() < 1000 + 15:
+        actions = run_until(machine, clock, lambda a: True)
+        said += [(clock.monotonic(), n) for n in notices(actions)]
+        if CheckHealth() in actions:
+            machine.handle(HealthFailed("connection refused"))
+    assert len(said) == 1
+    at, notice = said[0]
+    assert at == pytest.approx(1000 + CONFIG.start_grace_s)
+    assert notice == Notify(
+        "offline", "Cannot reach the hub (connection refused). Retrying automatically."
+    )
+
+
+def test_nothing_is_said_right_after_a_wake() -> None:
+    machine, clock = past_start_grace()
+    clock.sleep(3600)
+    machine.handle(Wake())
+    woke = clock.monotonic()
+    machine.handle(WsLost("reset after sleep"))
+    actions = run_until(machine, clock, of(Notify))
+    assert clock.monotonic() - woke == pytest.approx(CONFIG.wake_grace_s)
+    assert notices(actions)[0].kind == "fallback"
+
+
+# --- polling intervals -------------------------------------------------------------------------
+
+
+def polls(machine: ConnectionMachine, clock: ManualClock, until: float) -> list[tuple[float, Poll]]:
+    seen = []
+    while clock.monotonic() < until:
+        actions = run_until(machine, clock, lambda a: True)
+        for action in actions:
+            if isinstance(action, Poll):
+                seen.append((clock.monotonic(), action))
+                clock.advance(0.05)
+                machine.handle(PollOk(action.topics or ("backup", "system"), rtt_ms=20.0))
+            elif isinstance(action, OpenWs):
+                machine.handle(WsRefused("HTTP 403"))
+            elif isinstance(action, CheckHealth):
+                machine.handle(HealthOk())
+    return seen
+
+
+def test_polling_without_known_topics_asks_for_everything_first() -> None:
+    machine, clock = to_state(State.POLLING)
+    actions = run_until(machine, clock, of(Poll))
+    assert Poll(topics=()) in actions
+
+
+def test_polling_follows_each_topics_interval_and_batches() -> None:
+    machine, clock = to_state(State.POLLING)
+    machine.handle(ActivityChanged({"backup": True, "system": False}))
+    start = clock.monotonic()
+    seen = polls(machine, clock, start + 90)
+    backup = [t for t, p in seen if "backup" in p.topics]
+    system = [t for t, p in seen if "system" in p.topics]
+    gaps = [b - a for a, b in itertools.pairwise(backup)]
+    assert all(3.0 - 0.01 <= g <= 3.2 for g in gaps), gaps  # active backups: every 3 s
+    assert 2 <= len(system) <= 3  # idle system: every 45 s, riding along with backups
+    assert len(seen) == len(backup)  # system never costs a request of its own
+    assert machine.poll_interval() == 3.0
+    assert machine.scaling() is None
+
+
+def test_power_and_visibility_scale_polling_and_say_so() -> None:
+    machine, clock = to_state(State.POLLING)
+    machine.handle(ActivityChanged({"backup": True}))
+    machine.handle(PowerChanged(PowerState(on_battery=True, percent=80)))
+    assert machine.poll_interval() == 4.5
+    assert machine.scaling() == "on battery: updates every 4.5 s"
+    machine.handle(VisibilityChanged(False))
+    assert machine.poll_interval() == 9.0
+    assert machine.scaling() == "on battery, window hidden: updates every 9 s"
+    start = clock.monotonic()
+    seen = polls(machine, clock, start + 60)
+    gaps = [b - a for (a, _), (b, _) in itertools.pairwise(seen)]
+    assert all(9.0 - 0.01 <= g <= 9.2 for g in gaps), gaps
+
+
+def test_no_polling_on_websocket() -> None:
+    machine, clock = to_state(State.LIVE)
+    machine.handle(ActivityChanged({"backup": True, "event": True}))
+    for _ in range(10):
+        actions = run_until(machine, clock, lambda a: True)
+        assert not [a for a in actions if isinstance(a, Poll | Longpoll)]
+        for action in actions:
+            if isinstance(action, CheckHealth):
+                machine.handle(HealthOk())
+            elif isinstance(action, CompareCursors):
+                machine.handle(CursorsCompared(in_sync=True))
+    assert machine.poll_interval() is None
+    assert machine.scaling() is None
+
+
+# --- counters ----------------------------------------------------------------------------------
+
+
+def test_time_in_state_adds_up() -> None:
+    machine, clock = new_machine()
+    machine.start()
+    clock.advance(2)
+    machine.handle(HealthFailed("refused"))
+    clock.advance(5)
+    times = machine.time_in_state()
+    assert times["connecting"] == pytest.approx(2)
+    assert times["offline"] == pytest.approx(5)
+    assert sum(times.values()) == pytest.approx(7)
