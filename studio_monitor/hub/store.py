@@ -1,0 +1,816 @@
+"""The hub's store: records and the per-topic change log, in SQLite (WAL), with group commit.
+
+Every publish becomes changes with per-topic seqs (1, 2, 3... with no gap), an upsert or
+delete of the record, and a row in the change log, all in one transaction. Publishes that
+arrive while a transaction is being written wait and go together into the next one (group
+commit): hundreds of changes a second cost a few fsyncs, and nobody hears of a change before
+it is on disk (PROTOCOL.md section 2a): answers and listeners run only after the commit.
+
+The loop-side mirror (`_seq`, `_records`, the recent tail of encoded changes) always shows
+committed state, so a snapshot taken from it and its cursors agree, and a change is encoded
+to JSON once, here, for every client. Older history is read back from SQLite on demand.
+SQL runs on one writer thread (the event loop never waits on disk) and, for rare reads of
+history that the in-memory tail no longer holds, on a read-only connection in the loop.
+
+Retention keeps, per topic, at least the last `retention_changes` changes or the last
+`retention_s` seconds, whichever is more. Compaction first raises the topic's floor in the
+mirror (cursors below it now get `resync_required`), and deletes the rows in a later
+transaction, so a reader never finds a hole in what it was promised. The epoch lives in the
+database: a new database (history lost) gets a new one, a restart keeps it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import math
+import os
+import secrets
+import sqlite3
+import sys
+import time
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Final
+
+import msgspec
+from msgspec import UNSET, Raw, UnsetType
+
+from studio_monitor.errors import MessageTooLarge, ProtocolError, ResyncRequired, WireError
+from studio_monitor.protocol import (
+    MAX_MESSAGE_BYTES,
+    PublishChange,
+    encode,
+    is_valid_key,
+    is_valid_topic,
+)
+
+log = logging.getLogger(__name__)
+
+DB_NAME: Final = "hub.sqlite"
+LOCK_NAME: Final = "hub.lock"
+SCHEMA_VERSION: Final = 1
+#: Encoded changes kept in memory per topic: replays and long-polls within it touch no disk.
+TAIL_SIZE: Final = 10_000
+#: Most publishes folded into one transaction (a bound on commit latency under a flood).
+MAX_GROUP: Final = 2_000
+#: Most rows one compaction pass deletes per topic, so a pass never stalls commits for long.
+MAX_COMPACT_ROWS: Final = 20_000
+#: Room left under the 1 MiB frame limit for the frame around one change.
+FRAME_OVERHEAD: Final = 512
+
+_SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS topics (
+    topic TEXT PRIMARY KEY, seq INTEGER NOT NULL, floor INTEGER NOT NULL, ts REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS records (
+    topic TEXT NOT NULL, key TEXT NOT NULL, seq INTEGER NOT NULL, data BLOB NOT NULL,
+    PRIMARY KEY (topic, key)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS changes (
+    topic TEXT NOT NULL, seq INTEGER NOT NULL, ts REAL NOT NULL, data BLOB NOT NULL,
+    PRIMARY KEY (topic, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS commands (
+    id TEXT PRIMARY KEY, data BLOB NOT NULL, created_at REAL NOT NULL
+);
+"""
+
+
+# --- what goes on the wire, encoded once -------------------------------------------------------
+# Mirrors of protocol.Change / protocol.Record whose `value` is already-encoded JSON (Raw):
+# the value is encoded once at publish and copied, not re-encoded, into every shape that
+# carries it. They encode to exactly what the protocol structs decode (tested).
+
+
+class WireChange(msgspec.Struct, kw_only=True):
+    topic: str
+    key: str
+    seq: int
+    op: str
+    ts: float
+    value: Raw | UnsetType = UNSET
+
+
+class WireRecord(msgspec.Struct, kw_only=True):
+    topic: str
+    key: str
+    seq: int
+    ts: float
+    value: Raw
+
+
+@dataclass(slots=True, frozen=True)
+class StoredChange:
+    """A committed change: its fields, and its JSON as a `protocol.Change` (`raw`)."""
+
+    topic: str
+    key: str
+    seq: int
+    op: str
+    ts: float
+    value: Raw | UnsetType
+    raw: Raw
+
+
+@dataclass(slots=True, frozen=True)
+class Snapshot:
+    """Records of some topics and the cursors they are at, all from one committed state."""
+
+    epoch: str
+    cursors: dict[str, int]
+    active: dict[str, bool]
+    records: list[Raw]
+    etag: str
+
+
+@dataclass(slots=True, frozen=True)
+class ChangesPage:
+    """Changes after some cursors, grouped by topic in seq order, and where they end."""
+
+    epoch: str
+    changes: list[Raw]
+    cursors: dict[str, int]
+    active: dict[str, bool]
+    more: bool
+
+
+@dataclass(slots=True)
+class _Record:
+    seq: int
+    raw: Raw
+    value: dict[str, Any]
+
+
+@dataclass(slots=True)
+class _Tail:
+    """The most recent encoded changes of one topic: items[i] has seq first_seq + i."""
+
+    first_seq: int
+    items: list[Raw] = field(default_factory=list)
+
+    def append(self, raw: Raw) -> None:
+        self.items.append(raw)
+        if len(self.items) > 2 * TAIL_SIZE:
+            drop = len(self.items) - TAIL_SIZE
+            del self.items[:drop]
+            self.first_seq += drop
+
+    def covers(self, after: int) -> bool:
+        return after + 1 >= self.first_seq
+
+
+@dataclass(slots=True)
+class _Prepared:
+    topic: str
+    key: str
+    op: str
+    value: dict[str, Any] | None
+    value_raw: Raw | UnsetType
+
+
+@dataclass(slots=True)
+class _Publish:
+    changes: list[_Prepared]
+    future: asyncio.Future[dict[str, int]]
+
+
+@dataclass(slots=True)
+class _Plan:
+    """One transaction: rows to write and the mirror updates to apply once it commits."""
+
+    publishes: list[_Publish]
+    changes: list[StoredChange] = field(default_factory=list)
+    results: list[dict[str, int]] = field(default_factory=list)
+    records: dict[tuple[str, str], _Record | None] = field(default_factory=dict)
+    topics: dict[str, tuple[int, float]] = field(default_factory=dict)
+    delete_floors: dict[str, int] = field(default_factory=dict)
+    compute_floors: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+
+CommitListener = Callable[[list[StoredChange]], None]
+ActiveListener = Callable[[str, bool], None]
+
+
+class DataDirLocked(WireError):
+    """Another hub already runs on this data folder."""
+
+    code = "unavailable"
+
+
+class Store:
+    """Records plus per-topic change logs. Open with `await Store.open(...)`, then `close()`."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        retention_changes: int = 10_000,
+        retention_s: float = 3600.0,
+        compact_every_s: float = 30.0,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.data_dir = data_dir
+        self.path = data_dir / DB_NAME
+        self._retention_changes = retention_changes
+        self._retention_s = retention_s
+        self._compact_every_s = compact_every_s
+        self._clock = clock
+        self._monotonic = monotonic
+        self.epoch = ""
+        self._seq: dict[str, int] = {}
+        self._floor: dict[str, int] = {}
+        self._last_ts: dict[str, float] = {}
+        self._records: dict[str, dict[str, _Record]] = {}
+        self._tail: dict[str, _Tail] = {}
+        self._active: dict[str, bool] = {}
+        self._pending: list[_Publish] = []
+        self._wakeup = asyncio.Event()
+        self._committer: asyncio.Task[None] | None = None
+        self._closing = False
+        self._closed = False
+        self._listeners: list[CommitListener] = []
+        self._active_listeners: list[ActiveListener] = []
+        self._waiters: list[tuple[frozenset[str] | None, asyncio.Future[None]]] = []
+        self._pending_deletes: dict[str, int] = {}
+        self._last_compact = 0.0
+        self._writer: sqlite3.Connection | None = None
+        self._reader: sqlite3.Connection | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._lock_fd: int | None = None
+        #: Counters for tests and /health-style introspection.
+        self.commits = 0
+
+    # --- opening and closing -----------------------------------------------------------------
+
+    @classmethod
+    async def open(
+        cls,
+        data_dir: Path,
+        **kwargs: Any,
+    ) -> Store:
+        store = cls(data_dir, **kwargs)
+        store._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hub-store")
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(store._executor, store._open_sync)
+        except BaseException:
+            store._executor.shutdown(wait=True)
+            store._release_lock()
+            raise
+        store._reader = sqlite3.connect(
+            f"file:{store.path}?mode=ro", uri=True, isolation_level=None
+        )
+        store._reader.execute("PRAGMA query_only = 1")
+        store._committer = asyncio.create_task(store._commit_loop(), name="hub-store-commit")
+        return store
+
+    def _open_sync(self) -> None:
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise WireError(f"cannot create the data folder {self.data_dir}: {exc}") from None
+        self._take_lock()
+        try:
+            self._connect_and_load()
+        except sqlite3.DatabaseError as exc:
+            # A store SQLite cannot read is history lost: keep it aside for a post-mortem and
+            # start a new epoch, rather than refuse to run during a live event.
+            if self._writer is not None:
+                self._writer.close()
+                self._writer = None
+            aside = self.path.with_name(f"{DB_NAME}.corrupt-{int(self._clock())}")
+            log.error("store %s is unreadable (%s); moved aside to %s", self.path, exc, aside)
+            for suffix in ("", "-wal", "-shm"):
+                src = Path(f"{self.path}{suffix}")
+                if src.exists():
+                    src.rename(Path(f"{aside}{suffix}"))
+            self._reset_mirror()
+            self._connect_and_load()
+
+    def _reset_mirror(self) -> None:
+        self._seq.clear()
+        self._floor.clear()
+        self._last_ts.clear()
+        self._records.clear()
+        self._tail.clear()
+
+    def _connect_and_load(self) -> None:
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._writer = db
+        mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise WireError(f"SQLite cannot use WAL mode in {self.data_dir} (got {mode})")
+        # FULL: a commit survives a power cut too, not only a crash of the process; group
+        # commit keeps the fsyncs few.
+        db.execute("PRAGMA synchronous = FULL")
+        db.execute("PRAGMA busy_timeout = 5000")
+        db.execute("BEGIN IMMEDIATE")
+        for statement in _SCHEMA.split(";"):
+            if statement.strip():
+                db.execute(statement)
+        meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+        version = int(meta.get("schema_version", SCHEMA_VERSION))
+        if version != SCHEMA_VERSION:
+            db.execute("ROLLBACK")
+            raise WireError(
+                f"store {self.path} has schema {version}; this hub reads {SCHEMA_VERSION}"
+            )
+        epoch = meta.get("epoch")
+        if not epoch:
+            epoch = f"{int(self._clock()):x}-{secrets.token_hex(6)}"
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('epoch', ?)", (epoch,))
+            db.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
+            log.info("new store %s, epoch %s", self.path, epoch)
+        db.execute("COMMIT")
+        self.epoch = epoch
+        for topic, seq, floor, ts in db.execute("SELECT topic, seq, floor, ts FROM topics"):
+            self._seq[topic] = seq
+            self._floor[topic] = floor
+            self._last_ts[topic] = ts
+        decoder = msgspec.json.Decoder(_StoredRecordValue)
+        for topic, key, seq, data in db.execute("SELECT topic, key, seq, data FROM records"):
+            value = decoder.decode(data).value
+            self._records.setdefault(topic, {})[key] = _Record(seq, Raw(bytes(data)), value)
+        for topic, seq in self._seq.items():
+            start = max(self._floor[topic], seq - TAIL_SIZE)
+            rows = db.execute(
+                "SELECT seq, data FROM changes WHERE topic = ? AND seq > ? ORDER BY seq",
+                (topic, start),
+            ).fetchall()
+            tail = _Tail(first_seq=start + 1)
+            for expected, (row_seq, data) in enumerate(rows, start=start + 1):
+                if row_seq != expected:
+                    raise sqlite3.DatabaseError(
+                        f"change log of {topic!r} has a hole at seq {expected}"
+                    )
+                tail.items.append(Raw(bytes(data)))
+            if len(tail.items) != seq - start:
+                raise sqlite3.DatabaseError(f"change log of {topic!r} ends before seq {seq}")
+            self._tail[topic] = tail
+
+    def _take_lock(self) -> None:
+        path = self.data_dir / LOCK_NAME
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            if sys.platform == "win32":  # pragma: no cover - Windows
+                import msvcrt
+
+                msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+            else:
+                import fcntl
+
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise DataDirLocked(
+                f"another hub is already running on the data folder {self.data_dir}"
+            ) from None
+        self._lock_fd = fd
+
+    def _release_lock(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    async def close(self) -> None:
+        """Commit what is pending, then close the database. Safe to call twice."""
+        if self._closed:
+            return
+        self._closing = True
+        self._wakeup.set()
+        if self._committer is not None:
+            await self._committer
+        self.wake_waiters()
+        self._closed = True
+        executor = self._executor
+        if executor is not None:
+            await asyncio.get_running_loop().run_in_executor(executor, self._close_sync)
+            executor.shutdown(wait=True)
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+        self._release_lock()
+
+    def _close_sync(self) -> None:
+        if self._writer is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self._writer.close()
+            self._writer = None
+
+    # --- publishing --------------------------------------------------------------------------
+
+    async def publish(self, changes: Sequence[PublishChange]) -> dict[str, int]:
+        """Apply `changes` in order, durably; per topic touched, the seq of its last change."""
+        if not changes:
+            raise ProtocolError("`changes` must not be empty")
+        if self._closing:
+            raise WireError("the hub is shutting down", code="unavailable")
+        prepared = [self._prepare(change, index) for index, change in enumerate(changes)]
+        future: asyncio.Future[dict[str, int]] = asyncio.get_running_loop().create_future()
+        self._pending.append(_Publish(prepared, future))
+        self._wakeup.set()
+        return await future
+
+    def _prepare(self, change: PublishChange, index: int) -> _Prepared:
+        where = f"changes[{index}]"
+        if not is_valid_topic(change.topic):
+            raise ProtocolError(
+                f"{where}: topic {change.topic!r} must match [a-z][a-z0-9_.-]{{0,31}}"
+            )
+        if not is_valid_key(change.key):
+            raise ProtocolError(f"{where}: key must be 1 to 200 printable characters")
+        if change.op == "delete":
+            if change.value is not UNSET:
+                raise ProtocolError(f"{where}: a `delete` has no `value` field")
+            return _Prepared(change.topic, change.key, "delete", None, UNSET)
+        if change.op != "put" or not isinstance(change.value, dict):
+            raise ProtocolError(f"{where}: a `put` needs an object `value`")
+        try:
+            encoded = encode(change.value)
+        except (TypeError, msgspec.EncodeError, OverflowError) as exc:
+            raise ProtocolError(f"{where}: value is not JSON: {exc}") from None
+        size = len(encoded) + len(change.topic) + len(change.key.encode()) + FRAME_OVERHEAD
+        if size > MAX_MESSAGE_BYTES:
+            raise MessageTooLarge(
+                f"{where}: value of {len(encoded)} bytes would not fit a 1 MiB frame"
+            )
+        return _Prepared(change.topic, change.key, "put", change.value, Raw(encoded))
+
+    async def _commit_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            if not self._pending:
+                if self._closing:
+                    return
+                await self._wakeup.wait()
+                self._wakeup.clear()
+                continue
+            group = self._pending[:MAX_GROUP]
+            del self._pending[:MAX_GROUP]
+            plan = self._plan(group)
+            try:
+                assert self._executor is not None
+                floors = await loop.run_in_executor(self._executor, self._write, plan)
+            except Exception as exc:
+                log.exception("could not commit %d change(s)", len(plan.changes))
+                error = WireError(f"the hub could not save the changes: {exc}", code="internal")
+                for publish in group:
+                    if not publish.future.done():
+                        publish.future.set_exception(error)
+                continue
+            self._apply(plan, floors)
+
+    def _plan(self, group: list[_Publish]) -> _Plan:
+        plan = _Plan(group)
+        now = self._clock()
+        seqs: dict[str, int] = {}
+        last_ts: dict[str, float] = {}
+        for publish in group:
+            touched: dict[str, int] = {}
+            for p in publish.changes:
+                seq = seqs.get(p.topic, self._seq.get(p.topic, 0)) + 1
+                seqs[p.topic] = seq
+                # ts never goes backwards within a topic, even if the wall clock does.
+                ts = max(now, last_ts.get(p.topic, self._last_ts.get(p.topic, 0.0)))
+                last_ts[p.topic] = ts
+                raw = Raw(
+                    encode(
+                        WireChange(
+                            topic=p.topic, key=p.key, seq=seq, op=p.op, ts=ts, value=p.value_raw
+                        )
+                    )
+                )
+                plan.changes.append(StoredChange(p.topic, p.key, seq, p.op, ts, p.value_raw, raw))
+                if p.op == "put":
+                    assert p.value is not None
+                    assert isinstance(p.value_raw, Raw)
+                    record = WireRecord(topic=p.topic, key=p.key, seq=seq, ts=ts, value=p.value_raw)
+                    plan.records[(p.topic, p.key)] = _Record(seq, Raw(encode(record)), p.value)
+                else:
+                    plan.records[(p.topic, p.key)] = None
+                touched[p.topic] = seq
+            plan.results.append(touched)
+        for topic, seq in seqs.items():
+            plan.topics[topic] = (seq, last_ts[topic])
+        plan.delete_floors = self._pending_deletes
+        self._pending_deletes = {}
+        now_mono = self._monotonic()
+        if now_mono - self._last_compact >= self._compact_every_s:
+            self._last_compact = now_mono
+            for topic, seq in self._seq.items():
+                latest = seqs.get(topic, seq)
+                by_count = latest - self._retention_changes
+                floor = max(self._floor.get(topic, 0), plan.delete_floors.get(topic, 0))
+                if by_count > floor:
+                    plan.compute_floors[topic] = (floor, min(by_count, floor + MAX_COMPACT_ROWS))
+        return plan
+
+    def _write(self, plan: _Plan) -> dict[str, int]:
+        """The transaction, on the writer thread. Returns new floors to apply (compaction)."""
+        db = self._writer
+        assert db is not None
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.executemany(
+                "INSERT INTO changes (topic, seq, ts, data) VALUES (?, ?, ?, ?)",
+                [(c.topic, c.seq, c.ts, c.raw) for c in plan.changes],
+            )
+            upserts = []
+            deletes = []
+            for (topic, key), record in plan.records.items():
+                if record is None:
+                    deletes.append((topic, key))
+                else:
+                    upserts.append((topic, key, record.seq, record.raw))
+            if upserts:
+                db.executemany("INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?)", upserts)
+            if deletes:
+                db.executemany("DELETE FROM records WHERE topic = ? AND key = ?", deletes)
+            for topic, (seq, ts) in plan.topics.items():
+                db.execute(
+                    "INSERT INTO topics (topic, seq, floor, ts) VALUES (?, ?, 0, ?) "
+                    "ON CONFLICT(topic) DO UPDATE SET seq = excluded.seq, ts = excluded.ts",
+                    (topic, seq, ts),
+                )
+            for topic, floor in plan.delete_floors.items():
+                db.execute("DELETE FROM changes WHERE topic = ? AND seq <= ?", (topic, floor))
+                db.execute(
+                    "UPDATE topics SET floor = MAX(floor, ?) WHERE topic = ?", (floor, topic)
+                )
+            db.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                db.execute("ROLLBACK")
+            raise
+        floors: dict[str, int] = {}
+        if plan.compute_floors:
+            cutoff = self._clock() - self._retention_s
+            for topic, (floor, upto) in plan.compute_floors.items():
+                # The newest change that is both outside the kept count and older than the
+                # kept time: everything up to it may go.
+                row = db.execute(
+                    "SELECT MAX(seq) FROM changes WHERE topic = ? AND seq > ? AND seq <= ? "
+                    "AND ts < ?",
+                    (topic, floor, upto, cutoff),
+                ).fetchone()
+                if row[0] is not None:
+                    floors[topic] = int(row[0])
+        return floors
+
+    def _apply(self, plan: _Plan, floors: dict[str, int]) -> None:
+        self.commits += 1
+        for topic, (seq, ts) in plan.topics.items():
+            self._seq[topic] = seq
+            self._last_ts[topic] = ts
+            self._floor.setdefault(topic, 0)
+        for (topic, key), record in plan.records.items():
+            if record is None:
+                topic_records = self._records.get(topic)
+                if topic_records is not None:
+                    topic_records.pop(key, None)
+            else:
+                self._records.setdefault(topic, {})[key] = record
+        for change in plan.changes:
+            tail = self._tail.get(change.topic)
+            if tail is None:
+                tail = self._tail[change.topic] = _Tail(first_seq=change.seq)
+            tail.append(change.raw)
+        for topic, floor in floors.items():
+            if floor > self._floor.get(topic, 0):
+                self._floor[topic] = floor
+                self._pending_deletes[topic] = floor
+        if plan.changes:
+            for listener in self._listeners:
+                try:
+                    listener(plan.changes)
+                except Exception:
+                    log.exception("commit listener failed")
+            self._wake({c.topic for c in plan.changes})
+        for publish, result in zip(plan.publishes, plan.results, strict=True):
+            if not publish.future.done():
+                publish.future.set_result(result)
+
+    async def compact_now(self) -> None:
+        """Apply retention at the next commit, and make that commit happen (tests, tools)."""
+        self._last_compact = -math.inf
+        # Two commits: the first computes the new floors, the second deletes the rows.
+        for _ in range(2):
+            future: asyncio.Future[dict[str, int]] = asyncio.get_running_loop().create_future()
+            self._pending.append(_Publish([], future))
+            self._wakeup.set()
+            await future
+            self._last_compact = -math.inf
+
+    # --- listeners ---------------------------------------------------------------------------
+
+    def add_listener(self, listener: CommitListener) -> None:
+        """Call `listener(changes)` after each commit, in commit order, on the loop."""
+        self._listeners.append(listener)
+
+    def add_active_listener(self, listener: ActiveListener) -> None:
+        self._active_listeners.append(listener)
+
+    async def wait_for_news(self, topics: Collection[str] | None, within: float) -> None:
+        """Return when a change (or activity flip) touches `topics`, or after `within` s."""
+        if self._closing or within <= 0:
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        entry = (None if topics is None else frozenset(topics), future)
+        self._waiters.append(entry)
+        try:
+            await asyncio.wait_for(asyncio.shield(future), within)
+        except TimeoutError:
+            pass
+        finally:
+            with contextlib.suppress(ValueError):
+                self._waiters.remove(entry)
+
+    def wake_waiters(self) -> None:
+        """Answer every pending long-poll now (shutdown)."""
+        for _, future in self._waiters:
+            if not future.done():
+                future.set_result(None)
+
+    def _wake(self, topics: Iterable[str]) -> None:
+        if not self._waiters:
+            return
+        touched = set(topics)
+        for wanted, future in self._waiters:
+            if not future.done() and (wanted is None or not wanted.isdisjoint(touched)):
+                future.set_result(None)
+
+    # --- activity flags ----------------------------------------------------------------------
+
+    def set_active(self, topic: str, active: bool) -> None:
+        if not is_valid_topic(topic):
+            raise ProtocolError(f"topic {topic!r} must match [a-z][a-z0-9_.-]{{0,31}}")
+        if self._active.get(topic, False) == active:
+            self._active[topic] = active
+            return
+        self._active[topic] = active
+        for listener in self._active_listeners:
+            try:
+                listener(topic, active)
+            except Exception:
+                log.exception("activity listener failed")
+        self._wake((topic,))
+
+    def active(self, topics: Iterable[str]) -> dict[str, bool]:
+        return {t: self._active.get(t, False) for t in topics}
+
+    # --- reading -----------------------------------------------------------------------------
+
+    @property
+    def closing(self) -> bool:
+        return self._closing
+
+    def topics(self) -> list[str]:
+        """Every topic with a change or an activity flag, sorted."""
+        return sorted(set(self._seq) | {t for t, a in self._active.items() if a})
+
+    def cursors(self, topics: Iterable[str] | None = None) -> dict[str, int]:
+        names = self.topics() if topics is None else topics
+        return {t: self._seq.get(t, 0) for t in names}
+
+    def seq(self, topic: str) -> int:
+        return self._seq.get(topic, 0)
+
+    def records(self, topic: str) -> Mapping[str, dict[str, Any]]:
+        """The current records of `topic` (key -> value), read-only. Do not mutate values."""
+        return MappingProxyType({k: r.value for k, r in self._records.get(topic, {}).items()})
+
+    def etag(self, topics: Sequence[str] | None) -> str:
+        """Changes whenever the snapshot of `topics` would: epoch, cursors, activity flags."""
+        names = self.topics() if topics is None else sorted(set(topics))
+        digest = hashlib.blake2b(self.epoch.encode(), digest_size=12)
+        for topic in names:
+            active = "1" if self._active.get(topic, False) else "0"
+            digest.update(f"\n{topic}:{self._seq.get(topic, 0)}:{active}".encode())
+        return f'"{digest.hexdigest()}"'
+
+    def snapshot(self, topics: Sequence[str] | None) -> Snapshot:
+        """The records of `topics` (None: all) at consistent cursors."""
+        names = self.topics() if topics is None else sorted(set(topics))
+        records: list[Raw] = []
+        for topic in names:
+            topic_records = self._records.get(topic)
+            if topic_records:
+                records.extend(r.raw for r in topic_records.values())
+        return Snapshot(
+            epoch=self.epoch,
+            cursors={t: self._seq.get(t, 0) for t in names},
+            active={t: self._active.get(t, False) for t in names},
+            records=records,
+            etag=self.etag(names),
+        )
+
+    def check_cursors(self, epoch: str | None, cursors: Mapping[str, int]) -> None:
+        """Raise `ResyncRequired` unless every change after `cursors` can be replayed."""
+        if epoch is not None and epoch != self.epoch:
+            raise ResyncRequired(
+                f"epoch {epoch!r} is not the hub's current epoch; take a fresh snapshot"
+            )
+        for topic, cursor in cursors.items():
+            seq = self._seq.get(topic, 0)
+            if cursor > seq:
+                raise ResyncRequired(
+                    f"cursor {topic}:{cursor} is ahead of the hub ({topic} is at {seq}); "
+                    "take a fresh snapshot"
+                )
+            floor = self._floor.get(topic, 0)
+            if cursor < floor:
+                raise ResyncRequired(
+                    f"changes of {topic!r} up to seq {floor} are no longer kept "
+                    f"(cursor {cursor}); take a fresh snapshot"
+                )
+
+    def backlog(self, cursors: Mapping[str, int]) -> int:
+        """How many changes come after `cursors` (assumed valid)."""
+        return sum(self._seq.get(t, 0) - c for t, c in cursors.items())
+
+    def changes_after(
+        self, epoch: str | None, cursors: Mapping[str, int], limit: int
+    ) -> ChangesPage:
+        """At most `limit` changes after `cursors`, grouped by topic (in the order given)."""
+        self.check_cursors(epoch, cursors)
+        out: list[Raw] = []
+        answer: dict[str, int] = {}
+        more = False
+        remaining = limit
+        for topic, cursor in cursors.items():
+            seq = self._seq.get(topic, 0)
+            upto = min(seq, cursor + remaining)
+            if upto > cursor:
+                out.extend(self._read(topic, cursor, upto))
+                remaining -= upto - cursor
+            answer[topic] = upto if upto > cursor else cursor
+            if upto < seq:
+                more = True
+        return ChangesPage(
+            epoch=self.epoch,
+            changes=out,
+            cursors=answer,
+            active={t: self._active.get(t, False) for t in cursors},
+            more=more,
+        )
+
+    def _read(self, topic: str, after: int, upto: int) -> list[Raw]:
+        """Encoded changes after..upto of `topic` (seqs the caller checked are retained)."""
+        tail = self._tail.get(topic)
+        if tail is not None and tail.covers(after):
+            return tail.items[after + 1 - tail.first_seq : upto + 1 - tail.first_seq]
+        assert self._reader is not None
+        rows = self._reader.execute(
+            "SELECT seq, data FROM changes WHERE topic = ? AND seq > ? AND seq <= ? ORDER BY seq",
+            (topic, after, upto),
+        ).fetchall()
+        if len(rows) != upto - after or (rows and rows[0][0] != after + 1):
+            # Compacted between the check and the read: say so rather than leave a gap.
+            raise ResyncRequired(f"changes of {topic!r} after seq {after} are no longer kept")
+        return [Raw(bytes(data)) for _, data in rows]
+
+    # --- commands ----------------------------------------------------------------------------
+
+    async def save_command(self, command_id: str, data: bytes, created_at: float) -> None:
+        """Persist a command's state (idempotency must survive a restart)."""
+        assert self._executor is not None
+        await asyncio.get_running_loop().run_in_executor(
+            self._executor, self._save_command_sync, command_id, data, created_at
+        )
+
+    def _save_command_sync(self, command_id: str, data: bytes, created_at: float) -> None:
+        db = self._writer
+        assert db is not None
+        db.execute(
+            "INSERT OR REPLACE INTO commands (id, data, created_at) VALUES (?, ?, ?)",
+            (command_id, data, created_at),
+        )
+
+    async def load_commands(self, newer_than: float) -> list[bytes]:
+        """Saved commands created after `newer_than`; older ones are deleted."""
+        assert self._executor is not None
+        return await asyncio.get_running_loop().run_in_executor(
+            self._executor, self._load_commands_sync, newer_than
+        )
+
+    def _load_commands_sync(self, newer_than: float) -> list[bytes]:
+        db = self._writer
+        assert db is not None
+        db.execute("DELETE FROM commands WHERE created_at <= ?", (newer_than,))
+        rows = db.execute("SELECT data FROM commands ORDER BY created_at").fetchall()
+        return [bytes(row[0]) for row in rows]
+
+
+class _StoredRecordValue(msgspec.Struct):
+    value: dict[str, Any]
