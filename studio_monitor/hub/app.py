@@ -1,0 +1,252 @@
+"""The hub as one object: `Hub(config)`, `await hub.start()`, `hub.url`, `await hub.stop()`.
+
+It wires the parts together and owns their lifetimes: the store (opened first, closed last,
+so every answered change is committed), the fan-out fed by the store's commits, the command
+center fed by the sources' handlers, the aiohttp server on one listening socket (bound here,
+so port 0 and the address read back are ours), and one supervised task per source.
+
+Shutdown follows PROTOCOL.md section 2a: stop accepting, say "draining" (503), answer the
+pending long-polls, close every WebSocket with 1001, stop the sources, commit, close. All of
+it is bounded, so `studio-monitor hub` exits within 5 s of SIGTERM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import ssl
+import time
+from collections.abc import Callable, Sequence
+from types import TracebackType
+from typing import Final
+
+from aiohttp import web
+
+from studio_monitor.errors import ConfigError
+from studio_monitor.hub.commands import CommandCenter
+from studio_monitor.hub.config import HubConfig
+from studio_monitor.hub.fanout import Fanout
+from studio_monitor.hub.server import AccessLogger, HubServer
+from studio_monitor.hub.sources import build_sources
+from studio_monitor.hub.sources.base import CommandHandler, Source
+from studio_monitor.hub.store import Store
+
+log = logging.getLogger(__name__)
+
+#: How long in-flight HTTP handlers get once the WebSockets are closed.
+HANDLER_GRACE_S: Final = 1.0
+SOURCE_STOP_S: Final = 1.0
+LISTEN_BACKLOG: Final = 1024
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    try:
+        infos = socket.getaddrinfo(
+            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+    except socket.gaierror as exc:
+        raise ConfigError(f"cannot listen on {host!r}: {exc.strerror}") from None
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        if os.name != "nt":
+            # Lets a restarted hub take its port back while old connections sit in TIME_WAIT.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.bind(address)
+        sock.listen(LISTEN_BACKLOG)
+        sock.setblocking(False)
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    return sock
+
+
+def _url_host(configured: str, sock: socket.socket) -> str:
+    bound = sock.getsockname()[0]
+    if configured in ("", "0.0.0.0", "::"):
+        # Every interface: the URL that works from this machine.
+        bound = "127.0.0.1" if sock.family == socket.AF_INET else "::1"
+    elif configured not in (bound,):
+        bound = configured  # a name (localhost, the TLS certificate's host): keep it
+    return f"[{bound}]" if ":" in bound else bound
+
+
+def _tls_context(config: HubConfig) -> ssl.SSLContext | None:
+    if config.tls_cert is None or config.tls_key is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(config.tls_cert, config.tls_key)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"TLS file not found: {exc.filename}") from None
+    except (ssl.SSLError, OSError) as exc:
+        raise ConfigError(
+            f"cannot use the TLS certificate {config.tls_cert} with key {config.tls_key}: {exc}"
+        ) from None
+    return context
+
+
+class Hub:
+    """A running hub: store, fan-out, commands, server and sources."""
+
+    def __init__(
+        self,
+        config: HubConfig,
+        *,
+        sources: Sequence[Source] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self._given_sources = sources
+        self._clock = clock
+        self.sources: list[Source] = []
+        self.url = ""
+        self.port = 0
+        self._store: Store | None = None
+        self._fanout: Fanout | None = None
+        self._commands: CommandCenter | None = None
+        self._server: HubServer | None = None
+        self._runner: web.AppRunner | None = None
+        self._site: web.SockSite | None = None
+        self._source_tasks: list[asyncio.Task[None]] = []
+        self._stopped = False
+
+    @property
+    def store(self) -> Store:
+        assert self._store is not None, "the hub is not started"
+        return self._store
+
+    @property
+    def fanout(self) -> Fanout:
+        assert self._fanout is not None, "the hub is not started"
+        return self._fanout
+
+    @property
+    def server(self) -> HubServer:
+        assert self._server is not None, "the hub is not started"
+        return self._server
+
+    @property
+    def client_count(self) -> int:
+        return self._fanout.client_count if self._fanout is not None else 0
+
+    async def start(self) -> None:
+        config = self.config
+        tls = _tls_context(config)
+        store = await Store.open(
+            config.data_dir,
+            retention_changes=config.retention_changes,
+            retention_s=config.retention_s,
+            compact_every_s=config.compact_every_s,
+            clock=self._clock,
+        )
+        self._store = store
+        try:
+            await self._start_rest(store, tls)
+        except BaseException:
+            await self._teardown()
+            raise
+        log.info(
+            "hub listening on %s, epoch %s, data in %s", self.url, store.epoch, config.data_dir
+        )
+
+    async def _start_rest(self, store: Store, tls: ssl.SSLContext | None) -> None:
+        config = self.config
+        fanout = self._fanout = Fanout(max_pending_bytes=config.client_queue_bytes)
+        store.add_listener(fanout.on_commit)
+        store.add_active_listener(fanout.on_active)
+        if self._given_sources is None:
+            self.sources = build_sources(config, clients=lambda: self.client_count)
+        else:
+            self.sources = list(self._given_sources)
+        handlers: dict[str, CommandHandler] = {}
+        for source in self.sources:
+            for name, handler in source.commands().items():
+                if name in handlers:
+                    raise ConfigError(f"two sources offer the command {name!r}")
+                handlers[name] = handler
+        self._commands = CommandCenter(store, handlers, clock=self._clock)
+        await self._commands.load()
+        self._server = HubServer(config, store, fanout, self._commands)
+        runner = web.AppRunner(
+            self._server.make_app(),
+            handle_signals=False,
+            access_log_class=AccessLogger,
+            access_log=logging.getLogger("studio_monitor.hub.access"),
+            shutdown_timeout=HANDLER_GRACE_S,
+        )
+        self._runner = runner
+        await runner.setup()
+        sock = _bind(config.host, config.port)
+        self.port = int(sock.getsockname()[1])
+        self._site = web.SockSite(runner, sock, ssl_context=tls, backlog=LISTEN_BACKLOG)
+        await self._site.start()
+        self.url = f"{config.scheme}://{_url_host(config.host, sock)}:{self.port}"
+        for source in self.sources:
+            self._source_tasks.append(
+                asyncio.create_task(self._supervise(source), name=f"source {source.name}")
+            )
+
+    async def _supervise(self, source: Source) -> None:
+        """Run a source; restart it with backoff if it raises (it should not)."""
+        delay = 1.0
+        while True:
+            try:
+                await source.run(self.store)
+                log.info("source %s finished", source.name)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("source %s failed; restarting in %.0f s", source.name, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 60.0)
+
+    async def drain(self) -> None:
+        """Stop accepting, answer with 503, release long-polls, close WebSockets (1001)."""
+        if self._site is not None:
+            with contextlib.suppress(RuntimeError):
+                await self._site.stop()
+            self._site = None
+        if self._server is not None:
+            await self._server.drain()
+
+    async def stop(self) -> None:
+        """Drain, stop the sources, finish in-flight requests, commit and close the store."""
+        if self._stopped:
+            return
+        self._stopped = True
+        started = time.monotonic()
+        await self.drain()
+        await self._teardown()
+        log.info("hub stopped in %.2f s", time.monotonic() - started)
+
+    async def _teardown(self) -> None:
+        for task in self._source_tasks:
+            task.cancel()
+        if self._source_tasks:
+            await asyncio.wait(self._source_tasks, timeout=SOURCE_STOP_S)
+        self._source_tasks = []
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self._commands is not None:
+            await self._commands.close()
+        if self._store is not None:
+            await self._store.close()
+
+    async def __aenter__(self) -> Hub:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()

@@ -1,0 +1,205 @@
+"""Commands (PROTOCOL.md sections 3, 4 and 6): run each client-chosen id once, remember the answer.
+
+A command names a handler that some source offers (`Source.commands()`). The first request
+for an id records it (durably, before the handler runs, so a crash can never make it run
+twice) and runs the handler as its own task, which outlives the connection that asked.
+Every repeat of that id with the same name and args gets the same answer, errors included;
+the same id with another name or other args is a `conflict`. Answers are kept for a week
+in the store, so a client's outbox can resend after a hub restart and still be answered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, Final, Literal
+
+import msgspec
+
+from studio_monitor.errors import HTTP_STATUS, HubError, WireError
+from studio_monitor.hub.sources.base import CommandHandler
+from studio_monitor.hub.store import Store
+from studio_monitor.protocol import CommandStatus, ErrorBody, ErrorResponse, ResultFrame, encode
+
+log = logging.getLogger(__name__)
+
+#: How long answers are remembered for idempotency.
+KEEP_S: Final = 7 * 24 * 3600.0
+
+Status = Literal["accepted", "done", "failed"]
+
+_canonical = msgspec.json.Encoder(order="sorted")
+
+
+class _Saved(msgspec.Struct, kw_only=True, omit_defaults=True):
+    id: str
+    name: str
+    args: dict[str, Any]
+    status: Status
+    created_at: float
+    result: dict[str, Any] | None = None
+    error: ErrorBody | None = None
+
+
+class CommandEntry:
+    """One command id: what was asked, where it stands, and a future for its outcome."""
+
+    def __init__(self, saved: _Saved) -> None:
+        self.saved = saved
+        self.fingerprint = _canonical.encode([saved.name, saved.args])
+        self.finished: asyncio.Event = asyncio.Event()
+        if saved.status != "accepted":
+            self.finished.set()
+
+    @property
+    def id(self) -> str:
+        return self.saved.id
+
+    @property
+    def status(self) -> Status:
+        return self.saved.status
+
+    def status_body(self) -> CommandStatus:
+        s = self.saved
+        if s.status == "done":
+            return CommandStatus(id=s.id, status="done", result=s.result or {})
+        if s.status == "failed" and s.error is not None:
+            return CommandStatus(id=s.id, status="failed", error=s.error)
+        return CommandStatus(id=s.id, status="accepted")
+
+    def http_answer(self) -> tuple[int, bytes]:
+        """What `POST /api/v1/commands` answers for this id (the same every time)."""
+        s = self.saved
+        if s.status == "failed" and s.error is not None:
+            return HTTP_STATUS.get(s.error.code, 500), encode(ErrorResponse(error=s.error))
+        return 202, encode(CommandStatus(id=s.id, status="accepted"))
+
+    def result_frame(self) -> ResultFrame:
+        s = self.saved
+        if s.status == "failed" and s.error is not None:
+            return ResultFrame(id=s.id, ok=False, error=s.error)
+        return ResultFrame(id=s.id, ok=True, result=s.result or {})
+
+
+class CommandCenter:
+    """Dispatches commands to the sources' handlers, once per id."""
+
+    def __init__(
+        self,
+        store: Store,
+        handlers: Mapping[str, CommandHandler],
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._handlers = dict(handlers)
+        self._clock = clock
+        self._entries: dict[str, CommandEntry] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._closing = False
+
+    @property
+    def names(self) -> list[str]:
+        return sorted(self._handlers)
+
+    async def load(self) -> None:
+        """Read the remembered answers; a command cut off by a crash is marked failed."""
+        decoder = msgspec.json.Decoder(_Saved)
+        for data in await self._store.load_commands(self._clock() - KEEP_S):
+            try:
+                saved = decoder.decode(data)
+            except msgspec.MsgspecError:
+                log.warning("skipping an unreadable saved command")
+                continue
+            if saved.status == "accepted":
+                saved.status = "failed"
+                saved.error = ErrorBody(
+                    code="internal",
+                    message="the hub stopped while this command ran; check the records "
+                    "before asking again with a new id",
+                )
+                await self._save(saved)
+            self._entries[saved.id] = CommandEntry(saved)
+
+    def get(self, command_id: str) -> CommandEntry | None:
+        return self._entries.get(command_id)
+
+    async def submit(self, command_id: str, name: str, args: dict[str, Any]) -> CommandEntry:
+        """The entry for this id: new (and started) or the earlier one. Raises `conflict`."""
+        if self._closing:
+            raise WireError("the hub is shutting down", code="unavailable")
+        existing = self._entries.get(command_id)
+        if existing is not None:
+            if existing.fingerprint != _canonical.encode([name, args]):
+                raise HubError(
+                    "conflict",
+                    f"command id {command_id!r} was already used for another command "
+                    f"({existing.saved.name}) or other arguments; choose a new id",
+                )
+            return existing
+        saved = _Saved(
+            id=command_id, name=name, args=args, status="accepted", created_at=self._clock()
+        )
+        handler = self._handlers.get(name)
+        if handler is None:
+            known = ", ".join(self.names) or "none"
+            saved.status = "failed"
+            saved.error = ErrorBody(
+                code="bad_request", message=f"unknown command {name!r}; this hub knows: {known}"
+            )
+        entry = CommandEntry(saved)
+        # In the table before any await: a concurrent repeat finds it and waits on it.
+        self._entries[command_id] = entry
+        await self._save(saved)
+        if handler is not None:
+            task = asyncio.create_task(self._run(entry, handler), name=f"command {name}")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return entry
+
+    async def _run(self, entry: CommandEntry, handler: CommandHandler) -> None:
+        saved = entry.saved
+        try:
+            result = await handler(dict(saved.args))
+            if not isinstance(result, dict):
+                raise TypeError(f"handler returned {type(result).__name__}, not a dict")
+            encode(result)  # a result that cannot go on the wire is the handler's bug
+            saved.status = "done"
+            saved.result = result
+        except asyncio.CancelledError:
+            saved.status = "failed"
+            saved.error = ErrorBody(
+                code="unavailable", message="the hub shut down while the command ran"
+            )
+        except WireError as exc:
+            saved.status = "failed"
+            saved.error = ErrorBody(code=exc.code, message=exc.message)
+        except Exception as exc:
+            log.exception("command %s (%s) failed", saved.name, saved.id)
+            saved.status = "failed"
+            saved.error = ErrorBody(code="internal", message=f"{saved.name} failed: {exc}")
+        entry.finished.set()
+        try:
+            await self._save(saved)
+        except Exception:
+            log.exception("could not save the outcome of command %s", saved.id)
+
+    async def _save(self, saved: _Saved) -> None:
+        await self._store.save_command(saved.id, encode(saved), saved.created_at)
+
+    async def wait(self, entry: CommandEntry, within: float | None) -> None:
+        """Wait for the command's outcome, at most `within` seconds."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(entry.finished.wait(), within)
+
+    async def close(self) -> None:
+        """Cancel running handlers (they are recorded as failed: unavailable)."""
+        self._closing = True
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
