@@ -19,6 +19,7 @@ from studio_monitor import __version__
 #: Subcommand name -> one-line help. The module `studio_monitor.cli.<name>` implements it.
 SUBCOMMANDS: dict[str, str] = {
     "check": "test the connection to a hub: health, latency, TLS, auth, WebSocket, long-poll",
+    "hub": "run a hub: the server the app and agents connect to",
 }
 
 Handler = Callable[[argparse.Namespace], int]

@@ -1,0 +1,113 @@
+"""`studio-monitor hub`: a headless hub for the studio server (or the app's embedded child).
+
+Prints exactly one line on stdout once it listens, `Studio Monitor hub <version> listening
+on <url>` (flushed: the app and the tests read the address from it), logs to stderr and to
+its rotating log file, and stops cleanly on SIGTERM or SIGINT (exit 0 within 5 s). A bad
+configuration is one clear line on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from studio_monitor import __version__
+from studio_monitor.errors import ConfigError, StudioMonitorError
+
+log = logging.getLogger("studio_monitor.hub")
+
+EXIT_CONFIG = 2
+
+
+def register(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "hub",
+        help="run a hub: the server the app and agents connect to",
+        description="Run a Studio Monitor hub (HTTP and WebSocket on one port).",
+    )
+    parser.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port (default 8765; 0 picks a free one)")
+    parser.add_argument("--data-dir", type=Path, help="folder of the hub's store and tokens")
+    parser.add_argument(
+        "--tokens",
+        type=Path,
+        help="tokens file (TOML [[tokens]] name, secret, roles); default: "
+        "<data dir>/tokens.toml, created on first start",
+    )
+    parser.add_argument("--config", type=Path, help="hub config file ([hub], [sources.*])")
+    parser.add_argument("--tls-cert", type=Path, help="TLS certificate (PEM): serve HTTPS/WSS")
+    parser.add_argument("--tls-key", type=Path, help="private key of --tls-cert (PEM)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from studio_monitor.hub.config import build_config
+
+    try:
+        config, notice = build_config(
+            config_file=args.config,
+            host=args.host,
+            port=args.port,
+            data_dir=args.data_dir,
+            tokens_file=args.tokens,
+            tls_cert=args.tls_cert,
+            tls_key=args.tls_key,
+        )
+    except ConfigError as exc:
+        print(f"studio-monitor hub: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    _setup_logging(config.tokens)
+    if notice.created and notice.path is not None:
+        print(
+            f"studio-monitor hub: created {notice.path} with an operator token "
+            "(give it to the app with --token-file, or store it with `studio-monitor setup`)",
+            file=sys.stderr,
+            flush=True,
+        )
+    elif notice.path is not None:
+        log.info("tokens from %s", notice.path)
+    try:
+        return asyncio.run(_serve(config))
+    except ConfigError as exc:
+        print(f"studio-monitor hub: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except StudioMonitorError as exc:
+        print(f"studio-monitor hub: {exc}", file=sys.stderr)
+        return 1
+
+
+def _setup_logging(tokens: Any) -> None:
+    try:
+        from studio_monitor import logs
+    except ImportError:  # pragma: no cover - logs is part of the package
+        logging.basicConfig(level=logging.INFO, stream=sys.stderr)
+        return
+    for token in tokens:
+        logs.register_secret(token.secret)
+    logs.setup_logging("hub", console=True)
+
+
+async def _serve(config: Any) -> int:
+    from studio_monitor.hub.app import Hub
+
+    hub = Hub(config)
+    await hub.start()
+    print(f"Studio Monitor hub {__version__} listening on {hub.url}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(signum, stop.set)
+        except (NotImplementedError, RuntimeError):  # pragma: no cover - Windows
+            signal.signal(signum, lambda *_: loop.call_soon_threadsafe(stop.set))
+    try:
+        await stop.wait()
+        log.info("stopping (signal)")
+    finally:
+        await hub.stop()
+    return 0
