@@ -347,22 +347,27 @@ class Manifest:
         return PairHistory(last_completed_at, last_finished, running)
 
     def prune_jobs(self, keep: int) -> list[str]:
-        """Drop finished jobs beyond the newest `keep`, but never the latest of an event and
-        destination (its state is the event's backup state). Returns the dropped job ids."""
+        """Drop finished jobs beyond the newest `keep`, but never what an event's backup state
+        is read from: the latest job and the latest completed copy of each event and
+        destination. Returns the dropped job ids."""
         with self._tx() as db:
             rows = list(
                 db.execute(
-                    "SELECT job_id, event_id, destination_id, state FROM jobs"
+                    "SELECT job_id, event_id, destination_id, kind, state FROM jobs"
                     " ORDER BY created_at DESC, job_id DESC"
                 )
             )
-            latest_pairs: set[tuple[str, str]] = set()
+            seen_pairs: set[tuple[str, str]] = set()
+            seen_completed: set[tuple[str, str]] = set()
             dropped: list[str] = []
-            for index, (job_id, event_id, destination_id, state) in enumerate(rows):
+            for index, (job_id, event_id, destination_id, kind, state) in enumerate(rows):
                 pair = (event_id, destination_id)
-                newest_of_pair = pair not in latest_pairs
-                latest_pairs.add(pair)
-                if index < keep or newest_of_pair or state in UNFINISHED_STATES:
+                needed = pair not in seen_pairs
+                seen_pairs.add(pair)
+                if kind == "copy" and state == "completed" and pair not in seen_completed:
+                    seen_completed.add(pair)
+                    needed = True
+                if index < keep or needed or state in UNFINISHED_STATES:
                     continue
                 dropped.append(job_id)
             db.executemany("DELETE FROM jobs WHERE job_id = ?", [(j,) for j in dropped])

@@ -135,6 +135,9 @@ class _Job:
     cancel: threading.Event = field(default_factory=threading.Event)
     #: The hub is shutting down: the job stays unfinished in the manifest, to be resumed.
     stopping: bool = False
+    #: The final state is decided (late progress from the thread is dropped).
+    done: bool = False
+    #: The final record is published.
     finished: asyncio.Event = field(default_factory=asyncio.Event)
 
     def row(self) -> JobRow:
@@ -503,23 +506,25 @@ class BackupSource(Source):
                 self._start_queued()
 
     def _on_progress(self, job: _Job, progress: JobProgress) -> None:
-        if job.finished.is_set():
+        if job.done:
             return
         _apply(job.record, progress)
         self._outbox.put(job.spec.job_id, to_value(job.record))
 
     async def _finish(self, job: _Job, final: JobProgress) -> None:
         assert self._manifest is not None
+        job.done = True
         _apply(job.record, final)
         job.record.finished_at = self._clock()
-        job.finished.set()
         self._jobs.pop(job.spec.job_id, None)
-        await asyncio.to_thread(self._manifest.save_job, job.row())
         self._outbox.put(job.spec.job_id, to_value(job.record))
+        self._update_active()
+        await asyncio.to_thread(self._manifest.save_job, job.row())
+        await self._outbox.flush()
+        job.finished.set()
         dropped = await asyncio.to_thread(self._manifest.prune_jobs, self._settings.keep_jobs)
         for job_id in dropped:
             self._outbox.put(job_id, None)
-        self._update_active()
         log.info(
             "backup job %s (%s of %s to %s) %s",
             job.spec.job_id,
