@@ -1,0 +1,142 @@
+"""The e2e rig: a real hub child, the fault proxy in front of it, a steady publisher, clients.
+
+    async with open_rig(tmp_path) as rig:
+        watch = await rig.new_watch()            # studio-monitor watch, through the proxy
+        await watch.wait_state("live", 15)
+        await rig.proxy.set_mode(Mode.REFUSE_WS, drop_websockets=True)
+        ...
+        verdict = await rig.verify(watch)        # every change exactly once, in order
+        assert verdict.ok, verdict.describe()
+
+The publisher posts to the hub directly (an agent on the studio LAN), never through the proxy:
+faults are between the client and the hub only. The hub runs as `python -m studio_monitor hub`
+(tests/support/hub.py `HubProcess`) so it can be killed with SIGKILL and restarted on the
+same port and data folder. Its sources run too, as in a studio, with a home folder of its
+own; the clients follow only the publisher's topics. The rig is shared by the e2e tests and
+the failover benchmark, so both exercise exactly the same thing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tests.link.e2e.watch import WatchClient
+from tests.support.faultproxy import FaultProxy
+from tests.support.hub import AGENT_TOKEN, OPERATOR_TOKEN, VIEWER_TOKEN, HubProcess
+from tests.support.publisher_load import (
+    DEFAULT_TOPICS,
+    LoadPublisher,
+    Verdict,
+    fetch_log,
+    verify,
+    wait_caught_up,
+)
+
+__all__ = ["OPERATOR_TOKEN", "VIEWER_TOKEN", "Rig", "open_rig"]
+
+
+@dataclass
+class Rig:
+    tmp: Path
+    hub: HubProcess
+    proxy: FaultProxy
+    publisher: LoadPublisher
+    topics: tuple[str, ...]
+    watches: list[WatchClient] = field(default_factory=list)
+    #: time.monotonic() when the hub last answered (its listening line was read).
+    hub_up_at: float = 0.0
+
+    @property
+    def hub_url(self) -> str:
+        return self.hub.url
+
+    async def new_watch(
+        self,
+        *,
+        token: str = VIEWER_TOKEN,
+        name: str | None = None,
+        direct: bool = False,
+        extra_args: Sequence[str] = (),
+    ) -> WatchClient:
+        """Start a `studio-monitor watch` of the publisher's topics (through the proxy)."""
+        name = name or f"watch{len(self.watches) + 1}"
+        watch = WatchClient(
+            self.hub.url if direct else self.proxy.url,
+            token,
+            self.tmp / name,
+            topics=self.topics,
+            extra_args=extra_args,
+            name=name,
+        )
+        self.watches.append(watch)
+        await watch.start()
+        return watch
+
+    async def kill_hub(self) -> float:
+        """SIGKILL the hub (a crash); returns when it is gone, stamped."""
+        await asyncio.to_thread(self.hub.kill)
+        return time.monotonic()
+
+    async def start_hub(self) -> float:
+        """Start the hub again on its port and data folder; the time it answered."""
+        await asyncio.to_thread(self.hub.restart)
+        self.hub_up_at = time.monotonic()
+        return self.hub_up_at
+
+    async def hub_log(self) -> dict[str, list[Any]]:
+        _, log = await fetch_log(self.hub.url, OPERATOR_TOKEN, self.topics)
+        return dict(log)
+
+    async def verify(self, watch: WatchClient, *, within_s: float = 30.0) -> Verdict:
+        """Stop publishing, let `watch` catch up with the hub, and compare the two.
+
+        Waits until the client has applied the hub's last seq of every topic (TimeoutError
+        with both positions otherwise), then checks its whole change log.
+        """
+        await self.publisher.stop()
+        log = await self.hub_log()
+        target = {t: (changes[-1].seq if changes else 0) for t, changes in log.items()}
+        await wait_caught_up(watch.max_seq, target, within_s)
+        return verify(watch.changes(), log, start=watch.first_cursors(), publisher=self.publisher)
+
+
+@contextlib.asynccontextmanager
+async def open_rig(
+    tmp_path: Path,
+    *,
+    rate_hz: float = 20.0,
+    topics: Sequence[str] = DEFAULT_TOPICS,
+    proxy_options: Mapping[str, Any] | None = None,
+    hub_args: Sequence[str] = (),
+    publish: bool = True,
+) -> AsyncIterator[Rig]:
+    """Hub, proxy and publisher (started unless `publish=False`); everything stopped after."""
+    home = tmp_path / "hub-home"
+    home.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    env.update(HOME=str(home), XDG_DATA_HOME=str(home / "data"), XDG_CONFIG_HOME=str(home))
+    hub = HubProcess(tmp_path / "hub", args=hub_args, env=env)
+    try:
+        await asyncio.to_thread(hub.start)
+        up_at = time.monotonic()
+        proxy = FaultProxy.for_url(hub.url, **dict(proxy_options or {}))
+        await proxy.start()
+        publisher = LoadPublisher(hub.url, AGENT_TOKEN, topics=topics, rate_hz=rate_hz)
+        rig = Rig(tmp_path, hub, proxy, publisher, tuple(topics), hub_up_at=up_at)
+        try:
+            if publish:
+                await publisher.start()
+            yield rig
+        finally:
+            await asyncio.gather(*(w.stop(grace_s=5) for w in rig.watches), return_exceptions=True)
+            await publisher.stop()
+            await proxy.stop()
+    finally:
+        await asyncio.to_thread(hub.kill)
