@@ -1,0 +1,82 @@
+"""Commands the user starts from the docks (start a backup, acknowledge an alert...), and their outcome.
+
+Docks call `send(name, args, what)`; it goes to the connection service's outbox
+(`send_command`), which keeps it on disk and resends it after any reconnect until the hub
+answers. The service's `commandUpdated` tells how each one ends: a failure is posted to the
+notification bridge (banner, no balloon: the user is at the window, they just clicked) with
+the hub's own message; a success is a short line in the status bar. The records that the
+command changes (a new backup job, `acked: true`) arrive through the usual changes.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from PySide6.QtCore import QObject, Signal
+
+from studio_monitor.link.status import OutboxEntry
+from studio_monitor.ui.notifications import Notification, NotificationBridge
+
+
+class CommandSink(Protocol):
+    """What a command needs of the connection service."""
+
+    def send_command(self, name: str, args: dict[str, Any]) -> str: ...
+
+
+class CommandCenter(QObject):
+    #: (what, text): a short line for the status bar ("Start backup: sent").
+    message = Signal(str)
+
+    def __init__(self, bridge: NotificationBridge, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.bridge = bridge
+        self.service: CommandSink | None = None
+        self.pending: dict[str, str] = {}  # command id -> what the user asked for
+
+    def set_service(self, service: CommandSink | None) -> None:
+        self.service = service
+        if service is not None and hasattr(service, "commandUpdated"):
+            service.commandUpdated.connect(self.on_update)
+
+    def send(self, name: str, args: dict[str, Any], what: str) -> str | None:
+        """Queue a command; returns its id, or None when there is no hub to send it to."""
+        if self.service is None:
+            self.bridge.post(
+                Notification(
+                    key="command:none",
+                    title=f"{what}: not sent",
+                    text="The app is not connected to a hub yet.",
+                    tone="warning",
+                    balloon=False,
+                )
+            )
+            return None
+        command_id = self.service.send_command(name, args)
+        self.pending[command_id] = what
+        self.message.emit(f"{what}: sent")
+        return command_id
+
+    def on_update(self, entry: OutboxEntry) -> None:
+        what = self.pending.get(entry.id)
+        if what is None:
+            return
+        if entry.status == "failed":
+            del self.pending[entry.id]
+            error = entry.error or {}
+            text = str(error.get("message") or error.get("code") or "the hub refused it")
+            self.bridge.post(
+                Notification(
+                    key=f"command:{entry.id}",
+                    title=f"{what} failed",
+                    text=text,
+                    tone="critical",
+                    balloon=False,
+                )
+            )
+            self.message.emit(f"{what}: failed: {text}")
+        elif entry.status == "done":
+            del self.pending[entry.id]
+            self.message.emit(f"{what}: done")
+        elif entry.status == "queued":
+            self.message.emit(f"{what}: queued until the hub is reachable")

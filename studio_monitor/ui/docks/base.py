@@ -1,0 +1,162 @@
+"""What every monitor dock shares: a named `QDockWidget` with a toolbar, a sortable table, ticking.
+
+The object name of each dock (`backups`, `cameras`, `system`, `events`, `alerts`) is what
+`QMainWindow.saveState` stores and what a notification's "open" names. Tables sort through a
+`QSortFilterProxyModel` on the models' raw `SORT_ROLE`, so "9.5 GB" sorts after "950 MB".
+Docks tick (move "12 s ago" on) once a second only while visible.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from PySide6.QtCore import QSortFilterProxyModel, Qt, QTimer
+from PySide6.QtGui import QAction, QFontMetrics
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDockWidget,
+    QHeaderView,
+    QTableView,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio_monitor.ui import resources
+from studio_monitor.ui.commands import CommandCenter
+from studio_monitor.ui.models.base import KEY_ROLE, SORT_ROLE, RecordTableModel
+from studio_monitor.ui.widgets.bars import PillDelegate, ProgressDelegate
+
+
+class RecordTable(QTableView):
+    """A table over a `RecordTableModel`, sorted by raw values, whole rows selected."""
+
+    def __init__(
+        self,
+        model: RecordTableModel[Any],
+        *,
+        pills: Iterable[int] = (),
+        progress: Iterable[int] = (),
+        sort_column: int = 0,
+        order: Qt.SortOrder = Qt.SortOrder.AscendingOrder,
+        row_height: float = 1.9,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.source = model
+        self.proxy = QSortFilterProxyModel(self)
+        self.proxy.setSourceModel(model)
+        self.proxy.setSortRole(SORT_ROLE)
+        # Rows change in place 10 times a second; re-sorting follows them.
+        self.proxy.setDynamicSortFilter(True)
+        self.setModel(self.proxy)
+        self.setSortingEnabled(True)
+        self.sortByColumn(sort_column, order)
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setAlternatingRowColors(True)
+        self.setShowGrid(False)
+        self.setWordWrap(False)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        vertical = self.verticalHeader()
+        vertical.setVisible(False)
+        vertical.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        vertical.setDefaultSectionSize(round(QFontMetrics(self.font()).height() * row_height))
+        header = self.horizontalHeader()
+        header.setHighlightSections(False)
+        header.setSectionsMovable(True)
+        header.setStretchLastSection(True)
+        header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        self._delegates = [PillDelegate(self), ProgressDelegate(self)]
+        for column in pills:
+            self.setItemDelegateForColumn(column, self._delegates[0])
+        for column in progress:
+            self.setItemDelegateForColumn(column, self._delegates[1])
+        self.fit_columns()
+
+    def fit_columns(self) -> None:
+        """Columns wide enough for their header and a typical value, not for the widest one
+        (which would make the table jump as values change)."""
+        metrics = QFontMetrics(self.font())
+        for column in range(self.source.columnCount()):
+            title = str(self.source.headerData(column, Qt.Orientation.Horizontal))
+            self.setColumnWidth(column, max(70, metrics.horizontalAdvance(title) + 40))
+
+    def selected_key(self) -> str | None:
+        rows = self.selectionModel().selectedRows()
+        if not rows:
+            return None
+        key = rows[0].data(KEY_ROLE)
+        return key if isinstance(key, str) else None
+
+    def select_key(self, key: str) -> bool:
+        """Select the row of `key` (through any proxies); False when it is not shown."""
+        for row in range(self.proxy.rowCount()):
+            if self.proxy.index(row, 0).data(KEY_ROLE) == key:
+                self.selectRow(row)
+                return True
+        return False
+
+    def row_keys(self) -> list[str]:
+        """The keys in the order shown (sorted, filtered)."""
+        return [
+            str(self.proxy.index(row, 0).data(KEY_ROLE)) for row in range(self.proxy.rowCount())
+        ]
+
+
+class MonitorDock(QDockWidget):
+    """A dock with a toolbar on top of its content; subclasses fill `body`."""
+
+    NAME = ""
+    TITLE = ""
+    ICON = ""
+
+    def __init__(self, commands: CommandCenter, parent: QWidget | None = None) -> None:
+        super().__init__(self.TITLE, parent)
+        self.setObjectName(self.NAME)
+        self.commands = commands
+        self.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetClosable
+            | QDockWidget.DockWidgetFeature.DockWidgetMovable
+            | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+        )
+        self.toolbar = QToolBar(self.TITLE)
+        self.toolbar.setObjectName(f"{self.NAME}_toolbar")
+        self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.toolbar.setMovable(False)
+        self.body = QVBoxLayout()
+        self.body.setContentsMargins(8, 4, 8, 8)
+        self.body.setSpacing(6)
+        container = QWidget()
+        outer = QVBoxLayout(container)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.setSpacing(0)
+        outer.addWidget(self.toolbar)
+        outer.addLayout(self.body, 1)
+        self.setWidget(container)
+        self.tick_timer = QTimer(self)
+        self.tick_timer.setObjectName(f"{self.NAME}_tick")
+        self.tick_timer.setInterval(1000)
+        self.tick_timer.timeout.connect(self.tick)
+        self.visibilityChanged.connect(self._on_visibility)
+
+    def action(self, text: str, icon: str, tip: str, name: str) -> QAction:
+        action = QAction(resources.icon(icon), text, self)
+        action.setObjectName(name)
+        action.setToolTip(tip)
+        action.setProperty("icon_name", icon)  # re-rendered on a light/dark switch
+        self.toolbar.addAction(action)
+        return action
+
+    def tick(self) -> None:
+        """Once a second while visible: time-dependent cells."""
+
+    def _on_visibility(self, visible: bool) -> None:
+        if visible:
+            self.tick()
+            self.tick_timer.start()
+        else:
+            self.tick_timer.stop()

@@ -1,0 +1,404 @@
+"""The main window: five docks (Backups, Cameras, System, Events, Alerts), menus, banner, status bar.
+
+Docks move, float, stack as tabs and close; the View menu toggles each one and offers
+"Reset layout". Window geometry, the dock layout and each table's column order and widths are
+saved in QSettings (an INI file in the app's config folder) when the window closes or hides
+and restored at the next start; a layout saved by an older version with other docks is
+ignored (`LAYOUT_VERSION`). Closing the window hides it to the tray when a tray icon is
+shown; otherwise closing quits (`quitRequested`). The window itself does no I/O: the app
+controller wires it to the connection service.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final
+
+from PySide6.QtCore import QByteArray, QEvent, QSettings, QSize, Qt, Signal
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QGuiApplication,
+    QHideEvent,
+    QKeySequence,
+    QShowEvent,
+)
+from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QSizePolicy, QToolBar, QWidget
+
+from studio_monitor import __version__
+from studio_monitor.ui import resources
+from studio_monitor.ui.commands import CommandCenter
+from studio_monitor.ui.connection_history import ConnectionHistory
+from studio_monitor.ui.connection_panel import ConnectionPanel
+from studio_monitor.ui.docks.alerts import AlertsDock
+from studio_monitor.ui.docks.backups import BackupsDock
+from studio_monitor.ui.docks.base import MonitorDock, RecordTable
+from studio_monitor.ui.docks.cameras import CamerasDock
+from studio_monitor.ui.docks.events import EventsDock
+from studio_monitor.ui.docks.system import SystemDock
+from studio_monitor.ui.models import (
+    AlertsModel,
+    BackupsModel,
+    CamerasModel,
+    EventsModel,
+    SystemModel,
+)
+from studio_monitor.ui.notifications import NotificationBridge
+from studio_monitor.ui.state import StudioState
+from studio_monitor.ui.statusbar import StatusBarController
+from studio_monitor.ui.tray import TrayController
+from studio_monitor.ui.widgets.banner import Banner
+
+#: Bump when the set or the names of the docks change: an older saved layout is then ignored.
+LAYOUT_VERSION: Final = 1
+DOCK_NAMES: Final = ("cameras", "backups", "events", "system", "alerts")
+ICON_PROPERTY: Final = "icon_name"
+
+
+@dataclass
+class Models:
+    """One model per dock, all fed by the same studio state."""
+
+    backups: BackupsModel
+    cameras: CamerasModel
+    events: EventsModel
+    alerts: AlertsModel
+    system: SystemModel
+
+    @classmethod
+    def create(cls, state: StudioState, clock: Callable[[], float] = time.time) -> Models:
+        return cls(
+            backups=BackupsModel(state, clock=clock),
+            cameras=CamerasModel(state, clock=clock),
+            events=EventsModel(state, clock=clock),
+            alerts=AlertsModel(state, clock=clock),
+            system=SystemModel(state, clock=clock),
+        )
+
+
+class MainWindow(QMainWindow):
+    #: The window was shown (True) or hidden (False): the service slows down when hidden.
+    windowVisibilityChanged = Signal(bool)
+    quitRequested = Signal()
+    reconnectRequested = Signal()
+    settingsRequested = Signal()
+    connectionTestRequested = Signal()
+    diagnosticsRequested = Signal()
+
+    def __init__(
+        self,
+        *,
+        state: StudioState,
+        models: Models,
+        commands: CommandCenter,
+        bridge: NotificationBridge,
+        tray: TrayController,
+        history: ConnectionHistory,
+        settings: QSettings,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("main_window")
+        self.setWindowTitle("Studio Monitor")
+        self.setWindowIcon(resources.app_icon())
+        self.state = state
+        self.models = models
+        self.commands = commands
+        self.bridge = bridge
+        self.tray = tray
+        self.history = history
+        self.settings = settings
+        self.quitting = False
+        self.setDockNestingEnabled(True)
+        self.setDockOptions(
+            QMainWindow.DockOption.AnimatedDocks
+            | QMainWindow.DockOption.AllowNestedDocks
+            | QMainWindow.DockOption.AllowTabbedDocks
+        )
+
+        self.docks: dict[str, MonitorDock] = {
+            "cameras": CamerasDock(models.cameras, models.events, commands),
+            "backups": BackupsDock(models.backups, commands),
+            "events": EventsDock(models.events, commands),
+            "system": SystemDock(models.system, state, commands),
+            "alerts": AlertsDock(models.alerts, commands),
+        }
+        for dock in self.docks.values():
+            dock.setWindowIcon(resources.icon(dock.ICON))
+            dock.toggleViewAction().setProperty(ICON_PROPERTY, dock.ICON)
+
+        self.banner = Banner(bridge)
+        self.banner.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        self.banner_bar = QToolBar("Notifications")
+        self.banner_bar.setObjectName("banner_bar")
+        self.banner_bar.setMovable(False)
+        self.banner_bar.setFloatable(False)
+        self.banner_bar.toggleViewAction().setVisible(False)
+        self.banner_bar.addWidget(self.banner)
+        self.banner_bar.setStyleSheet(
+            "QToolBar#banner_bar { border: none; padding: 0; spacing: 0; }"
+        )
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.banner_bar)
+
+        self.status = StatusBarController(self.statusBar(), history)
+        self.command_line = QLabel()
+        self.command_line.setObjectName("status_command")
+        self.statusBar().addPermanentWidget(self.command_line)
+        self.panel: ConnectionPanel | None = None
+
+        self._build_menus()
+        self._build_default_layout()
+        self.default_state = self.saveState(LAYOUT_VERSION)
+        self.restore_layout()
+        self._connect_signals()
+        self._sync_banner()
+
+    # --- construction --------------------------------------------------------------------
+
+    def _action(
+        self,
+        text: str,
+        name: str,
+        slot: Callable[[], None],
+        *,
+        shortcut: str | None = None,
+        icon: str | None = None,
+    ) -> QAction:
+        action = QAction(text, self)
+        action.setObjectName(name)
+        action.triggered.connect(lambda _checked=False: slot())
+        if shortcut:
+            action.setShortcut(QKeySequence(shortcut))
+        if icon:
+            action.setProperty(ICON_PROPERTY, icon)
+            action.setIcon(resources.icon(icon))
+        return action
+
+    def _build_menus(self) -> None:
+        menu = self.menuBar()
+        file_menu = menu.addMenu("&File")
+        self.settings_action = self._action(
+            "Settings…",
+            "action_settings",
+            self.settingsRequested.emit,
+            shortcut="Ctrl+,",
+            icon="settings",
+        )
+        self.test_action = self._action(
+            "Test connection…", "action_test", self.connectionTestRequested.emit, icon="check"
+        )
+        self.diagnostics_action = self._action(
+            "Save diagnostics…", "action_diagnostics", self.diagnosticsRequested.emit
+        )
+        self.quit_action = self._action("Quit", "action_quit", self.request_quit, shortcut="Ctrl+Q")
+        for action in (self.settings_action, self.test_action, self.diagnostics_action):
+            file_menu.addAction(action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit_action)
+
+        view_menu = menu.addMenu("&View")
+        for name in DOCK_NAMES:
+            view_menu.addAction(self.docks[name].toggleViewAction())
+        view_menu.addSeparator()
+        self.panel_action = self._action(
+            "Connection panel…", "action_panel", self.show_connection_panel, icon="connection"
+        )
+        view_menu.addAction(self.panel_action)
+        self.reset_action = self._action("Reset layout", "action_reset_layout", self.reset_layout)
+        view_menu.addAction(self.reset_action)
+
+        connection_menu = menu.addMenu("&Connection")
+        self.reconnect_action = self._action(
+            "Reconnect now",
+            "action_reconnect",
+            self.reconnectRequested.emit,
+            shortcut="F5",
+            icon="reconnect",
+        )
+        connection_menu.addAction(self.reconnect_action)
+        connection_menu.addAction(self.tray.pause)  # the same action as the tray's
+        connection_menu.addAction(self.panel_action)
+
+        help_menu = menu.addMenu("&Help")
+        help_menu.addAction(self._action("About Studio Monitor", "action_about", self._about))
+
+    def _build_default_layout(self) -> None:
+        left = Qt.DockWidgetArea.LeftDockWidgetArea
+        right = Qt.DockWidgetArea.RightDockWidgetArea
+        self.addDockWidget(left, self.docks["cameras"])
+        self.addDockWidget(left, self.docks["backups"])
+        self.addDockWidget(left, self.docks["events"])
+        self.addDockWidget(right, self.docks["system"])
+        self.addDockWidget(right, self.docks["alerts"])
+        self.splitDockWidget(self.docks["cameras"], self.docks["backups"], Qt.Orientation.Vertical)
+        self.splitDockWidget(self.docks["backups"], self.docks["events"], Qt.Orientation.Vertical)
+        self.splitDockWidget(self.docks["system"], self.docks["alerts"], Qt.Orientation.Vertical)
+        self.resizeDocks(
+            [self.docks["cameras"], self.docks["system"]], [900, 460], Qt.Orientation.Horizontal
+        )
+        self.resizeDocks(
+            [self.docks["cameras"], self.docks["backups"], self.docks["events"]],
+            [300, 320, 220],
+            Qt.Orientation.Vertical,
+        )
+        self.resizeDocks(
+            [self.docks["system"], self.docks["alerts"]], [600, 240], Qt.Orientation.Vertical
+        )
+
+    def default_size(self) -> QSize:
+        screen = QGuiApplication.primaryScreen()
+        available = screen.availableGeometry()
+        return QSize(
+            min(1440, round(available.width() * 0.9)), min(920, round(available.height() * 0.9))
+        )
+
+    def _connect_signals(self) -> None:
+        self.status.reconnectRequested.connect(self.reconnectRequested)
+        self.status.panelRequested.connect(self.show_connection_panel)
+        self.commands.message.connect(self._show_command_message)
+        self.bridge.openDock.connect(self.open_dock)
+        self.bridge.posted.connect(lambda _note: self._sync_banner())
+        self.bridge.withdrawn.connect(lambda _key: self._sync_banner())
+        self.tray.showHideRequested.connect(self.toggle_visible)
+        self.tray.reconnectRequested.connect(self.reconnectRequested)
+        self.tray.quitRequested.connect(self.request_quit)
+
+    # --- layout --------------------------------------------------------------------------
+
+    def save_layout(self) -> None:
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState(LAYOUT_VERSION))
+        for name, table in self.tables().items():
+            self.settings.setValue(f"tables/{name}", table.horizontalHeader().saveState())
+        self.settings.sync()
+
+    def restore_layout(self) -> bool:
+        """Geometry, docks and table columns as saved; False (defaults kept) when none was."""
+        geometry = self.settings.value("window/geometry")
+        state = self.settings.value("window/state")
+        restored = False
+        if isinstance(geometry, QByteArray) and self.restoreGeometry(geometry):
+            restored = True
+        else:
+            self.resize(self.default_size())
+        if isinstance(state, QByteArray):
+            restored = self.restoreState(state, LAYOUT_VERSION) and restored
+        for name, table in self.tables().items():
+            header = self.settings.value(f"tables/{name}")
+            if isinstance(header, QByteArray):
+                table.horizontalHeader().restoreState(header)
+        self._sync_banner()
+        return restored
+
+    def reset_layout(self) -> None:
+        """Every dock back where it starts, shown and docked; the default size."""
+        for dock in self.docks.values():
+            dock.setFloating(False)
+            dock.setVisible(True)
+        self.restoreState(self.default_state, LAYOUT_VERSION)
+        self.resize(self.default_size())
+        for table in self.tables().values():
+            table.horizontalHeader().reset()
+            table.fit_columns()
+        self._sync_banner()
+
+    def tables(self) -> dict[str, RecordTable]:
+        return {
+            name: table
+            for name, dock in self.docks.items()
+            if isinstance(table := getattr(dock, "table", None), RecordTable)
+        }
+
+    # --- behaviour -----------------------------------------------------------------------
+
+    def open_dock(self, name: str) -> None:
+        """Show the window and bring dock `name` to the front (a notification was clicked)."""
+        self.bring_forward()
+        dock = self.docks.get(name)
+        if dock is None:
+            return
+        dock.setVisible(True)
+        dock.raise_()
+        dock.widget().setFocus()
+
+    def bring_forward(self) -> None:
+        if self.isMinimized():
+            self.showNormal()
+        self.show()
+        self.raise_()
+        self.activateWindow()
+
+    def toggle_visible(self) -> None:
+        if self.isVisible() and not self.isMinimized():
+            self.hide()
+        else:
+            self.bring_forward()
+
+    def request_quit(self) -> None:
+        self.quitting = True
+        self.save_layout()
+        self.quitRequested.emit()
+
+    def show_connection_panel(self) -> None:
+        if self.panel is None:
+            self.panel = ConnectionPanel(self.history, self)
+        self.panel.show()
+        self.panel.raise_()
+        self.panel.activateWindow()
+
+    def _show_command_message(self, text: str) -> None:
+        self.command_line.setText(text)
+
+    def _sync_banner(self) -> None:
+        self.banner_bar.setVisible(self.banner.note is not None)
+
+    def _about(self) -> None:
+        QMessageBox.about(
+            self,
+            "About Studio Monitor",
+            f"<b>Studio Monitor</b> {__version__}<br>"
+            "Backups, cameras, systems and events, live from the studio hub.",
+        )
+
+    # --- Qt events -----------------------------------------------------------------------
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.save_layout()
+        if not self.quitting and self.tray.available:
+            # Hidden to the tray: the monitor keeps watching and notifying.
+            event.ignore()
+            self.hide()
+            return
+        event.accept()
+        if not self.quitting:
+            self.quitting = True
+            self.quitRequested.emit()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self.status.set_ticking(True)
+        self.tray.set_window_visible(True)
+        self.windowVisibilityChanged.emit(True)
+
+    def hideEvent(self, event: QHideEvent) -> None:
+        super().hideEvent(event)
+        self.status.set_ticking(False)
+        self.tray.set_window_visible(False)
+        self.windowVisibilityChanged.emit(False)
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
+            self.apply_icons()
+
+    def apply_icons(self) -> None:
+        """Re-render the monochrome icons in the palette's text colour (light/dark switch)."""
+        for action in self.findChildren(QAction):
+            name = action.property(ICON_PROPERTY)
+            if isinstance(name, str) and name:
+                action.setIcon(resources.icon(name))
+        for dock in self.docks.values():
+            dock.setWindowIcon(resources.icon(dock.ICON))
+        self.status.reconnect.setIcon(resources.icon("reconnect"))

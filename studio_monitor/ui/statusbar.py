@@ -1,0 +1,164 @@
+"""The status bar's connection indicator: a coloured dot and words, RTT, data age, scaling, Reconnect.
+
+It follows the service's `statusChanged` (already coalesced to a few per second) and ticks
+once a second on its own, only while the window is visible, so "retrying in 8 s" counts down
+and the data age grows between two updates. Clicking the words opens the connection panel;
+the tooltip carries the same facts in short. The embedded hub's state shows here too when
+the app runs one ("Embedded hub restarting…").
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtGui import QMouseEvent
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QStatusBar, QWidget
+
+from studio_monitor.link.status import LinkStatus
+from studio_monitor.ui import resources, theme
+from studio_monitor.ui.connection_history import ConnectionHistory, describe, worst_data_age
+from studio_monitor.ui.format import fmt_duration, fmt_ms
+from studio_monitor.ui.widgets.bars import StatusDot
+
+#: Data older than this is marked stale even if the service has not said so yet.
+STALE_AFTER_S = 60.0
+
+
+class ClickableLabel(QLabel):
+    clicked = Signal()
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        self.clicked.emit()
+        super().mouseReleaseEvent(event)
+
+
+class ConnectionIndicator(QWidget):
+    """The left part: dot + words (click: connection panel)."""
+
+    clicked = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("connection_indicator")
+        self.dot = StatusDot(12)
+        self.words = ClickableLabel("Not connected")
+        self.words.setObjectName("connection_words")
+        font = self.words.font()
+        font.setBold(True)
+        self.words.setFont(font)
+        self.words.clicked.connect(self.clicked)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(6, 0, 6, 0)
+        layout.setSpacing(6)
+        layout.addWidget(self.dot)
+        layout.addWidget(self.words)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        self.clicked.emit()
+        super().mouseReleaseEvent(event)
+
+
+class StatusBarController(QObject):
+    """Builds the status bar's widgets and keeps them current."""
+
+    reconnectRequested = Signal()
+    panelRequested = Signal()
+
+    def __init__(self, bar: QStatusBar, history: ConnectionHistory) -> None:
+        super().__init__(bar)
+        self.bar = bar
+        self.history = history
+        self.indicator = ConnectionIndicator()
+        self.rtt = QLabel()
+        self.rtt.setObjectName("status_rtt")
+        self.age = QLabel()
+        self.age.setObjectName("status_age")
+        self.scaling = QLabel()
+        self.scaling.setObjectName("status_scaling")
+        self.hub = QLabel()
+        self.hub.setObjectName("status_hub")
+        self.reconnect = QPushButton(resources.icon("reconnect"), "Reconnect")
+        self.reconnect.setObjectName("reconnect_button")
+        self.reconnect.setToolTip("Drop the wait and try the WebSocket again now")
+        self.reconnect.clicked.connect(self.reconnectRequested)
+        self.indicator.clicked.connect(self.panelRequested)
+        bar.addWidget(self.indicator)
+        bar.addWidget(self.rtt)
+        bar.addWidget(self.age)
+        bar.addWidget(self.scaling, 1)
+        bar.addPermanentWidget(self.hub)
+        bar.addPermanentWidget(self.reconnect)
+        self.hub.setVisible(False)
+        self.scaling.setVisible(False)
+        self.tick_timer = QTimer(self)
+        self.tick_timer.setObjectName("status_bar_tick")
+        self.tick_timer.setInterval(1000)
+        self.tick_timer.timeout.connect(self.refresh)
+        self.refresh()
+
+    def set_ticking(self, on: bool) -> None:
+        """Tick only while the window is visible: a hidden window costs no CPU."""
+        if on and not self.tick_timer.isActive():
+            self.tick_timer.start()
+            self.refresh()
+        elif not on:
+            self.tick_timer.stop()
+
+    def on_status(self, status: LinkStatus) -> None:
+        self.history.on_status(status)
+        self.refresh()
+
+    def on_state(self, state: str) -> None:
+        self.history.on_state(state)
+        self.refresh()
+
+    def set_hub_state(self, text: str | None, tone: theme.Tone = "neutral") -> None:
+        """The embedded hub's line ("Embedded hub restarting in 2 s"), hidden when None."""
+        self.hub.setVisible(text is not None)
+        if text is not None:
+            self.hub.setText(text)
+            color = theme.tone_color(tone).name()
+            _restyle(self.hub, f"color: {color};" if tone != "neutral" else "")
+
+    def words(self) -> str:
+        return self.indicator.words.text()
+
+    def refresh(self) -> None:
+        status = self.history.last_status
+        elapsed = self.history.elapsed_since_status()
+        state = status.state if status is not None else self.history.state
+        words = (
+            describe(status, elapsed_s=elapsed)
+            if status is not None
+            else ("Connecting…" if state == "connecting" else "Not connected")
+        )
+        tone = theme.tone_for(theme.CONNECTION_TONES, state)
+        self.indicator.dot.set_tone(tone)
+        self.indicator.words.setText(words)
+        _restyle(self.indicator.words, f"color: {theme.tone_color(tone).name()};")
+        rtt = status.rtt_ms if status is not None else None
+        self.rtt.setText(f"RTT {fmt_ms(rtt)}")
+        age = worst_data_age(status, elapsed_s=elapsed)
+        stale = status is not None and (status.stale or (age is not None and age > STALE_AFTER_S))
+        if age is None:
+            self.age.setText("Data age n/a")
+        else:
+            self.age.setText(f"Data {fmt_duration(age)} old" + (" (stale)" if stale else ""))
+        warn = theme.tone_color("warning").name()
+        _restyle(self.age, f"color: {warn}; font-weight: bold;" if stale else "")
+        scaling = status.scaling if status is not None else None
+        self.scaling.setVisible(scaling is not None)
+        self.scaling.setText(scaling or "")
+        tip = [words]
+        if status is not None:
+            tip.append(f"Hub: {status.hub_url}")
+            tip.append(f"Transport: {status.transport or 'none'}")
+            if status.last_error:
+                tip.append(f"Last error: {status.last_error}")
+        tip.append("Click for the connection panel")
+        self.indicator.setToolTip("\n".join(tip))
+
+
+def _restyle(widget: QWidget, css: str) -> None:
+    # Setting a style sheet re-polishes the widget even when unchanged; this runs every second.
+    if widget.styleSheet() != css:
+        widget.setStyleSheet(css)
