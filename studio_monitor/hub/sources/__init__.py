@@ -15,7 +15,7 @@ from typing import Any
 
 from studio_monitor.errors import ConfigError
 from studio_monitor.hub.config import HubConfig
-from studio_monitor.hub.sources import system
+from studio_monitor.hub.sources import alerts, ingest, system
 from studio_monitor.hub.sources.base import Source
 
 SourceFactory = Callable[[Mapping[str, Any], HubConfig], Source]
@@ -25,6 +25,8 @@ def factories(*, clients: Callable[[], int] | None = None) -> list[tuple[str, So
     """Every source the hub knows, in start order. Add new sources here."""
     return [
         ("system", functools.partial(system.from_config, clients=clients)),
+        ("ingest", ingest.from_config),
+        ("alerts", alerts.from_config),
     ]
 
 

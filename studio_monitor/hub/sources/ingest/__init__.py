@@ -9,26 +9,20 @@ thumbnails), `cameras` (identity, state and rates, pure), `manifest` (`ingest.sq
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, Protocol
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from studio_monitor.hub.sources.ingest.settings import IngestSettings, parse_settings
 from studio_monitor.hub.sources.ingest.source import MANIFEST_NAME, IngestSource
 
-
-class HubConfigLike(Protocol):
-    """What ingest reads of `studio_monitor.hub.config.HubConfig`."""
-
-    @property
-    def data_dir(self) -> Path: ...
-    @property
-    def sources(self) -> dict[str, dict[str, Any]]: ...
+if TYPE_CHECKING:
+    from studio_monitor.hub.config import HubConfig
 
 
 __all__ = ["MANIFEST_NAME", "IngestSettings", "IngestSource", "from_config", "parse_settings"]
 
 
-def from_config(section: dict[str, Any], config: HubConfigLike) -> IngestSource:
+def from_config(section: Mapping[str, Any], config: HubConfig) -> IngestSource:
     """The ingest source of `[sources.ingest]`; ConfigError names a wrong key."""
     settings = parse_settings(section, events_section=config.sources.get("events"))
     return IngestSource(settings, config.data_dir)

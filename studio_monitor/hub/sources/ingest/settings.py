@@ -17,6 +17,7 @@ offline). The library root falls back to `[sources.events] library_root`, then t
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -85,11 +86,11 @@ def _path(text: str, key: str) -> Path:
 
 
 def parse_settings(
-    section: dict[str, Any], *, events_section: dict[str, Any] | None = None
+    section: Mapping[str, Any], *, events_section: Mapping[str, Any] | None = None
 ) -> IngestSettings:
     """Validate `[sources.ingest]` (see the module doc); ConfigError says what is wrong."""
     try:
-        raw = msgspec.convert(section, _Section)
+        raw = msgspec.convert(dict(section), _Section)
     except msgspec.ValidationError as exc:
         raise ConfigError(f"[sources.ingest] {exc}") from None
     positive = {
