@@ -15,7 +15,7 @@ from typing import Any
 
 from studio_monitor.errors import ConfigError
 from studio_monitor.hub.config import HubConfig
-from studio_monitor.hub.sources import alerts, ingest, system
+from studio_monitor.hub.sources import alerts, backup, events, ingest, system
 from studio_monitor.hub.sources.base import Source
 
 SourceFactory = Callable[[Mapping[str, Any], HubConfig], Source]
@@ -25,6 +25,9 @@ def factories(*, clients: Callable[[], int] | None = None) -> list[tuple[str, So
     """Every source the hub knows, in start order. Add new sources here."""
     return [
         ("system", functools.partial(system.from_config, clients=clients)),
+        # Events first: ingest files into their folders, backup copies them.
+        ("events", events.from_config),
+        ("backup", backup.from_config),
         ("ingest", ingest.from_config),
         ("alerts", alerts.from_config),
     ]

@@ -412,7 +412,7 @@ class EventsSource(Source):
         manifest_path: Path,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
-        tick_s: float = 1.0,
+        tick_s: float = 0.5,
     ) -> None:
         """`clock` gives Unix time (the local date of an event's state, stale backups);
         `tick_s` is how often the source looks for work (due scans, camera and backup news)."""

@@ -325,8 +325,9 @@ class BackupSource(Source):
         self._queue.clear()
         if self._tasks:
             # Each thread stops within one chunk; the jobs stay unfinished in the manifest.
-            await asyncio.wait(set(self._tasks), timeout=30)
-        await self._outbox.flush(within=2.0)
+            await asyncio.wait(set(self._tasks), timeout=5)
+        # The hub gives its sources about a second to stop; the store closes after that.
+        await self._outbox.flush(within=0.5)
         flusher.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await flusher
