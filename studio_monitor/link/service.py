@@ -1,0 +1,898 @@
+"""The connection service: the QObject that keeps the app fed from the hub.
+
+It does the I/O the connection machine asks for and nothing else: it runs the machine's
+actions on the qasync event loop (a WebSocket session, one HTTP request at a time, health
+checks, timers), feeds every outcome back as an event, and turns what arrives into Qt
+signals. Changes from any transport go through one `Replica`, which checks every seq: the
+overlap of two transports during a switch is dropped, a gap is repaired at once (a
+`resync` frame on the WebSocket; on HTTP the next request starts from the applied cursors),
+and a new epoch or `resync_required` brings a fresh snapshot. Everything applied is written
+to the `LocalStore` in the same step, so a restarted app shows its last data at once
+(marked stale) and resumes with `hello` `resume`. Commands go through the `Outbox`.
+
+Signals fire only when their value changes; `statusChanged` is coalesced to a few per
+second. The service needs a running qasync loop (`start()` is called on it) but no window:
+`studio-monitor watch` runs it under a QCoreApplication.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import functools
+import logging
+import random
+import ssl
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any, Final
+
+import httpx
+from PySide6.QtCore import QObject, Signal
+
+from studio_monitor.errors import (
+    AuthError,
+    HubError,
+    LinkError,
+    ProtocolError,
+    ResyncRequired,
+    StudioMonitorError,
+    UpgradeRefused,
+)
+from studio_monitor.link import machine as m
+from studio_monitor.link.clock import Clock, SystemClock
+from studio_monitor.link.cursors import Gap, Replica
+from studio_monitor.link.local_store import LocalStore
+from studio_monitor.link.outbox import Outbox
+from studio_monitor.link.policy import NetworkState, classify
+from studio_monitor.link.status import STATE_TRANSPORT, Counters, LinkStatus, OutboxEntry
+from studio_monitor.link.transports.http import HttpTransport
+from studio_monitor.link.transports.ws import WsSession
+from studio_monitor.platform.network import NetworkProbe, default_network_probe
+from studio_monitor.platform.power import PowerProbe, default_power_probe
+from studio_monitor.protocol import (
+    PROTOCOL_VERSION,
+    ActiveFrame,
+    Change,
+    ChangeFrame,
+    ChangesBody,
+    ChangesFrame,
+    CommandFrame,
+    ErrorBody,
+    ErrorFrame,
+    HelloFrame,
+    Record,
+    ResultFrame,
+    Resume,
+    ResyncFrame,
+    SnapshotFrame,
+    WelcomeFrame,
+)
+
+log = logging.getLogger(__name__)
+
+#: statusChanged at most this often; the status is refreshed this often while a window shows it.
+STATUS_COALESCE_S: Final = 0.25
+STATUS_REFRESH_S: Final = 1.0
+#: psutil cannot tell us when the power changes: look this often.
+POWER_POLL_S: Final = 60.0
+#: While a command sent over HTTP is accepted but not finished, ask for its status this often.
+COMMAND_POLL_S: Final = 1.0
+#: At most this many pages of `/changes` per poll (each up to 1000 changes).
+MAX_POLL_PAGES: Final = 20
+#: Errors that mean the command itself was refused: retrying the same id cannot help.
+COMMAND_REFUSALS: Final = frozenset(
+    {"bad_request", "not_found", "conflict", "forbidden", "too_large"}
+)
+
+
+class ConnectionService(QObject):
+    """The app's one link to its hub. See docs/architecture.md for the contract."""
+
+    #: "connecting" | "live" | "longpoll" | "polling" | "offline", on every change.
+    stateChanged = Signal(str)
+    #: LinkStatus, coalesced (a few per second at most), only when it differs.
+    statusChanged = Signal(object)
+    #: (topic, {key: value}): replace every record of the topic (snapshot, resync, or the
+    #: last state restored from disk).
+    topicReset = Signal(str, object)
+    #: list[protocol.Change], applied, per topic in seq order.
+    changesApplied = Signal(object)
+    #: (topic, active) when a topic's activity flag flips.
+    activeChanged = Signal(str, bool)
+    #: OutboxEntry whenever a command's status changes.
+    commandUpdated = Signal(object)
+    #: (kind, text), kind "fallback" | "offline" | "live", after the machine's grace rules.
+    notice = Signal(str, str)
+    #: Beyond the UI contract, for `watch` and diagnostics: the cursors after a snapshot
+    #: from the hub was applied; a seq gap found (topic, first missing, last missing); and
+    #: each new error message.
+    snapshotApplied = Signal(object)
+    gapDetected = Signal(str, int, int)
+    errorOccurred = Signal(str)
+
+    def __init__(
+        self,
+        hub_url: str,
+        token: str,
+        *,
+        state_dir: Path,
+        topics: list[str] | None = None,
+        power_probe: PowerProbe | None = None,
+        network_probe: NetworkProbe | None = None,
+        clock: Clock | None = None,
+        parent: QObject | None = None,
+        config: m.MachineConfig | None = None,
+        rng: random.Random | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        ws_open: Callable[..., Awaitable[WsSession]] = WsSession.open,
+    ) -> None:
+        super().__init__(parent)
+        self.hub_url = hub_url
+        self._token = token
+        self._topics = list(topics) if topics is not None else None
+        self._clock: Clock = clock if clock is not None else SystemClock()
+        self._power_probe = power_probe if power_probe is not None else default_power_probe()
+        self._network_probe = network_probe
+        self._ssl_context = ssl_context
+        self._ws_open = ws_open
+        self._http = HttpTransport(hub_url, token, client=http_client, ssl_context=ssl_context)
+        self._store = LocalStore(state_dir, hub_url)
+        self._outbox = Outbox(self._store, self._clock)
+        self._replica = Replica(topics)
+        self._power = self._power_probe.current()
+        self._network = NetworkState()
+        self._visible = True
+        self._machine = m.ConnectionMachine(
+            config, clock=self._clock, rng=rng, power=self._power, visible=True
+        )
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._started = False
+        self._stopped = False
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._command_tasks: dict[str, asyncio.Task[None]] = {}
+        self._other_tasks: set[asyncio.Task[None]] = set()
+        self._timer: asyncio.TimerHandle | None = None
+        self._power_timer: asyncio.TimerHandle | None = None
+        self._status_timer: asyncio.TimerHandle | None = None
+        self._refresh_timer: asyncio.TimerHandle | None = None
+        self._events: collections.deque[m.Event | None] = collections.deque()
+        self._feeding = False
+        self._ws: WsSession | None = None
+        self._ws_pos: dict[str, int] = {}
+        self._verify_target: dict[str, int] = {}
+        self._etag: str | None = None
+        self._confirmed: dict[str, float | None] = {}
+        self._last_error: str | None = None
+        self._gaps_repaired = 0
+        self._closed_messages = 0
+        self._closed_bytes = 0
+        self._last_status: LinkStatus | None = None
+
+    # --- the contract ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Show the last saved state, then connect. Call on the running qasync loop."""
+        if self._started:
+            raise RuntimeError("the connection service is already started")
+        self._loop = asyncio.get_running_loop()
+        self._started = True
+        saved = self._store.load()
+        if not saved.empty:
+            self._replica.restore(saved.epoch, saved.cursors, saved.active, saved.records)
+            self._confirmed = {t: saved.confirmed_at.get(t) for t in self._replica.cursors}
+            for topic, records in self._replica.records.items():
+                self.topicReset.emit(topic, dict(records))
+            for topic, flag in self._replica.active.items():
+                self.activeChanged.emit(topic, flag)
+        for entry in self._outbox.entries():
+            self.commandUpdated.emit(entry)
+        if self._network_probe is None:
+            self._network_probe = default_network_probe()
+        self._network = self._network_probe.current()
+        self._network_probe.on_change(self._on_network)
+        self._run(self._machine.start())
+        self._feed(m.NetworkChanged(self._network))
+        self._feed(m.ActivityChanged(dict(self._replica.active)))
+        self._power_timer = self._loop.call_later(POWER_POLL_S, self._poll_power)
+        self._schedule_refresh()
+        self._mark_status()
+
+    async def stop(self) -> None:
+        """Disconnect, save, close files. Signals stop with it."""
+        if self._stopped:
+            return
+        self._stopped = True
+        for handle in (self._timer, self._power_timer, self._status_timer, self._refresh_timer):
+            if handle is not None:
+                handle.cancel()
+        if self._network_probe is not None:
+            self._network_probe.close()
+        tasks = [*self._tasks.values(), *self._command_tasks.values(), *self._other_tasks]
+        self._tasks.clear()
+        self._command_tasks.clear()
+        self._other_tasks.clear()
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        if self._ws is not None:
+            await self._ws.close("client stopping")
+            self._ws = None
+        await self._http.aclose()
+        self._remember_ws_confirmation()
+        self._store.save_confirmed({t: at for t, at in self._confirmed.items() if at is not None})
+        self._store.close()
+
+    def reconnect(self) -> None:
+        """Drop the backoff and try the WebSocket now."""
+        self._feed(m.ReconnectRequested())
+
+    def send_command(self, name: str, args: dict[str, Any]) -> str:
+        """Queue a command (on disk at once) and send it when a transport can; its status
+        comes through `commandUpdated`. Returns the command id."""
+        entry = self._outbox.add(name, args)
+        self.commandUpdated.emit(entry)
+        if self._started and not self._stopped:
+            self._send_command(entry)
+        return entry.id
+
+    def set_window_visible(self, visible: bool) -> None:
+        if visible == self._visible:
+            return
+        self._visible = visible
+        self._feed(m.VisibilityChanged(visible))
+        self._schedule_refresh()
+
+    def records(self, topic: str) -> dict[str, dict[str, Any]]:
+        return dict(self._replica.records.get(topic, {}))
+
+    def commands(self) -> list[OutboxEntry]:
+        """Every command the outbox lists (a day of history), oldest first."""
+        return self._outbox.entries()
+
+    @property
+    def state(self) -> str:
+        return self._machine.state.value
+
+    def status(self) -> LinkStatus:
+        state = self._machine.state
+        ws = self._ws if state is m.State.LIVE else None
+        rtt = (
+            ws.latency_ms if ws is not None and ws.latency_ms is not None else self._machine.rtt_ms
+        )
+        next_retry = self._machine.next_retry_in()
+        messages = self._closed_messages + self._http.messages_received
+        nbytes = self._closed_bytes + self._http.bytes_received
+        if self._ws is not None:
+            messages += self._ws.messages_received
+            nbytes += self._ws.bytes_received
+        poll_interval = self._machine.poll_interval()
+        return LinkStatus(
+            state=state.value,
+            transport=STATE_TRANSPORT[state.value],
+            hub_url=self.hub_url,
+            epoch=self._replica.epoch,
+            rtt_ms=round(rtt, 1) if rtt is not None else None,
+            next_retry_s=round(next_retry, 1) if next_retry is not None else None,
+            poll_interval_s=poll_interval,
+            scaling=self._machine.scaling(),
+            stale=state in (m.State.CONNECTING, m.State.OFFLINE),
+            data_age_s=self._data_ages(),
+            last_error=self._last_error,
+            counters=Counters(
+                reconnects=self._machine.reconnects,
+                fallbacks=self._machine.fallbacks,
+                gaps_repaired=self._gaps_repaired,
+                messages=messages,
+                bytes=nbytes,
+                time_in_state={k: round(v, 1) for k, v in self._machine.time_in_state().items()},
+            ),
+        )
+
+    # --- the machine ---------------------------------------------------------------------------
+
+    def _feed(self, event: m.Event | None) -> None:
+        """Hand an event to the machine (None: a tick) and carry out what it says. Events
+        that arrive while actions run wait their turn, so actions always meet the state
+        they were decided in."""
+        if self._stopped or not self._started:
+            return
+        self._events.append(event)
+        if self._feeding:
+            return
+        self._feeding = True
+        try:
+            while self._events:
+                queued = self._events.popleft()
+                try:
+                    actions = (
+                        self._machine.tick() if queued is None else self._machine.handle(queued)
+                    )
+                except m.IllegalEvent:
+                    # A bug, not a condition of the network: say so loudly, keep running.
+                    log.exception("the connection machine refused an event")
+                    continue
+                self._run(actions)
+        finally:
+            self._feeding = False
+        self._arm_timer()
+        self._mark_status()
+
+    def _run(self, actions: Iterable[m.Action]) -> None:
+        for action in actions:
+            if self._stopped:
+                return
+            self._do(action)
+        if self._machine.last_error != self._last_error and self._machine.last_error is not None:
+            self._set_error(self._machine.last_error)
+
+    def _do(self, action: m.Action) -> None:
+        match action:
+            case m.StateChanged(old=old, new=new):
+                log.info("link: %s -> %s", old.value, new.value)
+                if old is m.State.LIVE:
+                    self._remember_ws_confirmation()
+                self.stateChanged.emit(new.value)
+            case m.CheckHealth():
+                self._start("health", self._health())
+            case m.CompareCursors():
+                self._start("compare", self._compare())
+            case m.VerifyWsPosition():
+                behind = {
+                    t: seq for t, seq in self._verify_target.items() if self._ws_pos.get(t, 0) < seq
+                }
+                if behind:
+                    log.warning("the WebSocket did not deliver what the hub had: %s", behind)
+                    self._feed(m.WsStalled())
+            case m.OpenWs(timeout_s=timeout_s):
+                self._start("ws", self._websocket(timeout_s))
+            case m.CloseWs(reason=reason):
+                log.info("closing the WebSocket: %s", reason)
+                self._cancel("ws")
+            case m.Longpoll(wait_s=wait_s):
+                self._start("http", self._longpoll(wait_s))
+            case m.Poll(topics=topics):
+                self._start("http", self._poll(topics))
+            case m.Cancel(request=request):
+                self._cancel(request)
+            case m.FlushOutbox():
+                for entry in self._outbox.unfinished():
+                    self._send_command(entry)
+            case m.Notify(kind=kind, text=text):
+                self.notice.emit(kind, text)
+            case m.Schedule() | m.CancelTimer():
+                pass  # one loop timer follows the machine's next deadline (_arm_timer)
+            case _:
+                raise AssertionError(f"unknown action {action!r}")
+
+    def _arm_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        deadline = self._machine.next_deadline()
+        if deadline is None or self._loop is None or self._stopped:
+            return
+        # The machine's clock may be the system's monotonic one (the loop's too) or a test's:
+        # wait the difference as the machine sees it. A Qt timer that fires a little early
+        # finds nothing due, and the timer is armed again for the rest.
+        delay = max(0.0, deadline - self._clock.monotonic()) + 0.001
+        self._timer = self._loop.call_later(delay, self._feed, None)
+
+    # --- tasks ---------------------------------------------------------------------------------
+
+    def _start(self, kind: str, coro: Awaitable[None]) -> None:
+        self._cancel(kind)
+        assert self._loop is not None
+        self._tasks[kind] = self._loop.create_task(_guard(coro, kind), name=f"link-{kind}")
+
+    def _cancel(self, kind: str) -> None:
+        task = self._tasks.pop(kind, None)
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+
+    def _done(self, kind: str) -> bool:
+        """Unregister the running task of `kind`; False when it was cancelled or replaced
+        (then its outcome must not reach the machine)."""
+        task = asyncio.current_task()
+        if self._tasks.get(kind) is task and not self._stopped:
+            del self._tasks[kind]
+            return True
+        return False
+
+    def _spawn(self, coro: Awaitable[None], name: str) -> None:
+        assert self._loop is not None
+        task = self._loop.create_task(_guard(coro, name), name=name)
+        self._other_tasks.add(task)
+        task.add_done_callback(self._other_tasks.discard)
+
+    # --- health and cursor comparison --------------------------------------------------------
+
+    async def _health(self) -> None:
+        try:
+            health, rtt_ms = await self._http.health()
+        except StudioMonitorError as exc:
+            if self._done("health"):
+                self._feed(_failure(exc, m.HealthFailed))
+            return
+        if self._done("health"):
+            if self._replica.epoch is not None and health.epoch != self._replica.epoch:
+                log.info("the hub is in a new epoch (%s): a snapshot will follow", health.epoch)
+            self._feed(m.HealthOk(rtt_ms=rtt_ms))
+
+    async def _compare(self) -> None:
+        """One cheap /changes read from the applied cursors, while live: anything it brings
+        is applied at once (so a gap cannot hide), and the WebSocket must show the same
+        within the machine's verify delay."""
+        started = self._clock.monotonic()
+        in_sync = True
+        try:
+            cursors = self._replica.request_cursors()
+            if self._replica.epoch is not None and cursors:
+                body = await self._http.changes(self._replica.epoch, cursors)
+                if body.epoch == self._replica.epoch:
+                    in_sync = not body.changes
+                    self._verify_target = dict(body.cursors)
+                    self._apply_changes(body.changes, source=None, confirm=body.cursors)
+                    self._apply_active(body.active)
+        except ResyncRequired:
+            in_sync = False
+            with contextlib.suppress(StudioMonitorError):
+                await self._http_snapshot()
+        except StudioMonitorError as exc:
+            if self._done("compare"):
+                self._set_error(f"cursor comparison failed: {_describe(exc)}")
+                self._feed(m.CursorsCompared(in_sync=True))
+            return
+        rtt_ms = (self._clock.monotonic() - started) * 1000.0
+        if self._done("compare"):
+            self._feed(m.CursorsCompared(in_sync=in_sync, rtt_ms=rtt_ms))
+
+    # --- WebSocket -----------------------------------------------------------------------------
+
+    async def _websocket(self, timeout_s: float) -> None:
+        replica = self._replica
+        resume = (
+            Resume(epoch=replica.epoch, cursors=replica.request_cursors())
+            if replica.epoch is not None
+            else None
+        )
+        hello = HelloFrame(protocol=PROTOCOL_VERSION, topics=self._topics, resume=resume)
+        try:
+            session = await self._ws_open(
+                self.hub_url, self._token, hello, timeout_s=timeout_s, ssl_context=self._ssl_context
+            )
+        except StudioMonitorError as exc:
+            if self._done("ws"):
+                kind = m.WsRefused if isinstance(exc, UpgradeRefused) else m.WsFailed
+                self._feed(_failure(exc, kind))
+            return
+        if self._tasks.get("ws") is not asyncio.current_task() or self._stopped:
+            await session.close("not needed any more")
+            return
+        self._ws = session
+        try:
+            welcome = session.welcome
+            self._ws_pos = dict(resume.cursors) if resume is not None and welcome.resumed else {}
+            log.info(
+                "WebSocket open (session %s, %s)",
+                welcome.session,
+                "resumed" if welcome.resumed else "snapshot follows",
+            )
+            self._feed(m.WsOpened(heartbeat_s=welcome.heartbeat_s))
+            self._check_caught_up(welcome)
+            while True:
+                try:
+                    frame = await session.recv()
+                except ProtocolError as exc:
+                    if isinstance(exc, LinkError):
+                        raise
+                    log.warning("ignoring a frame from the hub: %s", exc.message)
+                    continue
+                self._on_frame(frame, session)
+                self._check_caught_up(welcome)
+        except StudioMonitorError as exc:
+            if self._done("ws"):
+                self._feed(_failure(exc, m.WsLost))
+        finally:
+            self._remember_ws_confirmation()
+            self._closed_messages += session.messages_received
+            self._closed_bytes += session.bytes_received
+            if self._ws is session:
+                self._ws = None
+            await session.close()
+
+    def _check_caught_up(self, welcome: WelcomeFrame) -> None:
+        if self._machine.ws_phase != "open" or self._tasks.get("ws") is not asyncio.current_task():
+            return
+        if not welcome.resumed and welcome.epoch != self._replica.epoch:
+            return  # the snapshot has not come yet
+        if (welcome.resumed or self._ws_pos) and self._replica.caught_up(self._ws_pos):
+            self._feed(m.WsCaughtUp())
+
+    def _on_frame(self, frame: object, session: WsSession) -> None:
+        match frame:
+            case ChangeFrame():
+                self._ws_changes([frame.to_change()], session)
+            case ChangesFrame(items=items):
+                self._ws_changes(items, session)
+            case SnapshotFrame():
+                self._apply_snapshot(frame.epoch, frame.cursors, frame.active, frame.records)
+                self._ws_pos = dict(frame.cursors)
+            case ActiveFrame(topics=flags):
+                self._apply_active(flags)
+            case ResultFrame(id=command_id, ok=ok):
+                error = (
+                    {"code": frame.error.code, "message": frame.error.message}
+                    if isinstance(frame.error, ErrorBody)
+                    else None
+                )
+                result = frame.result if isinstance(frame.result, dict) else {}
+                self._finish_command(command_id, result=result, error=error, ok=ok)
+            case ErrorFrame(error=error):
+                log.warning("the hub refused a frame of ours: %s (%s)", error.message, error.code)
+            case WelcomeFrame():
+                log.warning("ignoring a second welcome from the hub")
+
+    def _ws_changes(self, changes: list[Change], session: WsSession) -> None:
+        for change in changes:
+            if change.seq > self._ws_pos.get(change.topic, 0):
+                self._ws_pos[change.topic] = change.seq
+        gaps = self._apply_changes(changes, source=session, confirm=None)
+        if gaps:
+            # Ask the WebSocket again from where the replica stands, for those topics.
+            cursors = {gap.topic: self._replica.cursors.get(gap.topic, 0) for gap in gaps}
+            self._spawn(self._send_ws(session, ResyncFrame(cursors=cursors)), "link-resync")
+
+    async def _send_ws(self, session: WsSession, frame: ResyncFrame | CommandFrame) -> None:
+        with contextlib.suppress(StudioMonitorError):
+            await session.send(frame)
+
+    def _remember_ws_confirmation(self) -> None:
+        """While live, data is as current as the WebSocket's last sign of life; keep that
+        moment as the topics' confirmation when the WebSocket stops being the source."""
+        if self._ws is None or self._machine.state is not m.State.LIVE:
+            return
+        at = self._clock.wall() - self._ws.seconds_since_alive()
+        for topic in self._known_topics():
+            previous = self._confirmed.get(topic)
+            if previous is None or previous < at:
+                self._confirmed[topic] = at
+
+    # --- HTTP data ---------------------------------------------------------------------------
+
+    async def _longpoll(self, wait_s: float) -> None:
+        started = self._clock.monotonic()
+        try:
+            had_changes, more = await self._fetch(wait_s=wait_s)
+        except StudioMonitorError as exc:
+            if self._done("http"):
+                self._feed(_failure(exc, m.LongpollFailed, fallback=m.LongpollMisbehaved))
+            return
+        elapsed = self._clock.monotonic() - started
+        if self._done("http"):
+            self._feed(m.LongpollOk(had_changes=had_changes, more=more, elapsed_s=elapsed))
+
+    async def _poll(self, topics: tuple[str, ...]) -> None:
+        started = self._clock.monotonic()
+        try:
+            if not topics or self._replica.epoch is None:
+                await self._http_snapshot()
+                covered = tuple(sorted(self._replica.cursors))
+            else:
+                covered = topics
+                for _ in range(MAX_POLL_PAGES):
+                    _, more = await self._fetch(wait_s=0.0, topics=topics)
+                    if not more:
+                        break
+        except StudioMonitorError as exc:
+            if self._done("http"):
+                self._feed(_failure(exc, m.PollFailed))
+            return
+        rtt_ms = (self._clock.monotonic() - started) * 1000.0
+        if self._done("http"):
+            self._feed(m.PollOk(topics=covered, rtt_ms=rtt_ms))
+
+    async def _fetch(
+        self, *, wait_s: float, topics: tuple[str, ...] | None = None
+    ) -> tuple[bool, bool]:
+        """One /changes request from the applied cursors (a snapshot first when there is
+        nothing to start from, or when the hub says resync). Returns (had changes, more)."""
+        replica = self._replica
+        if replica.epoch is None:
+            await self._http_snapshot()
+            return True, True
+        cursors = replica.request_cursors()
+        if topics is not None:
+            cursors = {t: cursors.get(t, 0) for t in topics}
+        if not cursors:
+            # Nothing to wait on (a hub with no topics yet): a long-poll cannot wait for a
+            # topic that does not exist, so look again with a snapshot after the wait.
+            if wait_s > 0:
+                await asyncio.sleep(wait_s)
+            await self._http_snapshot()
+            return bool(replica.cursors), False
+        try:
+            body = await self._http.changes(replica.epoch, cursors, wait_s=wait_s)
+        except ResyncRequired as exc:
+            log.info("resync required over HTTP (%s): taking a snapshot", exc.message)
+            await self._http_snapshot()
+            return True, True
+        if body.epoch != replica.epoch:
+            await self._http_snapshot()
+            return True, True
+        self._apply_body(body)
+        return bool(body.changes), body.more
+
+    def _apply_body(self, body: ChangesBody) -> None:
+        self._apply_changes(body.changes, source=None, confirm=body.cursors)
+        self._apply_active(body.active)
+
+    async def _http_snapshot(self) -> None:
+        body, etag = await self._http.snapshot(self._topics, etag=self._etag)
+        if body is None:
+            now = self._clock.wall()
+            for topic in self._known_topics():
+                self._confirmed[topic] = now
+            return
+        self._etag = etag
+        self._apply_snapshot(body.epoch, body.cursors, body.active, body.records)
+
+    # --- applying data -------------------------------------------------------------------------
+
+    def _apply_snapshot(
+        self,
+        epoch: str,
+        cursors: Mapping[str, int],
+        active: Mapping[str, bool],
+        records: list[Record],
+    ) -> None:
+        before = dict(self._replica.active)
+        result = self._replica.load_snapshot(epoch, cursors, active, records)
+        now = self._clock.wall()
+        self._store.save_snapshot(
+            epoch,
+            result.reset,
+            self._replica.cursors,
+            self._replica.active,
+            epoch_changed=result.epoch_changed,
+            confirmed_at=now,
+        )
+        if result.epoch_changed:
+            log.info("snapshot of epoch %s", epoch)
+            self._confirmed = {}
+        for topic in cursors:
+            if self._replica.follows(topic):
+                self._confirmed[topic] = now
+        self._gaps_repaired += result.repaired
+        for topic, topic_records in result.reset.items():
+            self.topicReset.emit(topic, topic_records)
+        self.snapshotApplied.emit(dict(self._replica.cursors))
+        self._active_diff(before)
+
+    def _apply_changes(
+        self,
+        changes: list[Change],
+        *,
+        source: WsSession | None,
+        confirm: Mapping[str, int] | None,
+    ) -> list[Gap]:
+        result = self._replica.apply(changes)
+        now = self._clock.wall()
+        if result.applied:
+            self._store.save_changes(result.applied, self._replica.cursors, confirmed_at=now)
+            self.changesApplied.emit(result.applied)
+        for topic in confirm or ():
+            if self._replica.follows(topic):
+                self._confirmed[topic] = now
+        for change in result.applied:
+            self._confirmed[change.topic] = now
+        for gap in result.gaps:
+            log.warning(
+                "gap in %s: changes %d..%d missing; repairing", gap.topic, gap.first, gap.last
+            )
+            self.gapDetected.emit(gap.topic, gap.first, gap.last)
+        if result.repaired:
+            self._gaps_repaired += result.repaired
+        return result.gaps
+
+    def _apply_active(self, flags: Mapping[str, bool]) -> None:
+        before = dict(self._replica.active)
+        self._replica.set_active(flags)
+        self._active_diff(before)
+
+    def _active_diff(self, before: Mapping[str, bool]) -> None:
+        after = self._replica.active
+        changed = {t: f for t, f in after.items() if before.get(t) != f}
+        if not changed and after.keys() == before.keys():
+            return
+        if changed:
+            self._store.save_active(changed)
+            for topic, flag in changed.items():
+                self.activeChanged.emit(topic, flag)
+        self._feed(m.ActivityChanged(dict(after)))
+
+    # --- commands --------------------------------------------------------------------------
+
+    def _send_command(self, entry: OutboxEntry) -> None:
+        state = self._machine.state
+        if state is m.State.LIVE and self._ws is not None:
+            frame = CommandFrame(id=entry.id, name=entry.name, args=dict(entry.args))
+            self._spawn(self._send_ws(self._ws, frame), f"link-command-{entry.id}")
+            self._mark_sent(entry.id)
+        elif state in (m.State.LONGPOLL, m.State.POLLING):
+            running = self._command_tasks.get(entry.id)
+            if running is not None and not running.done():
+                return
+            assert self._loop is not None
+            task = self._loop.create_task(
+                _guard(self._http_command(entry), f"command {entry.id}"),
+                name=f"link-command-{entry.id}",
+            )
+            self._command_tasks[entry.id] = task
+            task.add_done_callback(functools.partial(self._command_task_done, entry.id))
+        # connecting, offline: it waits in the outbox for the next FlushOutbox
+
+    def _command_task_done(self, command_id: str, task: asyncio.Task[None]) -> None:
+        if self._command_tasks.get(command_id) is task:
+            del self._command_tasks[command_id]
+
+    async def _http_command(self, entry: OutboxEntry) -> None:
+        try:
+            status = await self._http.send_command(entry.id, entry.name, entry.args)
+            self._mark_sent(entry.id)
+            while status.status == "accepted":
+                await asyncio.sleep(COMMAND_POLL_S)
+                status = await self._http.command_status(entry.id)
+        except HubError as exc:
+            if exc.code in COMMAND_REFUSALS or (
+                isinstance(exc, AuthError) and exc.code == "forbidden"
+            ):
+                self._finish_command(
+                    entry.id, result={}, error={"code": exc.code, "message": exc.message}, ok=False
+                )
+            else:
+                log.info(
+                    "command %s not answered yet (%s): kept for the next reconnect", entry.id, exc
+                )
+            return
+        except StudioMonitorError as exc:
+            log.info("command %s not answered yet (%s): kept for the next reconnect", entry.id, exc)
+            return
+        if status.status == "done":
+            result = status.result if isinstance(status.result, dict) else {}
+            self._finish_command(entry.id, result=result, error=None, ok=True)
+        else:
+            error = (
+                {"code": status.error.code, "message": status.error.message}
+                if isinstance(status.error, ErrorBody)
+                else {"code": "internal", "message": "the hub says the command failed"}
+            )
+            self._finish_command(entry.id, result={}, error=error, ok=False)
+
+    def _mark_sent(self, command_id: str) -> None:
+        entry = self._outbox.mark_sent(command_id)
+        if entry is not None:
+            self.commandUpdated.emit(entry)
+
+    def _finish_command(
+        self,
+        command_id: str,
+        *,
+        result: Mapping[str, Any],
+        error: Mapping[str, Any] | None,
+        ok: bool,
+    ) -> None:
+        if ok:
+            entry = self._outbox.finish(command_id, result=result)
+        else:
+            entry = self._outbox.finish(
+                command_id, error=error or {"code": "internal", "message": "the command failed"}
+            )
+        if entry is not None:
+            self.commandUpdated.emit(entry)
+
+    # --- probes and status ---------------------------------------------------------------------
+
+    def _poll_power(self) -> None:
+        assert self._loop is not None
+        power = self._power_probe.current()
+        if power != self._power:
+            self._power = power
+            self._feed(m.PowerChanged(power))
+        if not self._stopped:
+            self._power_timer = self._loop.call_later(POWER_POLL_S, self._poll_power)
+
+    def _on_network(self, network: NetworkState) -> None:
+        if network != self._network:
+            self._network = network
+            self._feed(m.NetworkChanged(network))
+
+    def _set_error(self, message: str) -> None:
+        if message != self._last_error:
+            self._last_error = message
+            self.errorOccurred.emit(message)
+            self._mark_status()
+
+    def _known_topics(self) -> list[str]:
+        topics = set(self._replica.cursors) | set(self._topics or ())
+        return sorted(topics)
+
+    def _data_ages(self) -> dict[str, float | None]:
+        now = self._clock.wall()
+        live_age = (
+            self._ws.seconds_since_alive()
+            if self._ws is not None and self._machine.state is m.State.LIVE
+            else None
+        )
+        ages: dict[str, float | None] = {}
+        for topic in self._known_topics():
+            confirmed = self._confirmed.get(topic)
+            age = None if confirmed is None else max(0.0, now - confirmed)
+            if live_age is not None and (age is None or live_age < age):
+                age = live_age
+            ages[topic] = None if age is None else round(age, 1)
+        return ages
+
+    def _mark_status(self) -> None:
+        """Emit the status soon, once, whatever the number of changes until then."""
+        if self._status_timer is not None or self._loop is None or self._stopped:
+            return
+        self._status_timer = self._loop.call_later(STATUS_COALESCE_S, self._emit_status)
+
+    def _emit_status(self) -> None:
+        self._status_timer = None
+        if self._stopped:
+            return
+        status = self.status()
+        if status != self._last_status:
+            self._last_status = status
+            self.statusChanged.emit(status)
+
+    def _schedule_refresh(self) -> None:
+        """While a window shows ages and countdowns, refresh the status every second."""
+        if self._refresh_timer is not None:
+            self._refresh_timer.cancel()
+            self._refresh_timer = None
+        if self._visible and self._loop is not None and not self._stopped:
+            self._refresh_timer = self._loop.call_later(STATUS_REFRESH_S, self._refresh)
+
+    def _refresh(self) -> None:
+        self._refresh_timer = None
+        self._mark_status()
+        self._schedule_refresh()
+
+
+def _failure(
+    exc: StudioMonitorError,
+    kind: Callable[[str], m.Event],
+    *,
+    fallback: Callable[[str], m.Event] | None = None,
+) -> m.Event:
+    """The machine event for a transport error: fatal ones stop the link's hopes for now,
+    a misbehaving transport may have its own event, everything else is `kind`."""
+    message = _describe(exc)
+    disposition = classify(exc)
+    if disposition == "fatal":
+        return m.Fatal(message)
+    if disposition == "fallback" and fallback is not None:
+        return fallback(message)
+    return kind(message)
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, HubError):
+        return f"{exc.code}: {exc.message}"
+    return str(exc) or type(exc).__name__
+
+
+async def _guard(coro: Awaitable[None], what: str) -> None:
+    """Run a link task; a bug in it is logged rather than lost in an unawaited task."""
+    try:
+        await coro
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("link task %s failed", what)

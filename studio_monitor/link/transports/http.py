@@ -1,0 +1,255 @@
+"""The HTTP transport: health, snapshot, `/changes` (long-poll and polling) and commands.
+
+I/O only, on an `httpx.AsyncClient`: it decides nothing about when to call what (that is
+the machine's job). Every httpx exception and every error answer is translated here into
+the project's error tree (`studio_monitor.errors`), so nothing above ever imports httpx to
+catch its errors: unreachable -> `HubUnreachable`, TLS -> `TlsError`, a request cut or not
+answered in time -> `ConnectionLost`, an error body -> `HubError` / `AuthError` /
+`ResyncRequired`, an answer that is not the hub's (a proxy's 502 or 504 page) -> `HubError`
+with that status, a body that does not decode -> `ProtocolError`. The token travels in the
+`Authorization` header only, never in a URL. Counts bytes and bodies received.
+"""
+
+from __future__ import annotations
+
+import ssl
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any, Final, TypeVar
+
+import httpx
+
+from studio_monitor import __version__
+from studio_monitor.errors import (
+    AuthError,
+    ConnectionLost,
+    HubError,
+    HubUnreachable,
+    ProtocolError,
+    ResyncRequired,
+    TlsError,
+)
+from studio_monitor.link.check import HubAddress, describe_error
+from studio_monitor.protocol import (
+    ChangesBody,
+    CommandRequest,
+    CommandStatus,
+    ErrorResponse,
+    Health,
+    SnapshotBody,
+    decode,
+    encode,
+    format_cursors_param,
+)
+
+T = TypeVar("T")
+
+#: Connect, write and pool timeouts; a read may last the long-poll's wait plus this margin.
+TIMEOUT_S: Final = 10.0
+READ_MARGIN_S: Final = 10.0
+_WIRE_CODES: Final = frozenset(
+    {
+        "unauthorized",
+        "forbidden",
+        "bad_request",
+        "not_found",
+        "resync_required",
+        "too_large",
+        "rate_limited",
+        "conflict",
+        "unavailable",
+        "internal",
+    }
+)
+
+
+class HttpTransport:
+    """Requests to one hub. `client` may be given (tests: `httpx.MockTransport`); by default
+    one is made with the token header, TLS verification through `ssl_context`, and a pool
+    that keeps connections alive between long-polls."""
+
+    def __init__(
+        self,
+        hub_url: str,
+        token: str,
+        *,
+        client: httpx.AsyncClient | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        timeout_s: float = TIMEOUT_S,
+    ) -> None:
+        self.address = HubAddress.parse(hub_url)
+        self.timeout_s = timeout_s
+        headers = {
+            "Authorization": f"Bearer {token}",
+            "User-Agent": f"studio-monitor/{__version__}",
+            "Accept": "application/json",
+        }
+        if client is None:
+            client = httpx.AsyncClient(
+                base_url=self.address.base_url,
+                headers=headers,
+                timeout=timeout_s,
+                verify=ssl_context if ssl_context is not None else True,
+            )
+        else:
+            client.base_url = httpx.URL(self.address.base_url)
+            client.headers.update(headers)
+        self._client = client
+        self.bytes_received = 0
+        self.messages_received = 0
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    # --- endpoints -------------------------------------------------------------------------
+
+    async def health(self) -> tuple[Health, float]:
+        """GET /health: the body and the round trip in milliseconds. A draining hub (503)
+        raises `HubError` unavailable."""
+        started = time.monotonic()
+        response = await self._request("GET", "/health")
+        rtt_ms = (time.monotonic() - started) * 1000.0
+        if response.status_code == 503:
+            raise HubError("unavailable", "the hub is shutting down", status=503)
+        return self._body(response, Health), rtt_ms
+
+    async def snapshot(
+        self, topics: Sequence[str] | None = None, *, etag: str | None = None
+    ) -> tuple[SnapshotBody | None, str | None]:
+        """GET /api/v1/snapshot: (body, ETag), or (None, ETag) when `etag` still matches."""
+        params = {"topics": ",".join(topics)} if topics is not None else None
+        headers = {"If-None-Match": etag} if etag is not None else None
+        response = await self._request("GET", "/api/v1/snapshot", params=params, headers=headers)
+        new_etag = response.headers.get("ETag")
+        if response.status_code == 304:
+            return None, new_etag or etag
+        return self._body(response, SnapshotBody), new_etag
+
+    async def changes(
+        self,
+        epoch: str | None,
+        cursors: Mapping[str, int],
+        *,
+        wait_s: float = 0.0,
+        limit: int | None = None,
+    ) -> ChangesBody:
+        """GET /api/v1/changes from `cursors` (long-poll when `wait_s` > 0)."""
+        params: dict[str, str] = {"cursors": format_cursors_param(dict(cursors))}
+        if epoch is not None:
+            params["epoch"] = epoch
+        if wait_s > 0:
+            params["wait"] = f"{wait_s:g}"
+        if limit is not None:
+            params["limit"] = str(limit)
+        timeout = httpx.Timeout(self.timeout_s, read=wait_s + READ_MARGIN_S)
+        response = await self._request("GET", "/api/v1/changes", params=params, timeout=timeout)
+        return self._body(response, ChangesBody)
+
+    async def send_command(
+        self, command_id: str, name: str, args: Mapping[str, Any]
+    ) -> CommandStatus:
+        """POST /api/v1/commands. The hub's refusal of the command itself (bad arguments,
+        unknown job...) raises `HubError`: the command failed, retrying will not help."""
+        body = encode(CommandRequest(id=command_id, name=name, args=dict(args)))
+        response = await self._request(
+            "POST",
+            "/api/v1/commands",
+            content=body,
+            headers={"Content-Type": "application/json"},
+        )
+        return self._body(response, CommandStatus)
+
+    async def command_status(self, command_id: str) -> CommandStatus:
+        """GET /api/v1/commands/{id}."""
+        response = await self._request("GET", f"/api/v1/commands/{_quote(command_id)}")
+        return self._body(response, CommandStatus)
+
+    # --- plumbing --------------------------------------------------------------------------
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        content: bytes | None = None,
+        timeout: httpx.Timeout | None = None,  # noqa: ASYNC109 (httpx's per-request timeout)
+    ) -> httpx.Response:
+        try:
+            response = await self._client.request(
+                method,
+                path,
+                params=params,
+                headers=headers,
+                content=content,
+                timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
+            )
+        except httpx.HTTPError as exc:
+            raise self._translate(exc) from None
+        self.bytes_received += len(response.content)
+        self.messages_received += 1
+        if response.status_code >= 400 and not (path == "/health" and response.status_code == 503):
+            raise self._error_answer(response)
+        return response
+
+    def _translate(self, exc: httpx.HTTPError) -> Exception:
+        message = describe_error(exc, self.address)
+        if _has_cause(exc, ssl.SSLError):
+            return TlsError(message)
+        if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
+            return HubUnreachable(message)
+        if isinstance(exc, httpx.TimeoutException):
+            return ConnectionLost(f"no answer in time from {self.address.netloc}")
+        if isinstance(exc, httpx.TransportError):
+            return ConnectionLost(message)
+        return ProtocolError(f"bad HTTP exchange with {self.address.netloc}: {exc}")
+
+    def _error_answer(self, response: httpx.Response) -> Exception:
+        status = response.status_code
+        try:
+            error = decode(response.content, ErrorResponse).error
+        except ProtocolError:
+            # Not the hub's JSON: a proxy, a load balancer, or another server on that port.
+            code = "unavailable" if status >= 500 else "bad_request"
+            if status in (401, 403):
+                code = "unauthorized" if status == 401 else "forbidden"
+            reason = response.reason_phrase or "error"
+            return HubError(
+                code,  # type: ignore[arg-type]
+                f"HTTP {status} {reason} from {self.address.netloc}, not an answer of the hub "
+                "(a proxy in the way?)",
+                status=status,
+            )
+        code = error.code if error.code in _WIRE_CODES else "internal"
+        if code == "resync_required":
+            return ResyncRequired(error.message)
+        if code in ("unauthorized", "forbidden"):
+            return AuthError(code, error.message, status=status)  # type: ignore[arg-type]
+        return HubError(code, error.message, status=status)  # type: ignore[arg-type]
+
+    def _body(self, response: httpx.Response, type_: type[T]) -> T:
+        try:
+            return decode(response.content, type_)
+        except ProtocolError as exc:
+            raise ProtocolError(
+                f"the answer of {response.request.url.path} is not what the protocol says: "
+                f"{exc.message}"
+            ) from None
+
+
+def _has_cause(exc: BaseException, kind: type[BaseException]) -> bool:
+    seen = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, kind):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _quote(text: str) -> str:
+    from urllib.parse import quote
+
+    return quote(text, safe="")

@@ -1,0 +1,73 @@
+"""A qasync event loop for tests, and waiting on conditions in it.
+
+`qloop` gives each test its own `qasync.QEventLoop` on pytest-qt's QApplication; the test runs
+its coroutine with `run(qloop, coro, timeout_s)`. At teardown, tasks still pending are
+cancelled and awaited, async generators closed, and the loop closed, so one test's sockets
+and timers never leak into the next (an unclosed socket is an error under
+`filterwarnings = error`). The loop is never `stop()`ped from teardown: qasync's
+run_until_complete stops it itself, and stopping a loop that is not running quits the
+QApplication instead.
+
+    def test_something(qloop):
+        async def scenario():
+            ...
+            await until(lambda: service.state == "live", 10)
+        run(qloop, scenario())
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Coroutine, Iterator
+from typing import Any, TypeVar
+
+import PySide6.QtWidgets  # noqa: F401  (PySide6 before qasync, which picks its Qt binding on import)
+import pytest
+import qasync
+
+T = TypeVar("T")
+
+
+@pytest.fixture
+def qloop(qapp: Any) -> Iterator[asyncio.AbstractEventLoop]:
+    loop: asyncio.AbstractEventLoop = qasync.QEventLoop(qapp)
+    asyncio.set_event_loop(loop)
+    try:
+        yield loop
+    finally:
+        pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+        for task in pending:
+            task.cancel()
+        if pending:
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
+        asyncio.set_event_loop(None)
+
+
+def run(
+    loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T], timeout_s: float = 60.0
+) -> T:
+    """Run `coro` on `loop` to completion, failing after `timeout_s`."""
+
+    async def bounded() -> T:
+        async with asyncio.timeout(timeout_s):
+            return await coro
+
+    return loop.run_until_complete(bounded())
+
+
+async def until(
+    condition: Callable[[], object],
+    timeout_s: float = 10.0,
+    *,
+    what: str = "",
+    step_s: float = 0.01,
+) -> None:
+    """Wait until `condition()` is true, looking every `step_s`; TimeoutError naming `what`."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"not true within {timeout_s} s: {what or condition}")
+        await asyncio.sleep(step_s)
