@@ -297,3 +297,49 @@ async def polling_idle(node: str, log_dir: str, *, window_s: float) -> tuple[int
         await proxy.stop()
         await server.stop()
     return count, window_s / 60.0
+
+
+@dataclass(frozen=True)
+class RefusedResult:
+    refused_to_data_s: float | None  # first refused upgrade -> next tick received
+    back_on_ws_s: float | None  # upgrades allowed again -> "upgrade" (None: not within wait)
+    waited_s: float
+
+
+async def refused_then_allowed(node: str, log_dir: str, *, wait_s: float = 60.0) -> RefusedResult:
+    """A client behind a proxy refusing upgrades, then allowed: does it go back to WebSocket?"""
+    server = PeerServer(node, log_dir)
+    await server.start()
+    proxy = FaultProxy("127.0.0.1", server.port)
+    await proxy.start()
+    await proxy.set_mode(Mode.REFUSE_WS)
+    client = peer_client(node, proxy.url, log_dir)
+    try:
+        await server.emit(10)
+        started = time.monotonic()
+        await client.start()
+        await client.wait_line(_is("connect"), 15)
+        refused_at = None
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(10):
+                while refused_at is None:
+                    refused_at = next(
+                        (e.t for e in proxy.events if e.kind == "ws_refused" and e.t >= started),
+                        None,
+                    )
+                    await asyncio.sleep(0.05)
+        to_data = None
+        if refused_at is not None:
+            t_tick, _ = await client.wait_line(_is("tick"), 10, after=refused_at)
+            to_data = t_tick - refused_at
+        await proxy.set_mode(Mode.PASS)
+        allowed_at = time.monotonic()
+        back = None
+        with contextlib.suppress(TimeoutError):
+            t_up, _ = await client.wait_line(_is("upgrade"), wait_s, after=allowed_at)
+            back = t_up - allowed_at
+    finally:
+        await client.stop(grace_s=2)
+        await proxy.stop()
+        await server.stop()
+    return RefusedResult(to_data, back, wait_s)

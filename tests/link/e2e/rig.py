@@ -62,13 +62,14 @@ class Rig:
         *,
         token: str = VIEWER_TOKEN,
         name: str | None = None,
-        direct: bool = False,
+        url: str | None = None,
         extra_args: Sequence[str] = (),
     ) -> WatchClient:
-        """Start a `studio-monitor watch` of the publisher's topics (through the proxy)."""
+        """Start a `studio-monitor watch` of the publisher's topics, through the rig's proxy
+        unless another `url` is given (another proxy, or the hub itself)."""
         name = name or f"watch{len(self.watches) + 1}"
         watch = WatchClient(
-            self.hub.url if direct else self.proxy.url,
+            url or self.proxy.url,
             token,
             self.tmp / name,
             topics=self.topics,
@@ -105,6 +106,16 @@ class Rig:
         target = {t: (changes[-1].seq if changes else 0) for t, changes in log.items()}
         await wait_caught_up(watch.max_seq, target, within_s)
         return verify(watch.changes(), log, start=watch.first_cursors(), publisher=self.publisher)
+
+    async def checkpoint(self, watch: WatchClient, *, within_s: float = 30.0) -> Verdict:
+        """While publishing goes on: wait for `watch` to reach what the hub has acknowledged
+        now, and check everything up to there (nothing later is judged)."""
+        target = self.publisher.cursors()
+        await wait_caught_up(watch.max_seq, target, within_s)
+        log = await self.hub_log()
+        upto = {t: [c for c in changes if c.seq <= target[t]] for t, changes in log.items()}
+        received = [c for c in watch.changes() if c.seq <= target.get(c.topic, 0)]
+        return verify(received, upto, start=watch.first_cursors())
 
 
 @contextlib.asynccontextmanager
