@@ -20,6 +20,7 @@ from studio_monitor import __version__
 SUBCOMMANDS: dict[str, str] = {
     "check": "test the connection to a hub: health, latency, TLS, auth, WebSocket, long-poll",
     "hub": "run a hub: the server the app and agents connect to",
+    "watch": "follow a hub in the terminal: state transitions and every change, as JSON lines",
 }
 
 Handler = Callable[[argparse.Namespace], int]
