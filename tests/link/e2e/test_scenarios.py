@@ -1,0 +1,155 @@
+"""The promises of issue 3, end to end: a real hub child, the fault proxy, `studio-monitor watch`.
+
+Each scenario runs with the publisher writing numbered changes at a steady rate the whole time
+(straight to the hub, as a studio agent would), the client following through the fault proxy,
+and ends with the same check: the client applied every change the hub logged after its first
+snapshot exactly once, in seq order, per topic, with the hub's values (tests/support/
+publisher_load.py `verify`). Each also asserts the states the client went through and the
+time a transition took, against the targets of the issue with room for a shared CI machine:
+
+(a) the proxy refuses WebSocket upgrades while HTTP passes: data over long-poll within 2 s;
+(b) the open WebSocket is black-holed: noticed, and data over HTTP within 12 s;
+(c) the hub is SIGKILLed and restarted on its data folder: live again, nothing lost;
+(d) the hub is down for a while (the client goes offline), then back;
+(e) WebSocket allowed again: back on WebSocket (in (a) and (b)).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.link.e2e.rig import Rig, open_rig
+from tests.link.e2e.watch import WatchClient
+from tests.support.faultproxy import FaultProxy, Mode
+
+#: The issue's targets (p95 in the benchmark), as hard limits for one run.
+REFUSED_TO_HTTP_S = 2.0
+BLACKHOLE_TO_HTTP_S = 12.0
+#: Back on WebSocket and live after a restart: the issue aims at 2 s (p95); the probe and
+#: reconnect delays are randomized (full jitter), so one run is allowed the machine's own
+#: bound for a short outage rather than the p95 target. The benchmark measures the spread.
+BACK_ON_WS_S = 10.0
+RESTART_TO_LIVE_S = 10.0
+
+
+def _first(proxy: FaultProxy, kind: str, after: float) -> float | None:
+    return next((e.t for e in proxy.events if e.kind == kind and e.t >= after), None)
+
+
+async def _live_with_data(rig: Rig, watch: WatchClient) -> float:
+    """Wait for `live` and a change applied on it; the time of that change."""
+    t_live = await watch.wait_state("live", 30)
+    t_change, _ = await watch.wait_change(10, after=t_live)
+    return t_change
+
+
+async def _assert_all_delivered(rig: Rig, watch: WatchClient) -> None:
+    verdict = await rig.verify(watch)
+    assert verdict.ok, verdict.describe()
+    assert verdict.delivered > 0
+    # No second snapshot: everything after the first one came as changes.
+    assert len(watch.events("snapshot")) == 1, watch.events("snapshot")
+
+
+@pytest.mark.asyncio
+async def test_a_ws_refused_data_over_longpoll_then_e_back_on_ws(tmp_path: Path) -> None:
+    async with open_rig(tmp_path) as rig:
+        await rig.publisher.wait_acked(5, 10)
+        await rig.proxy.set_mode(Mode.REFUSE_WS)
+        started = time.monotonic()
+        watch = await rig.new_watch()
+        t_http = await watch.wait_state("longpoll", 30)
+        t_data, _ = await watch.wait_change(REFUSED_TO_HTTP_S, after=t_http)
+        t_refused = _first(rig.proxy, "ws_refused", started)
+        assert t_refused is not None, "the client never tried a WebSocket"
+        assert t_data - t_refused < REFUSED_TO_HTTP_S
+        assert rig.proxy.count("ws_open") == 0
+        # Changes keep coming over long-poll, not just the catch-up.
+        await rig.publisher.wait_acked(rig.publisher.acked + 20, 10)
+        await watch.wait_change(5, after=time.monotonic())
+
+        # (e) The proxy lets WebSockets through again: the background probe finds it.
+        await rig.proxy.set_mode(Mode.PASS)
+        t_pass = time.monotonic()
+        t_live = await watch.wait_state("live", BACK_ON_WS_S + 20, after=t_pass)
+        assert t_live - t_pass < BACK_ON_WS_S
+        await watch.wait_change(5, after=t_live)
+        assert rig.proxy.open_connections()["websocket"] == 1
+        await _assert_all_delivered(rig, watch)
+    assert watch.state_sequence() == ["connecting", "longpoll", "live"]
+
+
+@pytest.mark.asyncio
+async def test_b_blackholed_websocket_detected_data_over_http_then_e_back(
+    tmp_path: Path,
+) -> None:
+    async with open_rig(tmp_path) as rig:
+        watch = await rig.new_watch()
+        await _live_with_data(rig, watch)
+        # The open WebSocket goes silent (a stale NAT entry) and new upgrades are refused,
+        # so data can only come over HTTP.
+        assert rig.proxy.blackhole_open() == 1
+        await rig.proxy.set_mode(Mode.REFUSE_WS)
+        t0 = time.monotonic()
+        t_http = await watch.wait_state("longpoll", BLACKHOLE_TO_HTTP_S + 10, after=t0)
+        t_data, _ = await watch.wait_change(BLACKHOLE_TO_HTTP_S, after=t_http)
+        assert t_data - t0 < BLACKHOLE_TO_HTTP_S
+        await rig.proxy.set_mode(Mode.PASS)
+        t_pass = time.monotonic()
+        t_live = await watch.wait_state("live", BACK_ON_WS_S + 20, after=t_pass)
+        assert t_live - t_pass < BACK_ON_WS_S
+        await watch.wait_change(5, after=t_live)
+        await _assert_all_delivered(rig, watch)
+    assert watch.state_sequence() == ["connecting", "live", "longpoll", "live"]
+
+
+@pytest.mark.asyncio
+async def test_c_hub_killed_and_restarted_on_its_data_folder(tmp_path: Path) -> None:
+    async with open_rig(tmp_path) as rig:
+        watch = await rig.new_watch()
+        await _live_with_data(rig, watch)
+        t_kill = await rig.kill_hub()
+        t_up = await rig.start_hub()
+        t_live = await watch.wait_state("live", RESTART_TO_LIVE_S + 20, after=t_up)
+        assert t_live - t_up < RESTART_TO_LIVE_S
+        await watch.wait_change(5, after=t_live)
+        # One snapshot in all: the restarted hub kept its epoch and the client resumed.
+        await _assert_all_delivered(rig, watch)
+    sequence = watch.state_sequence()
+    assert sequence[:2] == ["connecting", "live"]
+    assert sequence[-1] == "live"
+    # The client noticed the crash: it left live after the kill, and came back.
+    left = [s for t, s, _ in watch.states(since=t_kill)]
+    assert left[0] != "live"
+    assert "live" in left
+
+
+@pytest.mark.slow
+@pytest.mark.asyncio
+async def test_d_hub_down_for_a_while_then_back(tmp_path: Path) -> None:
+    async with open_rig(tmp_path) as rig:
+        watch = await rig.new_watch()
+        await _live_with_data(rig, watch)
+        t_kill = await rig.kill_hub()
+        t_offline = await watch.wait_state("offline", 30, after=t_kill)
+        # The hub stays down a while longer: the client keeps retrying with backoff,
+        # the publisher keeps trying too (nothing it could not deliver is counted).
+        await asyncio.sleep(max(0.0, t_kill + 8.0 - time.monotonic()))
+        assert watch.state_at(time.monotonic()) == "offline"
+        retries = rig.publisher.retries
+        t_up = await rig.start_hub()
+        t_live = await watch.wait_state("live", 40, after=t_up)
+        # Offline backoff never exceeds its cap (about 30 s) and the outage was short.
+        assert t_live - t_up < 30
+        await watch.wait_change(5, after=t_live)
+        await _assert_all_delivered(rig, watch)
+    assert rig.publisher.retries > retries or retries > 0
+    assert t_offline - t_kill < 30
+    sequence = watch.state_sequence()
+    assert "offline" in sequence
+    assert sequence[-1] == "live"
+    assert sequence.index("offline") > sequence.index("live")
