@@ -18,6 +18,7 @@ from studio_monitor import __version__
 
 #: Subcommand name -> one-line help. The module `studio_monitor.cli.<name>` implements it.
 SUBCOMMANDS: dict[str, str] = {
+    "agent": "run this PC's sources and publish them to a remote hub",
     "check": "test the connection to a hub: health, latency, TLS, auth, WebSocket, long-poll",
     "hub": "run a hub: the server the app and agents connect to",
     "watch": "follow a hub in the terminal: state transitions and every change, as JSON lines",

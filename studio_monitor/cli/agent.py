@@ -1,0 +1,153 @@
+"""`studio-monitor agent --hub URL`: this PC's sources, published to a remote hub.
+
+Runs the `system` and `ingest` sources here (configured by the `[sources.*]` tables of
+`--config`, the hub's config format) and publishes their records to the hub with the agent
+role, buffering them on disk while the hub is away (see `studio_monitor.hub.agent`). Prints
+one line once running, `Studio Monitor agent <version> publishing to <url>` (flushed), logs to
+stderr and its rotating log file, and stops on SIGTERM or SIGINT after a short try to send
+what is still buffered (the rest goes on the next start). A bad configuration or a missing
+token is one clear line on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import platformdirs
+
+from studio_monitor import __version__
+from studio_monitor.errors import ConfigError, StudioMonitorError
+
+if TYPE_CHECKING:
+    from studio_monitor.hub.config import HubConfig
+    from studio_monitor.hub.sources.base import Source
+
+log = logging.getLogger("studio_monitor.agent")
+
+EXIT_CONFIG = 2
+
+_EPILOG = """\
+Commands (ingest.pause, ingest.resume, camera.configure, backup.*, alert.ack) are not served
+by an agent: the app sends them to the hub, which runs its own sources. On an agent, ingest
+files photos into its own library root (the Unfiled folder, as no event catalogue lives here).
+The token needs the "agent" role; it comes from --token-file, else STUDIO_MONITOR_TOKEN, else
+the OS keyring entry for the hub URL.
+"""
+
+
+def default_data_dir() -> Path:
+    """`<user data dir>/studio-monitor/agent`: the outbox and the sources' own files."""
+    return Path(platformdirs.user_data_dir("studio-monitor", appauthor=False)) / "agent"
+
+
+def register(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "agent",
+        help="run this PC's sources and publish them to a remote hub",
+        description="Run this PC's sources (system, ingest) and publish their records to a "
+        "hub with the agent role, buffering on disk while the hub is away.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--hub", required=True, metavar="URL", help="the hub, e.g. http://studio:8765"
+    )
+    parser.add_argument("--token-file", type=Path, help="file holding the agent token")
+    parser.add_argument(
+        "--data-dir", type=Path, help=f"outbox and source state (default {default_data_dir()})"
+    )
+    parser.add_argument(
+        "--config", type=Path, help="config file: [sources.system], [sources.ingest] tables"
+    )
+    parser.set_defaults(func=run)
+
+
+def build_agent_config(
+    hub_url: str, token: str, data_dir: Path | None, config_file: Path | None
+) -> HubConfig:
+    """The HubConfig the agent's sources are built from (hub-only sources switched off)."""
+    from studio_monitor.hub.agent import agent_source_config
+    from studio_monitor.hub.config import HubConfig, TokenSpec, load_config_file
+    from studio_monitor.hub.sources import factories
+
+    sections: dict[str, dict[str, Any]] = {}
+    settings: dict[str, Any] = {}
+    if config_file is not None:
+        settings, sections = load_config_file(config_file)
+    folder = data_dir or settings.get("data_dir") or default_data_dir()
+    try:
+        spec = TokenSpec(name="agent", secret=token, roles=frozenset({"agent"}))
+    except ConfigError as exc:
+        raise ConfigError(f"the agent token is not usable: {exc}") from None
+    known = [name for name, _ in factories()]
+    return HubConfig(
+        data_dir=Path(folder).expanduser(),
+        tokens=[spec],
+        sources=agent_source_config(sections, known),
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from studio_monitor.platform.credentials import resolve_token
+
+    hub_url: str = args.hub.rstrip("/")
+    if not hub_url.startswith(("http://", "https://")):
+        print(
+            f"studio-monitor agent: --hub must be an http(s) URL, not {hub_url!r}", file=sys.stderr
+        )
+        return EXIT_CONFIG
+    try:
+        token = resolve_token(args.token_file, hub_url)
+        config = build_agent_config(hub_url, token, args.data_dir, args.config)
+        from studio_monitor.hub.sources import build_sources
+
+        sources = build_sources(config)
+    except ConfigError as exc:
+        print(f"studio-monitor agent: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    _setup_logging(token)
+    try:
+        return asyncio.run(_serve(hub_url, token, config.data_dir, sources))
+    except StudioMonitorError as exc:
+        print(f"studio-monitor agent: {exc}", file=sys.stderr)
+        return 1
+
+
+def _setup_logging(token: str) -> None:
+    from studio_monitor import logs
+
+    logs.register_secret(token)
+    logs.setup_logging("agent", console=True)
+
+
+async def _serve(hub_url: str, token: str, data_dir: Path, sources: list[Source]) -> int:
+    from studio_monitor.hub.agent import Agent
+
+    agent = Agent(hub_url, token, data_dir, sources)
+    await agent.start()
+    names = ", ".join(source.name for source in sources) or "no sources"
+    print(
+        f"Studio Monitor agent {__version__} publishing to {hub_url} ({names})",
+        flush=True,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(signum, stop.set)
+        except (NotImplementedError, RuntimeError):  # pragma: no cover - Windows
+            signal.signal(signum, lambda *_: loop.call_soon_threadsafe(stop.set))
+    try:
+        await stop.wait()
+        log.info("stopping (signal)")
+    finally:
+        left = await agent.stop()
+    if left:
+        log.info("%d changes stay in the outbox; they are sent on the next start", left)
+    return 0
