@@ -237,6 +237,46 @@ async def test_blackhole_open_holds_only_the_open_tunnels(proxy: FaultProxy) -> 
 
 
 @pytest.mark.asyncio
+async def test_blackhole_open_one_way_lets_requests_in_but_no_answer_out(
+    upstream: tuple[str, int],
+) -> None:
+    seen = asyncio.Event()
+
+    async def record(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        async for msg in ws:
+            seen.set()
+            await ws.send_str(f"echo:{msg.data}")
+        return ws
+
+    app = web.Application()
+    app.router.add_get("/ws", record)
+    runner = web.AppRunner(app, shutdown_timeout=0.5)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        port = runner.addresses[0][1]
+        async with (
+            FaultProxy("127.0.0.1", port) as proxy,
+            connect(f"ws://127.0.0.1:{proxy.port}/ws", ping_interval=None) as ws,
+        ):
+            assert proxy.blackhole_open(direction="down") == 1
+            await ws.send("request")
+            async with asyncio.timeout(5):
+                await seen.wait()  # the upstream got it...
+            with pytest.raises(TimeoutError):
+                async with asyncio.timeout(0.5):
+                    await ws.recv()  # ...but its answer is held
+            proxy.release_held()
+            async with asyncio.timeout(5):
+                assert await ws.recv() == "echo:request"
+    finally:
+        await runner.cleanup()
+
+
+@pytest.mark.asyncio
 async def test_blackhole_is_noticed_by_websocket_pings(proxy: FaultProxy) -> None:
     # The client's own heartbeat is what must catch a black hole: check it can.
     async with connect(

@@ -18,8 +18,9 @@ Faults, switchable at run time with `await proxy.set_mode(...)`:
   connection that survives until the mode is lifted carries on intact, as TCP would after a
   healed partition.
 - `blackhole_open()` (an action, not a mode): hold only the connections open now, WebSocket
-  tunnels by default, while new connections pass: a stale connection silently dropped by a
-  NAT or firewall on a path that otherwise works. `release_held()` undoes it.
+  tunnels by default, in both directions or one, while new connections pass: a stale
+  connection silently dropped by a NAT or firewall on a path that otherwise works.
+  `release_held()` undoes it.
 - `CUT`: close every connection and stop listening, so new connections are refused
   (ECONNREFUSED); leaving `CUT` listens again on the same port.
 
@@ -108,7 +109,9 @@ class _Conn:
     responses_over: bool = False
     is_websocket: bool = False
     killed: bool = False  # closed by the proxy (cut, stop, drop_websockets)
-    held: bool = False  # black-holed on its own (blackhole_open)
+    # Directions black-holed on this connection alone (blackhole_open): "up" is client to
+    # upstream, "down" upstream to client.
+    held: frozenset[str] = frozenset()
     task: asyncio.Task[None] | None = None
 
     def writers(self) -> list[asyncio.StreamWriter]:
@@ -254,22 +257,30 @@ class FaultProxy:
         if drop_websockets:
             await self._close_all(websockets_only=True)
 
-    def blackhole_open(self, *, websockets_only: bool = True) -> int:
+    def blackhole_open(
+        self,
+        *,
+        websockets_only: bool = True,
+        direction: Literal["both", "up", "down"] = "both",
+    ) -> int:
         """Hold the connections open now (WebSocket tunnels only, by default), whatever the mode.
 
         New connections are not affected: this is a stale connection silently dropped by a
-        NAT or firewall on the way while the path itself still works. Held connections stay
-        held until they close or `release_held()`. Returns how many were held.
+        NAT or firewall on the way while the path itself still works. `direction` "down"
+        holds only what the upstream sends (requests still arrive, answers never come back),
+        "up" only what the client sends. Held connections stay held until they close or
+        `release_held()`. Returns how many were held.
         """
+        dirs = frozenset({"up", "down"} if direction == "both" else {direction})
         held = [c for c in self._conns if c.is_websocket or not websockets_only]
         for conn in held:
-            conn.held = True
+            conn.held = dirs
         return len(held)
 
     def release_held(self) -> None:
         """Let the connections held by `blackhole_open` flow again, their bytes intact."""
         for conn in self._conns:
-            conn.held = False
+            conn.held = frozenset()
         self._wake()
 
     # --- counts ---------------------------------------------------------------------------
@@ -341,15 +352,15 @@ class FaultProxy:
         changed, self._changed = self._changed, asyncio.Event()
         changed.set()
 
-    async def _gate(self, conn: _Conn) -> None:
-        """Wait while this connection is black-holed; raise `_Closed` once the proxy stops."""
-        while (self._mode is Mode.BLACKHOLE or conn.held) and not self._closing:
+    async def _gate(self, conn: _Conn, direction: str) -> None:
+        """Wait while this direction is black-holed; raise `_Closed` once the proxy stops."""
+        while (self._mode is Mode.BLACKHOLE or direction in conn.held) and not self._closing:
             await self._changed.wait()
         if self._closing:
             raise _Closed("proxy stopped")
 
     async def _write(self, conn: _Conn, writer: asyncio.StreamWriter, data: bytes) -> None:
-        await self._gate(conn)
+        await self._gate(conn, "down" if writer is conn.client_writer else "up")
         if writer.is_closing():
             raise _Closed("peer gone")
         writer.write(data)
@@ -384,7 +395,7 @@ class FaultProxy:
 
     async def _serve(self, conn: _Conn) -> None:
         # A black-holed connection is held before anything reaches the upstream.
-        await self._gate(conn)
+        await self._gate(conn, "up")
         try:
             async with asyncio.timeout(_CONNECT_TIMEOUT_S):
                 conn.upstream_reader, conn.upstream_writer = await asyncio.open_connection(
@@ -462,7 +473,7 @@ class FaultProxy:
 
     async def _answer_and_close(self, conn: _Conn, status: int, reason: str, text: str) -> None:
         """Answer the client ourselves (403 refusal, 504 timeout) and end the connection."""
-        await self._gate(conn)
+        await self._gate(conn, "down")
         body = text.encode()
         writer = conn.client_writer
         with contextlib.suppress(ConnectionError, OSError):
