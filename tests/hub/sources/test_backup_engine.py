@@ -357,7 +357,8 @@ def test_cancel_mid_job_stops_between_chunks(h: Harness) -> None:
         if chunks == 7:  # 300 kB is 5 chunks: chunk 7 is inside the second file
             cancel.set()
 
-    result = h.run(h.engine(chunk_hook=cancel_in_second_file), cancel=cancel)
+    one_at_a_time = h.engine(chunk_hook=cancel_in_second_file, files_in_flight=1)
+    result = h.run(one_at_a_time, cancel=cancel)
     assert result.state == "cancelled"
     assert chunks == 7, "not one more chunk after the cancel"
     assert result.files_done == 1
@@ -371,6 +372,26 @@ def test_cancel_mid_job_stops_between_chunks(h: Harness) -> None:
     assert resumed.bytes_done == 4 * 300_000, "the finished file is only read back, not copied"
     assert resumed.verified == 5
     h.assert_copy_is_exact()
+
+
+def test_cancel_with_two_files_in_flight_stops_both(h: Harness) -> None:
+    write_photos(h.source, {f"IMG_{i}.JPG": 300_000 for i in range(6)})
+    cancel = threading.Event()
+    chunks = 0
+
+    def cancel_soon() -> None:
+        nonlocal chunks
+        chunks += 1
+        if chunks == 9:
+            cancel.set()
+
+    result = h.run(h.engine(chunk_hook=cancel_soon, files_in_flight=2), cancel=cancel)
+    assert result.state == "cancelled"
+    assert chunks <= 10, "each lane stops at its next chunk"
+    assert temporaries(h.dest_root) == []
+    for copied in h.target.iterdir():
+        assert b2(copied) == b2(h.source / copied.name)
+    assert result.bytes_done == 300_000 * len(list(h.target.iterdir()))
 
 
 def test_leftover_temporaries_are_removed_and_overlap_is_refused(h: Harness) -> None:

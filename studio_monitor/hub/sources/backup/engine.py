@@ -27,11 +27,11 @@ import stat
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Final, Protocol
+from typing import Final, Protocol, TypeVar
 
 from studio_monitor.hub.sources.backup.manifest import (
     DestinationSpec,
@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 
 MIB: Final = 1 << 20
 DEFAULT_CHUNK_SIZE: Final = 4 * MIB
+DEFAULT_FILES_IN_FLIGHT: Final = 2
 #: Room left free on a destination beyond what the job needs (file system metadata, other writers).
 DEFAULT_RESERVE_BYTES: Final = 64 * MIB
 #: Temporary files are hidden (leading dot) and end with this, so every scan skips them.
@@ -229,56 +230,126 @@ class RateMeter:
         return (b1 - b0) / (t1 - t0)
 
 
-@dataclass
+class _Lane:
+    """What one file in flight needs: two chunk buffers and a thread that hashes."""
+
+    def __init__(self, chunk_size: int, name: str) -> None:
+        self.buffers = (bytearray(chunk_size), bytearray(chunk_size))
+        self.hasher = ThreadPoolExecutor(1, thread_name_prefix=name)
+
+    def close(self) -> None:
+        self.hasher.shutdown(wait=True)
+
+
 class _Run:
-    spec: JobSpec
-    cancel: threading.Event
-    emit: Callable[[JobProgress], None]
-    progress: JobProgress
-    hasher: ThreadPoolExecutor
-    buffers: tuple[bytearray, bytearray]
-    meter: RateMeter
-    min_interval_s: float
-    monotonic: Callable[[], float]
-    #: Bytes of work (copied plus verified) done and planned, for the ETA.
-    work_done: int = 0
-    work_total: int = 0
-    last_emit: float = float("-inf")
-    first_failure: tuple[str, str] | None = None
-    first_mismatch: Path | None = None
-    touched_dirs: set[Path] = field(default_factory=set)
+    """One job's shared state. Several files are in flight at once, so every counter
+    changes under `lock`."""
+
+    def __init__(
+        self,
+        spec: JobSpec,
+        cancel: threading.Event,
+        emit: Callable[[JobProgress], None],
+        *,
+        min_interval_s: float,
+        monotonic: Callable[[], float],
+    ) -> None:
+        self.spec = spec
+        self.cancel = cancel
+        #: Set when one file hit a fault that ends the job: the other files stop too.
+        self.abort = threading.Event()
+        self.lock = threading.Lock()
+        self.progress = JobProgress(state="running")
+        self.meter = RateMeter()
+        self._emit = emit
+        self._min_interval = min_interval_s
+        self._monotonic = monotonic
+        self._last_emit = float("-inf")
+        #: Bytes of work (copied plus read back) done and planned, for the ETA.
+        self.work_done = 0
+        self.work_total = 0
+        self.first_failure: tuple[str, str] | None = None
+        self.first_mismatch: Path | None = None
+        self.touched_dirs: set[Path] = set()
 
     def check_cancel(self) -> None:
-        if self.cancel.is_set():
+        if self.cancel.is_set() or self.abort.is_set():
             raise _Cancelled
 
-    def advance(self, n: int) -> None:
-        self.work_done += n
-        self.tick()
+    def add_copied(self, n: int) -> None:
+        with self.lock:
+            self.progress.bytes_done += n
+            self.work_done += n
+            self._tick()
+
+    def add_read_back(self, n: int) -> None:
+        with self.lock:
+            if self.spec.kind == "verify":
+                self.progress.bytes_done += n
+            self.work_done += n
+            self._tick()
+
+    def file_copied(self, listed_size: int, size: int, folder: Path) -> None:
+        with self.lock:
+            self.progress.files_done += 1
+            # The plan counted the listed size (copy and read back); the real size may differ.
+            self.work_total += 2 * (size - listed_size)
+            if self.progress.bytes_total is not None:
+                self.progress.bytes_total += size - listed_size
+            self.touched_dirs.add(folder)
+
+    def file_vanished(self, listed_size: int) -> None:
+        with self.lock:
+            self.progress.files_total = (self.progress.files_total or 1) - 1
+            self.progress.bytes_total = (self.progress.bytes_total or listed_size) - listed_size
+            self.work_total -= 2 * listed_size
+
+    def fail_file(self, relpath: str, reason: str, listed_size: int) -> None:
+        with self.lock:
+            self.progress.files_failed += 1
+            self.work_total -= 2 * listed_size
+            if self.first_failure is None or relpath < self.first_failure[0]:
+                self.first_failure = (relpath, reason)
+        log.warning("backup %s: %s: %s", self.spec.job_id, relpath, reason)
+
+    def read_back(self, path: Path, ok: bool) -> None:
+        with self.lock:
+            if ok:
+                self.progress.verified += 1
+            else:
+                self.progress.mismatches += 1
+                # Files finish in any order; name the first in path order, every time.
+                if self.first_mismatch is None or path < self.first_mismatch:
+                    self.first_mismatch = path
+            if self.spec.kind == "verify":
+                self.progress.files_done += 1
 
     def tick(self, *, force: bool = False) -> None:
-        now = self.monotonic()
+        with self.lock:
+            self._tick(force=force)
+
+    def _tick(self, *, force: bool = False) -> None:
+        now = self._monotonic()
         self.meter.add(now, self.work_done)
-        if not force and now - self.last_emit < self.min_interval_s:
+        if not force and now - self._last_emit < self._min_interval:
             return
-        self.last_emit = now
+        self._last_emit = now
         rate = self.meter.rate()
         self.progress.bytes_per_s = rate
         remaining = max(0, self.work_total - self.work_done)
         self.progress.eta_s = remaining / rate if rate else None
-        self.emit(self.progress.copy())
+        self._emit(self.progress.copy())
 
     def new_phase(self, state: BackupState) -> None:
-        self.progress.state = state
-        # Rates differ between copying and reading back: measure the new phase afresh.
-        self.meter = RateMeter()
-        self.tick(force=True)
+        with self.lock:
+            self.progress.state = state
+            # Rates differ between copying and reading back: measure the new phase afresh.
+            self.meter = RateMeter()
+            self._tick(force=True)
 
-    def fail_file(self, relpath: str, reason: str) -> None:
-        self.progress.files_failed += 1
-        if self.first_failure is None:
-            self.first_failure = (relpath, reason)
-        log.warning("backup %s: %s: %s", self.spec.job_id, relpath, reason)
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 class BackupEngine:
@@ -289,6 +360,7 @@ class BackupEngine:
         manifest: Manifest,
         *,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
+        files_in_flight: int = DEFAULT_FILES_IN_FLIGHT,
         reserve_bytes: int = DEFAULT_RESERVE_BYTES,
         progress_hz: float = 4.0,
         clock: Callable[[], float] = time.time,
@@ -296,10 +368,13 @@ class BackupEngine:
         disk_usage: DiskUsage = shutil.disk_usage,
         chunk_hook: Callable[[], None] | None = None,
     ) -> None:
-        """`chunk_hook` runs after every chunk read or written; tests use it to slow a job
-        down or to change the world in the middle of one."""
+        """`files_in_flight` files are copied or read back at once, each hashed on its own
+        thread: BLAKE2b runs at about one core's worth of bytes per second, so one file at a
+        time leaves a fast disk waiting. `chunk_hook` runs after every chunk read or
+        written; tests use it to slow a job down or to change the world in the middle of one."""
         self._manifest = manifest
         self._chunk_size = chunk_size
+        self._files_in_flight = files_in_flight
         self._reserve = reserve_bytes
         self._min_interval = 1.0 / progress_hz
         self._clock = clock
@@ -313,47 +388,79 @@ class BackupEngine:
         cancel: threading.Event,
         emit: Callable[[JobProgress], None],
     ) -> JobProgress:
-        """Carry out `spec`. `emit` gets throttled progress; the final progress is returned
-        with state completed, failed (and `error`) or cancelled. Never raises for a fault of
-        the files or disks."""
-        with ThreadPoolExecutor(1, thread_name_prefix=f"hash-{spec.job_id}") as hasher:
-            run = _Run(
-                spec=spec,
-                cancel=cancel,
-                emit=emit,
-                progress=JobProgress(state="running"),
-                hasher=hasher,
-                buffers=(bytearray(self._chunk_size), bytearray(self._chunk_size)),
-                meter=RateMeter(),
-                min_interval_s=self._min_interval,
-                monotonic=self._monotonic,
-            )
-            started = self._monotonic()
-            try:
-                run.tick(force=True)
-                run.check_cancel()
-                if spec.kind == "copy":
-                    self._copy(run)
-                else:
-                    self._verify(run)
-                run.progress.state = "completed"
-            except _Cancelled:
-                run.progress.state = "cancelled"
-            except JobError as exc:
-                run.progress.state = "failed"
-                run.progress.error = ErrorInfo(code=exc.code, message=exc.message, path=exc.path)
-            except Exception as exc:
-                # A fault nobody foresaw still ends as a clear failure, not a dead thread.
-                log.exception("backup %s: unexpected error", spec.job_id)
-                run.progress.state = "failed"
-                run.progress.error = ErrorInfo(code="internal", message=repr(exc), path=None)
-            elapsed = self._monotonic() - started
-            progress = run.progress
-            progress.eta_s = None
-            progress.bytes_per_s = (
-                run.work_done / elapsed if elapsed > 0 and run.work_done else None
-            )
-            return progress
+        """Carry out `spec`. `emit` gets throttled progress (from this thread or a helper);
+        the final progress is returned with state completed, failed (and `error`) or
+        cancelled. Never raises for a fault of the files or disks."""
+        run = _Run(spec, cancel, emit, min_interval_s=self._min_interval, monotonic=self._monotonic)
+        started = self._monotonic()
+        try:
+            run.tick(force=True)
+            run.check_cancel()
+            if spec.kind == "copy":
+                self._copy(run)
+            else:
+                self._verify(run)
+            run.progress.state = "completed"
+        except _Cancelled:
+            run.progress.state = "cancelled"
+        except JobError as exc:
+            run.progress.state = "failed"
+            run.progress.error = ErrorInfo(code=exc.code, message=exc.message, path=exc.path)
+        except Exception as exc:
+            # A fault nobody foresaw still ends as a clear failure, not a dead thread.
+            log.exception("backup %s: unexpected error", spec.job_id)
+            run.progress.state = "failed"
+            run.progress.error = ErrorInfo(code="internal", message=repr(exc), path=None)
+        elapsed = self._monotonic() - started
+        progress = run.progress
+        progress.eta_s = None
+        progress.bytes_per_s = run.work_done / elapsed if elapsed > 0 and run.work_done else None
+        return progress
+
+    def _each(self, run: _Run, items: Sequence[T], work: Callable[[_Lane, T], R]) -> list[R]:
+        """`work(lane, item)` for every item, `files_in_flight` at a time; returns the results
+        in no particular order. The first fault that ends the job stops the other lanes
+        (between two chunks) and is raised once they have cleaned up."""
+        next_index = 0
+        results: list[R] = []
+        errors: list[BaseException] = []
+
+        def drain(lane: _Lane) -> None:
+            nonlocal next_index
+            while not run.abort.is_set():
+                with run.lock:
+                    index, next_index = next_index, next_index + 1
+                if index >= len(items):
+                    return
+                try:
+                    result = work(lane, items[index])
+                except BaseException as exc:
+                    with run.lock:
+                        errors.append(exc)
+                    run.abort.set()
+                    return
+                with run.lock:
+                    results.append(result)
+
+        count = max(1, min(self._files_in_flight, len(items)))
+        lanes = [_Lane(self._chunk_size, f"hash-{run.spec.job_id}-{i}") for i in range(count)]
+        try:
+            if count == 1:
+                drain(lanes[0])
+            else:
+                with ThreadPoolExecutor(count - 1, thread_name_prefix=run.spec.job_id) as pool:
+                    others = [pool.submit(drain, lane) for lane in lanes[1:]]
+                    drain(lanes[0])
+                    for future in others:
+                        future.result()
+        finally:
+            for lane in lanes:
+                lane.close()
+        if errors:
+            # The fault that ended the job, not the cancels it caused in the other lanes.
+            raise next((e for e in errors if not isinstance(e, _Cancelled)), errors[0])
+        run.check_cancel()
+        return results
 
     # --- copy -------------------------------------------------------------------------------
 
@@ -379,7 +486,8 @@ class BackupEngine:
         entries = self._manifest.entries(spec.event_id, spec.destination.id)
 
         to_copy: list[FileStamp] = []
-        to_verify: list[tuple[str, int, str]] = []  # (relpath, size, hash)
+        to_verify: list[tuple[str, str]] = []  # (relpath, hash)
+        read_back_bytes = 0
         for f in files:
             entry = entries.get(f.relpath)
             if entry is not None and _same_file(entry, f) and _destination_has(target, entry):
@@ -387,30 +495,30 @@ class BackupEngine:
                     run.progress.files_skipped += 1
                 else:  # copied by an earlier, interrupted run: only the read-back is left
                     run.progress.files_done += 1
-                    to_verify.append((f.relpath, f.size, entry.hash))
+                    to_verify.append((f.relpath, entry.hash))
+                    read_back_bytes += f.size
                 continue
             to_copy.append(f)
 
         needed = sum(f.size for f in to_copy)
         self._check_space(spec.destination, needed)
-        run.progress.files_total = len(files)
-        run.progress.bytes_total = needed
-        run.work_total = needed + needed + sum(size for _, size, _ in to_verify)
+        with run.lock:
+            run.progress.files_total = len(files)
+            run.progress.bytes_total = needed
+            run.work_total = 2 * needed + read_back_bytes
         run.tick(force=True)
 
-        for f in to_copy:
-            run.check_cancel()
-            copied = self._copy_one(run, f, target)
-            if copied is not None:
-                to_verify.append(copied)
-                run.progress.files_done += 1
+        copied = self._each(run, to_copy, lambda lane, f: self._copy_one(run, lane, f, target))
+        to_verify += [item for item in copied if item is not None]
         self._sync_dirs(run)
 
         if to_verify:
             run.new_phase("verifying")
-            for relpath, _size, expected in to_verify:
-                run.check_cancel()
-                self._verify_one(run, target, relpath, expected)
+            self._each(
+                run,
+                sorted(to_verify),
+                lambda lane, item: self._verify_one(run, lane, target, *item),
+            )
         if run.progress.mismatches:
             raise JobError(
                 "mismatch",
@@ -476,15 +584,17 @@ class BackupEngine:
                 destination.path,
             )
 
-    def _copy_one(self, run: _Run, f: FileStamp, target: Path) -> tuple[str, int, str] | None:
-        """Copy one file; returns (relpath, size, hash) once it is under its final name, or
-        None when it failed or vanished (counted)."""
+    def _copy_one(
+        self, run: _Run, lane: _Lane, f: FileStamp, target: Path
+    ) -> tuple[str, str] | None:
+        """Copy one file; returns (relpath, hash) once it is under its final name, or None
+        when it failed or vanished (counted)."""
         spec = run.spec
         source = spec.source_dir / f.relpath
         final = target / f.relpath
         for _attempt in range(MAX_ATTEMPTS):
             try:
-                digest, size, mtime_ns = self._transfer(run, source, final)
+                digest, size, mtime_ns = self._transfer(run, lane, source, final)
             except _SourceChanged:
                 continue
             except _SourceFault as fault:
@@ -496,19 +606,14 @@ class BackupEngine:
                             spec.source_dir,
                         ) from None
                     # Deleted or renamed since the listing (a photo culled): not ours to copy.
-                    run.progress.files_total = (run.progress.files_total or 1) - 1
-                    run.progress.bytes_total = (run.progress.bytes_total or f.size) - f.size
-                    run.work_total -= 2 * f.size
+                    run.file_vanished(f.size)
                     return None
-                run.work_total -= 2 * f.size
-                run.fail_file(f.relpath, describe_os_error(fault.error))
+                run.fail_file(f.relpath, describe_os_error(fault.error), f.size)
                 return None
             except _DestinationFault as fault:
                 if fault.error.errno in _PER_FILE_DESTINATION_ERRNOS:
-                    run.work_total -= 2 * f.size
-                    run.fail_file(
-                        f.relpath, f"the destination refused it: {describe_os_error(fault.error)}"
-                    )
+                    reason = f"the destination refused it: {describe_os_error(fault.error)}"
+                    run.fail_file(f.relpath, reason, f.size)
                     return None
                 raise destination_error(fault.error, fault.path, spec.destination.label) from None
             self._manifest.record_copied(
@@ -520,27 +625,25 @@ class BackupEngine:
                 hash=digest,
                 at=self._clock(),
             )
-            run.touched_dirs.add(final.parent)
-            # The plan counted the listed size twice (copy, read back); the real size may differ.
-            run.work_total += 2 * (size - f.size)
-            if run.progress.bytes_total is not None:
-                run.progress.bytes_total += size - f.size
-            return f.relpath, size, digest
-        run.work_total -= 2 * f.size
-        run.fail_file(f.relpath, f"it kept changing while being copied ({MAX_ATTEMPTS} tries)")
+            run.file_copied(f.size, size, final.parent)
+            return f.relpath, digest
+        run.fail_file(
+            f.relpath, f"it kept changing while being copied ({MAX_ATTEMPTS} tries)", f.size
+        )
         return None
 
-    def _transfer(self, run: _Run, source: Path, final: Path) -> tuple[str, int, int]:
+    def _transfer(self, run: _Run, lane: _Lane, source: Path, final: Path) -> tuple[str, int, int]:
         """Source -> temporary -> fsync -> rename. Returns (hash, size, mtime_ns)."""
         temp = final.with_name(f".{final.name[:100]}.{run.spec.job_id[:12]}{TEMP_SUFFIX}")
         try:
             fd_in = os.open(source, os.O_RDONLY | _O_BINARY)
         except OSError as exc:
             raise _SourceFault(exc) from None
-        # Counters to roll back to if this attempt does not end under the final name.
-        mark = (run.progress.bytes_done, run.work_done)
+        # Bytes this attempt counted, taken back if it does not end under the final name.
+        counted = [0]
         try:
             before = os.fstat(fd_in)
+            _read_ahead(fd_in)
             try:
                 final.parent.mkdir(parents=True, exist_ok=True)
                 fd_out = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY, 0o644)
@@ -548,7 +651,7 @@ class BackupEngine:
                 raise _DestinationFault(exc, final.parent) from None
             try:
                 try:
-                    digest, counted = self._pump(run, fd_in, fd_out, temp)
+                    digest = self._pump(run, lane, fd_in, fd_out, counted)
                     os.utime(temp, ns=(before.st_atime_ns, before.st_mtime_ns))
                     os.fsync(fd_out)
                 except OSError as exc:
@@ -560,7 +663,7 @@ class BackupEngine:
                 after = os.stat(source)
             except OSError as exc:
                 raise _SourceFault(exc) from None
-            if counted != before.st_size or (after.st_size, after.st_mtime_ns) != (
+            if counted[0] != before.st_size or (after.st_size, after.st_mtime_ns) != (
                 before.st_size,
                 before.st_mtime_ns,
             ):
@@ -571,26 +674,25 @@ class BackupEngine:
                 raise _DestinationFault(exc, final) from None
             return digest, before.st_size, before.st_mtime_ns
         except BaseException:
-            run.progress.bytes_done, run.work_done = mark
+            run.add_copied(-counted[0])
             with contextlib.suppress(OSError):
                 os.unlink(temp)
             raise
         finally:
             os.close(fd_in)
 
-    def _pump(self, run: _Run, fd_in: int, fd_out: int, temp: Path) -> tuple[str, int]:
-        """Read, hash (on the hasher thread, overlapping the next read and this write) and
+    def _pump(self, run: _Run, lane: _Lane, fd_in: int, fd_out: int, counted: list[int]) -> str:
+        """Read, hash (on the lane's hasher, overlapping the next read and this write) and
         write every chunk. Two buffers alternate: chunk i is read into the buffer chunk i-2
         used, whose hash finished before chunk i-1 was handed to the hasher."""
         digest = hashlib.blake2b()
         reader = io.FileIO(fd_in, closefd=False)
         pending: Future[None] | None = None
-        total = 0
         index = 0
         try:
             while True:
                 run.check_cancel()
-                buffer = run.buffers[index & 1]
+                buffer = lane.buffers[index & 1]
                 index += 1
                 try:
                     n = reader.readinto(buffer)
@@ -601,23 +703,22 @@ class BackupEngine:
                 view = memoryview(buffer)[:n]
                 if pending is not None:
                     pending.result()
-                pending = run.hasher.submit(digest.update, view)
+                pending = lane.hasher.submit(digest.update, view)
                 while view:
                     written = os.write(fd_out, view)
                     view = view[written:]
                 # Start writing the previous chunk out now rather than all at the fsync,
                 # so the disk works while we read and hash (and the cache stays small).
-                if total:
-                    _drop_cache(fd_out, total - len(buffer), len(buffer))
-                total += n
-                run.progress.bytes_done += n
+                if counted[0]:
+                    _drop_cache(fd_out, counted[0] - len(buffer), len(buffer))
+                counted[0] += n
                 if self._chunk_hook is not None:
                     self._chunk_hook()
-                run.advance(n)
+                run.add_copied(n)
         finally:
             if pending is not None:
                 pending.result()
-        return digest.hexdigest(), total
+        return digest.hexdigest()
 
     def _sync_dirs(self, run: _Run) -> None:
         """Make the renames durable before any file is called verified."""
@@ -657,14 +758,16 @@ class BackupEngine:
             self._manifest.entries(spec.event_id, destination.id).values(),
             key=lambda e: e.relpath,
         )
-        run.progress.files_total = len(entries)
-        run.progress.bytes_total = sum(e.size for e in entries)
-        run.work_total = run.progress.bytes_total
+        with run.lock:
+            run.progress.files_total = len(entries)
+            run.progress.bytes_total = sum(e.size for e in entries)
+            run.work_total = run.progress.bytes_total
         run.new_phase("verifying")
-        for entry in entries:
-            run.check_cancel()
-            self._verify_one(run, target, entry.relpath, entry.hash)
-            run.progress.files_done += 1
+        self._each(
+            run,
+            entries,
+            lambda lane, e: self._verify_one(run, lane, target, e.relpath, e.hash),
+        )
         if run.progress.mismatches:
             raise JobError(
                 "mismatch",
@@ -673,11 +776,13 @@ class BackupEngine:
                 run.first_mismatch or target,
             )
 
-    def _verify_one(self, run: _Run, target: Path, relpath: str, expected: str) -> None:
+    def _verify_one(
+        self, run: _Run, lane: _Lane, target: Path, relpath: str, expected: str
+    ) -> None:
         spec = run.spec
         path = target / relpath
         try:
-            digest = self._hash_file(run, path)
+            digest = self._hash_file(run, lane, path)
         except FileNotFoundError:
             digest = None
         except OSError as exc:
@@ -688,17 +793,15 @@ class BackupEngine:
             self._manifest.record_verified(
                 spec.event_id, spec.destination.id, relpath, self._clock()
             )
-            run.progress.verified += 1
+            run.read_back(path, ok=True)
             return
-        run.progress.mismatches += 1
-        if run.first_mismatch is None:
-            run.first_mismatch = path
         self._manifest.forget(spec.event_id, spec.destination.id, relpath)
+        run.read_back(path, ok=False)
         log.warning(
             "backup %s: %s %s", spec.job_id, path, "missing" if digest is None else "differs"
         )
 
-    def _hash_file(self, run: _Run, path: Path) -> str:
+    def _hash_file(self, run: _Run, lane: _Lane, path: Path) -> str:
         digest = hashlib.blake2b()
         fd = os.open(path, os.O_RDONLY | _O_BINARY)
         pending: Future[None] | None = None
@@ -706,22 +809,21 @@ class BackupEngine:
         try:
             # Read the disk, not what the page cache remembers from the copy.
             _drop_cache(fd)
+            _read_ahead(fd)
             reader = io.FileIO(fd, closefd=False)
             while True:
                 run.check_cancel()
-                buffer = run.buffers[index & 1]
+                buffer = lane.buffers[index & 1]
                 index += 1
                 n = reader.readinto(buffer)
                 if not n:
                     break
                 if pending is not None:
                     pending.result()
-                pending = run.hasher.submit(digest.update, memoryview(buffer)[:n])
-                if run.spec.kind == "verify":
-                    run.progress.bytes_done += n
+                pending = lane.hasher.submit(digest.update, memoryview(buffer)[:n])
                 if self._chunk_hook is not None:
                     self._chunk_hook()
-                run.advance(n)
+                run.add_read_back(n)
         finally:
             if pending is not None:
                 pending.result()
@@ -776,6 +878,16 @@ def remove_temporaries(target: Path) -> int:
     if removed:
         log.info("removed %d unfinished temporary file(s) under %s", removed, target)
     return removed
+
+
+def _read_ahead(fd: int) -> None:
+    """Tell the OS the whole file will be read in order, so it reads ahead while we hash."""
+    fadvise = getattr(os, "posix_fadvise", None)
+    if fadvise is None:
+        return
+    with contextlib.suppress(OSError):
+        fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
+        fadvise(fd, 0, 0, os.POSIX_FADV_WILLNEED)
 
 
 def _drop_cache(fd: int, offset: int = 0, length: int = 0) -> None:

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Final
 from studio_monitor.errors import ConfigError, HubError, ProtocolError
 from studio_monitor.hub.sources.backup.engine import (
     DEFAULT_CHUNK_SIZE,
+    DEFAULT_FILES_IN_FLIGHT,
     DEFAULT_RESERVE_BYTES,
     MIB,
     BackupEngine,
@@ -69,6 +70,9 @@ class BackupSettings:
     #: Progress updates per second per job, at most.
     progress_hz: float = 4.0
     chunk_size: int = DEFAULT_CHUNK_SIZE
+    #: Files of one job copied (or read back) at once, each hashed on its own thread.
+    files_in_flight: int = DEFAULT_FILES_IN_FLIGHT
+    #: Jobs running at once; more wait in the queue.
     max_parallel: int = 2
     #: Finished job records kept (the latest of each event and destination always stays).
     keep_jobs: int = 200
@@ -77,8 +81,8 @@ class BackupSettings:
     @classmethod
     def from_section(cls, section: Mapping[str, Any]) -> BackupSettings:
         where = "[sources.backup]"
-        known = {"stale_after_s", "progress_hz", "chunk_mib", "max_parallel", "keep_jobs",
-                 "reserve_mib"}  # fmt: skip
+        known = {"stale_after_s", "progress_hz", "chunk_mib", "files_in_flight",
+                 "max_parallel", "keep_jobs", "reserve_mib"}  # fmt: skip
         unknown = sorted(set(section) - known)
         if unknown:
             raise ConfigError(
@@ -90,6 +94,9 @@ class BackupSettings:
             progress_hz=_number(section, "progress_hz", defaults.progress_hz, 0.2, 20),
             chunk_size=int(_number(section, "chunk_mib", defaults.chunk_size // MIB, 1, 64, True))
             * MIB,
+            files_in_flight=int(
+                _number(section, "files_in_flight", defaults.files_in_flight, 1, 8, True)
+            ),
             max_parallel=int(_number(section, "max_parallel", defaults.max_parallel, 1, 16, True)),
             keep_jobs=int(_number(section, "keep_jobs", defaults.keep_jobs, 1, 100_000, True)),
             reserve_bytes=int(
@@ -255,6 +262,7 @@ class BackupSource(Source):
         self._engine = BackupEngine(
             self._manifest,
             chunk_size=self._settings.chunk_size,
+            files_in_flight=self._settings.files_in_flight,
             reserve_bytes=self._settings.reserve_bytes,
             progress_hz=self._settings.progress_hz,
             clock=self._clock,
