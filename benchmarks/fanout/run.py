@@ -288,6 +288,9 @@ class Published:
     total: int = 0
     errors: int = 0
     first_error: str = ""
+    #: Round trips (ms) of the POSTs sent in the window: the publish path alone, which
+    #: for our hub includes the durable commit (PROTOCOL.md 2a) before the answer.
+    post_ms: list[float] = field(default_factory=list)
 
 
 def make_change(n: int) -> PublishChange:
@@ -321,6 +324,7 @@ class Publisher:
 
     async def _post(self, changes: list[PublishChange], t0: float, t1: float) -> None:
         url, body, headers = self.server.publish_request(changes)
+        sent = time.time()
         try:
             async with self.session.post(url, data=body, headers=headers) as response:
                 await response.read()
@@ -333,6 +337,8 @@ class Publisher:
             self.result.first_error = self.result.first_error or why
             return
         self.result.total += len(changes)
+        if t0 <= sent <= t1:
+            self.result.post_ms.append((time.time() - sent) * 1000)
         for change in changes:
             assert isinstance(change.value, dict)
             if t0 <= change.value["t"] <= t1:
@@ -398,6 +404,8 @@ class Outcome:
     clients_cpu: float | None = None
     publisher_cpu: float | None = None
     dropped: int = 0
+    post_p50: float | None = None
+    post_p99: float | None = None
     errors: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -490,6 +498,9 @@ async def run_scenario(
             outcome.clients_cpu = client_sampler.cpu_percent()
             outcome.publisher_cpu = me.cpu_percent()
 
+        profiler = None
+        if args.profile and scenario.server == "ours":
+            profiler = await _start_profiler(server.pid, scenario, args, wait=t0 - time.time())
         await asyncio.sleep(max(0.0, start - time.time()))
         if scenario.mode == "rate":
             publishing = publisher.at_rate(args.rate, t1, t0, t1)
@@ -497,6 +508,8 @@ async def run_scenario(
             publishing = publisher.flat_out(t1, t0, t1)
         await asyncio.gather(publishing, sample())
         await asyncio.sleep(args.drain)
+        if profiler is not None:
+            await _stop_process(profiler, grace=10.0)
 
         for worker in workers:
             worker.command(cmd="report")
@@ -508,6 +521,27 @@ async def run_scenario(
         await asyncio.gather(*(w.stop() for w in workers), return_exceptions=True)
         await server.stop()
     return outcome
+
+
+async def _start_profiler(
+    pid: int, scenario: Scenario, args: argparse.Namespace, wait: float
+) -> asyncio.subprocess.Process:
+    """`py-spy record` of the hub over the measuring window, as collapsed stacks."""
+    py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    out = Path(args.profile) / f"hub-{scenario.clients}-{scenario.mode}.txt"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    argv = [py_spy, "record", "--pid", str(pid), "--format", "raw", "--output", str(out)]
+    argv += ["--duration", str(max(1, round(args.window))), "--rate", "200", "--nonblocking"]
+    proc = await asyncio.create_subprocess_exec(
+        "sh",
+        "-c",
+        f'sleep {max(0.0, wait):.2f}; exec "$@"',
+        "py-spy",
+        *argv,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    return proc
 
 
 def _halves(n: int) -> list[int]:
@@ -535,6 +569,10 @@ def _summarise(
     if published.errors:
         outcome.errors.append(f"{published.errors} publish errors, first: {published.first_error}")
     outcome.published_per_s = published.in_window / window
+    if published.post_ms:
+        posts = sorted(published.post_ms)
+        outcome.post_p50 = posts[len(posts) // 2]
+        outcome.post_p99 = posts[min(len(posts) - 1, int(len(posts) * 0.99))]
     outcome.delivered_per_s = received / window
     if published.in_window and outcome.connected:
         outcome.complete = pub_recv / (published.in_window * outcome.connected)
@@ -577,6 +615,8 @@ COLUMNS = (
     ("RSS MB", 7),
     ("cli CPU%", 8),
     ("pub CPU%", 8),
+    ("POST p50", 8),
+    ("POST p99", 8),
     ("dropped", 7),
 )
 
@@ -598,6 +638,8 @@ def _row(outcome: Outcome, rate: float) -> list[str]:
         _fmt(outcome.rss_mb, ".0f"),
         _fmt(outcome.clients_cpu, ".0f"),
         _fmt(outcome.publisher_cpu, ".0f"),
+        _fmt(outcome.post_p50, ".1f"),
+        _fmt(outcome.post_p99, ".1f"),
         str(outcome.dropped),
     ]
 
@@ -759,6 +801,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--drain", type=float, default=1.5, help="seconds allowed after the window")
     parser.add_argument("--json-out", metavar="FILE", help="also write the figures as JSON")
     parser.add_argument("--keep-logs", metavar="DIR", help="copy the logs of failed runs here")
+    parser.add_argument(
+        "--profile",
+        metavar="DIR",
+        help="record our hub with py-spy (pip install py-spy) during each window, into DIR",
+    )
     args = parser.parse_args(argv)
     if args.window is None:
         args.window = 3.0 if args.quick else 5.0
