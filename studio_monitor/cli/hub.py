@@ -95,17 +95,18 @@ def _setup_logging(tokens: Any) -> None:
 async def _serve(config: Any) -> int:
     from studio_monitor.hub.app import Hub
 
-    hub = Hub(config)
-    await hub.start()
-    print(f"Studio Monitor hub {__version__} listening on {hub.url}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    # Before the "listening" line: whoever reads it may send SIGTERM the next instant.
     for signum in (signal.SIGTERM, signal.SIGINT):
         try:
             loop.add_signal_handler(signum, stop.set)
         except (NotImplementedError, RuntimeError):  # pragma: no cover - Windows
             signal.signal(signum, lambda *_: loop.call_soon_threadsafe(stop.set))
+    hub = Hub(config)
+    await hub.start()
     try:
+        print(f"Studio Monitor hub {__version__} listening on {hub.url}", flush=True)
         await stop.wait()
         log.info("stopping (signal)")
     finally:

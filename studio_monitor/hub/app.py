@@ -40,6 +40,11 @@ log = logging.getLogger(__name__)
 HANDLER_GRACE_S: Final = 1.0
 SOURCE_STOP_S: Final = 1.0
 LISTEN_BACKLOG: Final = 1024
+#: Kernel send buffer of each client socket (inherited from the listening socket). Left to
+#: autotuning, Linux lets it grow to 4 MiB, so a client that stops reading could pin that
+#: much per connection before the fan-out's own bound even starts counting. 128 KiB (the
+#: kernel doubles it) still covers a studio LAN's bandwidth-delay product many times over.
+SEND_BUFFER: Final = 128 * 1024
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -56,6 +61,7 @@ def _bind(host: str, port: int) -> socket.socket:
             # Lets a restarted hub take its port back while old connections sit in TIME_WAIT.
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
         sock.bind(address)
         sock.listen(LISTEN_BACKLOG)
         sock.setblocking(False)

@@ -99,6 +99,7 @@ class CommandCenter:
         self._clock = clock
         self._entries: dict[str, CommandEntry] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._saves: set[asyncio.Task[None]] = set()
         self._closing = False
 
     @property
@@ -182,6 +183,14 @@ class CommandCenter:
             saved.status = "failed"
             saved.error = ErrorBody(code="internal", message=f"{saved.name} failed: {exc}")
         entry.finished.set()
+        # The outcome must reach the store even if the hub is stopping right now: the save
+        # runs as its own task, which `close()` waits for and nothing cancels.
+        save = asyncio.create_task(self._save_logged(saved))
+        self._saves.add(save)
+        save.add_done_callback(self._saves.discard)
+        await asyncio.shield(save)
+
+    async def _save_logged(self, saved: _Saved) -> None:
         try:
             await self._save(saved)
         except Exception:
@@ -195,11 +204,16 @@ class CommandCenter:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(entry.finished.wait(), within)
 
-    async def close(self) -> None:
-        """Cancel running handlers (they are recorded as failed: unavailable)."""
+    async def close(self, grace: float = 0.5) -> None:
+        """Give running handlers `grace` seconds, then cancel them (recorded as failed:
+        unavailable), and wait until every outcome is saved."""
         self._closing = True
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=grace)
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
+        if self._saves:
+            await asyncio.gather(*list(self._saves), return_exceptions=True)

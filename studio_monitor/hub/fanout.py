@@ -173,6 +173,7 @@ class Subscriber:
         self._max_pending = max_pending_bytes
         self._queue: collections.deque[_Item] = collections.deque()
         self._pending_bytes = 0
+        self._allowance = 0
         self._held = True
         self._flushing = False
         self._closing = False
@@ -180,6 +181,7 @@ class Subscriber:
         #: Why the hub closed this client, if it did (for logs and tests).
         self.close_reason: str | None = None
         self._wake = asyncio.Event()
+        self._closer: asyncio.Task[None] | None = None
         self._task = asyncio.create_task(self._run(), name="hub-fanout-writer")
         #: Highest backlog this client ever had queued, in bytes (tests check it stays bounded).
         self.peak_pending_bytes = 0
@@ -222,6 +224,9 @@ class Subscriber:
             except SinkGone:
                 self._gone()
             return
+        # Welcome, snapshot, replay, results: bounded by what they are, not a sign of lag;
+        # the bound on live changes comes on top of them until they are sent.
+        self._allowance += len(frame)
         self._enqueue(frame, len(frame))
 
     def send_changes(self, items: Sequence[Raw]) -> None:
@@ -273,7 +278,7 @@ class Subscriber:
         self._pending_bytes += size
         if self._pending_bytes > self.peak_pending_bytes:
             self.peak_pending_bytes = self._pending_bytes
-        if self._pending_bytes > self._max_pending:
+        if self._pending_bytes > self._max_pending + self._allowance:
             self._too_slow()
             return
         if not self._held:
@@ -285,12 +290,13 @@ class Subscriber:
             self._pending_bytes,
             self._max_pending,
         )
-        self._queue.clear()
-        self._pending_bytes = 0
         self.close_reason = "too far behind"
-        self._queue.append(_Close(CLOSE_TOO_SLOW, "too far behind; resume by cursor"))
-        self._held = False
-        self._wake.set()
+        # Not through the writer: it is stuck waiting for this very socket to drain.
+        self._gone()
+        self._closer = asyncio.create_task(
+            self._sink.close(CLOSE_TOO_SLOW, "too far behind; resume by cursor"),
+            name="hub-fanout-close-slow",
+        )
 
     def _gone(self) -> None:
         self.closed = True
@@ -364,10 +370,12 @@ class Subscriber:
                 self._sink.write(frame)
                 self.frames_sent += 1
             written += size
+        if not queue:
+            self._allowance = 0
         return None
 
     async def stop(self) -> None:
-        """Stop the writer; one busy closing the socket gets a moment to finish."""
+        """Stop the writer; a close under way gets a moment to finish (it is bounded)."""
         if not self._task.done() and self._closing:
             with contextlib.suppress(TimeoutError, asyncio.CancelledError):
                 await asyncio.wait_for(asyncio.shield(self._task), 2.0)
@@ -376,6 +384,9 @@ class Subscriber:
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
+        if self._closer is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._closer
 
 
 class Fanout:

@@ -186,14 +186,17 @@ class AiohttpSink:
         await self._writer.drain()
 
     async def close(self, code: int, reason: str) -> None:
+        """Close handshake, bounded; a peer that does not take part is dropped."""
         try:
             async with asyncio.timeout(CLOSE_TIMEOUT_S):
                 await self._ws.close(code=code, message=reason.encode()[:120])
         except (TimeoutError, ConnectionError, RuntimeError):
-            pass
-        finally:
-            if not self._transport.is_closing():
-                self._transport.abort()
+            # aiohttp's transport.close() would wait forever to flush to a peer that does
+            # not read; abort() lets go of the socket and its buffer now.
+            self._transport.abort()
+        except asyncio.CancelledError:
+            self._transport.abort()
+            raise
 
     def abort(self) -> None:
         self._transport.abort()

@@ -153,12 +153,13 @@ class _Tail:
     """The most recent encoded changes of one topic: items[i] has seq first_seq + i."""
 
     first_seq: int
+    size: int = TAIL_SIZE
     items: list[Raw] = field(default_factory=list)
 
     def append(self, raw: Raw) -> None:
         self.items.append(raw)
-        if len(self.items) > 2 * TAIL_SIZE:
-            drop = len(self.items) - TAIL_SIZE
+        if len(self.items) > 2 * self.size:
+            drop = len(self.items) - self.size
             del self.items[:drop]
             self.first_seq += drop
 
@@ -214,10 +215,12 @@ class Store:
         retention_changes: int = 10_000,
         retention_s: float = 3600.0,
         compact_every_s: float = 30.0,
+        tail_size: int = TAIL_SIZE,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.data_dir = data_dir
+        self._tail_size = tail_size
         self.path = data_dir / DB_NAME
         self._retention_changes = retention_changes
         self._retention_s = retention_s
@@ -342,12 +345,12 @@ class Store:
             value = decoder.decode(data).value
             self._records.setdefault(topic, {})[key] = _Record(seq, Raw(bytes(data)), value)
         for topic, seq in self._seq.items():
-            start = max(self._floor[topic], seq - TAIL_SIZE)
+            start = max(self._floor[topic], seq - self._tail_size)
             rows = db.execute(
                 "SELECT seq, data FROM changes WHERE topic = ? AND seq > ? ORDER BY seq",
                 (topic, start),
             ).fetchall()
-            tail = _Tail(first_seq=start + 1)
+            tail = _Tail(first_seq=start + 1, size=self._tail_size)
             for expected, (row_seq, data) in enumerate(rows, start=start + 1):
                 if row_seq != expected:
                     raise sqlite3.DatabaseError(
@@ -584,7 +587,7 @@ class Store:
         for change in plan.changes:
             tail = self._tail.get(change.topic)
             if tail is None:
-                tail = self._tail[change.topic] = _Tail(first_seq=change.seq)
+                tail = self._tail[change.topic] = _Tail(first_seq=change.seq, size=self._tail_size)
             tail.append(change.raw)
         for topic, floor in floors.items():
             if floor > self._floor.get(topic, 0):
