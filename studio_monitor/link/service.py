@@ -162,6 +162,7 @@ class ConnectionService(QObject):
         self._feeding = False
         self._ws: WsSession | None = None
         self._ws_pos: dict[str, int] = {}
+        self._ws_synced = False  # the WebSocket resumed, or its snapshot came
         self._verify_target: dict[str, int] = {}
         self._etag: str | None = None
         self._confirmed: dict[str, float | None] = {}
@@ -337,9 +338,9 @@ class ConnectionService(QObject):
                     self._remember_ws_confirmation()
                 self.stateChanged.emit(new.value)
             case m.CheckHealth():
-                self._start("health", self._health())
+                self._start("health", self._health)
             case m.CompareCursors():
-                self._start("compare", self._compare())
+                self._start("compare", self._compare)
             case m.VerifyWsPosition():
                 behind = {
                     t: seq for t, seq in self._verify_target.items() if self._ws_pos.get(t, 0) < seq
@@ -348,14 +349,14 @@ class ConnectionService(QObject):
                     log.warning("the WebSocket did not deliver what the hub had: %s", behind)
                     self._feed(m.WsStalled())
             case m.OpenWs(timeout_s=timeout_s):
-                self._start("ws", self._websocket(timeout_s))
+                self._start("ws", functools.partial(self._websocket, timeout_s))
             case m.CloseWs(reason=reason):
                 log.info("closing the WebSocket: %s", reason)
                 self._cancel("ws")
             case m.Longpoll(wait_s=wait_s):
-                self._start("http", self._longpoll(wait_s))
+                self._start("http", functools.partial(self._longpoll, wait_s))
             case m.Poll(topics=topics):
-                self._start("http", self._poll(topics))
+                self._start("http", functools.partial(self._poll, topics))
             case m.Cancel(request=request):
                 self._cancel(request)
             case m.FlushOutbox():
@@ -383,10 +384,10 @@ class ConnectionService(QObject):
 
     # --- tasks ---------------------------------------------------------------------------------
 
-    def _start(self, kind: str, coro: Awaitable[None]) -> None:
+    def _start(self, kind: str, job: Callable[[], Awaitable[None]]) -> None:
         self._cancel(kind)
         assert self._loop is not None
-        self._tasks[kind] = self._loop.create_task(_guard(coro, kind), name=f"link-{kind}")
+        self._tasks[kind] = self._loop.create_task(_guard(job, kind), name=f"link-{kind}")
 
     def _cancel(self, kind: str) -> None:
         task = self._tasks.pop(kind, None)
@@ -402,9 +403,9 @@ class ConnectionService(QObject):
             return True
         return False
 
-    def _spawn(self, coro: Awaitable[None], name: str) -> None:
+    def _spawn(self, job: Callable[[], Awaitable[None]], name: str) -> None:
         assert self._loop is not None
-        task = self._loop.create_task(_guard(coro, name), name=name)
+        task = self._loop.create_task(_guard(job, name), name=name)
         self._other_tasks.add(task)
         task.add_done_callback(self._other_tasks.discard)
 
@@ -476,13 +477,14 @@ class ConnectionService(QObject):
         try:
             welcome = session.welcome
             self._ws_pos = dict(resume.cursors) if resume is not None and welcome.resumed else {}
+            self._ws_synced = welcome.resumed
             log.info(
                 "WebSocket open (session %s, %s)",
                 welcome.session,
                 "resumed" if welcome.resumed else "snapshot follows",
             )
             self._feed(m.WsOpened(heartbeat_s=welcome.heartbeat_s))
-            self._check_caught_up(welcome)
+            self._check_caught_up()
             while True:
                 try:
                     frame = await session.recv()
@@ -492,7 +494,7 @@ class ConnectionService(QObject):
                     log.warning("ignoring a frame from the hub: %s", exc.message)
                     continue
                 self._on_frame(frame, session)
-                self._check_caught_up(welcome)
+                self._check_caught_up()
         except StudioMonitorError as exc:
             if self._done("ws"):
                 self._feed(_failure(exc, m.WsLost))
@@ -504,12 +506,12 @@ class ConnectionService(QObject):
                 self._ws = None
             await session.close()
 
-    def _check_caught_up(self, welcome: WelcomeFrame) -> None:
+    def _check_caught_up(self) -> None:
         if self._machine.ws_phase != "open" or self._tasks.get("ws") is not asyncio.current_task():
             return
-        if not welcome.resumed and welcome.epoch != self._replica.epoch:
-            return  # the snapshot has not come yet
-        if (welcome.resumed or self._ws_pos) and self._replica.caught_up(self._ws_pos):
+        if not self._ws_synced:
+            return  # not resumed, and the snapshot has not come yet
+        if self._replica.caught_up(self._ws_pos):
             self._feed(m.WsCaughtUp())
 
     def _on_frame(self, frame: object, session: WsSession) -> None:
@@ -521,6 +523,7 @@ class ConnectionService(QObject):
             case SnapshotFrame():
                 self._apply_snapshot(frame.epoch, frame.cursors, frame.active, frame.records)
                 self._ws_pos = dict(frame.cursors)
+                self._ws_synced = True
             case ActiveFrame(topics=flags):
                 self._apply_active(flags)
             case ResultFrame(id=command_id, ok=ok):
@@ -544,7 +547,10 @@ class ConnectionService(QObject):
         if gaps:
             # Ask the WebSocket again from where the replica stands, for those topics.
             cursors = {gap.topic: self._replica.cursors.get(gap.topic, 0) for gap in gaps}
-            self._spawn(self._send_ws(session, ResyncFrame(cursors=cursors)), "link-resync")
+            self._spawn(
+                functools.partial(self._send_ws, session, ResyncFrame(cursors=cursors)),
+                "link-resync",
+            )
 
     async def _send_ws(self, session: WsSession, frame: ResyncFrame | CommandFrame) -> None:
         with contextlib.suppress(StudioMonitorError):
@@ -720,7 +726,9 @@ class ConnectionService(QObject):
         state = self._machine.state
         if state is m.State.LIVE and self._ws is not None:
             frame = CommandFrame(id=entry.id, name=entry.name, args=dict(entry.args))
-            self._spawn(self._send_ws(self._ws, frame), f"link-command-{entry.id}")
+            self._spawn(
+                functools.partial(self._send_ws, self._ws, frame), f"link-command-{entry.id}"
+            )
             self._mark_sent(entry.id)
         elif state in (m.State.LONGPOLL, m.State.POLLING):
             running = self._command_tasks.get(entry.id)
@@ -728,7 +736,7 @@ class ConnectionService(QObject):
                 return
             assert self._loop is not None
             task = self._loop.create_task(
-                _guard(self._http_command(entry), f"command {entry.id}"),
+                _guard(functools.partial(self._http_command, entry), f"command {entry.id}"),
                 name=f"link-command-{entry.id}",
             )
             self._command_tasks[entry.id] = task
@@ -888,10 +896,11 @@ def _describe(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-async def _guard(coro: Awaitable[None], what: str) -> None:
-    """Run a link task; a bug in it is logged rather than lost in an unawaited task."""
+async def _guard(job: Callable[[], Awaitable[None]], what: str) -> None:
+    """Run a link task; a bug in it is logged rather than lost in an unawaited task. The
+    coroutine is made here, so a task cancelled before it starts leaves none unawaited."""
     try:
-        await coro
+        await job()
     except asyncio.CancelledError:
         raise
     except Exception:

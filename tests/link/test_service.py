@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import itertools
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from studio_monitor.hub.sources.base import Source
+from studio_monitor.link import machine as m
 from studio_monitor.link.service import ConnectionService
 from studio_monitor.link.status import LinkStatus, OutboxEntry
+from studio_monitor.link.transports.ws import WsSession
 from studio_monitor.platform.network import NullNetworkProbe
 from studio_monitor.platform.power import NullPowerProbe
-from studio_monitor.protocol import Change
+from studio_monitor.protocol import Change, ChangeFrame, ChangesFrame
+from tests.support.faultproxy import FaultProxy, Mode
 from tests.support.hub import OPERATOR_TOKEN, publish, put, running_hub
 from tests.support.qt import run, until
 
@@ -90,5 +98,345 @@ def test_live_snapshot_then_changes_then_resume_after_restart(
             await until(lambda: again.state == "live" and seen2.seqs("backup") == [4])
             assert seen2.snapshots == []
             await again.stop()
+
+    run(qloop, scenario())
+
+
+FAST = m.MachineConfig(
+    poll_multiplier=0.1,
+    probe_initial_s=0.2,
+    probe_cap_s=0.5,
+    probe_refused_cap_s=0.5,
+    retry_initial_s=0.2,
+    retry_cap_s=0.5,
+    blip_grace_s=0.5,
+    start_grace_s=0.0,
+    wake_grace_s=0.0,
+)
+
+
+def numbered(topic: str, start: int, count: int) -> list[dict[str, Any]]:
+    return [put(topic, f"k{n % 3}", {"n": n}) for n in range(start, start + count)]
+
+
+def test_refused_websocket_falls_back_to_longpoll_then_promotes_without_loss(
+    qloop: asyncio.AbstractEventLoop, tmp_path: Path
+) -> None:
+    async def scenario() -> None:
+        async with running_hub(tmp_path) as hub, FaultProxy.for_url(hub.url) as proxy:
+            await proxy.set_mode(Mode.REFUSE_WS)
+            await publish(hub.url, numbered("backup", 1, 3))
+            service = make_service(proxy.url, tmp_path / "state", config=FAST)
+            seen = Recorder(service)
+            service.start()
+            await until(lambda: service.state == "longpoll", what="long-poll")
+            await until(lambda: service.records("backup") != {}, what="snapshot over HTTP")
+            assert seen.snapshots  # no cursors yet: a snapshot first, over HTTP
+            await publish(hub.url, numbered("backup", 4, 5))
+            await until(lambda: seen.seqs("backup")[-1:] == [8], what="changes over long-poll")
+            assert service.status().transport == "longpoll"
+            await until(lambda: tuple(k for k, _ in seen.notices[:1]) == ("fallback",))
+            await proxy.set_mode(Mode.PASS)
+            await until(lambda: service.state == "live", 10, what="promoted back to live")
+            await publish(hub.url, numbered("backup", 9, 3))
+            await until(lambda: seen.seqs("backup")[-1:] == [11], what="changes over WebSocket")
+            assert seen.seqs("backup") == list(range(4, 12))  # every change once, in order
+            assert seen.states == ["longpoll", "live"]
+            assert seen.notices[-1][0] == "live"
+            counters = service.status().counters
+            assert counters.fallbacks == 1
+            assert counters.reconnects == 1
+            await service.stop()
+
+    run(qloop, scenario())
+
+
+def test_longpoll_cut_by_a_proxy_falls_back_to_polling(
+    qloop: asyncio.AbstractEventLoop, tmp_path: Path
+) -> None:
+    async def scenario() -> None:
+        async with (
+            running_hub(tmp_path) as hub,
+            FaultProxy.for_url(hub.url, http_timeout_s=0.5) as proxy,
+        ):
+            await proxy.set_mode(Mode.REFUSE_WS)
+            await publish(hub.url, numbered("event", 1, 2))
+            service = make_service(proxy.url, tmp_path / "state", config=FAST)
+            seen = Recorder(service)
+            service.start()
+            await until(lambda: service.state == "polling", 15, what="polling")
+            assert any("504" in error for error in seen.errors), seen.errors
+            await publish(hub.url, numbered("event", 3, 2))
+            # Idle events poll every 10 s; the new activity flag is not set, so wait for it.
+            await until(lambda: seen.seqs("event")[-1:] == [4], 15, what="changes by polling")
+            status = service.status()
+            assert status.transport == "polling"
+            assert status.poll_interval_s == 1.0
+            assert seen.states == ["longpoll", "polling"]
+            await service.stop()
+
+    run(qloop, scenario(), 40)
+
+
+def test_hub_unreachable_goes_offline_keeps_data_and_comes_back(
+    qloop: asyncio.AbstractEventLoop, tmp_path: Path
+) -> None:
+    async def scenario() -> None:
+        async with running_hub(tmp_path) as hub, FaultProxy.for_url(hub.url) as proxy:
+            await publish(hub.url, numbered("camera", 1, 2))
+            service = make_service(proxy.url, tmp_path / "state", config=FAST)
+            seen = Recorder(service)
+            service.start()
+            await until(lambda: service.state == "live")
+            await proxy.set_mode(Mode.CUT)
+            await until(lambda: service.state == "offline", 10, what="offline")
+            status = service.status()
+            assert status.stale
+            assert status.next_retry_s is not None
+            assert service.records("camera") != {}  # the last data stays
+            await publish(hub.url, numbered("camera", 3, 2))
+            await proxy.set_mode(Mode.PASS)
+            await until(lambda: service.state == "live", 10, what="live again")
+            await until(lambda: seen.seqs("camera")[-1:] == [4])
+            assert seen.seqs("camera") == [3, 4]
+            assert seen.states[0] == "live"
+            assert "offline" in seen.states
+            assert seen.states[-1] == "live"
+            await service.stop()
+
+    run(qloop, scenario())
+
+
+class CountingSource(Source):
+    """A source whose one command counts how many times it really ran."""
+
+    name = "counting"
+
+    def __init__(self) -> None:
+        self.runs: list[dict[str, Any]] = []
+
+    def commands(self) -> dict[str, Any]:
+        async def pause(args: dict[str, Any]) -> dict[str, Any]:
+            self.runs.append(args)
+            return {"paused": True, "run": len(self.runs)}
+
+        return {"ingest.pause": pause}
+
+    async def run(self, publisher: Any) -> None:
+        await asyncio.Event().wait()
+
+
+@pytest.mark.parametrize("transport", ["websocket", "http"])
+def test_a_command_sent_while_offline_runs_exactly_once_after_reconnection(
+    qloop: asyncio.AbstractEventLoop, tmp_path: Path, transport: str
+) -> None:
+    async def scenario() -> None:
+        source = CountingSource()
+        async with (
+            running_hub(tmp_path, sources=[source]) as hub,
+            FaultProxy.for_url(hub.url) as proxy,
+        ):
+            await proxy.set_mode(Mode.CUT)
+            service = make_service(proxy.url, tmp_path / "state", config=FAST)
+            seen = Recorder(service)
+            service.start()
+            await until(lambda: service.state == "offline")
+            command_id = service.send_command("ingest.pause", {"reason": "test"})
+            assert [(c.id, c.status) for c in seen.commands] == [(command_id, "queued")]
+            await proxy.set_mode(Mode.PASS if transport == "websocket" else Mode.REFUSE_WS)
+            await until(lambda: seen.commands[-1].status == "done", 10, what="done")
+            assert [c.status for c in seen.commands] == ["queued", "sent", "done"]
+            assert seen.commands[-1].result == {"paused": True, "run": 1}
+            # Resent after another reconnect (as after a crash between send and answer):
+            # the hub runs each id once.
+            service.reconnect()
+            await until(lambda: service.state in ("live", "longpoll"), 10)
+            await service.stop()
+            assert len(source.runs) == 1
+
+    run(qloop, scenario())
+
+
+def test_a_refused_command_fails_with_the_hubs_reason(
+    qloop: asyncio.AbstractEventLoop, tmp_path: Path
+) -> None:
+    async def scenario() -> None:
+        async with running_hub(tmp_path) as hub:
+            service = make_service(hub.url, tmp_path / "state")
+            seen = Recorder(service)
+            service.start()
+            await until(lambda: service.state == "live")
+            service.send_command("backup.start", {"event_id": "nope"})
+            await until(lambda: seen.commands[-1].status == "failed", 10)
+            error = seen.commands[-1].error
+            assert error is not None
+            assert error["code"] == "bad_request"
+            await service.stop()
+
+    run(qloop, scenario())
+
+
+class DroppingSession:
+    """A WebSocket session that loses the n-th change it receives, as a bug on the way might."""
+
+    def __init__(self, inner: WsSession, drop: int) -> None:
+        self._inner = inner
+        self._drop = drop
+        self._count = 0
+        self.welcome = inner.welcome
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    async def recv(self) -> Any:
+        while True:
+            frame = await self._inner.recv()
+            if isinstance(frame, ChangeFrame | ChangesFrame):
+                items = [frame.to_change()] if isinstance(frame, ChangeFrame) else frame.items
+                kept = []
+                for item in items:
+                    self._count += 1
+                    if self._count != self._drop:
+                        kept.append(item)
+                if not kept:
+                    continue
+                return ChangesFrame(items=kept)
+            return frame
+
+
+def test_a_gap_on_the_websocket_is_repaired_at_once(
+    qloop: asyncio.AbstractEventLoop, tmp_path: Path
+) -> None:
+    async def open_dropping(*args: Any, **kwargs: Any) -> Any:
+        return DroppingSession(await WsSession.open(*args, **kwargs), drop=3)
+
+    async def scenario() -> None:
+        async with running_hub(tmp_path) as hub:
+            service = make_service(hub.url, tmp_path / "state", ws_open=open_dropping)
+            seen = Recorder(service)
+            service.start()
+            await until(lambda: service.state == "live")
+            for n in range(1, 7):
+                await publish(hub.url, numbered("system", n, 1))
+            await until(lambda: seen.seqs("system")[-1:] == [6], 10, what="all six")
+            assert seen.seqs("system") == [1, 2, 3, 4, 5, 6]
+            assert seen.gaps == [("system", 3, 3)]
+            await until(lambda: service.status().counters.gaps_repaired == 1)
+            assert service.state == "live"
+            await service.stop()
+
+    run(qloop, scenario())
+
+
+class SilentSession(DroppingSession):
+    """A WebSocket that answers pings but delivers no change any more (a buffering proxy)."""
+
+    async def recv(self) -> Any:
+        while True:
+            frame = await self._inner.recv()
+            if not isinstance(frame, ChangeFrame | ChangesFrame):
+                return frame
+
+
+def test_the_cursor_comparison_catches_a_websocket_that_stopped_delivering(
+    qloop: asyncio.AbstractEventLoop, tmp_path: Path
+) -> None:
+    async def open_silent(*args: Any, **kwargs: Any) -> Any:
+        return SilentSession(await WsSession.open(*args, **kwargs), drop=0)
+
+    config = dataclasses.replace(
+        FAST, health_interval_s=0.3, compare_interval_s=0.6, verify_delay_s=0.3
+    )
+
+    async def scenario() -> None:
+        async with running_hub(tmp_path) as hub:
+            await publish(hub.url, numbered("alert", 1, 1))
+            service = make_service(hub.url, tmp_path / "state", config=config, ws_open=open_silent)
+            seen = Recorder(service)
+            service.start()
+            await until(lambda: service.state == "live")
+            await publish(hub.url, numbered("alert", 2, 2))
+            # The comparison brings the changes at once, then the WebSocket is judged.
+            await until(lambda: seen.seqs("alert") == [2, 3], 5, what="changes by comparison")
+            await until(lambda: service.state == "longpoll", 5, what="fallback")
+            await publish(hub.url, numbered("alert", 4, 1))
+            await until(lambda: seen.seqs("alert") == [2, 3, 4], 5)
+            assert "stopped delivering" in (seen.errors[0] if seen.errors else "")
+            await service.stop()
+
+    run(qloop, scenario())
+
+
+def test_a_black_holed_websocket_is_noticed_within_two_heartbeats(
+    qloop: asyncio.AbstractEventLoop, tmp_path: Path
+) -> None:
+    async def scenario() -> None:
+        async with (
+            running_hub(tmp_path, heartbeat_s=0.5) as hub,
+            FaultProxy.for_url(hub.url) as proxy,
+        ):
+            service = make_service(proxy.url, tmp_path / "state", config=FAST)
+            seen = Recorder(service)
+            service.start()
+            await until(lambda: service.state == "live")
+            held_at = asyncio.get_running_loop().time()
+            assert proxy.blackhole_open() >= 1
+            await publish(hub.url, numbered("backup", 1, 2))
+            await until(lambda: service.state == "longpoll", 5, what="noticed")
+            noticed = asyncio.get_running_loop().time() - held_at
+            assert noticed <= 2 * 0.5 + 0.5
+            await until(lambda: seen.seqs("backup") == [1, 2], 5, what="data over HTTP")
+            assert "silent" in seen.errors[-1] or "pong" in " ".join(seen.errors)
+            await service.stop()
+
+    run(qloop, scenario())
+
+
+def test_a_refused_token_is_fatal_and_said(
+    qloop: asyncio.AbstractEventLoop, tmp_path: Path
+) -> None:
+    async def scenario() -> None:
+        async with running_hub(tmp_path) as hub:
+            service = ConnectionService(
+                hub.url,
+                "not-a-token",
+                state_dir=tmp_path / "state",
+                power_probe=NullPowerProbe(),
+                network_probe=NullNetworkProbe(),
+            )
+            seen = Recorder(service)
+            service.start()
+            await until(lambda: service.state == "offline", 10)
+            status = service.status()
+            assert status.last_error is not None
+            assert status.last_error.startswith("unauthorized")
+            assert status.next_retry_s is not None
+            assert status.next_retry_s >= 10  # slow retries: a token does not fix itself
+            assert seen.errors
+            await service.stop()
+
+    run(qloop, scenario())
+
+
+def test_status_is_coalesced_and_only_sent_when_it_changes(
+    qloop: asyncio.AbstractEventLoop, tmp_path: Path
+) -> None:
+    async def scenario() -> None:
+        async with running_hub(tmp_path) as hub:
+            service = make_service(hub.url, tmp_path / "state")
+            seen = Recorder(service)
+            service.set_window_visible(False)  # no refresh each second: only real changes
+            service.start()
+            await until(lambda: service.state == "live")
+            started = asyncio.get_running_loop().time()
+            for n in range(1, 201, 20):
+                await publish(hub.url, numbered("camera", n, 20))
+            await until(lambda: len(seen.seqs("camera")) == 200, 10)
+            await asyncio.sleep(0.5)  # let the last coalesced status out
+            elapsed = asyncio.get_running_loop().time() - started
+            assert len(seen.statuses) <= 2 + elapsed / 0.25
+            assert all(a != b for a, b in itertools.pairwise(seen.statuses))
+            assert seen.statuses[-1].counters.messages >= 2
+            await service.stop()
 
     run(qloop, scenario())
