@@ -522,9 +522,9 @@ class EventsSource(Source):
         for key, job in sorted(self._publisher.records("backup").items()):
             event_id = job.get("event_id")
             if isinstance(event_id, str):
-                found.setdefault(event_id, []).append(
-                    (key, job.get("state"), job.get("files_done"), job.get("verified"))
-                )
+                # The state only: progress ticks several times a second, and what the
+                # manifest says changes when a job reads back or ends.
+                found.setdefault(event_id, []).append((key, job.get("state")))
         return {event_id: tuple(items) for event_id, items in found.items()}
 
     def _today(self) -> date:

@@ -219,6 +219,18 @@ async def test_every_destination_gets_a_job_and_a_second_start_joins_the_first(
 
 
 @pytest.mark.asyncio
+async def test_two_starts_at_once_make_one_job(world: World) -> None:
+    write_photos(world.source, 2, 10_000)
+    await world.add_event()
+    async with running(world.source_for(), world.publisher) as source:
+        start = command(source, "backup.start")
+        first, second = await asyncio.gather(start({"event_id": "ev1"}), start({"event_id": "ev1"}))
+        assert first == second
+        await world.wait_job(first["job_id"], "completed")
+    assert list(world.publisher.records("backup")) == [first["job_id"]]
+
+
+@pytest.mark.asyncio
 async def test_cancel_stops_a_running_job_at_once(world: World) -> None:
     write_photos(world.source, 4, 1_000_000)
     await world.add_event()

@@ -5,9 +5,13 @@ For each file that the manifest does not show as verified with the same size and
 write to a hidden temporary name next to the final one, fsync, rename atomically, so a final
 name only ever holds a complete file (a hub killed with SIGKILL leaves at most a temporary
 file, removed by the next run). The source is hashed (BLAKE2b-512, the hash `b2sum` prints)
-while it is copied, on a second thread so hashing overlaps the reads and writes; then the
-destination is read back from the disk (its cached pages dropped where the OS allows) and
-hashed again. Cancel is checked between chunks. Faults that make the rest of the job
+from the very buffer that is written, on a second thread so hashing overlaps the reads and
+writes, so the source is read once. (copy_file_range/sendfile would move the bytes without
+us seeing them, costing a second read of the source to hash it, or an mmap, which kills
+the process with SIGBUS if someone truncates the file meanwhile.) BLAKE2b runs at about
+one core's worth of bytes per second, so two files are in flight at once by default. Then
+the destination is read back from the disk (its cached pages dropped where the OS allows)
+and hashed again. Cancel is checked between chunks. Faults that make the rest of the job
 pointless (destination full, not writable, gone; event folder gone) end it with an `error`
 {code, message, path}; a fault limited to one file (unreadable, a name the destination file
 system refuses) is counted in `files_failed` and fails the job once the others are done.
@@ -24,6 +28,7 @@ import logging
 import os
 import shutil
 import stat
+import sys
 import threading
 import time
 from collections import deque
@@ -32,6 +37,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Protocol, TypeVar
+
+if sys.platform != "win32":
+    import fcntl
 
 from studio_monitor.hub.sources.backup.manifest import (
     DestinationSpec,
@@ -653,7 +661,7 @@ class BackupEngine:
                 try:
                     digest = self._pump(run, lane, fd_in, fd_out, counted)
                     os.utime(temp, ns=(before.st_atime_ns, before.st_mtime_ns))
-                    os.fsync(fd_out)
+                    _fsync(fd_out)
                 except OSError as exc:
                     raise _DestinationFault(exc, temp) from None
                 _drop_cache(fd_out)
@@ -730,7 +738,7 @@ class BackupEngine:
             except OSError:
                 continue
             try:
-                os.fsync(fd)
+                _fsync(fd)
             except OSError as exc:
                 raise destination_error(exc, folder, run.spec.destination.label) from None
             finally:
@@ -880,22 +888,31 @@ def remove_temporaries(target: Path) -> int:
     return removed
 
 
+def _fsync(fd: int) -> None:
+    """Flush a file to the medium. On macOS plain fsync stops at the drive's cache;
+    F_FULLFSYNC goes through it (and is not offered by every file system: then fsync)."""
+    if sys.platform == "darwin":
+        try:
+            fcntl.fcntl(fd, fcntl.F_FULLFSYNC)
+            return
+        except OSError:
+            pass
+    os.fsync(fd)
+
+
 def _read_ahead(fd: int) -> None:
-    """Tell the OS the whole file will be read in order, so it reads ahead while we hash."""
-    fadvise = getattr(os, "posix_fadvise", None)
-    if fadvise is None:
-        return
-    with contextlib.suppress(OSError):
-        fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
-        fadvise(fd, 0, 0, os.POSIX_FADV_WILLNEED)
+    """Tell the OS the whole file will be read in order, so it reads ahead while we hash.
+    Linux only; elsewhere the OS's own read-ahead does without the hint."""
+    if sys.platform == "linux":
+        with contextlib.suppress(OSError):
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_WILLNEED)
 
 
 def _drop_cache(fd: int, offset: int = 0, length: int = 0) -> None:
     """Ask the OS to forget the file's cached pages, so reading it back reads the medium.
-    On Linux this also starts writing out dirty pages without waiting for them. A no-op where
-    the call does not exist (Windows, macOS). Length 0 means to the end of the file."""
-    fadvise = getattr(os, "posix_fadvise", None)
-    if fadvise is None:
-        return
-    with contextlib.suppress(OSError):
-        fadvise(fd, max(0, offset), length, os.POSIX_FADV_DONTNEED)
+    On Linux this also starts writing out dirty pages without waiting for them. Linux only
+    (Windows and macOS have no such call). Length 0 means to the end of the file."""
+    if sys.platform == "linux":
+        with contextlib.suppress(OSError):
+            os.posix_fadvise(fd, max(0, offset), length, os.POSIX_FADV_DONTNEED)

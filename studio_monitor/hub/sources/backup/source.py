@@ -244,6 +244,8 @@ class BackupSource(Source):
         self._queue: deque[_Job] = deque()
         self._running: set[_Job] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        # Two starts for the same event at once must end with one job, not two.
+        self._creating = asyncio.Lock()
         #: Set once the manifest is open, records are in line and unfinished jobs resumed.
         self.ready = asyncio.Event()
 
@@ -257,6 +259,11 @@ class BackupSource(Source):
     # --- lifecycle --------------------------------------------------------------------------
 
     async def run(self, publisher: Publisher) -> None:
+        # A hub restarts a source whose run raised: start from what the manifest says.
+        self._jobs.clear()
+        self._queue.clear()
+        self._running.clear()
+        self._outbox = _Outbox(TOPIC)
         self._publisher = publisher
         self._manifest = await asyncio.to_thread(Manifest, self._manifest_path)
         self._engine = BackupEngine(
@@ -347,10 +354,12 @@ class BackupSource(Source):
     # --- commands ---------------------------------------------------------------------------
 
     async def _cmd_start(self, args: JsonObject) -> JsonObject:
-        return await self._create_jobs(args, "copy")
+        async with self._creating:
+            return await self._create_jobs(args, "copy")
 
     async def _cmd_verify(self, args: JsonObject) -> JsonObject:
-        return await self._create_jobs(args, "verify")
+        async with self._creating:
+            return await self._create_jobs(args, "verify")
 
     async def _cmd_cancel(self, args: JsonObject) -> JsonObject:
         check_args(args, "backup.cancel", required={"job_id"})
