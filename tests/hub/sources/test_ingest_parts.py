@@ -71,11 +71,87 @@ def exif_for(
     return exif
 
 
+def camera_exif(
+    make: str = "Canon",
+    model: str = "Canon EOS R5",
+    serial: str = "012345678901",
+    taken: str = "2024:05:01 12:34:56",
+    *,
+    orientation: int = 1,
+    thumbnail: bytes | None = None,
+) -> bytes:
+    """An EXIF block as a camera writes it: IFD0, the EXIF IFD, and IFD1 with a JPEG preview.
+
+    (Pillow cannot write IFD1, so this lays out the TIFF structure itself, big-endian.)
+    """
+
+    def ascii_entry(tag: int, text: str) -> tuple[int, int, int, bytes]:
+        data = text.encode("ascii") + b"\0"
+        return (tag, 2, len(data), data)
+
+    def short(tag: int, value: int) -> tuple[int, int, int, bytes]:
+        return (tag, 3, 1, struct.pack(">H", value))
+
+    def long(tag: int, value: int) -> tuple[int, int, int, bytes]:
+        return (tag, 4, 1, struct.pack(">I", value))
+
+    def ifd_size(entries: list[tuple[int, int, int, bytes]]) -> int:
+        extra = sum(len(d) + len(d) % 2 for _, _, _, d in entries if len(d) > 4)
+        return 2 + 12 * len(entries) + 4 + extra
+
+    def ifd(entries: list[tuple[int, int, int, bytes]], at: int, next_ifd: int) -> bytes:
+        head = struct.pack(">H", len(entries))
+        data_at = at + 2 + 12 * len(entries) + 4
+        tail = b""
+        for tag, kind, count, data in entries:
+            if len(data) <= 4:
+                head += struct.pack(">HHI", tag, kind, count) + data.ljust(4, b"\0")
+            else:
+                head += struct.pack(">HHII", tag, kind, count, data_at + len(tail))
+                tail += data + b"\0" * (len(data) % 2)
+        return head + struct.pack(">I", next_ifd) + tail
+
+    exif_ifd = [
+        ascii_entry(0x9003, taken),
+        ascii_entry(0x9011, "+02:00"),
+        ascii_entry(0xA431, serial),
+    ]
+    ifd0 = [
+        ascii_entry(0x010F, make),
+        ascii_entry(0x0110, model),
+        short(0x0112, orientation),
+        long(0x8769, 0),
+    ]
+    ifd0_at = 8
+    exif_at = ifd0_at + ifd_size(ifd0)
+    ifd1_at = exif_at + ifd_size(exif_ifd)
+    ifd0[3] = long(0x8769, exif_at)
+    ifd1: list[tuple[int, int, int, bytes]] = []
+    if thumbnail is not None:
+        ifd1 = [short(0x0103, 6), long(0x0201, 0), long(0x0202, len(thumbnail))]
+        ifd1[1] = long(0x0201, ifd1_at + ifd_size(ifd1))
+    tiff = b"MM\x00\x2a" + struct.pack(">I", ifd0_at)
+    tiff += ifd(ifd0, ifd0_at, ifd1_at if thumbnail is not None else 0)
+    tiff += ifd(exif_ifd, exif_at, 0)
+    if thumbnail is not None:
+        tiff += ifd(ifd1, ifd1_at, 0) + thumbnail
+    return b"Exif\0\0" + tiff
+
+
+def preview_of(image: Image.Image) -> bytes:
+    """The 160x120 JPEG preview a camera embeds."""
+    small = image.copy()
+    small.thumbnail((160, 120))
+    out = io.BytesIO()
+    small.save(out, "JPEG", quality=80)
+    return out.getvalue()
+
+
 def make_jpeg(
     seed: int = 0,
     *,
     size: tuple[int, int] = (640, 480),
-    exif: Image.Exif | None = None,
+    exif: Image.Exif | bytes | None = None,
     no_exif: bool = False,
 ) -> bytes:
     """A real JPEG with EXIF; `seed` makes the pixels (and so the content) differ."""
@@ -88,6 +164,18 @@ def make_jpeg(
         image.save(out, "JPEG", quality=90)
     else:
         image.save(out, "JPEG", quality=90, exif=exif if exif is not None else exif_for())
+    return out.getvalue()
+
+
+def make_camera_jpeg(
+    seed: int = 0, *, size: tuple[int, int] = (1200, 800), orientation: int = 1, **exif: str
+) -> bytes:
+    """A JPEG as a camera writes it, embedded preview included."""
+    image = Image.new("RGB", size, ((seed * 37) % 256, 40, 200))
+    image.paste((255, 255, 0), (0, 0, size[0] // 4, size[1] // 4))  # a mark in one corner
+    block = camera_exif(orientation=orientation, thumbnail=preview_of(image), **exif)
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=90, exif=block)
     return out.getvalue()
 
 
@@ -311,6 +399,60 @@ def test_exif_of_a_jpeg_and_its_thumbnail(tmp_path: Path) -> None:
         assert thumb.format == "JPEG"
         assert max(thumb.size) <= 160
         assert thumb.size == (160, 107)
+
+
+def _thumbnail_image(data_url: str) -> Image.Image:
+    prefix = "data:image/jpeg;base64,"
+    assert data_url.startswith(prefix)
+    image = Image.open(io.BytesIO(base64.b64decode(data_url[len(prefix) :])))
+    image.load()
+    return image
+
+
+def test_the_embedded_preview_makes_the_thumbnail_the_right_way_up(tmp_path: Path) -> None:
+    path = tmp_path / "IMG_0001.JPG"
+    path.write_bytes(make_camera_jpeg(1, size=(1200, 800)))
+    seen = examine(path)
+    assert (seen.info.make, seen.info.model, seen.info.serial) == (
+        "Canon",
+        "Canon EOS R5",
+        "012345678901",
+    )
+    assert seen.thumbnail is not None
+    upright = _thumbnail_image(seen.thumbnail)
+    assert upright.size == (160, 107)
+    # Shot with the camera turned (orientation 6: rotate 90 degrees clockwise to view).
+    path.write_bytes(make_camera_jpeg(1, size=(1200, 800), orientation=6))
+    seen = examine(path)
+    assert seen.thumbnail is not None
+    turned = _thumbnail_image(seen.thumbnail)
+    assert turned.size == (107, 160)
+    # The yellow corner mark moved from top left to top right.
+    r, g, b = turned.convert("RGB").getpixel((turned.width - 5, 5))
+    assert min(r, g) > 200
+    assert b < 100
+
+
+def _jpeg_with_preview(main: tuple[int, int, int], preview: Image.Image) -> bytes:
+    out = io.BytesIO()
+    preview.save(out, "JPEG", quality=90)
+    block = camera_exif(thumbnail=out.getvalue())
+    out = io.BytesIO()
+    Image.new("RGB", (1200, 800), main).save(out, "JPEG", quality=90, exif=block)
+    return out.getvalue()
+
+
+def test_the_preview_is_used_when_big_enough_else_the_photo_is_decoded(tmp_path: Path) -> None:
+    blue, green = (0, 0, 255), (0, 255, 0)
+    path = tmp_path / "a.jpg"
+    path.write_bytes(_jpeg_with_preview(blue, Image.new("RGB", (160, 120), green)))
+    seen = examine(path).thumbnail
+    assert seen is not None
+    assert _thumbnail_image(seen).convert("RGB").getpixel((10, 10))[1] > 200  # the preview
+    path.write_bytes(_jpeg_with_preview(blue, Image.new("RGB", (80, 60), green)))
+    seen = examine(path).thumbnail
+    assert seen is not None
+    assert _thumbnail_image(seen).convert("RGB").getpixel((10, 10))[2] > 200  # decoded
 
 
 def test_a_noisy_photo_still_gets_a_thumbnail_under_the_limit(tmp_path: Path) -> None:

@@ -37,7 +37,7 @@ class _Section(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     recursive: bool = True
     stable_s: float = 1.0
     grace_s: float = 30.0
-    poll_s: float = 0.2
+    poll_s: float = 0.1
     scan_interval_s: float = 5.0
     tick_s: float = 1.0
     shooting_window_s: float = 120.0
@@ -59,7 +59,7 @@ class IngestSettings:
     recursive: bool = True
     stable_s: float = 1.0
     grace_s: float = 30.0
-    poll_s: float = 0.2
+    poll_s: float = 0.1
     scan_interval_s: float = 5.0
     tick_s: float = 1.0
     shooting_window_s: float = 120.0
