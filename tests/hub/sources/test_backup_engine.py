@@ -406,6 +406,11 @@ def test_leftover_temporaries_are_removed_and_overlap_is_refused(h: Harness) -> 
     result = h.run(destination=inside)
     assert result.error is not None
     assert result.error.code == "destination_inside_source"
+    assert not (h.source / "backup").exists(), "refused before creating anything"
+    # A destination that holds the library is fine: the event gets its own folder there.
+    above = DestinationSpec(id="up", label="Above", path=h.source.parent.parent)
+    assert h.run(destination=above).state == "completed"
+    assert (h.source.parent.parent / h.source.name / "a.jpg").is_file()
 
 
 def test_an_unreadable_file_fails_the_job_after_the_others(h: Harness) -> None:

@@ -487,6 +487,9 @@ class BackupEngine:
                 f"cannot read the event folder {exc.filename or source}: {describe_os_error(exc)}",
                 exc.filename or source,
             ) from None
+        # Before anything is created: a destination inside the event folder would copy
+        # the event into itself.
+        _refuse_overlap(source, spec.destination.path, may_hold_source=True)
         self._prepare_root(spec.destination)
         target = self._manifest.target_dir(spec.event_id, spec.destination, source.name)
         _refuse_overlap(source, target)
@@ -855,9 +858,14 @@ def _destination_has(target: Path, entry: FileEntry) -> bool:
     return stat.S_ISREG(st.st_mode) and st.st_size == entry.size
 
 
-def _refuse_overlap(source: Path, target: Path) -> None:
+def _refuse_overlap(source: Path, target: Path, *, may_hold_source: bool = False) -> None:
+    """A backup inside the event folder would copy the event into itself; a backup folder
+    holding the event folder would mix the two (a destination root may hold it: the event
+    gets its own folder in there)."""
     src, dst = source.resolve(), target.resolve()
-    if dst == src or src in dst.parents or dst in src.parents:
+    inside = dst == src or src in dst.parents
+    holds = dst in src.parents
+    if inside or (holds and not may_hold_source):
         raise JobError(
             "destination_inside_source",
             f"the backup folder {target} and the event folder {source} overlap",
