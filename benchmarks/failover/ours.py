@@ -57,7 +57,10 @@ class OursResults:
     cut_duplicated: int = 0
     cut_runs: int = 0
     idle: dict[str, tuple[int, float, dict[str, int]]] = field(default_factory=dict)
-    longpoll_latency_ms: list[float] = field(default_factory=list)
+    #: Per idle state, for a few changes published while idle: (publish sent -> change
+    #: printed by the client, publish answered -> change printed) in ms. The hub answers a
+    #: publish once the change is committed, and sends it to clients from then on.
+    idle_latency_ms: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
 
     def add(self, verdict: Verdict, watch: WatchClient, what: str) -> None:
         self.delivered += verdict.delivered
@@ -219,8 +222,8 @@ async def idle(tmp: Path, res: OursResults, *, window_s: float, settle_s: float 
                 res.failures.append(f"idle {name}: left {state} during the window")
             count, breakdown = _window(rig.proxy, t0, window_s)
             res.idle[name] = (count, window_s / 60.0, breakdown)
-            if state == "longpoll":
-                await _latency(rig, watch, res)
+            if state in ("live", "longpoll"):
+                await _latency(rig, watch, res, state)
 
     async def offline() -> None:
         # Nothing listens behind the proxy: every attempt is a connection the proxy resets.
@@ -252,13 +255,17 @@ def _change(topic: str, n: int) -> dict[str, object]:
     return {"topic": topic, "key": "idle", "op": "put", "value": {"n": n, "t": time.time()}}
 
 
-async def _latency(rig: Rig, watch: WatchClient, res: OursResults, probes: int = 5) -> None:
-    """A few changes published while the long-poll idles: publish sent -> change printed."""
+async def _latency(
+    rig: Rig, watch: WatchClient, res: OursResults, state: str, probes: int = 5
+) -> None:
+    """A few changes published while the client idles in `state`, timed to the client."""
+    samples = res.idle_latency_ms.setdefault(state, [])
     for i in range(1, probes + 1):
         sent = time.monotonic()
         cursors = await publish(rig.hub_url, [_change("load.a", i)], token=AGENT_TOKEN)
+        answered = time.monotonic()
         t, _ = await watch.wait_change(10, pred=_is_change("load.a", cursors["load.a"]))
-        res.longpoll_latency_ms.append((t - sent) * 1000.0)
+        samples.append(((t - sent) * 1000.0, (t - answered) * 1000.0))
         await asyncio.sleep(1.5)
 
 

@@ -225,11 +225,15 @@ def report(args: argparse.Namespace, figures: dict[str, Any]) -> str:
                 f"ours idle in {state}: {count / minutes:.1f} requests/min ({count} in "
                 f"{minutes * 60:.0f} s: {detail or 'none'})"
             )
-        lat = stats(res.longpoll_latency_ms)
-        out.append(
-            f"ours long-poll idle, publish -> change printed: p50 {fmt(lat.median, 'ms', 1)}, "
-            f"max {fmt(lat.hi, 'ms', 1)} (n={lat.n}; target 100 ms)"
-        )
+        for state, samples in res.idle_latency_ms.items():
+            sent = stats([a for a, _ in samples])
+            answered = stats([b for _, b in samples])
+            out.append(
+                f"ours idle in {state}, a change published -> printed by the client: "
+                f"p50 {fmt(sent.median, 'ms', 1)}, max {fmt(sent.hi, 'ms', 1)} from the publish "
+                f"sent; p50 {fmt(answered.median, 'ms', 1)}, max {fmt(answered.hi, 'ms', 1)} "
+                f"from its answer (n={sent.n}; target on long-poll 100 ms)"
+            )
     p_idle: tuple[int, float] | None = figures.get("peer_idle")
     if p_idle is not None:
         count, minutes = p_idle
