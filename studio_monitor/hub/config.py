@@ -355,4 +355,6 @@ def build_config(
     for key in ("tls_cert", "tls_key"):
         if settings.get(key) is not None:
             settings[key] = Path(settings[key])
+            if not settings[key].is_file():
+                raise ConfigError(f"TLS file not found: {settings[key]}")
     return HubConfig(data_dir=resolved_dir, tokens=tokens, sources=sources, **settings), notice

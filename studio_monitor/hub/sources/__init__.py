@@ -1,6 +1,6 @@
 """The sources a hub runs, built from its `[sources.<name>]` config tables.
 
-`build_sources(config)` walks `FACTORIES`, a plain list of (name, from_config): each source
+`build_sources(config)` walks `factories()`, a plain list of (name, from_config): each source
 module exposes `from_config(section, config) -> Source` and validates its own table. Every
 source runs unless its table says `enabled = false`; `enabled` is taken out before the table
 reaches the source. A table naming no known source is a `ConfigError` (a typo would
