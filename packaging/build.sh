@@ -55,9 +55,18 @@ case "$(uname -s)" in
   *) bundle="dist/StudioMonitor"; exe="$bundle/StudioMonitor" ;;
 esac
 
-size_mb=$(du -sm "$bundle" | cut -f1)
-files=$(find "$bundle" -type f | wc -l)
-echo "build: $bundle: ${size_mb} MB unpacked, ${files} files"
+# Unpacked size: the bytes of every file (what an installer copies), in MB and MiB.
+"$python_bin" - "$bundle" <<'PY'
+import os, sys
+total = files = 0
+for root, _dirs, names in os.walk(sys.argv[1]):
+    for name in names:
+        path = os.path.join(root, name)
+        if not os.path.islink(path):
+            total += os.path.getsize(path)
+            files += 1
+print(f"build: {sys.argv[1]}: {total / 1e6:.1f} MB ({total / 2**20:.1f} MiB) unpacked, {files} files")
+PY
 echo "build: PyInstaller took $((build_end - build_start)) s (set-up included: $((build_end - start)) s)"
 
 if [ "$run_test" = 1 ]; then
