@@ -548,3 +548,25 @@ async def test_from_config_builds_from_the_hub_config(tmp_path: Path) -> None:
     assert source.settings.library_root == tmp_path / "lib"
     assert source.settings.stable_s == 0.5
     assert source.data_dir == tmp_path / "data"
+
+
+@pytest.mark.asyncio
+async def test_a_subfolder_configured_on_its_own_files_into_its_own_event(
+    harness: Harness,
+) -> None:
+    live = await add_event(harness.publisher, harness.tmp_path, "live-one")
+    portraits = await add_event(harness.publisher, harness.tmp_path, "portraits", "upcoming")
+    sub = harness.hot / "second body"
+    sub.mkdir()
+    harness.start()
+    result = await harness.command(
+        "camera.configure", {"watch_folder": str(sub), "event_id": "portraits"}
+    )
+    assert result["added"] is True
+    drop(harness.hot / "a.jpg", make_jpeg(32))
+    drop(sub / "b.jpg", make_jpeg(33, exif=exif_for("SONY", "ILCE-7M3", "56")))
+    await harness.ingested(1)
+    await harness.ingested(1, key="sony-ilce-7m3-56")
+    assert (live / "a.jpg").exists()
+    assert (portraits / "b.jpg").exists()
+    assert not (live / "b.jpg").exists()

@@ -231,10 +231,14 @@ class IngestSource(Source):
         return _Folder(path=absolute, key=str(absolute))
 
     def _root_of(self, path: str) -> str | None:
+        # The deepest hot folder wins: a subfolder configured on its own has its own event.
+        best: str | None = None
         for key in self._folders:
-            if path == key or path.startswith(key.rstrip(os.sep) + os.sep):
-                return key
-        return None
+            if (path == key or path.startswith(key.rstrip(os.sep) + os.sep)) and (
+                best is None or len(key) > len(best)
+            ):
+                best = key
+        return best
 
     def _takes(self, path: str) -> bool:
         """A file this source would ingest: a photo in a hot folder, not in a folder we fill."""
