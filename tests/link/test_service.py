@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import itertools
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,20 @@ from studio_monitor.protocol import Change, ChangeFrame, ChangesFrame
 from tests.support.faultproxy import FaultProxy, Mode
 from tests.support.hub import OPERATOR_TOKEN, publish, put, running_hub
 from tests.support.qt import run, until
+
+
+@pytest.fixture(autouse=True)
+def no_link_errors(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """A machine that refuses an event, or a task that crashes, is logged as an error and the
+    service carries on; in these tests that must never happen."""
+    caplog.set_level(logging.WARNING, logger="studio_monitor.link")
+    yield
+    errors = [
+        r.getMessage()
+        for r in caplog.records
+        if r.name.startswith("studio_monitor.link") and r.levelno >= logging.ERROR
+    ]
+    assert errors == []
 
 
 class Recorder:
