@@ -50,7 +50,7 @@ def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "agent",
         help="run this PC's sources and publish them to a remote hub",
-        description="Run this PC's sources (system, ingest) and publish their records to a "
+        description="Run this PC's sources (system, ingest) and publish their records to a\n"
         "hub with the agent role, buffering on disk while the hub is away.",
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
