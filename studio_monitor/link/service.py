@@ -196,6 +196,8 @@ class ConnectionService(QObject):
         self._network_probe.on_change(self._on_network)
         self._run(self._machine.start())
         self._feed(m.NetworkChanged(self._network))
+        if not self._visible:  # hidden before the start (an app started in the tray)
+            self._feed(m.VisibilityChanged(False))
         self._feed(m.ActivityChanged(dict(self._replica.active)))
         self._power_timer = self._loop.call_later(POWER_POLL_S, self._poll_power)
         self._schedule_refresh()
@@ -220,10 +222,10 @@ class ConnectionService(QObject):
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
         if self._ws is not None:
+            self._remember_ws_confirmation()
             await self._ws.close("client stopping")
             self._ws = None
         await self._http.aclose()
-        self._remember_ws_confirmation()
         self._store.save_confirmed({t: at for t, at in self._confirmed.items() if at is not None})
         self._store.close()
 
@@ -234,6 +236,8 @@ class ConnectionService(QObject):
     def send_command(self, name: str, args: dict[str, Any]) -> str:
         """Queue a command (on disk at once) and send it when a transport can; its status
         comes through `commandUpdated`. Returns the command id."""
+        if self._stopped:
+            raise RuntimeError("the connection service is stopped: the command was not queued")
         entry = self._outbox.add(name, args)
         self.commandUpdated.emit(entry)
         if self._started and not self._stopped:

@@ -456,3 +456,28 @@ def test_status_is_coalesced_and_only_sent_when_it_changes(
             await service.stop()
 
     run(qloop, scenario())
+
+
+def test_hidden_before_start_slows_polling_and_after_stop_commands_are_refused(
+    qloop: asyncio.AbstractEventLoop, tmp_path: Path
+) -> None:
+    async def scenario() -> None:
+        async with (
+            running_hub(tmp_path) as hub,
+            FaultProxy.for_url(hub.url, http_timeout_s=0.3) as proxy,
+        ):
+            await proxy.set_mode(Mode.REFUSE_WS)
+            await publish(hub.url, numbered("backup", 1, 1))
+            service = make_service(proxy.url, tmp_path / "state", config=FAST)
+            service.set_window_visible(False)  # an app that starts in the tray
+            service.start()
+            await until(lambda: service.state == "polling", 15)
+            status = service.status()
+            # Idle backups: 10 s x 0.1 (the test's speed-up) x 2 (hidden) = 2 s.
+            assert status.poll_interval_s == 2.0
+            assert status.scaling == "window hidden: updates every 2 s"
+            await service.stop()
+            with pytest.raises(RuntimeError, match="stopped"):
+                service.send_command("ingest.pause", {})
+
+    run(qloop, scenario())
