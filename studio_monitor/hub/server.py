@@ -380,6 +380,12 @@ class HubServer:
         self.sessions.add(session)
         try:
             await session.run()
+        except (ConnectionError, SinkGone):
+            pass
+        except Exception:
+            # The response is already a WebSocket: say so with 1011, not an HTTP 500.
+            log.exception("WebSocket session %s failed", session.session_id)
+            await session.sink.close(CLOSE_INTERNAL, "internal error")
         finally:
             self.sessions.discard(session)
             await session.finish()
