@@ -152,6 +152,7 @@ EventBackupState = Literal["none", "partial", "current", "stale", "failed"]
 class DestinationBackup(Struct, kw_only=True):
     id: str
     label: str
+    path: str | None = None
     state: EventBackupState = "none"
     last_completed_at: float | None = None
 
