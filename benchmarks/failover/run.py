@@ -209,7 +209,7 @@ def report(args: argparse.Namespace, figures: dict[str, Any]) -> str:
         per_run = ", ".join(f"{100 * r.lost / r.expected:.0f} %" for r in p_cut if r.expected)
         out.append(
             f"Socket.IO, 3 s cut at 100 events/s ({len(p_cut)} runs of 10 s, recovery off): "
-            f"lost {lost} of {expected} ({per_run} per run), duplicated "
+            f"lost {lost} of {expected} (per run: {per_run}), duplicated "
             f"{sum(r.duplicates for r in p_cut)}"
         )
 
