@@ -101,7 +101,7 @@ async def test_a_client_that_never_reads_delays_nobody_and_is_cut_off(tmp_path: 
                 delays = sorted(arrived[i] - published[i] for i in range(1, total + 1))
                 # 150 x 16 KB is ~2.4 MB, ten times what the slow client may have queued: it
                 # was cut off, and the fast one got every change promptly all along.
-                assert delays[-1] < 0.5, f"worst delivery {delays[-1] * 1000:.0f} ms"
+                assert delays[-1] < 1.0, f"worst delivery {delays[-1] * 1000:.0f} ms"
                 await wait_until(lambda: slow.closed, what="the slow client closed")
                 assert slow.close_reason == "too far behind"
                 assert slow.peak_pending_bytes <= limit + 17_000
