@@ -31,7 +31,6 @@ import tomli_w
 
 from studio_monitor.hub.app import Hub
 from studio_monitor.hub.config import HubConfig, TokenSpec
-from studio_monitor.hub.sources import build_sources
 from studio_monitor.hub.sources.base import Source
 
 OPERATOR_TOKEN: Final = "test-operator-token-0123456789abcdef"
@@ -104,11 +103,6 @@ async def running_hub(
         yield hub
     finally:
         await hub.stop()
-
-
-def built_sources(config: HubConfig) -> list[Source]:
-    """The sources a real hub would build for `config` (for tests that want them all)."""
-    return build_sources(config)
 
 
 async def publish(
