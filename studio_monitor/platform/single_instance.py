@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 MESSAGE_SHOW: Final = b"show\n"
 CONNECT_TIMEOUT_MS: Final = 2000
+READ_TIMEOUT_MS: Final = 1000
 
 
 def server_name(lock_dir: Path, app: str = "studio-monitor") -> str:
@@ -44,7 +45,6 @@ class SingleInstance(QObject):
         self.name = server_name(lock_dir)
         self._lock: QLockFile | None = None
         self._server: QLocalServer | None = None
-        self._clients: list[QLocalSocket] = []
 
     @property
     def is_primary(self) -> bool:
@@ -73,14 +73,6 @@ class SingleInstance(QObject):
 
     def release(self) -> None:
         """Stop listening and unlock (at quit); safe to call twice."""
-        for socket in self._clients:
-            # Cut the signals first: a `disconnected` emitted while the socket is torn down
-            # must not call back into this object.
-            socket.readyRead.disconnect()
-            socket.disconnected.disconnect()
-            socket.abort()
-            socket.deleteLater()
-        self._clients.clear()
         if self._server is not None:
             self._server.close()
             self._server.deleteLater()
@@ -104,22 +96,18 @@ class SingleInstance(QObject):
 
     def _on_connection(self) -> None:
         assert self._server is not None
-        while (socket := self._server.nextPendingConnection()) is not None:
-            self._clients.append(socket)
-            socket.readyRead.connect(lambda s=socket: self._read(s))
-            socket.disconnected.connect(lambda s=socket: self._drop(s))
-            if socket.bytesAvailable():
-                self._read(socket)
-
-    def _read(self, socket: QLocalSocket) -> None:
-        while socket.canReadLine():
-            line = bytes(socket.readLine().data())
-            if line == MESSAGE_SHOW:
-                self.activationRequested.emit()
-            else:
-                log.warning("single instance: unknown message %r", line[:40])
-
-    def _drop(self, socket: QLocalSocket) -> None:
-        if socket in self._clients:
-            self._clients.remove(socket)
+        show = False
+        while self._server.hasPendingConnections():
+            socket = self._server.nextPendingConnection()
+            # A later launch writes its one line right after connecting and then waits for
+            # us; reading it here (bounded) keeps no per-socket state or callbacks around.
+            if socket.canReadLine() or socket.waitForReadyRead(READ_TIMEOUT_MS):
+                line = bytes(socket.readLine(64).data())
+                if line == MESSAGE_SHOW:
+                    show = True
+                else:
+                    log.warning("single instance: unknown message %r", line[:40])
+            socket.abort()
             socket.deleteLater()
+        if show:
+            self.activationRequested.emit()

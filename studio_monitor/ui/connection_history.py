@@ -23,14 +23,24 @@ RTT_WINDOW_S: Final = 600.0
 MAX_TRANSITIONS: Final = 2000
 
 
-def describe(status: LinkStatus | None, *, elapsed_s: float = 0.0) -> str:
+_STATE_WORDS: Final = {
+    "connecting": "Connecting…",
+    "live": "Live",
+    "longpoll": "Long-poll",
+    "polling": "Polling",
+    "offline": "Offline",
+}
+
+
+def describe(status: LinkStatus | None, *, elapsed_s: float = 0.0, state: str | None = None) -> str:
     """The status bar's words: "Live", "Long-poll", "Polling every 3 s", "Offline, retrying in 8 s".
 
     `elapsed_s`: time since `status` was received, so a retry countdown keeps counting down
-    between two status updates.
+    between two status updates. Before the first status (they are coalesced), `state` alone
+    gives the plain words.
     """
     if status is None:
-        return "Not connected"
+        return _STATE_WORDS.get(state or "", "Not connected")
     state = status.state
     if state == "live":
         return "Live"

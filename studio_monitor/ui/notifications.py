@@ -90,6 +90,11 @@ class NotificationBridge(QObject):
         self.pause_timer.setObjectName("notifications_pause_end")
         self.pause_timer.setSingleShot(True)
         self.pause_timer.timeout.connect(self.resume_alerts)
+        self.live_timer = QTimer(self)
+        self.live_timer.setObjectName("notifications_live_expiry")
+        self.live_timer.setSingleShot(True)
+        self.live_timer.setInterval(OK_BANNER_MS)
+        self.live_timer.timeout.connect(self._expire_live)
 
     # --- posting -------------------------------------------------------------------------
 
@@ -134,7 +139,7 @@ class NotificationBridge(QObject):
         else:
             self.post(Notification(CONNECTION_KEY, title, text, tone, dock=None))
         if kind == "live":
-            QTimer.singleShot(OK_BANNER_MS, self._expire_live)
+            self.live_timer.start()
 
     def _expire_live(self) -> None:
         note = self._current.get(CONNECTION_KEY)

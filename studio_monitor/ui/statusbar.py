@@ -126,11 +126,7 @@ class StatusBarController(QObject):
         status = self.history.last_status
         elapsed = self.history.elapsed_since_status()
         state = status.state if status is not None else self.history.state
-        words = (
-            describe(status, elapsed_s=elapsed)
-            if status is not None
-            else ("Connecting…" if state == "connecting" else "Not connected")
-        )
+        words = describe(status, elapsed_s=elapsed, state=state)
         tone = theme.tone_for(theme.CONNECTION_TONES, state)
         self.indicator.dot.set_tone(tone)
         self.indicator.words.setText(words)

@@ -388,7 +388,7 @@ def test_alerts_model_worst_open_and_sorting(state: StudioState) -> None:
 def test_system_model_thresholds_and_unknowns(state: StudioState) -> None:
     model = SystemModel(state)
     record = SystemRecord(
-        host="studio-pc", cpu_percent=97.0, memory=Usage(total=16_000_000_000, percent=50.0)
+        host="studio-pc", cpu_percent=99.0, memory=Usage(total=16_000_000_000, percent=50.0)
     )
     value = to_value(record)
     value["disks"] = [
@@ -398,7 +398,7 @@ def test_system_model_thresholds_and_unknowns(state: StudioState) -> None:
     state.reset_topic("system", {"pc": value})
     state.flush()
     C = SystemModel.Col
-    assert model.text(0, C.CPU) == "97 %"
+    assert model.text(0, C.CPU) == "99 %"
     assert model.data(model.index(0, C.CPU), TONE_ROLE) == "critical"
     assert model.text(0, C.MEMORY) == "50 % of 16.0 GB"
     assert model.data(model.index(0, C.MEMORY), TONE_ROLE) is None

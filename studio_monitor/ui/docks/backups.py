@@ -9,7 +9,7 @@ sense for the selected job's current state.
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from studio_monitor.ui import theme
 from studio_monitor.ui.commands import CommandCenter
@@ -30,6 +30,11 @@ class StatTile(QFrame):
         self.value.setFont(theme.scaled_font(self.font(), 2.0, bold=True))
         self.value.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         self.caption = QLabel(caption)
+        # Captions wrap and tiles shrink, so five tiles never make the window wider than a
+        # small screen.
+        self.caption.setWordWrap(True)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.setMinimumWidth(90)
         palette = self.caption.palette()
         palette.setColor(self.caption.foregroundRole(), theme.subtle())
         self.caption.setPalette(palette)

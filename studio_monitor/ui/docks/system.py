@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QScrollArea,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -63,6 +64,8 @@ class Gauge(QWidget):
         self.value.setFont(theme.scaled_font(self.font(), 1.7, bold=True))
         self.value.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self.detail = _subtle(QLabel())
+        # The detail gives way first when the dock is narrow.
+        self.detail.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.bar = UsageBar(height=8)
         self.spark = Sparkline(y_max=spark_max, tone="info")
         if threshold is not None:
@@ -181,6 +184,7 @@ class HostCard(QFrame):
             bar = UsageBar(height=8)
             bar.set_ticks(_ticks(DISK))
             free = _subtle(QLabel())
+            mount.setMaximumWidth(140)
             free.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             self.disks_box.addWidget(mount, row, 0)
             self.disks_box.addWidget(bar, row, 1)
@@ -230,6 +234,7 @@ class SystemDock(MonitorDock):
         scroll = QScrollArea()
         scroll.setObjectName("system_scroll")
         scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setWidget(inner)
         self.body.addWidget(scroll, 1)

@@ -1,8 +1,8 @@
 """The System dock's model: one row per host (`system/<host_id>`), plus the thresholds it marks.
 
 The dock draws a card per row (bars, sparklines); this model is what the cards read and what
-tests check. Thresholds are the levels at which the hub's default alert rules warn; the
-cards draw them as ticks on bars and lines on sparklines so the eye sees how close a figure is.
+tests check. The cards draw the thresholds below as ticks on bars and lines on sparklines,
+so the eye sees how close a figure is.
 """
 
 from __future__ import annotations
@@ -32,9 +32,13 @@ class Threshold:
         return None
 
 
-CPU: Final = Threshold(warning=85.0, critical=95.0)
-MEMORY: Final = Threshold(warning=85.0, critical=95.0)
-DISK: Final = Threshold(warning=85.0, critical=95.0)
+# The warning levels are those of the hub's default alert rules (hub/sources/alerts.py:
+# `cpu_high` at 90 % for minutes, `disk_low` under 10 % free), so a bar turns amber where an
+# alert may follow; memory has no hub rule and uses the same levels as CPU. The critical
+# levels mark "act now".
+CPU: Final = Threshold(warning=90.0, critical=98.0)
+MEMORY: Final = Threshold(warning=90.0, critical=97.0)
+DISK: Final = Threshold(warning=90.0, critical=95.0)
 BATTERY_LOW: Final = 20.0
 
 

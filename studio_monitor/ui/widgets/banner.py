@@ -1,7 +1,9 @@
 """The in-window banner: the newest notification across the top of the window, always shown.
 
 It mirrors the bridge: `posted` shows (or replaces) the message, `withdrawn` removes it and
-falls back to the next one still current. A tinted strip in the notification's tone, a
+falls back to the next one still current. The banner does not hide itself: its container
+(the window's banner bar) is shown while `note` is not None. (A widget hidden when it is
+put in a QToolBar gets a disabled, invisible action, so it must stay visible.) A tinted strip in the notification's tone, a
 title, the text, "+2 more" when several are current, an "Open" button when it points at a
 dock, and a close button that withdraws it.
 """
@@ -52,7 +54,6 @@ class Banner(QWidget):
         layout.addWidget(self.close_button)
         bridge.posted.connect(self._on_posted)
         bridge.withdrawn.connect(self._on_withdrawn)
-        self.setVisible(False)
 
     def _on_posted(self, note: Notification) -> None:
         self._show(note)
@@ -63,7 +64,7 @@ class Banner(QWidget):
             self._show(current[-1])
         else:
             self.note = None
-            self.setVisible(False)
+            self.update()
 
     def _show(self, note: Notification) -> None:
         self.note = note
@@ -73,7 +74,6 @@ class Banner(QWidget):
         self.more.setText(f"+{others} more" if others > 0 else "")
         self.more.setVisible(others > 0)
         self.open_button.setVisible(note.dock is not None)
-        self.setVisible(True)
         self.update()
 
     def _open(self) -> None:

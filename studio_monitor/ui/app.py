@@ -1,0 +1,482 @@
+"""The desktop app: wires the studio state, docks, tray and notifications to one ConnectionService.
+
+`run(options)` is what `studio-monitor` (no subcommand) does: one instance per user (a second
+launch brings this window forward and exits), the settings file read, the qasync event loop
+started, and an `AppController` built. The controller decides where the hub is: the
+`--hub` URL, else the profile's hub in the settings, else the **embedded hub** it starts as
+a child process; it then connects to that hub exactly as to any other (one code path), and
+reconnects to a new one when the settings change. It is the one place where the service's
+signals meet the UI (`_connect_service`); the window never sees the service.
+
+Quitting (the tray's or the menu's Quit, or closing the window where there is no tray):
+the layout is saved, the service stops (its outbox and cursors are on disk), the embedded
+hub gets SIGTERM and is waited for, the tray icon goes, and the event loop ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Protocol, cast
+
+from PySide6.QtCore import QObject, QSettings, Signal
+from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
+
+from studio_monitor import __version__
+from studio_monitor.app.config import AppConfig, AppPaths, Profile, load_config
+from studio_monitor.app.embedded_hub import EmbeddedHub
+from studio_monitor.errors import ConfigError, StudioMonitorError
+from studio_monitor.link.machine import MachineConfig
+from studio_monitor.link.service import ConnectionService
+from studio_monitor.link.status import LinkStatus
+from studio_monitor.platform import credentials
+from studio_monitor.platform.autostart import Autostart, default_autostart
+from studio_monitor.platform.notify import default_notifier
+from studio_monitor.platform.single_instance import SingleInstance
+from studio_monitor.ui import resources
+from studio_monitor.ui.commands import CommandCenter
+from studio_monitor.ui.connection_history import ConnectionHistory
+from studio_monitor.ui.dialogs.connection_test import ConnectionTestDialog
+from studio_monitor.ui.dialogs.settings import SettingsDialog
+from studio_monitor.ui.main_window import MainWindow, Models
+from studio_monitor.ui.notifications import Notification, NotificationBridge, NotificationChoices
+from studio_monitor.ui.state import StudioState
+from studio_monitor.ui.theme import Tone
+from studio_monitor.ui.tray import TrayController
+
+log = logging.getLogger(__name__)
+
+EMBEDDED_KEY = "embedded"
+
+
+@dataclass(frozen=True)
+class GuiOptions:
+    """The GUI's own command-line options (`cli/gui.py`)."""
+
+    hub: str | None = None
+    token_file: Path | None = None
+    profile: str | None = None
+    data_dir: Path | None = None
+
+
+class ServiceFactory(Protocol):
+    def __call__(
+        self, hub_url: str, token: str, *, state_dir: Path, speed: float, parent: QObject
+    ) -> ConnectionService: ...
+
+
+def default_service(
+    hub_url: str, token: str, *, state_dir: Path, speed: float, parent: QObject
+) -> ConnectionService:
+    """The real service. `speed` is the settings' update speed: 2.0 polls twice as often,
+    which is the machine's interval multiplier 0.5."""
+    config = MachineConfig(poll_multiplier=1.0 / speed)
+    return ConnectionService(hub_url, token, state_dir=state_dir, config=config, parent=parent)
+
+
+def state_dir_for(paths: AppPaths, hub_key: str) -> Path:
+    """One folder of cursors and last records per hub, so switching hubs never mixes them.
+    The embedded hub has a fixed key: its port changes from run to run, its store does not."""
+    if hub_key == EMBEDDED_KEY:
+        return paths.state_dir / EMBEDDED_KEY
+    digest = hashlib.sha1(credentials.normalise_hub_url(hub_key).encode()).hexdigest()[:16]
+    return paths.state_dir / f"hub-{digest}"
+
+
+class AppController(QObject):
+    """Everything the running app is made of, and how it is wired."""
+
+    #: The app has shut down (service stopped, hub stopped): the event loop may end.
+    finished = Signal()
+
+    def __init__(
+        self,
+        paths: AppPaths,
+        config: AppConfig,
+        options: GuiOptions | None = None,
+        *,
+        tray_available: bool | None = None,
+        service_factory: ServiceFactory = default_service,
+        hub_base_command: Sequence[str] | None = None,
+        keyring: credentials.Keyring | None = None,
+        autostart: Autostart | None = None,
+        clock: Callable[[], float] = time.time,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.paths = paths
+        self.config = config
+        self.options = options or GuiOptions()
+        self.service_factory = service_factory
+        self.hub_base_command = hub_base_command
+        self.keyring = keyring
+        self.autostart = autostart or default_autostart()
+        self.service: ConnectionService | None = None
+        self.hub: EmbeddedHub | None = None
+        self.hub_url: str | None = None
+        self.token: str | None = None
+        self.speed = config.speed
+        self._stopping: asyncio.Task[None] | bool | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+        self.state = StudioState(parent=self)
+        self.models = Models.create(self.state, clock=clock)
+        self.history = ConnectionHistory()
+        # The tray needs the bridge (its pause action), the bridge needs the tray's icon for
+        # balloons: the bridge starts with no desktop notifier and gets the tray's once built.
+        self.bridge = NotificationBridge(
+            default_notifier(None), choices=self._choices(config), parent=self
+        )
+        self.tray = TrayController(self.bridge, tray_available=tray_available, parent=self)
+        self.bridge.notifier = default_notifier(self.tray.tray)
+        self.bridge.watch_alerts(self.models.alerts)
+        self.commands = CommandCenter(self.bridge, parent=self)
+        self.settings = QSettings(str(paths.layout_file), QSettings.Format.IniFormat)
+        self.window = MainWindow(
+            state=self.state,
+            models=self.models,
+            commands=self.commands,
+            bridge=self.bridge,
+            tray=self.tray,
+            history=self.history,
+            settings=self.settings,
+        )
+        self.settings_dialog: SettingsDialog | None = None
+        self.test_dialog: ConnectionTestDialog | None = None
+        self._connect_signals()
+
+    # --- wiring ----------------------------------------------------------------------------
+
+    def _connect_signals(self) -> None:
+        window = self.window
+        window.quitRequested.connect(self.quit)
+        window.reconnectRequested.connect(self.reconnect)
+        window.settingsRequested.connect(self.open_settings)
+        window.connectionTestRequested.connect(self.open_connection_test)
+        window.diagnosticsRequested.connect(self.save_diagnostics)
+        window.windowVisibilityChanged.connect(self._on_window_visible)
+        self.state.flushed.connect(self._update_tray_alerts)
+        self.models.alerts.modelReset.connect(self._update_tray_alerts)
+
+    def _connect_service(self, service: ConnectionService) -> None:
+        self.state.connect_service(service)
+        service.stateChanged.connect(self.window.status.on_state)
+        service.stateChanged.connect(self.tray.set_connection)
+        service.statusChanged.connect(self._on_status)
+        service.notice.connect(self.bridge.on_notice)
+        self.commands.set_service(service)
+        service.set_window_visible(self.window.isVisible())
+
+    @staticmethod
+    def _choices(config: AppConfig) -> NotificationChoices:
+        return NotificationChoices(
+            connection=config.notify_connection,
+            alerts=config.notify_alerts,
+            min_severity=config.notify_min_severity,
+        )
+
+    # --- start -----------------------------------------------------------------------------
+
+    def start(self, *, show: bool = True) -> None:
+        """Show the window and connect (starting the embedded hub when no hub is configured)."""
+        if show:
+            self.window.show()
+        self._connect_to_configured_hub()
+
+    def configured_hub(self) -> str | None:
+        return self.options.hub or self.config.hub.hub_url
+
+    def _connect_to_configured_hub(self) -> None:
+        url = self.configured_hub()
+        if url is None:
+            self._start_embedded_hub()
+            return
+        self._stop_embedded_hub()
+        try:
+            token = credentials.resolve_token(self.options.token_file, url, keyring=self.keyring)
+        except ConfigError as exc:
+            self.bridge.post(
+                Notification(
+                    key="setup",
+                    title="No token for the hub",
+                    text=f"{exc}. Open File > Settings to store one.",
+                    tone="critical",
+                    balloon=False,
+                )
+            )
+            self.window.setWindowTitle(f"Studio Monitor: {url}")
+            return
+        self.window.setWindowTitle(f"Studio Monitor: {url}")
+        self._use_hub(url, token, state_key=url)
+
+    def _start_embedded_hub(self) -> None:
+        if self.hub is not None:
+            return
+        hub = EmbeddedHub(self.paths.hub_data_dir, base_command=self.hub_base_command, parent=self)
+        hub.urlChanged.connect(lambda url: self._use_hub(url, hub.token, state_key=EMBEDDED_KEY))
+        hub.stateChanged.connect(self._on_hub_state)
+        hub.died.connect(self._on_hub_died)
+        self.hub = hub
+        self.window.setWindowTitle("Studio Monitor: this PC")
+        hub.start()
+
+    def _stop_embedded_hub(self) -> None:
+        if self.hub is not None:
+            self.hub.stop()
+            self.hub.deleteLater()
+            self.hub = None
+            self.window.status.set_hub_state(None)
+
+    def _use_hub(self, url: str, token: str, *, state_key: str) -> None:
+        """Connect to `url` (replacing any service connected elsewhere)."""
+        self.bridge.withdraw("setup")
+        speed = self.config.speed
+        if self.service is not None and (self.hub_url, self.token, self.speed) == (
+            url,
+            token,
+            speed,
+        ):
+            return
+        self.hub_url, self.token, self.speed = url, token, speed
+        old, self.service = self.service, None
+        if old is not None:
+            self._spawn(self._retire(old))
+        service = self.service_factory(
+            url, token, state_dir=state_dir_for(self.paths, state_key), speed=speed, parent=self
+        )
+        self.service = service
+        self._connect_service(service)
+        service.start()
+        log.info("connecting to %s", url)
+
+    async def _retire(self, service: ConnectionService) -> None:
+        with contextlib.suppress(Exception):
+            await service.stop()
+        service.deleteLater()
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # --- reactions -------------------------------------------------------------------------
+
+    def _on_status(self, status: LinkStatus) -> None:
+        self.window.status.on_status(status)
+        if self.window.panel is not None and self.window.panel.isVisible():
+            self.window.panel.refresh()
+
+    def _on_window_visible(self, visible: bool) -> None:
+        if self.service is not None:
+            self.service.set_window_visible(visible)
+
+    def _update_tray_alerts(self) -> None:
+        alerts = self.models.alerts
+        unacked = [r for _k, r in alerts.open_alerts() if not r.acked]
+        self.tray.set_alerts(alerts.worst_open(), len(unacked))
+
+    def _on_hub_state(self, state: str) -> None:
+        texts: dict[str, tuple[str, Tone]] = {
+            "starting": ("Embedded hub starting…", "info"),
+            "running": ("Embedded hub running", "neutral"),
+            "restarting": ("Embedded hub restarting…", "warning"),
+            "stopped": ("Embedded hub stopped", "critical"),
+        }
+        text, tone = texts.get(state, (state, "neutral"))
+        self.window.status.set_hub_state(text, tone)
+        if state == "running":
+            self.bridge.withdraw("embedded-hub")
+
+    def _on_hub_died(self, message: str) -> None:
+        self.bridge.post(
+            Notification(
+                key="embedded-hub",
+                title="The embedded hub stopped",
+                text=f"{message}. Restarting it.",
+                tone="warning",
+                dock="system",
+            )
+        )
+
+    def reconnect(self) -> None:
+        """Reconnect now: drop the backoff; a dead embedded hub is also restarted at once."""
+        if (
+            self.hub is not None
+            and self.hub.state == "restarting"
+            and self.hub.restart_timer.isActive()
+        ):
+            self.hub.restart_timer.stop()
+            self.hub.restart_timer.timeout.emit()
+        if self.service is not None:
+            self.service.reconnect()
+        elif self.configured_hub() is not None:
+            self._connect_to_configured_hub()
+
+    def activate(self) -> None:
+        """A second launch asked for the window."""
+        self.window.bring_forward()
+
+    # --- dialogs ---------------------------------------------------------------------------
+
+    def open_settings(self) -> None:
+        embedded = (self.hub.url, self.hub.token) if self.hub is not None and self.hub.url else None
+        dialog = SettingsDialog(
+            self.config,
+            self.paths.config_file,
+            autostart=self.autostart,
+            keyring=self.keyring,
+            embedded=embedded,
+            parent=self.window,
+        )
+        dialog.saved.connect(self.apply_config)
+        self.settings_dialog = dialog
+        dialog.open()
+
+    def apply_config(self, config: AppConfig) -> None:
+        """Settings saved: notification choices now, a new hub means a new connection."""
+        before = self.configured_hub()
+        self.config = config
+        self.bridge.choices = self._choices(config)
+        if self.options.hub is None and config.hub.hub_url != before:
+            self._reset_records()
+            if config.hub.hub_url is None:
+                self._start_embedded_hub()
+            else:
+                self._connect_to_configured_hub()
+        elif self.hub is not None and self.hub.url is not None:
+            # Same embedded hub: a new speed needs a new service (the machine's config).
+            self._use_hub(self.hub.url, self.hub.token, state_key=EMBEDDED_KEY)
+        else:
+            # Same remote hub: a new token or speed means a new service; same ones, nothing.
+            self._connect_to_configured_hub()
+
+    def _reset_records(self) -> None:
+        for topic in self.state.topics():
+            self.state.reset_topic(topic, {})
+        self.state.flush()
+
+    def open_connection_test(self) -> None:
+        if self.hub_url is None:
+            self.bridge.post(
+                Notification(
+                    "setup", "No hub yet", "There is no hub to test yet.", "warning", balloon=False
+                )
+            )
+            return
+        hub_ca = self.config.hub.ca_file if self.hub is None else None
+        self.test_dialog = ConnectionTestDialog(
+            self.hub_url, self.token, ca_file=Path(hub_ca) if hub_ca else None, parent=self.window
+        )
+        self.test_dialog.show()
+        self.test_dialog.start()
+
+    def save_diagnostics(self) -> None:
+        from studio_monitor.diagnostics import DiagnosticsError, default_diagnostics_name
+        from studio_monitor.diagnostics import save_diagnostics as write_zip
+
+        suggested = str(Path.home() / default_diagnostics_name())
+        path, _filter = QFileDialog.getSaveFileName(
+            self.window, "Save diagnostics", suggested, "Zip (*.zip)"
+        )
+        if not path:
+            return
+        try:
+            write_zip(
+                Path(path),
+                counters=self.service.status() if self.service is not None else None,
+                config_files=[self.paths.config_file] if self.paths.config_file.exists() else [],
+                folders={"state": self.paths.state_dir, "hub data": self.paths.hub_data_dir},
+                extra_secrets=[self.token] if self.token else [],
+            )
+        except DiagnosticsError as exc:
+            QMessageBox.warning(self.window, "Save diagnostics", str(exc))
+            return
+        self.window.command_line.setText(f"Diagnostics saved to {path}")
+
+    # --- stop ------------------------------------------------------------------------------
+
+    def quit(self) -> None:
+        """Shut down (once) and emit `finished`."""
+        if self._stopping is not None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            # No event loop runs (the app never started one, or it is already gone): there
+            # is no service to stop, so the synchronous part is the whole shutdown.
+            self._stopping = False
+            self._stop_embedded_hub()
+            self.tray.dispose()
+            self.finished.emit()
+            return
+        self._stopping = loop.create_task(self.shutdown())
+
+    async def shutdown(self) -> None:
+        self.window.quitting = True
+        self.window.save_layout()
+        service, self.service = self.service, None
+        if service is not None:
+            try:
+                await asyncio.wait_for(service.stop(), 10)
+            except (TimeoutError, StudioMonitorError) as exc:
+                log.warning("the connection service did not stop cleanly: %s", exc)
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(task, 5)
+        self._stop_embedded_hub()
+        self.tray.dispose()
+        self.window.hide()
+        self.window.deleteLater()
+        self.finished.emit()
+
+
+def run(options: GuiOptions, argv: Sequence[str] | None = None) -> int:
+    """Run the desktop app until it quits; the exit code."""
+    import qasync  # after PySide6 (imported above): qasync picks the Qt binding already loaded
+
+    app = QApplication.instance()
+    if not isinstance(app, QApplication):
+        app = QApplication(list(argv) if argv is not None else sys.argv[:1])
+    app.setApplicationName("Studio Monitor")
+    app.setApplicationDisplayName("Studio Monitor")
+    app.setApplicationVersion(__version__)
+    app.setOrganizationName("Studio Monitor")
+    app.setDesktopFileName("studio-monitor")
+    app.setWindowIcon(resources.app_icon())
+    # The tray keeps the app alive with its window hidden; quitting is explicit.
+    app.setQuitOnLastWindowClosed(False)
+
+    paths = AppPaths.default(options.data_dir)
+    instance = SingleInstance(paths.lock_dir)
+    if not instance.acquire():
+        print("Studio Monitor is already running: its window was brought forward.")
+        return 0
+    try:
+        config = load_config(paths.config_file)
+        if options.profile is not None:
+            config = replace(config, profile=cast(Profile, options.profile))
+    except ConfigError as exc:
+        QMessageBox.critical(None, "Studio Monitor", str(exc))
+        instance.release()
+        return 2
+
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    done = loop.create_future()
+    controller = AppController(paths, config, options)
+    instance.activationRequested.connect(controller.activate)
+    controller.finished.connect(lambda: done.done() or done.set_result(None))
+    loop.call_soon(controller.start)
+    try:
+        with loop:
+            loop.run_until_complete(done)
+    finally:
+        instance.release()
+    return 0

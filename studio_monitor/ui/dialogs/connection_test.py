@@ -1,0 +1,169 @@
+"""The connection test dialog: the checks of `studio-monitor check`, with each result as it comes.
+
+It runs `link.check.run_checks` (health, latency, TLS, auth, WebSocket round trip, snapshot,
+long-poll) as a task on the app's asyncio loop (qasync); `on_result` fills one row per
+check as it finishes, so a slow step shows which one is slow. Closing the dialog cancels a
+run in progress. The dialog never touches the app's own connection: it tests the network
+path, not the service's recovery.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import Signal
+from PySide6.QtGui import QCloseEvent
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio_monitor.errors import StudioMonitorError
+from studio_monitor.link.check import CHECK_NAMES, CheckReport, CheckResult, run_checks
+from studio_monitor.ui import theme
+from studio_monitor.ui.format import NA, fmt_ms
+
+log = logging.getLogger(__name__)
+
+COL_CHECK, COL_RESULT, COL_TIME, COL_DETAIL = range(4)
+
+
+class ConnectionTestDialog(QDialog):
+    #: The run ended: the report, or None when it could not run (the message says why).
+    finished_run = Signal(object)
+
+    def __init__(
+        self,
+        url: str,
+        token: str | None,
+        *,
+        ca_file: Path | None = None,
+        no_token_reason: str | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("connection_test")
+        self.setWindowTitle("Test connection")
+        self.url = url
+        self.token = token
+        self.ca_file = ca_file
+        self.no_token_reason = no_token_reason
+        self.task: asyncio.Task[None] | None = None
+        self.results: list[CheckResult] = []
+        self.heading = QLabel(f"Checking {url}")
+        self.heading.setFont(theme.scaled_font(self.font(), 1.2, bold=True))
+        self.table = QTableWidget(len(CHECK_NAMES), 4)
+        self.table.setObjectName("checks_table")
+        self.table.setHorizontalHeaderLabels(["Check", "Result", "Time", "Detail"])
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.setWordWrap(True)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(COL_DETAIL, QHeaderView.ResizeMode.Stretch)
+        for row, name in enumerate(CHECK_NAMES):
+            self._set(row, COL_CHECK, name)
+            self._set(row, COL_RESULT, "waiting")
+        self.summary = QLabel()
+        self.summary.setObjectName("checks_summary")
+        self.summary.setWordWrap(True)
+        self.rerun = QPushButton("Run again")
+        self.rerun.clicked.connect(self.start)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.addButton(self.rerun, QDialogButtonBox.ButtonRole.ActionRole)
+        buttons.rejected.connect(self.close)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.heading)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.summary)
+        layout.addWidget(buttons)
+        self.resize(760, 380)
+
+    def _set(self, row: int, column: int, text: str, tone: theme.Tone | None = None) -> None:
+        item = QTableWidgetItem(text)
+        if tone is not None:
+            item.setForeground(theme.tone_color(tone))
+        self.table.setItem(row, column, item)
+
+    def start(self) -> None:
+        """Run the checks (again); rows fill in as results arrive."""
+        if self.task is not None and not self.task.done():
+            return
+        self.results = []
+        for row in range(self.table.rowCount()):
+            self._set(row, COL_RESULT, "running…" if row == 0 else "waiting")
+            self._set(row, COL_TIME, "")
+            self._set(row, COL_DETAIL, "")
+        self.summary.setText("")
+        self.rerun.setEnabled(False)
+        self.task = asyncio.get_running_loop().create_task(self._run())
+
+    def on_result(self, result: CheckResult) -> None:
+        self.results.append(result)
+        row = (
+            CHECK_NAMES.index(result.name) if result.name in CHECK_NAMES else len(self.results) - 1
+        )
+        if result.ms is None and not result.ok:
+            self._set(row, COL_RESULT, "skipped", "neutral")
+        else:
+            self._set(
+                row, COL_RESULT, "pass" if result.ok else "FAIL", "ok" if result.ok else "critical"
+            )
+        self._set(row, COL_TIME, fmt_ms(result.ms) if result.ms is not None else NA)
+        self._set(row, COL_DETAIL, result.detail)
+        if row + 1 < self.table.rowCount():
+            self._set(row + 1, COL_RESULT, "running…")
+        self.table.resizeRowsToContents()
+
+    async def _run(self) -> None:
+        report: CheckReport | None = None
+        try:
+            report = await run_checks(
+                self.url,
+                self.token,
+                on_result=self.on_result,
+                ca_file=self.ca_file,
+                no_token_reason=self.no_token_reason,
+            )
+        except StudioMonitorError as exc:
+            self.summary.setText(str(exc))
+            self.summary.setStyleSheet(f"color: {theme.tone_color('critical').name()};")
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # shown, not raised: a dialog must not take the app down
+            log.exception("connection test failed")
+            self.summary.setText(f"The test stopped: {type(exc).__name__}: {exc}")
+        else:
+            failures = report.failures
+            if report.ok:
+                self.summary.setText(
+                    "Every check passed: this PC can use the hub over every transport."
+                )
+                tone = "ok"
+            else:
+                names = ", ".join(f.name for f in failures)
+                self.summary.setText(
+                    f"{len(failures)} check(s) did not pass: {names}. See the details above."
+                )
+                tone = "critical"
+            self.summary.setStyleSheet(f"color: {theme.tone_color(tone).name()};")
+        finally:
+            self.rerun.setEnabled(True)
+            for row in range(self.table.rowCount()):
+                item = self.table.item(row, COL_RESULT)
+                if item is not None and item.text() in ("running…", "waiting"):
+                    self._set(row, COL_RESULT, "not run", "neutral")
+        self.finished_run.emit(report)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
+        super().closeEvent(event)
