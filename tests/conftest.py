@@ -1,5 +1,31 @@
-"""Fixtures shared by every test package: the qasync loop (`qloop`, see tests/support/qt.py)."""
+"""Fixtures shared by every test package, and a private home for the whole run.
 
-from tests.support.qt import qloop
+The suite must never touch the real user's folders: the hub's default hot folder, event
+library and backups live under the Pictures folder, and settings, keyring, logs and state
+under the XDG folders. So before any test module is imported, HOME and the XDG variables point
+into a fresh temporary folder; child processes (hubs, `watch`) inherit it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import tempfile
+
+_home = tempfile.mkdtemp(prefix="studio-monitor-tests-home-")
+atexit.register(shutil.rmtree, _home, True)
+os.environ["HOME"] = _home
+for _name, _sub in (
+    ("XDG_CONFIG_HOME", ".config"),
+    ("XDG_DATA_HOME", ".local/share"),
+    ("XDG_STATE_HOME", ".local/state"),
+    ("XDG_CACHE_HOME", ".cache"),
+):
+    os.environ[_name] = os.path.join(_home, _sub)
+os.environ.pop("XDG_PICTURES_DIR", None)
+os.environ.pop("STUDIO_MONITOR_TOKEN", None)
+
+from tests.support.qt import qloop  # noqa: E402  (after the environment is set)
 
 __all__ = ["qloop"]

@@ -15,6 +15,7 @@ from studio_monitor.protocol.codec import (
 from studio_monitor.protocol.messages import (
     KNOWN_TOPICS,
     MAX_MESSAGE_BYTES,
+    MAX_SERVER_FRAME_BYTES,
     PROTOCOL_VERSION,
     SUBPROTOCOL,
     ActiveFrame,
@@ -49,6 +50,7 @@ from studio_monitor.protocol.messages import (
 __all__ = [
     "KNOWN_TOPICS",
     "MAX_MESSAGE_BYTES",
+    "MAX_SERVER_FRAME_BYTES",
     "PROTOCOL_VERSION",
     "SUBPROTOCOL",
     "ActiveFrame",

@@ -15,6 +15,7 @@ import msgspec
 from studio_monitor.errors import MessageTooLarge, ProtocolError
 from studio_monitor.protocol.messages import (
     MAX_MESSAGE_BYTES,
+    MAX_SERVER_FRAME_BYTES,
     ClientFrame,
     ServerFrame,
     is_valid_topic,
@@ -33,14 +34,14 @@ def encode(message: Any) -> bytes:
     return _encoder.encode(message)
 
 
-def _check_size(data: str | bytes) -> None:
+def _check_size(data: str | bytes, limit: int = MAX_MESSAGE_BYTES) -> None:
     # len(str) counts characters; UTF-8 can only be longer, so a str under the limit in
     # characters is measured again in bytes only when it could be over.
     size = len(data)
-    if isinstance(data, str) and size * 4 > MAX_MESSAGE_BYTES:
+    if isinstance(data, str) and size * 4 > limit:
         size = len(data.encode("utf-8", "surrogatepass"))
-    if size > MAX_MESSAGE_BYTES:
-        raise MessageTooLarge(f"message of {size} bytes is over the {MAX_MESSAGE_BYTES} byte limit")
+    if size > limit:
+        raise MessageTooLarge(f"message of {size} bytes is over the {limit} byte limit")
 
 
 def _translate(exc: msgspec.MsgspecError) -> ProtocolError:
@@ -50,9 +51,13 @@ def _translate(exc: msgspec.MsgspecError) -> ProtocolError:
     return ProtocolError(text)
 
 
-def decode(data: str | bytes, type_: type[T]) -> T:
-    """Decode and validate `data` as `type_` (any protocol struct or container of them)."""
-    _check_size(data)
+def decode(data: str | bytes, type_: type[T], *, limit: int = MAX_MESSAGE_BYTES) -> T:
+    """Decode and validate `data` as `type_` (any protocol struct or container of them).
+
+    `limit` is the size bound: the default is what a hub accepts; a client reading a hub's
+    answer passes `MAX_SERVER_FRAME_BYTES`.
+    """
+    _check_size(data, limit)
     decoder = _decoders.get(type_)
     if decoder is None:
         decoder = _decoders[type_] = msgspec.json.Decoder(type_)
@@ -73,8 +78,8 @@ def decode_client_frame(data: str | bytes) -> ClientFrame:
 
 
 def decode_server_frame(data: str | bytes) -> ServerFrame:
-    """Decode one hub-to-client WebSocket frame."""
-    _check_size(data)
+    """Decode one hub-to-client WebSocket frame (bounded by `MAX_SERVER_FRAME_BYTES`)."""
+    _check_size(data, MAX_SERVER_FRAME_BYTES)
     try:
         return _server_decoder.decode(data)
     except msgspec.MsgspecError as exc:

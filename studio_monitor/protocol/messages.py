@@ -15,7 +15,12 @@ from msgspec import UNSET, Meta, Struct, UnsetType
 
 PROTOCOL_VERSION: Final = 1
 SUBPROTOCOL: Final = "studio-monitor.v1"
+#: What a hub accepts from a client: bodies and frames over this are refused (PROTOCOL.md 2).
 MAX_MESSAGE_BYTES: Final = 1 << 20
+#: What a client accepts from a hub. A snapshot is one frame holding every record (camera
+#: thumbnails alone are up to 16 KiB each), so it may lawfully exceed the 1 MiB that
+#: clients may send; the client still bounds it so a broken peer cannot exhaust memory.
+MAX_SERVER_FRAME_BYTES: Final = 64 << 20
 KNOWN_TOPICS: Final = ("system", "camera", "backup", "event", "alert")
 
 TOPIC_PATTERN: Final = r"^[a-z][a-z0-9_.-]{0,31}$"
