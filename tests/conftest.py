@@ -24,6 +24,8 @@ for _name, _sub in (
 ):
     os.environ[_name] = os.path.join(_home, _sub)
 os.environ.pop("XDG_PICTURES_DIR", None)
+# No display in CI: Qt renders offscreen unless a test starts its own X server.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.pop("STUDIO_MONITOR_TOKEN", None)
 
 from tests.support.qt import qloop  # noqa: E402  (after the environment is set)
