@@ -1,8 +1,9 @@
 """The client side of the hub connection.
 
-The pure core (`machine`, `policy`, `cursors`, `status`) imports no Qt, no websockets and no
-httpx; `local_store` keeps cursors, last records and the command outbox on disk (SQLite);
-`transports` do the I/O; `service.ConnectionService` wires them to Qt signals. The UI uses
+The pure core (`machine`, `policy`, `cursors`, `clock`, `status`) imports no Qt, no
+websockets and no httpx; `local_store` keeps cursors, last records and the command outbox
+(`outbox`) on disk in SQLite; `transports` do the I/O; `service.ConnectionService` wires them
+to Qt signals. `check` is the connection test suite of `studio-monitor check`. The UI uses
 only `ConnectionService` and the values of `status`.
 """
 
