@@ -7,13 +7,16 @@ network changing) and the clock, and answers with actions (open a WebSocket, sen
 long-poll, check health, notify) for the connection service to carry out. It never waits,
 never touches a socket, and decides every duration itself: timeouts, backoff, grace.
 
-    connecting ──health ok, WebSocket opened and caught up──▶ live
-        │  └─WebSocket refused / failed / lost / slow to catch up─▶ longpoll ◀─┐
-        │                                                   │        │          │ WebSocket lost,
-        └─health failed─▶ offline ◀──unreachable───────────┘        │          │ stalled
-                            │  ▲                              misbehaves        │
-                            │  └────────unreachable──── polling ◀───┘          │
-                            └─health ok─▶ connecting             live ─────────┘
+    connecting --health ok, WebSocket opened and caught up--> live
+    connecting --WebSocket refused, failed, lost, or slow to catch up--> longpoll
+    connecting --health failed--> offline
+    live --WebSocket lost, or stalled (behind the hub's cursors)--> longpoll
+    live --manual reconnect--> connecting
+    longpoll --misbehaves--> polling
+    longpoll, polling --WebSocket probe opened and caught up--> live
+    longpoll, polling --hub unreachable--> offline
+    offline --health ok, or manual reconnect--> connecting
+    any but offline --fatal (token refused, TLS not trusted)--> offline
 
 - `connecting`: health check, then a WebSocket with `hello` and the saved cursors.
 - `live`: the WebSocket carries everything. HTTP is used only for the health check every
