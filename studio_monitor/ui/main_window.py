@@ -244,7 +244,7 @@ class MainWindow(QMainWindow):
             Qt.Orientation.Vertical,
         )
         self.resizeDocks(
-            [self.docks["system"], self.docks["alerts"]], [600, 240], Qt.Orientation.Vertical
+            [self.docks["system"], self.docks["alerts"]], [520, 320], Qt.Orientation.Vertical
         )
 
     def default_size(self) -> QSize:

@@ -55,6 +55,7 @@ class EventsDock(MonitorDock):
         )
         self.table.setObjectName("events_table")
         self.table.setColumnWidth(col.NAME, 200)
+        self.table.setColumnWidth(col.DATE, 110)
         self.table.setColumnWidth(col.BACKUP, 220)
         self.table.setColumnWidth(col.LAST_PHOTO, 130)
         self.body.addWidget(self.table, 1)

@@ -94,6 +94,17 @@ class Gauge(QWidget):
         self.spark.tone = tone
 
 
+def hub_text(record: SystemRecord) -> str:
+    """The hub process's own footprint, when this host runs the hub."""
+    hub = record.hub
+    if hub is None:
+        return ""
+    clients = (
+        NA if hub.clients is None else f"{hub.clients} client{'' if hub.clients == 1 else 's'}"
+    )
+    return f"hub: {fmt_bytes(hub.rss)} memory, {fmt_percent(hub.cpu_percent)} CPU, {clients}"
+
+
 class HostCard(QFrame):
     def __init__(self, key: str, state: StudioState) -> None:
         super().__init__()
@@ -163,12 +174,8 @@ class HostCard(QFrame):
         low = battery is not None and battery.percent is not None and battery.percent <= BATTERY_LOW
         self.battery.setText(battery_text(record))
         self.battery.setStyleSheet(f"color: {theme.tone_color('warning').name()};" if low else "")
-        hub = record.hub
-        self.hub.setText(
-            f"hub: {fmt_bytes(hub.rss)} memory, {fmt_percent(hub.cpu_percent)} CPU, {hub.clients if hub.clients is not None else NA} clients"
-            if hub
-            else ""
-        )
+        self.hub.setText(hub_text(record))
+
         history = self.state.history(self.key)
         if history is not None:
             self.cpu.spark.set_points(history.series("cpu_percent"))

@@ -1,8 +1,9 @@
 """A small line chart of the last few minutes, drawn with QPainter: CPU, memory, network, round trip.
 
 Points are `(t, value)` with `value` None where unknown: the line breaks there rather than
-drawing a made-up zero. The x axis is the last `window_s` seconds ending at the newest point
-(or at `now` when given), so a stalled feed visibly stops short of the right edge. The y axis
+drawing a made-up zero. The x axis ends at the newest point (or at `now` when given, so a
+stalled feed visibly stops short of the right edge) and spans the data, at least
+`min_window_s` and at most `window_s` seconds. The y axis
 is fixed (`y_max`, e.g. 100 for percents) or grows with the data. Threshold lines are drawn
 dashed in their tone's colour.
 """
@@ -25,12 +26,14 @@ class Sparkline(QWidget):
         self,
         *,
         window_s: float = 600.0,
+        min_window_s: float = 60.0,
         y_max: float | None = None,
         tone: theme.Tone = "info",
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.window_s = window_s
+        self.min_window_s = min_window_s
         self.y_max = y_max
         self.tone: theme.Tone = tone
         self._series: list[tuple[list[Point], theme.Tone]] = []
@@ -74,7 +77,10 @@ class Sparkline(QWidget):
             painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, "no data yet")
             return
         end = self._now if self._now is not None else max(times)
-        start = end - self.window_s
+        # A young history (the app just started) spreads over the width rather than hugging
+        # the right edge; from `window_s` of data on, the axis is the last `window_s`.
+        span = min(self.window_s, max(self.min_window_s, end - min(times)))
+        start = end - span
         values = [
             v for points, _t in self._series for t, v in points if v is not None and t >= start
         ]
@@ -82,7 +88,7 @@ class Sparkline(QWidget):
         inner = rect.adjusted(2, 3, -2, -2)
 
         def to_xy(t: float, v: float) -> QPointF:
-            x = inner.left() + (t - start) / self.window_s * inner.width()
+            x = inner.left() + (t - start) / span * inner.width()
             y = inner.bottom() - max(0.0, min(v, top)) / top * inner.height()
             return QPointF(x, y)
 
