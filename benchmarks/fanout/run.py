@@ -48,7 +48,13 @@ TOPIC = "bench"
 KEYS = [f"job-{i}" for i in range(50)]
 FLOOD_BATCH = 100  # changes per POST when flooding
 FLOOD_IN_FLIGHT = 2  # POSTs in flight when flooding
+#: Flooding is paced by the slowest client: at most this many changes published and not
+#: yet received by every client. Without it the flood measures how fast queues grow (the
+#: peer buffers without bound; our hub closes a client that falls too far behind), not how
+#: fast changes reach people.
+FLOOD_BACKLOG = 4 * FLOOD_BATCH
 RATE_IN_FLIGHT = 16  # at a fixed rate, one change per POST; allow a few to overlap
+REPORT_LINE_LIMIT = 16 << 20  # a worker's report line carries its latency histogram
 
 # Histogram layout of node/stats.js: 0.1 ms buckets to 2 s, then 10 ms buckets.
 FINE = 20000
@@ -237,12 +243,20 @@ async def _stop_process(proc: asyncio.subprocess.Process, grace: float) -> None:
 
 
 class Worker:
-    """One Node client process holding many connections; speaks node/stats.js's line protocol."""
+    """One Node client process holding many connections; speaks node/stats.js's line protocol.
 
-    def __init__(self, argv: list[str], log: Path) -> None:
+    A reader task keeps its stdout drained: `progress` lines update `slowest` (the publish
+    number every one of its connections has reached) and wake `moved`; other events are
+    queued for `read_event`."""
+
+    def __init__(self, argv: list[str], log: Path, moved: asyncio.Event) -> None:
         self.argv = argv
         self.log = log
+        self.moved = moved
+        self.slowest = 0.0
         self.proc: asyncio.subprocess.Process | None = None
+        self._events: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+        self._reader: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         log = _append(self.log)
@@ -252,18 +266,29 @@ class Worker:
             stdout=asyncio.subprocess.PIPE,
             stderr=log,
             cwd=NODE_DIR,
+            limit=REPORT_LINE_LIMIT,
         )
         log.close()
+        self._reader = asyncio.create_task(self._read())
 
-    async def read_event(self, event: str, limit_s: float) -> dict[str, Any]:
+    async def _read(self) -> None:
         assert self.proc is not None
         assert self.proc.stdout is not None
+        while line := await self.proc.stdout.readline():
+            message: dict[str, Any] = json.loads(line)
+            if message.get("event") == "progress":
+                self.slowest = float(message["n"])
+                self.moved.set()
+            else:
+                self._events.put_nowait(message)
+        self._events.put_nowait(None)
+
+    async def read_event(self, event: str, limit_s: float) -> dict[str, Any]:
         async with asyncio.timeout(limit_s):
             while True:
-                line = await self.proc.stdout.readline()
-                if not line:
+                message = await self._events.get()
+                if message is None:
                     raise RuntimeError(f"client worker exited; see {self.log}")
-                message: dict[str, Any] = json.loads(line)
                 if message.get("event") == event:
                     return message
 
@@ -277,6 +302,10 @@ class Worker:
             if self.proc.stdin is not None:
                 self.proc.stdin.close()
             await _stop_process(self.proc, grace=3.0)
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
 
 
 # --- publishing ---------------------------------------------------------------------------------
@@ -316,11 +345,16 @@ def make_change(n: int) -> PublishChange:
 
 
 class Publisher:
-    def __init__(self, server: Server, session: aiohttp.ClientSession) -> None:
+    def __init__(
+        self, server: Server, session: aiohttp.ClientSession, workers: Sequence[Worker]
+    ) -> None:
         self.server = server
         self.session = session
+        self.workers = workers
+        self.moved = workers[0].moved if workers else asyncio.Event()
         self.result = Published()
         self.n = 0
+        self.stalls = 0  # times the flood waited a whole second with no client progress
 
     async def _post(self, changes: list[PublishChange], t0: float, t1: float) -> None:
         url, body, headers = self.server.publish_request(changes)
@@ -370,9 +404,24 @@ class Publisher:
         if tasks:
             await asyncio.gather(*tasks)
 
-    async def flat_out(self, end: float, t0: float, t1: float) -> None:
+    async def flat_out(self, end: float, t0: float, t1: float, backlog: int) -> None:
+        """As fast as the slowest client takes it: a new batch goes out while fewer than
+        `backlog` published changes have yet to reach every client (0: no pacing at all,
+        an open loop that only the servers' own limits hold back)."""
+
+        async def paced() -> None:
+            while backlog and self.n - min(w.slowest for w in self.workers) >= backlog:
+                self.moved.clear()
+                try:
+                    async with asyncio.timeout(1.0):
+                        await self.moved.wait()
+                except TimeoutError:
+                    self.stalls += 1
+                    return  # a stuck client must not stop the run: go on unpaced once
+
         async def lane() -> None:
             while time.time() < end:
+                await paced()
                 await self._post([self._next() for _ in range(FLOOD_BATCH)], t0, t1)
 
         await asyncio.gather(*(lane() for _ in range(FLOOD_IN_FLIGHT)))
@@ -400,6 +449,7 @@ class Outcome:
     p99: float | None = None
     max_ms: float | None = None
     cpu: float | None = None
+    cpu_wait: float | None = None  # % of the window the server's main thread waited for a CPU
     rss_mb: float | None = None
     clients_cpu: float | None = None
     publisher_cpu: float | None = None
@@ -423,6 +473,7 @@ class Sampler:
         self.peak_rss = 0
         self._cpu0 = 0.0
         self._t0 = 0.0
+        self._wait0: float | None = None
 
     def _tree(self) -> list[psutil.Process]:
         procs: list[psutil.Process] = []
@@ -441,8 +492,18 @@ class Sampler:
                 total += times.user + times.system
         return total
 
+    def _runq_wait(self) -> float | None:
+        # Linux: seconds the first process's main thread (the hub's event loop) spent
+        # runnable but waiting for a CPU: how much other work on the machine delayed it.
+        try:
+            text = Path(f"/proc/{self.procs[0].pid}/schedstat").read_text()
+        except (OSError, IndexError):
+            return None
+        return int(text.split()[1]) / 1e9
+
     def begin(self) -> None:
         self._cpu0, self._t0 = self._cpu(), time.monotonic()
+        self._wait0 = self._runq_wait()
 
     def sample_rss(self) -> None:
         rss = 0
@@ -454,6 +515,13 @@ class Sampler:
     def cpu_percent(self) -> float:
         return (self._cpu() - self._cpu0) / max(time.monotonic() - self._t0, 1e-9) * 100
 
+    def wait_percent(self) -> float | None:
+        """Share of the window the main thread waited for a CPU while it had work."""
+        wait = self._runq_wait()
+        if wait is None or self._wait0 is None:
+            return None
+        return (wait - self._wait0) / max(time.monotonic() - self._t0, 1e-9) * 100
+
 
 async def run_scenario(
     scenario: Scenario, args: argparse.Namespace, workdir: Path, session: aiohttp.ClientSession
@@ -461,13 +529,13 @@ async def run_scenario(
     outcome = Outcome(scenario)
     server: Server = (OurHub if scenario.server == "ours" else Peer)(workdir)
     workers: list[Worker] = []
+    moved = asyncio.Event()
     try:
         await server.start()
         split = [scenario.clients] if scenario.clients < 2 else _halves(scenario.clients)
         for k, count in enumerate(split):
-            worker = Worker(
-                server.client_argv(count), workdir / f"client-{scenario.server}-{k}.log"
-            )
+            log = workdir / f"client-{scenario.server}-{k}.log"
+            worker = Worker(server.client_argv(count), log, moved)
             workers.append(worker)
             await worker.start()
         ready = await asyncio.gather(*(w.read_event("ready", 120) for w in workers))
@@ -480,7 +548,7 @@ async def run_scenario(
         t0, t1 = start + warmup, start + warmup + window
         for worker in workers:
             worker.command(cmd="window", t0=t0, t1=t1)
-        publisher = Publisher(server, session)
+        publisher = Publisher(server, session, workers)
         hub_sampler = Sampler([server.pid])
         client_sampler = Sampler([w.proc.pid for w in workers if w.proc is not None])
         me = Sampler([os.getpid()], children=False)  # the publisher, not its children
@@ -494,6 +562,7 @@ async def run_scenario(
                 await asyncio.sleep(0.2)
             hub_sampler.sample_rss()
             outcome.cpu = hub_sampler.cpu_percent()
+            outcome.cpu_wait = hub_sampler.wait_percent()
             outcome.rss_mb = hub_sampler.peak_rss / 2**20
             outcome.clients_cpu = client_sampler.cpu_percent()
             outcome.publisher_cpu = me.cpu_percent()
@@ -505,7 +574,7 @@ async def run_scenario(
         if scenario.mode == "rate":
             publishing = publisher.at_rate(args.rate, t1, t0, t1)
         else:
-            publishing = publisher.flat_out(t1, t0, t1)
+            publishing = publisher.flat_out(t1, t0, t1, args.backlog)
         await asyncio.gather(publishing, sample())
         await asyncio.sleep(args.drain)
         if profiler is not None:
@@ -515,6 +584,8 @@ async def run_scenario(
             worker.command(cmd="report")
         reports = await asyncio.gather(*(w.read_event("report", 30) for w in workers))
         _summarise(outcome, reports, publisher.result, window)
+        if publisher.stalls:
+            outcome.errors.append(f"the flood stalled {publisher.stalls} times on a stuck client")
     except Exception as exc:
         outcome.errors.append(f"{type(exc).__name__}: {exc}")
     finally:
@@ -612,6 +683,7 @@ COLUMNS = (
     ("p99 ms", 8),
     ("max ms", 8),
     ("CPU %", 6),
+    ("wait %", 6),
     ("RSS MB", 7),
     ("cli CPU%", 8),
     ("pub CPU%", 8),
@@ -635,6 +707,7 @@ def _row(outcome: Outcome, rate: float) -> list[str]:
         _fmt(outcome.p99, ".1f"),
         _fmt(outcome.max_ms, ".0f"),
         _fmt(outcome.cpu, ".0f"),
+        _fmt(outcome.cpu_wait, ".0f"),
         _fmt(outcome.rss_mb, ".0f"),
         _fmt(outcome.clients_cpu, ".0f"),
         _fmt(outcome.publisher_cpu, ".0f"),
@@ -799,6 +872,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--window", type=float, default=None, help="measured seconds")
     parser.add_argument("--warmup", type=float, default=1.0)
     parser.add_argument("--drain", type=float, default=1.5, help="seconds allowed after the window")
+    parser.add_argument(
+        "--backlog",
+        type=int,
+        default=FLOOD_BACKLOG,
+        help="flood: changes allowed on their way to the slowest client (0: open loop)",
+    )
     parser.add_argument("--json-out", metavar="FILE", help="also write the figures as JSON")
     parser.add_argument("--keep-logs", metavar="DIR", help="copy the logs of failed runs here")
     parser.add_argument(

@@ -21,7 +21,7 @@ function open(i) {
       timeout: 30000,
     });
     sockets.push(socket);
-    socket.on('change', (c) => stats.record(i, c.value.t, nowMs()));
+    socket.on('change', (c) => stats.record(i, c.value, nowMs()));
     socket.on('connect', resolve);
     socket.on('connect_error', (err) => {
       stats.error(err.message);
@@ -29,6 +29,7 @@ function open(i) {
     });
     socket.on('disconnect', (reason) => {
       if (!stopping) {
+        stats.lastN[i] = Infinity; // a dropped client no longer paces the flood
         stats.closed += 1;
         stats.error(`disconnected: ${reason}`);
       }

@@ -29,6 +29,7 @@ class Stats {
     this.maxMs = 0;
     this.minMs = Infinity;
     this.perConn = new Float64Array(connections); // changes published in the window, received
+    this.lastN = new Float64Array(connections); // highest publish number `value.n` seen
     this.closed = 0;
     this.errors = [];
   }
@@ -38,9 +39,11 @@ class Stats {
     this.t1 = t1 * 1000;
   }
 
-  // One change delivered to connection `conn`, published at `tPub` (Unix seconds).
-  record(conn, tPub, recvMs) {
-    const pubMs = tPub * 1000;
+  // One change delivered to connection `conn`: `value.t` is its publish time (Unix
+  // seconds), `value.n` its number in publish order.
+  record(conn, value, recvMs) {
+    if (value.n > this.lastN[conn]) this.lastN[conn] = value.n;
+    const pubMs = value.t * 1000;
     if (pubMs >= this.t0 && pubMs <= this.t1) this.perConn[conn] += 1;
     if (recvMs < this.t0 || recvMs > this.t1) return;
     this.recvWindow += 1;
@@ -86,6 +89,13 @@ class Stats {
       extra || {},
     );
   }
+
+  // The publish number every connection has reached: how far the slowest one is.
+  slowest() {
+    let min = Infinity;
+    for (const n of this.lastN) if (n < min) min = n;
+    return min === Infinity ? 0 : min;
+  }
 }
 
 function send(obj) {
@@ -93,7 +103,17 @@ function send(obj) {
 }
 
 // Wire stdin commands to `stats`; `onReport` closes the connections and returns extra fields.
+// Every 10 ms, when it moved, the slowest connection's publish number is sent as
+// {"event": "progress", "n"}: run.py's flood publisher paces itself on it.
 function control(stats, onReport) {
+  let reported = -1;
+  setInterval(() => {
+    const n = stats.slowest();
+    if (n !== reported) {
+      reported = n;
+      send({ event: 'progress', n });
+    }
+  }, 10);
   const rl = readline.createInterface({ input: process.stdin });
   rl.on('line', (line) => {
     let msg;

@@ -30,9 +30,9 @@ function open(i) {
       const recv = nowMs();
       const frame = JSON.parse(data);
       if (frame.type === 'changes') {
-        for (const c of frame.items) if (c.value) stats.record(i, c.value.t, recv);
+        for (const c of frame.items) if (c.value) stats.record(i, c.value, recv);
       } else if (frame.type === 'change') {
-        if (frame.value) stats.record(i, frame.value.t, recv);
+        if (frame.value) stats.record(i, frame.value, recv);
       } else if (frame.type === 'welcome' && !welcomed) {
         welcomed = true;
         clearTimeout(timer);
@@ -43,6 +43,7 @@ function open(i) {
     });
     ws.on('close', (code, reason) => {
       if (!stopping) {
+        stats.lastN[i] = Infinity; // a dropped client no longer paces the flood
         stats.closed += 1;
         stats.error(`closed ${code} ${reason}`);
       }
