@@ -11,7 +11,7 @@ tests (tests/support/faultproxy.py), and prints medians and p95s with the peer b
 - lost and repeated changes across every transition, hub restarts included;
 - idle HTTP requests per minute in each state, and a change's delay on an idle long-poll.
 
-    .venv/bin/python benchmarks/failover/run.py             # about 6 minutes
+    .venv/bin/python benchmarks/failover/run.py             # about 4 minutes
     .venv/bin/python benchmarks/failover/run.py --runs 17   # 100+ transitions
     .venv/bin/python benchmarks/failover/run.py --quick     # a smoke run, about 2 minutes
 
@@ -78,7 +78,11 @@ async def _run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
 
     # Phase 1, mostly waiting: idle windows side by side, with the peer's slow black hole
     # (its detection takes up to 45 s) and its refused-then-allowed watch.
-    phase("idle windows, peer black hole, peer refused upgrades")
+    phase(
+        "idle windows"
+        + (", peer black hole, peer refused upgrades" if node is not None else "")
+        + f" ({args.idle_window:.0f} s window)"
+    )
     jobs: list[Any] = []
     if args.only != "peer":
         jobs.append(ours.idle(tmp / "ours", res, window_s=args.idle_window))
