@@ -19,6 +19,8 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import signal
+import socket
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -26,7 +28,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol, cast
 
-from PySide6.QtCore import QObject, QSettings, Signal
+from PySide6.QtCore import QObject, QSettings, QSocketNotifier, Signal
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
 from studio_monitor import __version__
@@ -473,10 +475,60 @@ def run(options: GuiOptions, argv: Sequence[str] | None = None) -> int:
     controller = AppController(paths, config, options)
     instance.activationRequested.connect(controller.activate)
     controller.finished.connect(lambda: done.done() or done.set_result(None))
+    stop_signals = QuitOnSignals(controller.quit)
     loop.call_soon(controller.start)
     try:
         with loop:
             loop.run_until_complete(done)
     finally:
+        stop_signals.close()
         instance.release()
     return 0
+
+
+class QuitOnSignals(QObject):
+    """SIGTERM and SIGINT (a logout, `kill`, Ctrl+C in a terminal) quit the app cleanly,
+    embedded hub included, instead of killing it mid-write.
+
+    Python runs signal handlers only between bytecodes, and the Qt event loop may sleep in C
+    for long; so the handler only records the signal and `set_wakeup_fd` writes a byte to a
+    socket pair whose reading end a `QSocketNotifier` watches, which wakes the loop at once.
+    Nothing here on Windows, where a GUI app gets no such signals.
+    """
+
+    def __init__(self, on_signal: Callable[[], None]) -> None:
+        super().__init__()
+        self._on_signal = on_signal
+        self._old: dict[int, Any] = {}
+        self._notifier: QSocketNotifier | None = None
+        self._pair: tuple[socket.socket, socket.socket] | None = None
+        if sys.platform == "win32":
+            return
+        reader, writer = socket.socketpair()
+        reader.setblocking(False)
+        writer.setblocking(False)
+        self._pair = (reader, writer)
+        self._previous_fd = signal.set_wakeup_fd(writer.fileno())
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            self._old[signum] = signal.signal(signum, lambda *_args: None)
+        self._notifier = QSocketNotifier(reader.fileno(), QSocketNotifier.Type.Read, self)
+        self._notifier.activated.connect(self._drain)
+
+    def _drain(self) -> None:
+        assert self._pair is not None
+        with contextlib.suppress(OSError):
+            while self._pair[0].recv(64):
+                pass
+        self._on_signal()
+
+    def close(self) -> None:
+        if self._pair is None:
+            return
+        if self._notifier is not None:
+            self._notifier.setEnabled(False)
+        signal.set_wakeup_fd(self._previous_fd)
+        for signum, handler in self._old.items():
+            signal.signal(signum, handler)
+        for sock in self._pair:
+            sock.close()
+        self._pair = None
