@@ -318,3 +318,27 @@ def test_a_silent_link_is_lost_within_two_heartbeats(tmp_path: Path) -> None:
             await session.close()
 
     asyncio.run(scenario())
+
+
+def test_a_snapshot_over_one_mebibyte_is_read_over_http_and_websocket(tmp_path: Path) -> None:
+    # Clients may send at most 1 MiB, but a hub's snapshot holds every record in one frame
+    # (thumbnails are up to 16 KiB each), so the client must read more than that.
+    thumb = "x" * 16_000
+    records = [put("camera", f"c{i}", {"thumbnail": thumb}) for i in range(100)]
+
+    async def scenario() -> None:
+        async with running_hub(tmp_path) as hub:
+            for start in range(0, len(records), 50):
+                await publish(hub.url, records[start : start + 50])
+            transport = HttpTransport(hub.url, OPERATOR_TOKEN)
+            snap, _ = await transport.snapshot(None)
+            assert snap is not None
+            assert len(snap.records) == 100
+            await transport.aclose()
+            session = await WsSession.open(hub.url, OPERATOR_TOKEN, HELLO, timeout_s=5)
+            first = await session.recv()
+            assert type(first).__name__ == "SnapshotFrame"
+            assert len(first.records) == 100  # type: ignore[union-attr]
+            await session.close()
+
+    asyncio.run(scenario())

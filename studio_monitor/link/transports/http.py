@@ -31,6 +31,7 @@ from studio_monitor.errors import (
 )
 from studio_monitor.link.check import HubAddress, describe_error
 from studio_monitor.protocol import (
+    MAX_SERVER_FRAME_BYTES,
     ChangesBody,
     CommandRequest,
     CommandStatus,
@@ -230,7 +231,7 @@ class HttpTransport:
 
     def _body(self, response: httpx.Response, type_: type[T]) -> T:
         try:
-            return decode(response.content, type_)
+            return decode(response.content, type_, limit=MAX_SERVER_FRAME_BYTES)
         except ProtocolError as exc:
             raise ProtocolError(
                 f"the answer of {response.request.url.path} is not what the protocol says: "

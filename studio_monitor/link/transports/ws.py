@@ -50,7 +50,7 @@ from studio_monitor.errors import (
 )
 from studio_monitor.link.check import HubAddress, describe_error
 from studio_monitor.protocol import (
-    MAX_MESSAGE_BYTES,
+    MAX_SERVER_FRAME_BYTES,
     SUBPROTOCOL,
     ClientFrame,
     ErrorFrame,
@@ -114,7 +114,7 @@ class WsSession:
                     # Our own keepalive (below) starts with the welcome's heartbeat.
                     ping_interval=None,
                     close_timeout=CLOSE_TIMEOUT_S,
-                    max_size=MAX_MESSAGE_BYTES,
+                    max_size=MAX_SERVER_FRAME_BYTES,  # a snapshot may exceed 1 MiB
                     ssl=ssl_context if address.scheme == "https" else None,
                 )
                 await connection.send(encode(hello).decode())
