@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import secrets
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -148,3 +154,44 @@ def test_component_name_is_checked(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="short lowercase name"):
         log_file_path("../evil", tmp_path)
     assert log_file_path("hub", tmp_path) == tmp_path / "hub.log"
+
+
+@pytest.mark.slow
+def test_app_and_its_embedded_hub_write_their_logs(tmp_path: Path) -> None:
+    """The GUI (offscreen, first start) logs to gui.log and its embedded hub to hub.log."""
+    logs = tmp_path / "logs"
+    env = {**os.environ, LOG_DIR_ENV: str(logs), "QT_QPA_PLATFORM": "offscreen"}
+    app = subprocess.Popen(
+        [sys.executable, "-m", "studio_monitor", "--data-dir", str(tmp_path / "data")],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+    def text(name: str) -> str:
+        try:
+            return (logs / name).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return ""
+
+    try:
+        deadline = time.monotonic() + 60
+        while not (
+            f"gui {__version__} started" in text("gui.log")
+            and f"hub {__version__} started" in text("hub.log")
+        ):
+            assert app.poll() is None, f"the app exited with {app.returncode}"
+            assert time.monotonic() < deadline, (text("gui.log"), text("hub.log"))
+            time.sleep(0.05)
+    finally:
+        # The app and the hub it started share the process group made for them here.
+        os.killpg(app.pid, signal.SIGTERM)
+        try:
+            app.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(app.pid, signal.SIGKILL)
+            app.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(app.pid, signal.SIGKILL)
+    assert "starting the embedded hub" in text("gui.log")

@@ -78,6 +78,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code
     if rest:
         parser.error(f"unrecognised arguments: {' '.join(rest)}")
+    from studio_monitor.logs import setup_logging
+
+    setup_logging("gui")  # rotating gui.log in the platform's log folder, secrets masked
     from studio_monitor.ui.app import GuiOptions, run
 
     options = GuiOptions(
