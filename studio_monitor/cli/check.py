@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from studio_monitor.errors import ConfigError
-from studio_monitor.link.check import CheckResult, HubAddress, run_checks
+from studio_monitor.link.check import CheckReport, CheckResult, HubAddress, run_checks
 from studio_monitor.platform.credentials import TokenNotFound, resolve_token
 
 _NAME_WIDTH = 10
@@ -86,42 +86,73 @@ def main(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | N
         print(f"studio-monitor check: {exc}", file=stderr)
         return 2
 
-    table = None if args.json else _Table(stdout)
-    if table is not None:
-        table.header(args.url)
     try:
-        report = asyncio.run(
-            run_checks(
+        if args.json:
+            report = asyncio.run(
+                run_checks(
+                    args.url,
+                    token,
+                    timeout=args.timeout,
+                    ca_file=args.ca_file,
+                    no_token_reason=no_token_reason,
+                )
+            )
+            print(json.dumps(report.as_dict()), file=stdout)
+        else:
+            report = run_with_table(
                 args.url,
                 token,
-                on_result=table.row if table is not None else None,
+                stdout,
                 timeout=args.timeout,
                 ca_file=args.ca_file,
                 no_token_reason=no_token_reason,
             )
-        )
     except ConfigError as exc:
         print(f"studio-monitor check: {exc}", file=stderr)
         return 2
     except KeyboardInterrupt:
         print("studio-monitor check: interrupted", file=stderr)
         return 130
-
-    if table is None:
-        print(json.dumps(report.as_dict()), file=stdout)
-    else:
-        failures = report.failures
-        total = len(report.checks)
-        if not failures:
-            print(f"\nAll {total} checks passed.", file=stdout)
-        else:
-            first = failures[0]  # later ones are usually "not run" because of it
-            print(
-                f"\n{len(failures)} of {total} checks failed. {first.name}: {first.detail}",
-                file=stdout,
-            )
     stdout.flush()
     return 0 if report.ok else 1
+
+
+def run_with_table(
+    url: str,
+    token: str | None,
+    out: TextIO,
+    *,
+    timeout: float = 10.0,
+    ca_file: Path | None = None,
+    no_token_reason: str | None = None,
+) -> CheckReport:
+    """Run the checks as `check` shows them to people: the table filling in as each check
+    ends, then one line saying what failed and why. Raises `ConfigError` as `run_checks`
+    does; `setup` uses it too, so both commands print the same report."""
+    table = _Table(out)
+    table.header(url)
+    report = asyncio.run(
+        run_checks(
+            url,
+            token,
+            on_result=table.row,
+            timeout=timeout,
+            ca_file=ca_file,
+            no_token_reason=no_token_reason,
+        )
+    )
+    failures = report.failures
+    total = len(report.checks)
+    if not failures:
+        print(f"\nAll {total} checks passed.", file=out)
+    else:
+        first = failures[0]  # later ones are usually "not run" because of it
+        print(
+            f"\n{len(failures)} of {total} checks failed. {first.name}: {first.detail}",
+            file=out,
+        )
+    out.flush()
+    return report
 
 
 class _Table:
