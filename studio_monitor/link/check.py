@@ -38,7 +38,7 @@ import websockets.exceptions
 
 from studio_monitor.errors import ConfigError, ProtocolError
 from studio_monitor.protocol import (
-    MAX_MESSAGE_BYTES,
+    MAX_SERVER_FRAME_BYTES,
     PROTOCOL_VERSION,
     SUBPROTOCOL,
     ChangesBody,
@@ -454,7 +454,7 @@ class _Suite:
             open_timeout=self.timeout,
             close_timeout=min(self.timeout, 2.0),
             ping_interval=None,
-            max_size=MAX_MESSAGE_BYTES,
+            max_size=MAX_SERVER_FRAME_BYTES,
             ssl=self.context,
             user_agent_header="studio-monitor-check",
         ) as ws:
@@ -508,7 +508,7 @@ class _Suite:
         if response.status_code != 200:
             raise _Failed(f"snapshot got HTTP {response.status_code}: {_error_message(response)}")
         try:
-            snapshot = decode(response.content, SnapshotBody)
+            snapshot = decode(response.content, SnapshotBody, limit=MAX_SERVER_FRAME_BYTES)
         except ProtocolError as exc:
             raise _Failed(f"the snapshot could not be read: {exc}") from None
         self.snapshot = snapshot
@@ -558,7 +558,7 @@ class _Suite:
         if response.status_code != 200:
             raise _Failed(f"long-poll got HTTP {response.status_code}: {_error_message(response)}")
         try:
-            body = decode(response.content, ChangesBody)
+            body = decode(response.content, ChangesBody, limit=MAX_SERVER_FRAME_BYTES)
         except ProtocolError as exc:
             raise _Failed(f"the long-poll answer could not be read: {exc}") from None
         count = len(body.changes)
