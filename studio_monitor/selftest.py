@@ -1,9 +1,10 @@
 """`studio-monitor --self-test`: prove this installation works, from source or from a bundle.
 
 It starts the app as `studio-monitor` does (`ui.app.AppController`), but on a throw-away
-data folder with default settings, no tray icon and no keyring, so nothing of the user's is
-read or touched and it can run beside the studio's running app: the main window is built,
-the embedded hub starts as a child process (`<bundle exe> hub ...` when frozen, so the
+data folder with default settings, no tray icon and no keyring, and with a Pictures folder
+of its own for the hub (so its ingest never sees the studio's hot folder): nothing of the
+user's is read or touched, and it can run beside the studio's running app. The window is
+built, the embedded hub starts as a child process (`<bundle exe> hub ...` when frozen, so the
 bundle's own hub entry point is exercised), the ConnectionService connects to it, and the
 test waits until this PC's system figures have arrived live over the WebSocket and are in
 the window's System model. Then it exits 0. At the first step that does not happen in time,
@@ -21,6 +22,7 @@ logs into the throw-away folder, so it never rotates `hub.log` under a running a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import logging
 import os
@@ -28,7 +30,7 @@ import platform
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -104,6 +106,50 @@ def needs_offscreen(environ: dict[str, str] | os._Environ[str], platform_name: s
     return not (environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY"))
 
 
+#: Environment of the test's hub child that moves the user's Pictures folder into the work
+#: folder: HOME (macOS, and Linux without user-dirs), XDG_CONFIG_HOME (Linux reads
+#: user-dirs.dirs there) and platformdirs' override of the Windows known folder.
+def _private_pictures_env(home: Path) -> dict[str, str]:
+    return {
+        "HOME": str(home),
+        "XDG_CONFIG_HOME": str(home / ".config"),
+        "WIN_PD_OVERRIDE_MYPICTURES": str(home / "Pictures"),
+    }
+
+
+@contextlib.contextmanager
+def _private_pictures(home: Path) -> Iterator[Path]:
+    """Point the Pictures folder of child processes into `home`, and prove it took.
+
+    The hub's ingest source watches `<Pictures>/Studio Monitor/Hot Folder` and files what it
+    finds into `<Pictures>/Studio Monitor/Events`: a test hub doing that on a studio PC during
+    an event would copy the studio's photos a second time. So the test's hub must see a
+    Pictures folder of its own. The embedded hub inherits this process's environment, so
+    the variables are set here for the test's duration (after Qt has loaded its fonts, which
+    read HOME once) and put back after. The folder the hub will use is computed here with
+    the hub's own function; if it is not under `home`, the test stops rather than risk it.
+    """
+    from studio_monitor.hub.sources.paths import studio_pictures_dir
+
+    saved = {name: os.environ.get(name) for name in _private_pictures_env(home)}
+    os.environ.update(_private_pictures_env(home))
+    try:
+        pictures = studio_pictures_dir()
+        if not pictures.resolve().is_relative_to(home.resolve()):
+            raise SelfTestFailed(
+                "error",
+                f"cannot give the test hub a Pictures folder of its own (it would use "
+                f"{pictures}); not starting it, so no photo is touched",
+            )
+        yield pictures
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def _shown_system_rows(model: SystemModel) -> list[tuple[str, str]]:
     """(host, CPU text) of each row of the window's System model, as the dock shows them."""
     from PySide6.QtCore import QModelIndex, Qt
@@ -168,7 +214,10 @@ async def run_self_test(
 
     controller: AppController | None = None
     stage = "window"
+    isolation = contextlib.ExitStack()
     try:
+        from PySide6.QtGui import QFontDatabase
+
         from studio_monitor.app.config import AppConfig, AppPaths
         from studio_monitor.platform.autostart import NullAutostart
         from studio_monitor.platform.credentials import NullKeyring
@@ -185,6 +234,9 @@ async def run_self_test(
             autostart=NullAutostart("the self-test changes no start-up setting"),
         )
         app = controller
+        # Fonts are loaded once per process and read HOME: load them before it moves.
+        QFontDatabase.families()
+        isolation.enter_context(_private_pictures(work_dir / "home"))
         controller.start(show=True)
         step("window", "main window built")
 
@@ -288,6 +340,7 @@ async def run_self_test(
                 await asyncio.wait_for(controller.shutdown(), 15)
             except Exception as exc:  # a failing shutdown must not hide the result
                 log.warning("self-test: the app did not shut down cleanly: %s", exc)
+        isolation.close()
     result.elapsed_s = round(time.monotonic() - start, 3)
     return result
 

@@ -38,6 +38,10 @@ def test_self_test_passes_from_source(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
     env.pop("QT_QPA_PLATFORM", None)  # no display: the self-test must pick offscreen itself
     env["STUDIO_MONITOR_LOG_DIR"] = str(tmp_path / "logs")
+    # A user whose Pictures folder the app's hub would watch (and create) at first start.
+    user_home = tmp_path / "user"
+    env["HOME"] = str(user_home)
+    env["XDG_CONFIG_HOME"] = str(user_home / ".config")
     done = subprocess.run(
         [sys.executable, "-m", "studio_monitor", "--self-test"],
         cwd=ROOT,
@@ -55,8 +59,10 @@ def test_self_test_passes_from_source(tmp_path: Path) -> None:
     assert lines[-1].startswith("studio-monitor self-test: passed in ")
     log = (tmp_path / "logs" / "selftest.log").read_text(encoding="utf-8")
     assert "self-test passed" in log
-    # The test's own hub logged into its throw-away folder, not beside the app's logs.
+    # The test's own hub logged into its throw-away folder, not beside the app's logs, and
+    # watched a hot folder of its own: the user's Pictures were never looked at.
     assert not (tmp_path / "logs" / "hub.log").exists()
+    assert not (user_home / "Pictures").exists()
 
 
 @OFFSCREEN_NOISE
@@ -94,3 +100,26 @@ def test_no_connection_is_reported(qloop: asyncio.AbstractEventLoop, tmp_path: P
     assert result.reason.startswith("no live WebSocket connection within 4 s: state ")
     assert result.hub_url == f"http://127.0.0.1:{port}"
     assert set(result.steps) == {"window", "hub"}
+
+
+@OFFSCREEN_NOISE
+def test_hub_sees_a_pictures_folder_of_its_own(
+    qloop: asyncio.AbstractEventLoop, tmp_path: Path
+) -> None:
+    # A "hub" that reports where its Pictures folder is (with the hub's own function),
+    # then dies: the self-test puts the reason, hence the path, in its result.
+    spy = [
+        sys.executable,
+        "-c",
+        "import sys\n"
+        "from studio_monitor.hub.sources.paths import studio_pictures_dir\n"
+        "sys.stderr.write(f'pictures={studio_pictures_dir()}\\n')\n"
+        "sys.exit(4)\n",
+    ]
+    home_before = os.environ.get("HOME")
+    result = run(qloop, run_self_test(tmp_path / "work", hub_command=spy, timeout_s=20), 40)
+    assert result.stage == "hub"
+    expected = tmp_path / "work" / "home" / "Pictures" / "Studio Monitor"
+    assert f"pictures={expected}" in result.reason
+    # This process's environment is as it was.
+    assert os.environ.get("HOME") == home_before
