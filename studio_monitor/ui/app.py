@@ -222,12 +222,16 @@ class AppController(QObject):
         if self.hub is not None:
             return
         hub = EmbeddedHub(self.paths.hub_data_dir, base_command=self.hub_base_command, parent=self)
-        hub.urlChanged.connect(lambda url: self._use_hub(url, hub.token, state_key=EMBEDDED_KEY))
+        hub.urlChanged.connect(self._on_hub_url)
         hub.stateChanged.connect(self._on_hub_state)
         hub.died.connect(self._on_hub_died)
         self.hub = hub
         self.window.setWindowTitle("Studio Monitor: this PC")
         hub.start()
+
+    def _on_hub_url(self, url: str) -> None:
+        if self.hub is not None:
+            self._use_hub(url, self.hub.token, state_key=EMBEDDED_KEY)
 
     def _stop_embedded_hub(self) -> None:
         if self.hub is not None:

@@ -11,8 +11,9 @@ Connection messages come from the service's `notice(kind, text)` signal: the ser
 machine already applies the grace rules (nothing for a 2-second blip, at start-up or after a
 wake), so this bridge adds only de-duplication and the user's choices. Alerts are watched
 on the `AlertsModel`: each alert that opens is announced once (an alert that clears and is
-raised again is new again), alerts already open when the app first hears of the topic are
-not (they are in the list and colour the tray), acknowledging or clearing one withdraws its
+raised again is new again); alerts already open in the first full picture of the topic (the
+last session's records, or the first snapshot) are not (they are in the list and colour the
+tray), while alerts that first arrive as changes are; acknowledging or clearing one withdraws its
 message, and "Pause alerts" silences new ones until a time, without replaying them after.
 """
 
@@ -26,7 +27,7 @@ from typing import Final
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from studio_monitor.platform.notify import Notifier
-from studio_monitor.protocol.records import SEVERITY_RANK
+from studio_monitor.protocol.records import SEVERITY_RANK, AlertRecord
 from studio_monitor.ui import theme
 from studio_monitor.ui.models.alerts import AlertsModel
 
@@ -151,12 +152,29 @@ class NotificationBridge(QObject):
     def watch_alerts(self, model: AlertsModel) -> None:
         """Announce alerts as they open in `model`; the first load only marks them seen."""
         self._alerts = model
-        model.modelReset.connect(self._check_alerts)
+        model.modelReset.connect(self._on_alerts_reset)
         model.rowsInserted.connect(self._check_alerts)
         model.rowsRemoved.connect(self._check_alerts)
         model.dataChanged.connect(self._check_alerts)
         if model.rowCount():
-            self._check_alerts()
+            self._on_alerts_reset()
+
+    def _on_alerts_reset(self) -> None:
+        # The first full picture of the topic (last session's records, or the first snapshot)
+        # holds alerts raised before the app was watching: seen, not announced. Later resets
+        # (a fresh snapshot after reconnecting) are checked like any change.
+        if self._seen_alerts is None:
+            self._seen_alerts = set(self._open_unacked())
+            return
+        self._check_alerts()
+
+    def _open_unacked(self) -> dict[tuple[str, float], AlertRecord]:
+        assert self._alerts is not None
+        return {
+            (key, record.raised_at): record
+            for key, record in self._alerts.open_alerts()
+            if not record.acked
+        }
 
     def pause_alerts(self, seconds: float = 3600.0) -> None:
         self.paused_until = self.clock() + seconds
@@ -176,14 +194,11 @@ class NotificationBridge(QObject):
         model = self._alerts
         if model is None:
             return
-        open_now = {
-            (key, record.raised_at): record
-            for key, record in model.open_alerts()
-            if not record.acked
-        }
+        open_now = self._open_unacked()
         if self._seen_alerts is None:
-            self._seen_alerts = set(open_now)
-            return
+            # Alerts that arrive as changes before any full picture of the topic (the hub
+            # had no alert yet when the app connected) are new.
+            self._seen_alerts = set()
         min_rank = SEVERITY_RANK.get(self.choices.min_severity, 0)
         for ident, record in sorted(open_now.items(), key=lambda item: item[1].raised_at):
             if ident in self._seen_alerts:

@@ -9,6 +9,8 @@ fails the test (`qt_log_level_fail = "WARNING"`).
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 OFFSCREEN_NOISE = (
@@ -21,3 +23,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "tests/ui/" in item.nodeid.replace("\\", "/"):
             item.add_marker(pytest.mark.qt_log_ignore(*OFFSCREEN_NOISE))
+
+
+@pytest.fixture(autouse=True)
+def _app_keeps_running_without_windows(qapp: Any) -> None:
+    """As in the app (`ui.app.run`): closing the last window (a dialog, the window hidden to
+    the tray) does not quit; the app quits when asked. Otherwise closing a dialog in a test
+    would stop the qasync loop under it."""
+    qapp.setQuitOnLastWindowClosed(False)
