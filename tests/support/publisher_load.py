@@ -354,7 +354,12 @@ def _check_publisher(
     twice: set[int] = set()
     uncertain = set(publisher.uncertain)
     for topic in publisher.topics:
-        logged = Counter(c.value["n"] for c in hub_log.get(topic, ()) if isinstance(c.value, dict))
+        # Changes without an "n" came from someone else (a hub source): not the publisher's.
+        logged = Counter(
+            c.value["n"]
+            for c in hub_log.get(topic, ())
+            if isinstance(c.value, dict) and "n" in c.value
+        )
         missing.update(p.n for p in publisher.published[topic] if p.n not in logged)
         twice.update(n for n, k in logged.items() if k > 1 and n not in uncertain)
     return sorted(missing), sorted(twice)

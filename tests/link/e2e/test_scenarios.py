@@ -11,7 +11,9 @@ time a transition took, against the targets of the issue with room for a shared 
 (b) the open WebSocket is black-holed: noticed, and data over HTTP within 12 s;
 (c) the hub is SIGKILLed and restarted on its data folder: live again, nothing lost;
 (d) the hub is down for a while (the client goes offline), then back;
-(e) WebSocket allowed again: back on WebSocket (in (a) and (b)).
+(e) WebSocket allowed again: back on WebSocket (in (a) and (b));
+and one more: a proxy that refuses upgrades and kills every long-poll (504 after 2 s, a read
+timeout): plain polling at the policy's interval, still every change exactly once.
 """
 
 from __future__ import annotations
@@ -153,3 +155,31 @@ async def test_d_hub_down_for_a_while_then_back(tmp_path: Path) -> None:
     assert "offline" in sequence
     assert sequence[-1] == "live"
     assert sequence.index("offline") > sequence.index("live")
+
+
+@pytest.mark.slow
+@pytest.mark.asyncio
+async def test_longpoll_killed_by_a_proxy_read_timeout_falls_back_to_polling(
+    tmp_path: Path,
+) -> None:
+    # "backup" polls every 10 s when idle (policy base intervals), so this stays short. The
+    # publisher starts once the client polls: while changes flow every 200 ms, each long-poll
+    # is answered long before the proxy's 2 s read timeout and nothing misbehaves.
+    async with open_rig(
+        tmp_path,
+        topics=("backup",),
+        rate_hz=5,
+        proxy_options={"http_timeout_s": 2.0},
+        publish=False,
+    ) as rig:
+        await rig.proxy.set_mode(Mode.REFUSE_WS)
+        watch = await rig.new_watch()
+        t_polling = await watch.wait_state("polling", 30)
+        assert rig.proxy.count("timeout_504") >= 1
+        await rig.publisher.start()
+        await watch.wait_change(25, after=t_polling)
+        # Polls keep bringing what was published in between, in order, once.
+        await rig.publisher.wait_acked(rig.publisher.acked + 25, 20)
+        await _assert_all_delivered(rig, watch)
+        assert rig.proxy.count("http", path="/api/v1/changes", since=t_polling) >= 2
+    assert watch.state_sequence() == ["connecting", "longpoll", "polling"]
