@@ -97,6 +97,26 @@ class SelfTestResult:
         return EXIT_CODES.get(self.stage, EXIT_ERROR)
 
 
+def app_hub_command(
+    *, frozen: bool | None = None, platform_name: str = sys.platform, executable: str | None = None
+) -> list[str] | None:
+    """The base command the app itself starts its hub with, when the self-test runs elsewhere.
+
+    On Windows the self-test is run from the console twin `studio-monitor.exe` (the windowed
+    `StudioMonitor.exe` has no stdout to report on), but the app starts its hub with
+    `StudioMonitor.exe hub ...`, a windowed child whose stdout is a pipe. The self-test
+    must exercise that, so it names the windowed exe beside it. None: use the default.
+    """
+    frozen = bool(getattr(sys, "frozen", False)) if frozen is None else frozen
+    if not frozen or not platform_name.startswith("win"):
+        return None
+    exe = Path(executable or sys.executable)
+    gui = exe.with_name("StudioMonitor.exe")
+    if exe.name.lower() == gui.name.lower() or not gui.is_file():
+        return None
+    return [str(gui)]
+
+
 def needs_offscreen(environ: dict[str, str] | os._Environ[str], platform_name: str) -> bool:
     """True when Qt should run offscreen: no platform chosen and no display to open on."""
     if environ.get("QT_QPA_PLATFORM"):
@@ -229,7 +249,7 @@ async def run_self_test(
             AppConfig(),
             GuiOptions(data_dir=work_dir),
             tray_available=False,
-            hub_base_command=hub_command,
+            hub_base_command=hub_command if hub_command is not None else app_hub_command(),
             keyring=NullKeyring("the self-test uses no keyring"),
             autostart=NullAutostart("the self-test changes no start-up setting"),
         )

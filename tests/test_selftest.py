@@ -14,6 +14,7 @@ import pytest
 from studio_monitor.selftest import (
     EXIT_CONNECT,
     EXIT_HUB,
+    app_hub_command,
     needs_offscreen,
     run_self_test,
 )
@@ -123,3 +124,17 @@ def test_hub_sees_a_pictures_folder_of_its_own(
     assert f"pictures={expected}" in result.reason
     # This process's environment is as it was.
     assert os.environ.get("HOME") == home_before
+
+
+def test_windows_self_test_starts_the_hub_as_the_app_does(tmp_path: Path) -> None:
+    console = tmp_path / "studio-monitor.exe"
+    console.write_bytes(b"")
+    assert app_hub_command(frozen=True, platform_name="win32", executable=str(console)) is None
+    gui = tmp_path / "StudioMonitor.exe"
+    gui.write_bytes(b"")
+    assert app_hub_command(frozen=True, platform_name="win32", executable=str(console)) == [
+        str(gui)
+    ]
+    assert app_hub_command(frozen=True, platform_name="win32", executable=str(gui)) is None
+    assert app_hub_command(frozen=False, platform_name="win32", executable=str(console)) is None
+    assert app_hub_command(frozen=True, platform_name="linux", executable=str(console)) is None
