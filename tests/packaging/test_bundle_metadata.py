@@ -127,6 +127,7 @@ def test_no_version_written_by_hand_in_packaging() -> None:
             assert f'"{version}"' not in text, path
             assert f"'{version}'" not in text, path
             assert f"={version}\n" not in text, path
+            assert f"-{version}-" not in text, path  # file names such as the installer's
     spec = (PACKAGING / "studio_monitor.spec").read_text(encoding="utf-8")
     assert "meta.package_version()" in spec
     assert "info_plist=meta.info_plist(VERSION)" in spec
