@@ -11,7 +11,9 @@ debs=(libegl1 libgl1 libxkbcommon0 libfontconfig1 libdbus-1-3 libglib2.0-0
       libx11-xcb1 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0
       libxcb-render-util0 libxcb-shape0 libxcb-xkb1 libxkbcommon-x11-0)
 if [ "$kind" = dev ]; then
-  debs+=(xvfb xauth)
+  # xvfb: the screenshot test's real X server; desktop-file-utils validates the Linux
+  # bundle's .desktop file; binutils (objdump) is what PyInstaller reads libraries with.
+  debs+=(xvfb xauth desktop-file-utils binutils)
 fi
 
 if command -v dpkg-query >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
