@@ -21,6 +21,7 @@ SUBCOMMANDS: dict[str, str] = {
     "agent": "run this PC's sources and publish them to a remote hub",
     "check": "test the connection to a hub: health, latency, TLS, auth, WebSocket, long-poll",
     "hub": "run a hub: the server the app and agents connect to",
+    "setup": "configure this PC: hub of a profile, token in the OS keyring, connection check",
     "watch": "follow a hub in the terminal: state transitions and every change, as JSON lines",
 }
 
