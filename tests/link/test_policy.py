@@ -130,6 +130,34 @@ def test_backoff_is_full_jitter_under_a_growing_ceiling_and_never_ends() -> None
     assert len(set(delays)) == len(delays)
 
 
+def test_backoff_fast_phase_then_growing() -> None:
+    for seed in range(20):
+        delays = list(
+            itertools.islice(backoff(1.0, 30.0, rng=random.Random(seed), fast_for_s=20.0), 300)
+        )
+        sums = list(itertools.accumulate(delays))
+        fast = [d for d, total in zip(delays, sums, strict=True) if total - d < 20.0]
+        assert all(0.5 <= d <= 1.0 for d in fast)
+        assert 20.0 <= sum(fast) < 21.0
+        later = delays[len(fast) :]
+        ceilings = [min(30.0, 2.0 * 2**n) for n in range(len(later))]
+        assert all(0 <= d <= c for d, c in zip(later, ceilings, strict=True))
+        assert max(later[10:]) > 20  # the cap is reached
+        assert min(later[10:]) < 5  # full jitter: down to almost nothing
+
+
+def test_backoff_with_a_floor_settles_at_one_attempt_per_half_cap_or_fewer() -> None:
+    for seed in range(20):
+        gen = backoff(1.0, 120.0, rng=random.Random(seed), fast_for_s=10.0, floor=0.5)
+        delays = list(itertools.islice(gen, 200))
+        fast = list(itertools.takewhile(lambda d: d <= 1.0, delays))
+        later = delays[len(fast) :]
+        ceilings = [min(120.0, 2.0 * 2**n) for n in range(len(later))]
+        assert all(c / 2 <= d <= c for d, c in zip(later, ceilings, strict=True))
+        assert min(later[6:]) >= 60.0  # settled: at most one attempt a minute
+        assert max(later) <= 120.0
+
+
 def test_backoff_is_reproducible_with_a_seed_and_different_across_seeds() -> None:
     def first(seed: int) -> list[float]:
         return list(itertools.islice(backoff(rng=random.Random(seed)), 10))
@@ -143,6 +171,10 @@ def test_backoff_refuses_bad_parameters() -> None:
         next(backoff(initial=0))
     with pytest.raises(ValueError, match="bad backoff"):
         next(backoff(initial=5, cap=1))
+    with pytest.raises(ValueError, match="bad backoff"):
+        next(backoff(floor=1.0))
+    with pytest.raises(ValueError, match="bad backoff"):
+        next(backoff(fast_for_s=-1.0))
 
 
 @pytest.mark.parametrize(
