@@ -579,7 +579,7 @@ class ConnectionService(QObject):
             had_changes, more = await self._fetch(wait_s=wait_s)
         except StudioMonitorError as exc:
             if self._done("http"):
-                self._feed(_failure(exc, m.LongpollFailed, fallback=m.LongpollMisbehaved))
+                self._feed(_failure(exc, m.LongpollFailed, fallback=m.LongpollCut))
             return
         elapsed = self._clock.monotonic() - started
         if self._done("http"):

@@ -34,6 +34,7 @@ from studio_monitor.link.machine import (
     HealthOk,
     IllegalEvent,
     Longpoll,
+    LongpollCut,
     LongpollFailed,
     LongpollMisbehaved,
     LongpollOk,
@@ -67,7 +68,8 @@ CONFIG = MachineConfig()
 
 def new_machine(**kwargs: object) -> tuple[ConnectionMachine, ManualClock]:
     clock = ManualClock()
-    machine = ConnectionMachine(clock=clock, rng=random.Random(7), **kwargs)  # type: ignore[arg-type]
+    kwargs.setdefault("rng", random.Random(7))
+    machine = ConnectionMachine(clock=clock, **kwargs)  # type: ignore[arg-type]
     return machine, clock
 
 
@@ -118,7 +120,9 @@ def to_state(state: State) -> tuple[ConnectionMachine, ManualClock]:
 
 
 def _health(m: ConnectionMachine, c: ManualClock) -> None:
-    if m.state is not State.CONNECTING:
+    if m.state is State.LONGPOLL:
+        m.handle(LongpollCut("connection reset"))  # the only health check made in long-poll
+    elif m.state is not State.CONNECTING:
         run_until(m, c, of(CheckHealth))
 
 
@@ -164,6 +168,7 @@ CASES: dict[EventType, tuple[Callable[[ConnectionMachine, ManualClock], None], E
     E.WS_STALLED: (_nothing, WsStalled()),
     E.LONGPOLL_OK: (_nothing, LongpollOk(had_changes=True, more=False, elapsed_s=0.2)),
     E.LONGPOLL_FAILED: (_nothing, LongpollFailed("connection refused")),
+    E.LONGPOLL_CUT: (_nothing, LongpollCut("connection reset")),
     E.LONGPOLL_MISBEHAVED: (_nothing, LongpollMisbehaved("HTTP 504 from a proxy")),
     E.POLL_OK: (_http, PollOk(topics=())),
     E.POLL_FAILED: (_http, PollFailed("connection refused")),
@@ -223,6 +228,7 @@ def test_every_illegal_pair_raises_and_changes_nothing(state: State, etype: Even
         (State.LIVE, CursorsCompared(in_sync=True)),
         (State.LONGPOLL, WsOpened(heartbeat_s=5.0)),  # no probe opening yet
         (State.LONGPOLL, WsCaughtUp()),
+        (State.LONGPOLL, HealthOk()),  # no long-poll was cut
         (State.CONNECTING, WsOpened(heartbeat_s=5.0)),  # health first
         (State.POLLING, PollOk(topics=())),  # the first poll is only scheduled
         (State.OFFLINE, HealthOk()),  # the retry is not due yet
@@ -305,6 +311,42 @@ def test_longpoll_answered_early_three_times_falls_back_to_polling() -> None:
     assert machine.fallbacks == 2  # to long-poll, then to polling
 
 
+def test_a_hub_crash_reads_live_longpoll_offline_without_a_polling_blip() -> None:
+    # Through a proxy, a crashed hub's long-poll is reset rather than refused: a cut, which
+    # could also be a proxy that does not hold requests. The health check says which.
+    machine, _ = to_state(State.LIVE)
+    actions = machine.handle(WsLost("the WebSocket connection dropped without a close frame"))
+    actions += machine.handle(LongpollCut("connection reset by peer"))
+    assert machine.state is State.LONGPOLL
+    assert actions[-1] == CheckHealth()
+    actions += machine.handle(HealthFailed("connection reset by peer"))
+    assert [a for a in actions if isinstance(a, StateChanged)] == [
+        StateChanged(State.LIVE, State.LONGPOLL),
+        StateChanged(State.LONGPOLL, State.OFFLINE),
+    ]
+    assert not [a for a in actions if isinstance(a, Poll)]
+    assert machine.fallbacks == 1
+    assert Timer.RETRY in machine.deadlines
+
+
+def test_a_cut_longpoll_with_the_hub_still_answering_means_polling() -> None:
+    machine, clock = past_start_grace()
+    machine.handle(WsLost("reset"))
+    actions = machine.handle(LongpollCut("HTTP 504 Gateway Timeout from a proxy"))
+    assert actions == [CheckHealth()]  # nothing else flows until the verdict
+    # A wake meanwhile does not start another long-poll beside the judgement.
+    assert not [a for a in machine.handle(Wake()) if isinstance(a, Longpoll)]
+    actions = machine.handle(HealthOk(rtt_ms=3.0))
+    assert StateChanged(State.LONGPOLL, State.POLLING) in actions
+    assert Schedule(Timer.POLL, 0.0) in actions
+    assert machine.fallbacks == 2
+    assert machine.last_error == "HTTP 504 Gateway Timeout from a proxy"
+    (notice,) = notices(run_until(machine, clock, of(Notify)))
+    assert notice.text.startswith(
+        "Long-poll does not work through this network (HTTP 504 Gateway Timeout from a proxy)"
+    )
+
+
 def test_longpoll_unreachable_goes_offline_with_backoff() -> None:
     machine, _ = to_state(State.LONGPOLL)
     actions = machine.handle(LongpollFailed("connection refused"))
@@ -333,26 +375,154 @@ def test_offline_retries_forever_within_the_cap_and_reconnects_when_health_answe
     ]
 
 
-def test_refused_websocket_is_probed_more_rarely_than_a_lost_one() -> None:
-    def probe_delays(refuse: bool) -> list[float]:
-        # Into long-poll by a refusal, or by a loss of an open WebSocket.
-        machine, clock = to_state(State.LONGPOLL if refuse else State.LIVE)
-        if not refuse:
-            machine.handle(WsLost("reset"))
-        delays = []
-        for _ in range(40):
-            before = clock.monotonic()
-            run_until(machine, clock, of(OpenWs), limit_s=1000)
-            delays.append(clock.monotonic() - before)
-            machine.handle(WsRefused("HTTP 403") if refuse else WsFailed("timed out"))
-            machine.handle(LongpollOk(had_changes=True, more=False, elapsed_s=0.1))
-        return delays
+def _into_offline_by_a_crash(seed: int) -> tuple[ConnectionMachine, ManualClock]:
+    """Live, then the hub dies: the WebSocket drops, the long-poll is refused: offline."""
+    machine, clock = new_machine(rng=random.Random(seed))
+    machine.start()
+    machine.handle(HealthOk())
+    machine.handle(WsOpened(heartbeat_s=5.0))
+    machine.handle(WsCaughtUp())
+    machine.handle(WsLost("dropped without a close frame"))
+    machine.handle(LongpollFailed("connection refused"))
+    assert machine.state is State.OFFLINE
+    return machine, clock
 
-    refused = probe_delays(True)
-    failed = probe_delays(False)
-    assert max(failed) <= CONFIG.probe_cap_s + 0.001
-    assert max(refused) <= CONFIG.probe_refused_cap_s + 0.001
-    assert max(refused) > CONFIG.probe_cap_s
+
+@pytest.mark.parametrize("down_s", [0.3, 1.0, 2.0, 3.0, 5.0, 10.0, 19.0])
+def test_a_hub_back_within_the_fast_phase_is_found_within_a_second(down_s: float) -> None:
+    # Issue 3: live within 2 s (p95) of the hub answering after a restart. The retry that
+    # finds it comes at most `retry_initial_s` (1 s) later; health, WebSocket and catch-up
+    # take the rest (milliseconds on a LAN).
+    waits = []
+    for seed in range(40):
+        machine, clock = _into_offline_by_a_crash(seed)
+        down_at = clock.monotonic()
+        while True:
+            run_until(machine, clock, of(CheckHealth))
+            if clock.monotonic() - down_at < down_s:
+                machine.handle(HealthFailed("connection refused"))
+                continue
+            waits.append(clock.monotonic() - (down_at + down_s))
+            assert machine.handle(HealthOk())[-1] == OpenWs(timeout_s=10.0)
+            break
+    assert max(waits) <= CONFIG.retry_initial_s
+    assert min(waits) >= 0
+
+
+def test_offline_retries_fast_then_full_jitter_up_to_the_cap() -> None:
+    machine, clock = _into_offline_by_a_crash(seed=3)
+    down_at = clock.monotonic()
+    times = []
+    for _ in range(80):
+        run_until(machine, clock, of(CheckHealth))
+        times.append(clock.monotonic() - down_at)
+        machine.handle(HealthFailed("connection refused"))
+    gaps = [b - a for a, b in itertools.pairwise([0.0, *times])]
+    fast = [g for t, g in zip(times, gaps, strict=True) if t - g < CONFIG.retry_fast_s]
+    later = gaps[len(fast) :]
+    assert all(0.5 <= g <= 1.0 for g in fast), fast
+    assert 20 <= len(fast) <= 41  # 20 s at one every 0.5 to 1 s
+    assert all(0 <= g <= CONFIG.retry_cap_s for g in later)
+    assert max(later[-20:]) > CONFIG.retry_cap_s / 2  # the cap is reached, with full jitter
+    assert min(later[5:]) < 5  # down to almost nothing
+
+
+def _refused_idle_longpoll(
+    seed: int, minutes: float, *, lost_first: bool = False, allowed_after: float | None = None
+) -> tuple[float, list[tuple[float, str]]]:
+    """A client whose WebSocket upgrades are refused, idling on long-poll (the hub holds each
+    long-poll its full 30 s), for `minutes`: (when the refusals began, every request made
+    with its time). With `lost_first`, it was live and its WebSocket was lost (a black hole)
+    before the refusals. With `allowed_after`, upgrades pass again that many seconds after
+    the refusals began, and the run ends at the probe that opens."""
+    machine, clock = new_machine(rng=random.Random(seed))
+    requests: list[tuple[float, str]] = []
+    longpoll_due: float | None = None
+    began = 0.0
+
+    def carry_out(actions: list[Action]) -> list[Action]:
+        nonlocal longpoll_due
+        follow: list[Action] = []
+        for action in actions:
+            now = clock.monotonic()
+            if isinstance(action, Longpoll):
+                requests.append((now, "longpoll"))
+                longpoll_due = now + action.wait_s
+            elif isinstance(action, OpenWs):
+                requests.append((now, "websocket"))
+                if allowed_after is not None and now >= began + allowed_after:
+                    return []
+                follow += machine.handle(WsRefused("HTTP 403 from a proxy"))
+            elif isinstance(action, CheckHealth):
+                requests.append((now, "health"))
+        return follow
+
+    actions = machine.start()
+    actions += machine.handle(HealthOk())
+    if lost_first:
+        machine.handle(WsOpened(heartbeat_s=5.0))  # the OpenWs above opened
+        machine.handle(WsCaughtUp())
+        actions = machine.handle(WsLost("the WebSocket went silent"))
+    began = clock.monotonic()
+    while clock.monotonic() - began < minutes * 60:
+        while actions:
+            actions = carry_out(actions)
+        last_at, last_kind = requests[-1]
+        if (
+            allowed_after is not None
+            and last_kind == "websocket"
+            and last_at >= began + allowed_after
+        ):
+            break  # that probe opened
+        deadline = machine.next_deadline()
+        assert deadline is not None
+        if longpoll_due is not None and longpoll_due <= deadline:
+            clock.advance(longpoll_due - clock.monotonic())
+            longpoll_due = None
+            actions = machine.handle(LongpollOk(had_changes=False, more=False, elapsed_s=30.0))
+        else:
+            clock.advance(max(0.0, deadline - clock.monotonic()))
+            actions = machine.tick()
+        assert machine.state is State.LONGPOLL
+    return began, requests
+
+
+def _busiest_minute(requests: list[tuple[float, str]], since: float) -> int:
+    times = [t for t, _ in requests if t >= since]
+    return max((sum(1 for u in times if t <= u < t + 60) for t in times), default=0)
+
+
+@pytest.mark.parametrize("lost_first", [False, True], ids=["refused", "lost-then-refused"])
+def test_idle_longpoll_settles_at_three_requests_a_minute_or_fewer(lost_first: bool) -> None:
+    # Issue 3: on long-poll and idle, at most 3 requests a minute: the two 30 s long-polls
+    # and at most one WebSocket probe, in any minute from 75 s after the refusals began.
+    for seed in range(30):
+        began, requests = _refused_idle_longpoll(seed, 30, lost_first=lost_first)
+        assert _busiest_minute(requests, began + 75) <= 3, seed
+        probes = [t - began for t, kind in requests if kind == "websocket" and t >= began]
+        # The first probes stay quick: a short refusal is over within a second.
+        quick = [b - a for a, b in itertools.pairwise(probes) if b <= CONFIG.probe_fast_s]
+        assert quick
+        assert max(quick) <= CONFIG.probe_initial_s
+        # And it never gives up: at least one probe in every 2 minutes.
+        assert max(b - a for a, b in itertools.pairwise(probes)) <= CONFIG.probe_refused_cap_s
+        assert probes[-1] > 30 * 60 - CONFIG.probe_refused_cap_s
+
+
+@pytest.mark.parametrize("lost_first", [False, True], ids=["refused", "lost-then-refused"])
+@pytest.mark.parametrize("allowed_after", [0.5, 1.0, 2.0, 4.0, 8.0])
+def test_a_short_refusal_is_over_within_a_second_of_the_websocket_passing_again(
+    lost_first: bool, allowed_after: float
+) -> None:
+    # Issue 3: back on WebSocket within 2 s (p95) of it becoming possible again; the probe
+    # that finds it comes within `probe_initial_s`, opening and catching up take the rest.
+    for seed in range(30):
+        began, requests = _refused_idle_longpoll(
+            seed, 1, lost_first=lost_first, allowed_after=allowed_after
+        )
+        opened_at, kind = requests[-1]
+        assert kind == "websocket"
+        assert 0 <= opened_at - (began + allowed_after) <= CONFIG.probe_initial_s, seed
 
 
 def test_catchup_timeout_closes_the_websocket_and_falls_back() -> None:
