@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import tomli_w
+
 from tests.link.e2e.watch import WatchClient
 from tests.support.faultproxy import FaultProxy
 from tests.support.hub import AGENT_TOKEN, OPERATOR_TOKEN, VIEWER_TOKEN, HubProcess
@@ -127,13 +129,23 @@ async def open_rig(
     proxy_options: Mapping[str, Any] | None = None,
     hub_args: Sequence[str] = (),
     publish: bool = True,
+    heartbeat_s: float | None = None,
 ) -> AsyncIterator[Rig]:
-    """Hub, proxy and publisher (started unless `publish=False`); everything stopped after."""
+    """Hub, proxy and publisher (started unless `publish=False`); everything stopped after.
+
+    `heartbeat_s` sets the hub's WebSocket heartbeat (its config file's `[hub] heartbeat_s`;
+    default 5 s): a dead WebSocket is noticed within twice that.
+    """
     home = tmp_path / "hub-home"
     home.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
     env.update(HOME=str(home), XDG_DATA_HOME=str(home / "data"), XDG_CONFIG_HOME=str(home))
-    hub = HubProcess(tmp_path / "hub", args=hub_args, env=env)
+    args = list(hub_args)
+    if heartbeat_s is not None:
+        config = tmp_path / "hub-config.toml"
+        config.write_text(tomli_w.dumps({"hub": {"heartbeat_s": heartbeat_s}}), encoding="utf-8")
+        args += ["--config", str(config)]
+    hub = HubProcess(tmp_path / "hub", args=args, env=env)
     try:
         await asyncio.to_thread(hub.start)
         up_at = time.monotonic()

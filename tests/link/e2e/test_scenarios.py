@@ -5,12 +5,16 @@ Each scenario runs with the publisher writing numbered changes at a steady rate 
 and ends with the same check: the client applied every change the hub logged after its first
 snapshot exactly once, in seq order, per topic, with the hub's values (tests/support/
 publisher_load.py `verify`). Each also asserts the states the client went through and the
-time a transition took, against the targets of the issue with room for a shared CI machine:
+time a transition took, against the targets of the issue with room for a shared CI machine
+(the benchmark, benchmarks/failover/, measures the same things as medians and p95s):
 
 (a) the proxy refuses WebSocket upgrades while HTTP passes: data over long-poll within 2 s;
-(b) the open WebSocket is black-holed: noticed, and data over HTTP within 12 s;
-(c) the hub is SIGKILLed and restarted on its data folder: live again, nothing lost;
-(d) the hub is down for a while (the client goes offline), then back;
+(b) the open WebSocket is black-holed: noticed within 2 x the hub's heartbeat (a hub with a
+    3 s heartbeat here, so a late scheduler has room), data over HTTP within 12 s;
+(c) the hub is SIGKILLed and restarted on its data folder: live -> longpoll -> offline (no
+    polling blip: a crashed hub is not a long-poll that misbehaves), then live again within
+    a few seconds of the hub answering, nothing lost;
+(d) the hub is down for a while (the client goes offline), then back as quickly;
 (e) WebSocket allowed again: back on WebSocket (in (a) and (b));
 and one more: a proxy that refuses upgrades and kills every long-poll (504 after 2 s, a read
 timeout): plain polling at the policy's interval, still every change exactly once.
@@ -31,11 +35,17 @@ from tests.support.faultproxy import FaultProxy, Mode
 #: The issue's targets (p95 in the benchmark), as hard limits for one run.
 REFUSED_TO_HTTP_S = 2.0
 BLACKHOLE_TO_HTTP_S = 12.0
-#: Back on WebSocket and live after a restart: the issue aims at 2 s (p95); the probe and
-#: reconnect delays are randomized (full jitter), so one run is allowed the machine's own
-#: bound for a short outage rather than the p95 target. The benchmark measures the spread.
-BACK_ON_WS_S = 10.0
-RESTART_TO_LIVE_S = 10.0
+#: Back on WebSocket, and live after a restart: the issue aims at 2 s (p95). The machine
+#: probes every 0.5 to 1 s in the first 10 s after a refusal, and retries every 0.5 to 1 s in
+#: the first 20 s of an outage, so 1 s plus a WebSocket open and a catch-up is the nominal
+#: bound; one run is allowed 3 s more for a loaded 2-core CI machine (a restarted hub
+#: warming up, a late event loop). Before those fast phases a run could take 7 s.
+BACK_ON_WS_S = 5.0
+RESTART_TO_LIVE_S = 5.0
+#: The black-hole test's hub heartbeat: detection within 2 x this, plus room for a late
+#: event loop (the benchmark keeps the default 5 s heartbeat and the 12 s target).
+HEARTBEAT_S = 3.0
+DETECT_SLACK_S = 3.0
 
 
 def _first(proxy: FaultProxy, kind: str, after: float) -> float | None:
@@ -89,7 +99,7 @@ async def test_a_ws_refused_data_over_longpoll_then_e_back_on_ws(tmp_path: Path)
 async def test_b_blackholed_websocket_detected_data_over_http_then_e_back(
     tmp_path: Path,
 ) -> None:
-    async with open_rig(tmp_path) as rig:
+    async with open_rig(tmp_path, heartbeat_s=HEARTBEAT_S) as rig:
         watch = await rig.new_watch()
         await _live_with_data(rig, watch)
         # The open WebSocket goes silent (a stale NAT entry) and new upgrades are refused,
@@ -98,7 +108,9 @@ async def test_b_blackholed_websocket_detected_data_over_http_then_e_back(
         await rig.proxy.set_mode(Mode.REFUSE_WS)
         t0 = time.monotonic()
         t_http = await watch.wait_state("longpoll", BLACKHOLE_TO_HTTP_S + 10, after=t0)
+        assert t_http - t0 < 2 * HEARTBEAT_S + DETECT_SLACK_S
         t_data, _ = await watch.wait_change(BLACKHOLE_TO_HTTP_S, after=t_http)
+        assert t_data - t_http < REFUSED_TO_HTTP_S  # long-poll at once, from the same cursors
         assert t_data - t0 < BLACKHOLE_TO_HTTP_S
         await rig.proxy.set_mode(Mode.PASS)
         t_pass = time.monotonic()
@@ -114,7 +126,10 @@ async def test_c_hub_killed_and_restarted_on_its_data_folder(tmp_path: Path) -> 
     async with open_rig(tmp_path) as rig:
         watch = await rig.new_watch()
         await _live_with_data(rig, watch)
-        t_kill = await rig.kill_hub()
+        # Stamped before the kill: the client may print its first state after the crash
+        # before kill_hub() returns.
+        t_kill = time.monotonic()
+        await rig.kill_hub()
         t_up = await rig.start_hub()
         t_live = await watch.wait_state("live", RESTART_TO_LIVE_S + 20, after=t_up)
         assert t_live - t_up < RESTART_TO_LIVE_S
@@ -124,10 +139,12 @@ async def test_c_hub_killed_and_restarted_on_its_data_folder(tmp_path: Path) -> 
     sequence = watch.state_sequence()
     assert sequence[:2] == ["connecting", "live"]
     assert sequence[-1] == "live"
-    # The client noticed the crash: it left live after the kill, and came back.
-    left = [s for t, s, _ in watch.states(since=t_kill)]
-    assert left[0] != "live"
-    assert "live" in left
+    # The client noticed the crash: long-poll at once (the WebSocket's loss alone cannot tell
+    # a crash), found the hub gone (offline, no polling blip), and came back.
+    left = watch.state_sequence(since=t_kill)
+    assert left[:2] == ["longpoll", "offline"], left
+    assert "polling" not in left
+    assert left[-1] == "live"
 
 
 @pytest.mark.slow
@@ -136,7 +153,8 @@ async def test_d_hub_down_for_a_while_then_back(tmp_path: Path) -> None:
     async with open_rig(tmp_path) as rig:
         watch = await rig.new_watch()
         await _live_with_data(rig, watch)
-        t_kill = await rig.kill_hub()
+        t_kill = time.monotonic()  # before the kill (see test c)
+        await rig.kill_hub()
         t_offline = await watch.wait_state("offline", 30, after=t_kill)
         # The hub stays down a while longer: the client keeps retrying with backoff,
         # the publisher keeps trying too (nothing it could not deliver is counted).
@@ -145,16 +163,16 @@ async def test_d_hub_down_for_a_while_then_back(tmp_path: Path) -> None:
         retries = rig.publisher.retries
         t_up = await rig.start_hub()
         t_live = await watch.wait_state("live", 40, after=t_up)
-        # Offline backoff never exceeds its cap (about 30 s) and the outage was short.
-        assert t_live - t_up < 30
+        # 8 s into an outage the client still retries every 0.5 to 1 s (its fast phase).
+        assert t_live - t_up < RESTART_TO_LIVE_S
         await watch.wait_change(5, after=t_live)
         await _assert_all_delivered(rig, watch)
     assert rig.publisher.retries > retries or retries > 0
     assert t_offline - t_kill < 30
     sequence = watch.state_sequence()
-    assert "offline" in sequence
+    assert sequence[:4] == ["connecting", "live", "longpoll", "offline"], sequence
+    assert "polling" not in sequence
     assert sequence[-1] == "live"
-    assert sequence.index("offline") > sequence.index("live")
 
 
 @pytest.mark.slow
