@@ -10,10 +10,12 @@ stamp to the line the client printed:
 - black hole (the open WebSocket held silently, new upgrades refused, HTTP passing): to
   `longpoll` (noticed) and to the first change received there (data over HTTP);
 - hub SIGKILLed, down for a while, restarted on its data folder: from its listening line to
-  `live`, and to the first change after;
+  `live`, and to the first change after; and the states the client went through;
 - a 3 s cut at 100 changes/s: changes lost and repeated;
-- idle, per state, HTTP requests per minute through the proxy, and in `longpoll` the delay of
-  a change published while idle.
+- idle, per state, HTTP requests per minute through the proxy, in two windows: the first one
+  from entering the state (the fast phases of the retries and probes show there), and one
+  from `settle_s` after entering it (the settled rate); in `longpoll` and `live` also the
+  delay of a change published while idle.
 
 The publisher runs throughout; at the end every client's change log is checked against the
 hub's: each change exactly once, in order, per topic.
@@ -56,7 +58,14 @@ class OursResults:
     cut_lost: int = 0
     cut_duplicated: int = 0
     cut_runs: int = 0
+    #: Per idle state: (requests, window in minutes, requests by kind), in the window that
+    #: starts `idle_settle_s` after the client entered the state, and in the one that starts
+    #: when it entered it.
     idle: dict[str, tuple[int, float, dict[str, int]]] = field(default_factory=dict)
+    idle_first: dict[str, tuple[int, float, dict[str, int]]] = field(default_factory=dict)
+    idle_settle_s: float = 0.0
+    #: The states the main client went through in each restart cycle, from the kill to live.
+    restart_paths: list[str] = field(default_factory=list)
     #: Per idle state, for a few changes published while idle: (publish sent -> change
     #: printed by the client, publish answered -> change printed) in ms. The hub answers a
     #: publish once the change is committed, and sends it to clients from then on.
@@ -135,10 +144,12 @@ async def restart_cycle(rig: Rig, watch: WatchClient, res: OursResults, down_s: 
     """Live; the hub is SIGKILLed, stays down `down_s`, and restarts on its data folder."""
     await watch.wait_state("live", 90)
     await asyncio.sleep(1.0)
+    t_kill = time.monotonic()  # before: the client may react before kill_hub() returns
     await rig.kill_hub()
     await asyncio.sleep(down_s)
     t_up = await rig.start_hub()
     t_live = await watch.wait_state("live", 90, after=t_up)
+    res.restart_paths.append(" -> ".join(watch.state_sequence(since=t_kill)))
     t_data, _ = await watch.wait_change(15, after=t_live)
     res.restart_live_s.append(t_live - t_up)
     res.restart_data_s.append(t_data - t_up)
@@ -200,9 +211,11 @@ def _window(proxy: FaultProxy, t0: float, window_s: float) -> tuple[int, dict[st
     return len(requests), dict(breakdown)
 
 
-async def idle(tmp: Path, res: OursResults, *, window_s: float, settle_s: float = 3.0) -> None:
+async def idle(tmp: Path, res: OursResults, *, window_s: float, settle_s: float = 90.0) -> None:
     """Requests per minute with nothing changing, in `live`, `longpoll`, `polling` and
-    `offline`, measured side by side in one window."""
+    `offline`, measured side by side: in the `window_s` from entering the state, and in the
+    `window_s` from `settle_s` after entering it (`settle_s` >= `window_s`)."""
+    res.idle_settle_s = settle_s
 
     async def in_state(
         name: str, state: str, mode: Mode, proxy_options: dict[str, float] | None = None
@@ -214,13 +227,15 @@ async def idle(tmp: Path, res: OursResults, *, window_s: float, settle_s: float 
             # One change so the client has something to follow from.
             await publish(rig.hub_url, [_change("load.a", 0)], token=AGENT_TOKEN)
             watch = await rig.new_watch(name=name)
-            await watch.wait_state(state, 120)
-            await asyncio.sleep(settle_s)
-            t0 = time.monotonic()
-            await asyncio.sleep(window_s)
-            if watch.state_at(time.monotonic()) != state:
-                res.failures.append(f"idle {name}: left {state} during the window")
-            count, breakdown = _window(rig.proxy, t0, window_s)
+            t_state = await watch.wait_state(state, 120)
+            await asyncio.sleep(max(0.0, t_state + settle_s + window_s - time.monotonic()))
+            if watch.state_sequence(since=t_state) != [state]:
+                res.failures.append(
+                    f"idle {name}: left {state}: {watch.state_sequence(since=t_state)}"
+                )
+            count, breakdown = _window(rig.proxy, t_state, window_s)
+            res.idle_first[name] = (count, window_s / 60.0, breakdown)
+            count, breakdown = _window(rig.proxy, t_state + settle_s, window_s)
             res.idle[name] = (count, window_s / 60.0, breakdown)
             if state in ("live", "longpoll"):
                 await _latency(rig, watch, res, state)
@@ -232,12 +247,11 @@ async def idle(tmp: Path, res: OursResults, *, window_s: float, settle_s: float 
         watch = WatchClient(proxy.url, VIEWER_TOKEN, tmp / "idle-offline", topics=("load.a",))
         try:
             await watch.start()
-            await watch.wait_state("offline", 60)
-            await asyncio.sleep(settle_s)
-            t0 = time.monotonic()
-            await asyncio.sleep(window_s)
-            attempts = proxy.count("connection", since=t0, until=t0 + window_s)
-            res.idle["offline"] = (attempts, window_s / 60.0, {"connection attempts": attempts})
+            t_state = await watch.wait_state("offline", 60)
+            await asyncio.sleep(max(0.0, t_state + settle_s + window_s - time.monotonic()))
+            for into, t0 in ((res.idle_first, t_state), (res.idle, t_state + settle_s)):
+                attempts = proxy.count("connection", since=t0, until=t0 + window_s)
+                into["offline"] = (attempts, window_s / 60.0, {"connection attempts": attempts})
         finally:
             await watch.stop()
             await proxy.stop()

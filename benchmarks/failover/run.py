@@ -29,6 +29,7 @@ import platform
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,12 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--rate", type=float, default=20.0, help="publisher ticks/s (default 20)")
     parser.add_argument("--idle-window", type=float, default=60.0, help="seconds (default 60)")
+    parser.add_argument(
+        "--idle-settle",
+        type=float,
+        default=90.0,
+        help="the settled idle window starts this long after entering the state (default 90)",
+    )
     parser.add_argument("--cut-runs", type=int, default=2, help="3 s cuts at 100/s (default 2)")
     parser.add_argument("--peer-clients", type=int, default=8, help="peer black-hole clients")
     parser.add_argument("--only", choices=("ours", "peer"), help="run one side only")
@@ -63,6 +70,8 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     args.downtimes = [float(x) for x in args.downtimes.split(",") if x]
     if args.runs < 1 or not args.downtimes:
         parser.error("--runs must be at least 1 and --downtimes not empty")
+    if args.idle_settle < args.idle_window:
+        parser.error("--idle-settle must be at least --idle-window (the windows must not overlap)")
     return args
 
 
@@ -81,11 +90,13 @@ async def _run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     phase(
         "idle windows"
         + (", peer black hole, peer refused upgrades" if node is not None else "")
-        + f" ({args.idle_window:.0f} s window)"
+        + f" ({args.idle_window:.0f} s windows, the settled one {args.idle_settle:.0f} s in)"
     )
     jobs: list[Any] = []
     if args.only != "peer":
-        jobs.append(ours.idle(tmp / "ours", res, window_s=args.idle_window))
+        jobs.append(
+            ours.idle(tmp / "ours", res, window_s=args.idle_window, settle_s=args.idle_settle)
+        )
     if node is not None:
         jobs.append(peer.polling_idle(node, log_dir, window_s=args.idle_window))
         jobs.append(peer.blackhole(node, log_dir, clients=args.peer_clients))
@@ -206,6 +217,11 @@ def report(args: argparse.Namespace, figures: dict[str, Any]) -> str:
             f"ours, 3 s cut at 100 changes/s ({res.cut_runs} runs of 10 s): lost "
             f"{res.cut_lost} of {res.cut_expected}, duplicated {res.cut_duplicated}"
         )
+        paths = Counter(res.restart_paths)
+        out.append(
+            "ours, states from a hub SIGKILL to live: "
+            + ("; ".join(f"{path} ({n}x)" for path, n in paths.most_common()) or "n/a")
+        )
     p_cut: list[peer.LossResult] | None = figures.get("peer_cut")
     if p_cut:
         expected = sum(r.expected for r in p_cut)
@@ -221,14 +237,18 @@ def report(args: argparse.Namespace, figures: dict[str, Any]) -> str:
     out.append("")
     if has_ours:
         for state in ("live", "longpoll", "polling", "offline"):
-            if state not in res.idle:
-                continue
-            count, minutes, breakdown = res.idle[state]
-            detail = ", ".join(f"{k}: {v}" for k, v in sorted(breakdown.items()))
-            out.append(
-                f"ours idle in {state}: {count / minutes:.1f} requests/min ({count} in "
-                f"{minutes * 60:.0f} s: {detail or 'none'})"
-            )
+            for label, table in (
+                (f"settled ({res.idle_settle_s:.0f} s in)", res.idle),
+                ("first window", res.idle_first),
+            ):
+                if state not in table:
+                    continue
+                count, minutes, breakdown = table[state]
+                detail = ", ".join(f"{k}: {v}" for k, v in sorted(breakdown.items()))
+                out.append(
+                    f"ours idle in {state}, {label}: {count / minutes:.1f} requests/min "
+                    f"({count} in {minutes * 60:.0f} s: {detail or 'none'})"
+                )
         for state, samples in res.idle_latency_ms.items():
             sent = stats([a for a, _ in samples])
             answered = stats([b for _, b in samples])
