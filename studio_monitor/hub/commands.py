@@ -13,7 +13,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
+import traceback
 from collections.abc import Callable, Mapping
 from typing import Any, Final, Literal
 
@@ -82,6 +84,19 @@ class CommandEntry:
         if s.status == "failed" and s.error is not None:
             return ResultFrame(id=s.id, ok=False, error=s.error)
         return ResultFrame(id=s.id, ok=True, result=s.result or {})
+
+
+def describe_failure(exc: BaseException) -> str:
+    """What a client reads of a handler's unexpected exception: its type and message, and
+    where it was raised when it has no message (a failed `assert`, a bare `KeyError()`)."""
+    text = str(exc)
+    if text:
+        return f"{type(exc).__name__}: {text}"
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return type(exc).__name__
+    last = frames[-1]
+    return f"{type(exc).__name__} in {last.name} ({os.path.basename(last.filename)}:{last.lineno})"
 
 
 class CommandCenter:
@@ -181,7 +196,9 @@ class CommandCenter:
         except Exception as exc:
             log.exception("command %s (%s) failed", saved.name, saved.id)
             saved.status = "failed"
-            saved.error = ErrorBody(code="internal", message=f"{saved.name} failed: {exc}")
+            saved.error = ErrorBody(
+                code="internal", message=f"{saved.name} failed: {describe_failure(exc)}"
+            )
         entry.finished.set()
         # The outcome must reach the store even if the hub is stopping right now: the save
         # runs as its own task, which `close()` waits for and nothing cancels.

@@ -51,7 +51,13 @@ from typing import TYPE_CHECKING, Any, Literal
 import msgspec
 
 from studio_monitor.errors import ConfigError, ProtocolError, WireError
-from studio_monitor.hub.sources.base import CommandHandler, JsonObject, Publisher, Source
+from studio_monitor.hub.sources.base import (
+    CommandHandler,
+    JsonObject,
+    Publisher,
+    Source,
+    wait_running,
+)
 from studio_monitor.protocol import PublishChange
 from studio_monitor.protocol.records import (
     AlertRecord,
@@ -647,11 +653,7 @@ class AlertsSource(Source):
         alert_id = args.get("alert_id")
         if not isinstance(alert_id, str) or not alert_id:
             raise ProtocolError("alert.ack: `alert_id` must be a non-empty string")
-        try:
-            async with asyncio.timeout(10):
-                await self._started.wait()
-        except TimeoutError:
-            raise WireError("alert rules are not running yet", code="unavailable") from None
+        await wait_running(self._started, "the alert rules")
         change = self.engine.ack(alert_id)
         if change is not None:
             await self._publish([change])

@@ -9,9 +9,11 @@ hub. A source never imports the store or the server.
 from __future__ import annotations
 
 import abc
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
+from studio_monitor.errors import WireError
 from studio_monitor.protocol import PublishChange
 
 JsonObject = dict[str, Any]
@@ -19,6 +21,26 @@ JsonObject = dict[str, Any]
 #: `studio_monitor.errors.ProtocolError` (bad_request) for bad arguments, with a message that
 #: says what is wrong, or another `WireError` (not_found, conflict...) when it cannot run.
 CommandHandler = Callable[[JsonObject], Awaitable[JsonObject]]
+
+#: How long a command waits for its source to be running. The hub listens (and so takes
+#: commands) before its sources have opened their databases; a command arriving then waits
+#: for the source instead of failing, and only a source that does not start in this time
+#: (it failed, and the hub restarts it with a backoff) makes it `unavailable`.
+START_WAIT_S: Final = 15.0
+
+
+async def wait_running(running: asyncio.Event, what: str, *, within: float = START_WAIT_S) -> None:
+    """Wait until `running` is set; `WireError` (unavailable) after `within` s, naming `what`."""
+    if running.is_set():
+        return
+    try:
+        async with asyncio.timeout(within):
+            await running.wait()
+    except TimeoutError:
+        raise WireError(
+            f"{what} did not start within {within:g} s (see the hub log); try again",
+            code="unavailable",
+        ) from None
 
 
 class Publisher(Protocol):

@@ -46,7 +46,13 @@ from studio_monitor.hub.sources.backup.manifest import (
     parse_destinations,
 )
 from studio_monitor.hub.sources.backup.source import MANIFEST_FILE, BackupSettings, check_args
-from studio_monitor.hub.sources.base import CommandHandler, JsonObject, Publisher, Source
+from studio_monitor.hub.sources.base import (
+    CommandHandler,
+    JsonObject,
+    Publisher,
+    Source,
+    wait_running,
+)
 from studio_monitor.protocol import PublishChange
 from studio_monitor.protocol.records import (
     DestinationBackup,
@@ -94,6 +100,8 @@ _RESERVED_NAMES: Final = frozenset(
 )
 _MAX_NAME: Final = 200
 _MAX_FOLDER_NAME: Final = 120
+#: How long a stopping source waits for a command that is saving an event.
+_CLOSE_WAIT_S: Final = 0.5
 
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS events (
@@ -435,6 +443,9 @@ class EventsSource(Source):
         self._lock = asyncio.Lock()
         #: Set once every event of the catalogue has been counted and published.
         self.ready = asyncio.Event()
+        #: Set while the catalogue and the manifest are open and the events loaded: commands
+        #: wait for it (one arriving earlier would see no events, so could reuse an event id).
+        self._running = asyncio.Event()
 
     def commands(self) -> Mapping[str, CommandHandler]:
         return {
@@ -453,7 +464,12 @@ class EventsSource(Source):
     async def run(self, publisher: Publisher) -> None:
         self._publisher = publisher
         self._catalogue = await asyncio.to_thread(EventCatalogue, self._catalogue_path)
-        self._manifest = await asyncio.to_thread(Manifest, self._manifest_path)
+        try:
+            self._manifest = await asyncio.to_thread(Manifest, self._manifest_path)
+        except BaseException:
+            self._catalogue.close()
+            self._catalogue = None
+            raise
         try:
             await asyncio.to_thread(self._make_default_folders)
             rows = await asyncio.to_thread(self._catalogue.all)
@@ -464,6 +480,7 @@ class EventsSource(Source):
                     [PublishChange(topic=TOPIC, key=key, op="delete") for key in stale_keys]
                 )
             self._published = {key: value for key, value in publisher.records(TOPIC).items()}
+            self._running.set()
             self._rescan.update(self._events)
             while True:
                 try:
@@ -476,8 +493,17 @@ class EventsSource(Source):
                     async with asyncio.timeout(self._tick_s):
                         await self._wake.wait()
         finally:
+            # A restarted run (the hub restarts a source that raised) opens them again.
+            self._running.clear()
+            self.ready.clear()
+            # A command saving an event holds the lock for a few milliseconds: let it finish
+            # (its answer stands) rather than close the catalogue under it.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(_CLOSE_WAIT_S), self._lock:
+                    pass
             self._catalogue.close()
             self._manifest.close()
+            self._catalogue = self._manifest = None
 
     def _make_default_folders(self) -> None:
         folders = [self._settings.library_root]
@@ -621,10 +647,11 @@ class EventsSource(Source):
 
     # --- commands ---------------------------------------------------------------------------
 
-    def _require_running(self) -> tuple[EventCatalogue, Publisher]:
-        if self._catalogue is None or self._publisher is None:
-            raise HubError("unavailable", "the event catalogue is not running yet; try again")
-        return self._catalogue, self._publisher
+    async def _wait_running(self) -> EventCatalogue:
+        """The open catalogue, once the source runs (a command may come first)."""
+        await wait_running(self._running, "the event catalogue")
+        assert self._catalogue is not None
+        return self._catalogue
 
     def _get(self, args: JsonObject, command: str) -> EventRow:
         event_id = args.get("event_id")
@@ -654,7 +681,7 @@ class EventsSource(Source):
 
     async def _save(self, row: EventRow, command: str) -> JsonObject:
         """Create the folder, store the row, publish the record; returns the record."""
-        catalogue, _publisher = self._require_running()
+        catalogue = await self._wait_running()
         try:
             await asyncio.to_thread(row.folder.mkdir, parents=True, exist_ok=True)
         except OSError as exc:
@@ -675,7 +702,7 @@ class EventsSource(Source):
     async def _cmd_create(self, args: JsonObject) -> JsonObject:
         command = "event.create"
         check_args(args, command, required={"name", "date"}, optional={"folder", "destinations"})
-        self._require_running()
+        await self._wait_running()
         name = parse_name(args["name"], command)
         event_date = parse_date(args["date"], command)
         destinations = parse_event_destinations(args.get("destinations"), command)
@@ -711,7 +738,7 @@ class EventsSource(Source):
             raise ProtocolError(
                 f"{command}: nothing to update; give one of {', '.join(sorted(fields))}"
             )
-        self._require_running()
+        await self._wait_running()
         row = self._get(args, command)
         changes: dict[str, Any] = {}
         if "name" in args:
@@ -734,7 +761,7 @@ class EventsSource(Source):
     async def _cmd_archive(self, args: JsonObject) -> JsonObject:
         command = "event.archive"
         check_args(args, command, required={"event_id"})
-        self._require_running()
+        await self._wait_running()
         row = self._get(args, command)
         if not row.archived:
             await self._save(replace(row, archived=True, updated_at=self._clock()), command)

@@ -106,3 +106,24 @@ async def test_create_an_event_and_back_it_up_over_http(tmp_path: Path) -> None:
     for i in range(4):
         name = f"DSC_{i:04d}.JPG"
         assert (usb / folder.name / name).read_bytes() == (folder / name).read_bytes()
+
+
+@pytest.mark.asyncio
+async def test_a_command_sent_the_moment_the_hub_listens_is_carried_out(tmp_path: Path) -> None:
+    # The hub listens before its sources have opened their databases; S2 saw 503s and a
+    # bare "event.create failed: " here. The command waits for its source instead.
+    config = {
+        "system": {"enabled": False},
+        "ingest": {"enabled": False},
+        "alerts": {"enabled": False},
+        "events": {"library_root": str(tmp_path / "Events"), "destinations": []},
+    }
+    async with (
+        running_hub(tmp_path, sources=None, source_config=config) as hub,
+        httpx.AsyncClient(timeout=10) as client,
+    ):
+        created = await run_command(
+            client, hub.url, "c1", "event.create", {"name": "Gala", "date": "2024-06-01"}
+        )
+        assert created["status"] == "done", created
+        assert created["result"]["event_id"] == "2024-06-01-gala"

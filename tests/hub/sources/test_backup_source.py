@@ -195,6 +195,23 @@ async def test_bad_arguments_and_unknown_things_say_what_is_wrong(world: World) 
 
 
 @pytest.mark.asyncio
+async def test_a_start_sent_as_the_source_starts_waits_for_it(world: World) -> None:
+    # The hub takes commands before this source has opened its manifest: no "unavailable".
+    write_photos(world.source, 2, 10_000)
+    await world.add_event()
+    source = world.source_for()
+    task = asyncio.create_task(source.run(world.publisher))
+    try:
+        answer = await command(source, "backup.start")({"event_id": "ev1"})
+        await world.wait_job(answer["job_id"], "completed")
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    assert_exact_copy(world.source, world.usb / world.source.name)
+
+
+@pytest.mark.asyncio
 async def test_every_destination_gets_a_job_and_a_second_start_joins_the_first(
     world: World,
 ) -> None:

@@ -187,6 +187,37 @@ async def test_bad_arguments_say_what_is_wrong(world: World, tmp_path: Path) -> 
 
 
 @pytest.mark.asyncio
+async def test_commands_sent_as_the_source_starts_wait_for_its_catalogue(world: World) -> None:
+    # A hub takes commands as soon as it listens, before its sources have opened anything:
+    # such a command used to fail (unavailable, or internal halfway through the start), and
+    # one let through before the events were loaded could reuse an existing event id.
+    async with running(world.events(), world.publisher):
+        pass
+    for k, yields in enumerate([0, 1, 2, 3, 5, 8, 13, 21, 34]):
+        source = world.events()
+        task = asyncio.create_task(source.run(world.publisher))
+        try:
+            for _ in range(yields):
+                await asyncio.sleep(0)
+            if k == 0:
+                made = await call(source, "event.create", {"name": "Gala", "date": "2024-06-01"})
+                assert made["event_id"] == "2024-06-01-gala"
+            else:
+                with pytest.raises(HubError, match="already an event 'Gala' on 2024-06-01"):
+                    await call(source, "event.create", {"name": "Gala", "date": "2024-06-01"})
+                made = await call(
+                    source, "event.create", {"name": f"Gala {k}", "date": "2024-06-01"}
+                )
+                assert made["event_id"] == f"2024-06-01-gala-{k}"
+            assert not task.done()
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    assert len(world.publisher.records("event")) == 9
+
+
+@pytest.mark.asyncio
 async def test_state_follows_the_date_and_archive(world: World) -> None:
     source = world.events()
     today = world.clock.today()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import shutil
 import time
 from collections.abc import AsyncIterator, Callable
@@ -570,3 +571,41 @@ async def test_a_subfolder_configured_on_its_own_files_into_its_own_event(
     assert (live / "a.jpg").exists()
     assert (portraits / "b.jpg").exists()
     assert not (live / "b.jpg").exists()
+
+
+def _ended_or_sees(task: asyncio.Task[None], source: IngestSource, folder: str) -> bool:
+    return task.done() or source.status()["folders"].get(folder) is True
+
+
+@pytest.mark.asyncio
+async def test_a_folder_configured_while_a_scan_runs_is_scanned_next(tmp_path: Path) -> None:
+    # `camera.configure` can add a folder while a scan lists the hot folders in its thread;
+    # that scan used to look the new folder up in its listing (KeyError) and stop the source.
+    # A few thousand entries make each listing long enough for a configure to land in it.
+    hot = tmp_path / "hot"
+    hot.mkdir()
+    for i in range(3000):
+        (hot / f"notes-{i}.txt").touch()
+    for attempt, yields in enumerate([0, 2, 4, 8, 16, 32]):
+        publisher = MemoryPublisher()
+        settings = settings_for(tmp_path, scan_interval_s=0.05)
+        source = IngestSource(settings, tmp_path / f"data-{attempt}")
+        sub = hot / f"body-{attempt}"
+        sub.mkdir()
+        task = asyncio.create_task(source.run(publisher))
+        try:
+            for _ in range(yields):
+                await asyncio.sleep(0)
+            answer = await source.commands()["camera.configure"](
+                {"watch_folder": str(sub), "event_id": None}
+            )
+            assert answer["added"] is True
+            await wait_until(
+                functools.partial(_ended_or_sees, task, source, answer["watch_folder"]),
+                "the configured folder scanned",
+            )
+            assert not task.done(), task.exception()
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

@@ -47,7 +47,13 @@ from studio_monitor.hub.sources.backup.manifest import (
     Manifest,
     parse_destination,
 )
-from studio_monitor.hub.sources.base import CommandHandler, JsonObject, Publisher, Source
+from studio_monitor.hub.sources.base import (
+    CommandHandler,
+    JsonObject,
+    Publisher,
+    Source,
+    wait_running,
+)
 from studio_monitor.protocol import PublishChange
 from studio_monitor.protocol.records import BackupRecord, Destination, from_value, to_value
 
@@ -366,7 +372,7 @@ class BackupSource(Source):
         job_id = args["job_id"]
         if not isinstance(job_id, str) or not job_id:
             raise ProtocolError("backup.cancel: `job_id` must be a non-empty string")
-        self._require_ready()
+        await self._wait_ready()
         job = self._jobs.get(job_id)
         if job is None:
             published = self._publisher.records(TOPIC).get(job_id) if self._publisher else None
@@ -394,7 +400,7 @@ class BackupSource(Source):
             not isinstance(destination_id, str) or not destination_id
         ):
             raise ProtocolError(f"{name}: `destination_id` must be a non-empty string or null")
-        self._require_ready()
+        await self._wait_ready()
         assert self._publisher is not None
         assert self._manifest is not None
         event = self._publisher.records("event").get(event_id)
@@ -464,9 +470,9 @@ class BackupSource(Source):
             result["job_ids"] = job_ids
         return result
 
-    def _require_ready(self) -> None:
-        if not self.ready.is_set():
-            raise HubError("unavailable", "the backup source is not running yet; try again")
+    async def _wait_ready(self) -> None:
+        # The hub takes commands before this source has opened its manifest: wait for it.
+        await wait_running(self.ready, "the backup source")
 
     def _unfinished_job(self, event_id: str, destination_id: str) -> _Job | None:
         for job in self._jobs.values():

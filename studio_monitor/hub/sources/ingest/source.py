@@ -40,7 +40,13 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
 from studio_monitor.errors import ProtocolError, WireError
-from studio_monitor.hub.sources.base import CommandHandler, JsonObject, Publisher, Source
+from studio_monitor.hub.sources.base import (
+    CommandHandler,
+    JsonObject,
+    Publisher,
+    Source,
+    wait_running,
+)
 from studio_monitor.hub.sources.ingest.cameras import (
     EventChoice,
     RateWindow,
@@ -414,7 +420,10 @@ class IngestSource(Source):
         roots = {key: folder.path for key, folder in self._folders.items()}
         found, present = await asyncio.to_thread(self._list_folders, roots)
         now = self._mono()
-        for key, folder in self._folders.items():
+        # Only the folders listed: `camera.configure` may add one while the listing runs in
+        # its thread, and asks for another scan, which covers it.
+        for key in roots:
+            folder = self._folders[key]
             was = folder.present
             folder.present = present[key]
             if folder.present and folder.watch is None:
@@ -866,11 +875,7 @@ class IngestSource(Source):
     # --- commands ----------------------------------------------------------------------------
 
     async def _wait_started(self) -> None:
-        try:
-            async with asyncio.timeout(10):
-                await self._started.wait()
-        except TimeoutError:
-            raise WireError("ingest is not running yet", code="unavailable") from None
+        await wait_running(self._started, "ingest")
 
     @staticmethod
     def _no_args(name: str, args: JsonObject) -> None:
@@ -943,9 +948,13 @@ class IngestSource(Source):
                     f"camera.configure: {watch!r} is not a hot folder and not an existing folder",
                     code="not_found",
                 )
-            folder = candidate
-            self._folders[folder.key] = folder
-            added = True
+            # Looked up again: a concurrent configure of the same folder may have added it
+            # while this one checked the disk, and the one object must stay the watched one.
+            folder = self._folders.get(candidate.key)
+            if folder is None:
+                folder = candidate
+                self._folders[folder.key] = folder
+                added = True
         folder.event_id = event_id
         if self._manifest is not None:
             await asyncio.to_thread(self._manifest.set_folder_event, folder.key, event_id)
