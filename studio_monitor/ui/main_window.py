@@ -259,8 +259,10 @@ class MainWindow(QMainWindow):
         self.status.panelRequested.connect(self.show_connection_panel)
         self.commands.message.connect(self._show_command_message)
         self.bridge.openDock.connect(self.open_dock)
-        self.bridge.posted.connect(lambda _note: self._sync_banner())
-        self.bridge.withdrawn.connect(lambda _key: self._sync_banner())
+        # Bound methods, not lambdas: the bridge may outlive this window, and Qt drops a
+        # bound method's connection when its object goes.
+        self.bridge.posted.connect(self._sync_banner)
+        self.bridge.withdrawn.connect(self._sync_banner)
         self.tray.showHideRequested.connect(self.toggle_visible)
         self.tray.reconnectRequested.connect(self.reconnectRequested)
         self.tray.quitRequested.connect(self.request_quit)
@@ -351,7 +353,7 @@ class MainWindow(QMainWindow):
     def _show_command_message(self, text: str) -> None:
         self.command_line.setText(text)
 
-    def _sync_banner(self) -> None:
+    def _sync_banner(self, *_args: object) -> None:
         self.banner_bar.setVisible(self.banner.note is not None)
 
     def _about(self) -> None:
@@ -378,13 +380,12 @@ class MainWindow(QMainWindow):
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
-        self.status.set_ticking(True)
+        self.status.refresh()
         self.tray.set_window_visible(True)
         self.windowVisibilityChanged.emit(True)
 
     def hideEvent(self, event: QHideEvent) -> None:
         super().hideEvent(event)
-        self.status.set_ticking(False)
         self.tray.set_window_visible(False)
         self.windowVisibilityChanged.emit(False)
 

@@ -1,15 +1,16 @@
 """The status bar's connection indicator: a coloured dot and words, RTT, data age, scaling, Reconnect.
 
-It follows the service's `statusChanged` (already coalesced to a few per second) and ticks
-once a second on its own, only while the window is visible, so "retrying in 8 s" counts down
-and the data age grows between two updates. Clicking the words opens the connection panel;
+It follows the service's `statusChanged`, which the service coalesces and refreshes once a
+second while the window is visible (so "retrying in 8 s" counts down and the data age grows
+with no timer here), and touches its widgets only when what they show changes: an idle,
+healthy link repaints nothing. Clicking the words opens the connection panel;
 the tooltip carries the same facts in short. The embedded hub's state shows here too when
 the app runs one ("Embedded hub restarting…").
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QStatusBar, QWidget
 
@@ -21,6 +22,8 @@ from studio_monitor.ui.widgets.bars import StatusDot
 
 #: Data older than this is marked stale even if the service has not said so yet.
 STALE_AFTER_S = 60.0
+#: Data confirmed within this long reads "Data current".
+FRESH_S = 5.0
 
 
 class ClickableLabel(QLabel):
@@ -81,6 +84,9 @@ class StatusBarController(QObject):
         self.reconnect.setToolTip("Drop the wait and try the WebSocket again now")
         self.reconnect.clicked.connect(self.reconnectRequested)
         self.indicator.clicked.connect(self.panelRequested)
+        metrics = self.rtt.fontMetrics()
+        self.rtt.setMinimumWidth(metrics.horizontalAdvance("RTT 8888 ms") + 8)
+        self.age.setMinimumWidth(metrics.horizontalAdvance("Data 88 min 88 s old (stale)") + 8)
         bar.addWidget(self.indicator)
         bar.addWidget(self.rtt)
         bar.addWidget(self.age)
@@ -89,19 +95,8 @@ class StatusBarController(QObject):
         bar.addPermanentWidget(self.reconnect)
         self.hub.setVisible(False)
         self.scaling.setVisible(False)
-        self.tick_timer = QTimer(self)
-        self.tick_timer.setObjectName("status_bar_tick")
-        self.tick_timer.setInterval(1000)
-        self.tick_timer.timeout.connect(self.refresh)
+        self._shown: tuple[object, ...] | None = None
         self.refresh()
-
-    def set_ticking(self, on: bool) -> None:
-        """Tick only while the window is visible: a hidden window costs no CPU."""
-        if on and not self.tick_timer.isActive():
-            self.tick_timer.start()
-            self.refresh()
-        elif not on:
-            self.tick_timer.stop()
 
     def on_status(self, status: LinkStatus) -> None:
         self.history.on_status(status)
@@ -116,8 +111,7 @@ class StatusBarController(QObject):
         self.hub.setVisible(text is not None)
         if text is not None:
             self.hub.setText(text)
-            color = theme.tone_color(tone).name()
-            _restyle(self.hub, f"color: {color};" if tone != "neutral" else "")
+            theme.color_text(self.hub, tone if tone != "neutral" else None)
 
     def words(self) -> str:
         return self.indicator.words.text()
@@ -127,23 +121,18 @@ class StatusBarController(QObject):
         elapsed = self.history.elapsed_since_status()
         state = status.state if status is not None else self.history.state
         words = describe(status, elapsed_s=elapsed, state=state)
-        tone = theme.tone_for(theme.CONNECTION_TONES, state)
-        self.indicator.dot.set_tone(tone)
-        self.indicator.words.setText(words)
-        _restyle(self.indicator.words, f"color: {theme.tone_color(tone).name()};")
         rtt = status.rtt_ms if status is not None else None
-        self.rtt.setText(f"RTT {fmt_ms(rtt)}")
         age = worst_data_age(status, elapsed_s=elapsed)
         stale = status is not None and (status.stale or (age is not None and age > STALE_AFTER_S))
         if age is None:
-            self.age.setText("Data age n/a")
+            age_text = "Data age n/a"
+        elif age < FRESH_S and not stale:
+            # A live link confirms the data every few seconds: a counter cycling 0-2 s says
+            # nothing and would repaint the bar every second.
+            age_text = "Data current"
         else:
-            self.age.setText(f"Data {fmt_duration(age)} old" + (" (stale)" if stale else ""))
-        warn = theme.tone_color("warning").name()
-        _restyle(self.age, f"color: {warn}; font-weight: bold;" if stale else "")
+            age_text = f"Data {fmt_duration(age)} old" + (" (stale)" if stale else "")
         scaling = status.scaling if status is not None else None
-        self.scaling.setVisible(scaling is not None)
-        self.scaling.setText(scaling or "")
         tip = [words]
         if status is not None:
             tip.append(f"Hub: {status.hub_url}")
@@ -151,10 +140,26 @@ class StatusBarController(QObject):
             if status.last_error:
                 tip.append(f"Last error: {status.last_error}")
         tip.append("Click for the connection panel")
-        self.indicator.setToolTip("\n".join(tip))
-
-
-def _restyle(widget: QWidget, css: str) -> None:
-    # Setting a style sheet re-polishes the widget even when unchanged; this runs every second.
-    if widget.styleSheet() != css:
-        widget.setStyleSheet(css)
+        shown = (
+            state,
+            words,
+            f"RTT {fmt_ms(rtt)}",
+            age_text,
+            stale,
+            scaling,
+            "\n".join(tip),
+            theme.is_dark(),
+        )
+        if shown == self._shown:
+            return  # nothing visible changed: no widget touched
+        self._shown = shown
+        tone = theme.tone_for(theme.CONNECTION_TONES, state)
+        self.indicator.dot.set_tone(tone)
+        self.indicator.words.setText(words)
+        theme.color_text(self.indicator.words, tone)
+        self.rtt.setText(shown[2])
+        self.age.setText(age_text)
+        theme.color_text(self.age, "warning" if stale else None, bold=stale)
+        self.scaling.setVisible(scaling is not None)
+        self.scaling.setText(scaling or "")
+        self.indicator.setToolTip(shown[6])

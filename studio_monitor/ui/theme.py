@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Final, Literal
 
 from PySide6.QtGui import QColor, QFont, QGuiApplication, QPalette
+from PySide6.QtWidgets import QWidget
 
 Tone = Literal["ok", "info", "warning", "critical", "neutral"]
 
@@ -125,3 +126,27 @@ def scaled_font(base: QFont, factor: float, *, bold: bool = False) -> QFont:
         font.setPixelSize(max(1, round(base.pixelSize() * factor)))
     font.setBold(bold)
     return font
+
+
+def color_text(widget: QWidget, tone: str | None, *, bold: bool | None = None) -> None:
+    """Colour a label's text in `tone` (None: the palette's own colour), and optionally bold.
+
+    Through the palette rather than a style sheet, and only when something changes: labels
+    refreshed every second or on every record (status bar, host cards) would otherwise be
+    re-polished each time, which is most of an idle app's CPU.
+    """
+    key = f"{tone}:{is_dark()}:{bold}"
+    if widget.property("tone_key") == key:
+        return
+    widget.setProperty("tone_key", key)
+    if tone is None:
+        widget.setPalette(QPalette())
+    else:
+        pal = widget.palette()
+        pal.setColor(QPalette.ColorRole.WindowText, tone_color(tone))
+        pal.setColor(QPalette.ColorRole.Text, tone_color(tone))
+        widget.setPalette(pal)
+    if bold is not None and widget.font().bold() != bold:
+        font = widget.font()
+        font.setBold(bold)
+        widget.setFont(font)

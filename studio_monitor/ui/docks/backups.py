@@ -46,8 +46,7 @@ class StatTile(QFrame):
 
     def set(self, text: str, tone: theme.Tone | None = None) -> None:
         self.value.setText(text)
-        color = theme.tone_color(tone).name() if tone else ""
-        self.value.setStyleSheet(f"color: {color};" if color else "")
+        theme.color_text(self.value, tone)
 
 
 class BackupsDock(MonitorDock):

@@ -63,6 +63,8 @@ class Gauge(QWidget):
         self.value = QLabel(NA)
         self.value.setFont(theme.scaled_font(self.font(), 1.7, bold=True))
         self.value.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        # Wide enough for any value, so a new figure never re-lays the card out.
+        self.value.setMinimumWidth(self.value.fontMetrics().horizontalAdvance("↓ 888 MB/s") + 4)
         self.detail = _subtle(QLabel())
         # The detail gives way first when the dock is narrow.
         self.detail.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
@@ -87,8 +89,7 @@ class Gauge(QWidget):
     def set_percent(self, percent: float | None, detail: str = "") -> None:
         tone = (self.threshold.tone(percent) if self.threshold else None) or "info"
         self.value.setText(fmt_percent(percent))
-        color = theme.tone_color(tone).name() if tone != "info" else ""
-        self.value.setStyleSheet(f"color: {color};" if color else "")
+        theme.color_text(self.value, tone if tone != "info" else None)
         self.detail.setText(detail)
         self.bar.set_value(None if percent is None else percent / 100, tone)
         self.spark.tone = tone
@@ -151,8 +152,12 @@ class HostCard(QFrame):
         foot.addWidget(self.hub)
         layout.addLayout(foot)
         self._disk_rows: list[tuple[QLabel, UsageBar, QLabel]] = []
+        self._shown: SystemRecord | None = None
 
     def show_record(self, record: SystemRecord | None, now: float) -> None:
+        if record is not None and record == self._shown:
+            return  # a refresh for another reason: nothing of this host changed
+        self._shown = record
         if record is None:
             self.title.setText(f"{self.key}: invalid record")
             return
@@ -173,7 +178,7 @@ class HostCard(QFrame):
         battery = record.battery
         low = battery is not None and battery.percent is not None and battery.percent <= BATTERY_LOW
         self.battery.setText(battery_text(record))
-        self.battery.setStyleSheet(f"color: {theme.tone_color('warning').name()};" if low else "")
+        theme.color_text(self.battery, "warning" if low else None)
         self.hub.setText(hub_text(record))
 
         history = self.state.history(self.key)
