@@ -150,6 +150,17 @@ def test_docks_show_the_hubs_records_and_follow_changes(
             # The tray follows the worst open alert.
             assert rig.controller.tray.state == "warning"
 
+            # The connection panel: the session's states, counters and availability.
+            rig.window.show_connection_panel()
+            panel = rig.window.panel
+            assert panel is not None
+            await until(lambda: panel.facts["Transport"].text() == "websocket", 5, what="panel")
+            assert panel.words.text() == "Live"
+            assert panel.availability.text().endswith("of the session with data flowing")
+            assert int(panel.counters["Messages"].text().replace(",", "")) > 0
+            assert [s for _a, _b, s in rig.controller.history.segments()][-1] == "live"
+            panel.close()
+
     run(qloop, scenario(), 60)
 
 
