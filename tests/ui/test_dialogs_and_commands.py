@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+from dataclasses import replace
 from pathlib import Path
 
 from pytestqt.qtbot import QtBot
@@ -175,6 +176,29 @@ def test_a_refused_command_is_shown_with_the_hubs_reason(
             )
             assert note.text  # the hub's own words
             assert rig.window.banner.title.text() == "Start backup failed"
+
+    run(qloop, scenario(), 60)
+
+
+def test_saved_settings_take_effect_without_a_restart(
+    qloop: asyncio.AbstractEventLoop, tmp_path: Path
+) -> None:
+    async def scenario() -> None:
+        async with studio_app(tmp_path) as rig:
+            await until(lambda: rig.state() == "live", 15, what="live")
+            old = rig.service
+            config = rig.controller.config
+            # Notification choices apply at once, on the same connection.
+            rig.controller.apply_config(replace(config, notify_alerts=False))
+            assert rig.controller.bridge.choices.alerts is False
+            assert rig.service is old
+            # A new update speed is a new service (the machine's intervals), same hub, and
+            # the old one is stopped.
+            rig.controller.apply_config(replace(config, speed=2.0))
+            assert rig.service is not old
+            await until(lambda: rig.state() == "live", 15, what="live on the new service")
+            # (The service has no public "stopped" flag; its own one says it.)
+            await until(lambda: old._stopped, 10, what="the old service stopped")
 
     run(qloop, scenario(), 60)
 
