@@ -80,7 +80,7 @@ def svg_path(name: str) -> Path | None:
     return path if path is not None and path.is_file() else None
 
 
-def render(name: str, size: int, color: QColor | None = None) -> QPixmap:
+def render(name: str, size: int, color: QColor | None = None, *, opacity: float = 1.0) -> QPixmap:
     """Icon `name` as a `size` x `size` pixmap, `currentColor` painted in `color`."""
     pixmap = QPixmap(size, size)
     pixmap.fill(Qt.GlobalColor.transparent)
@@ -97,7 +97,17 @@ def render(name: str, size: int, color: QColor | None = None) -> QPixmap:
     painter.setRenderHint(QPainter.RenderHint.Antialiasing)
     renderer.render(painter, QRectF(0, 0, size, size))
     painter.end()
-    return pixmap
+    if opacity >= 1.0:
+        return pixmap
+    # Faded as a whole (SVG colours carry no alpha, and fading each stroke would darken
+    # where strokes overlap).
+    faded = QPixmap(size, size)
+    faded.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(faded)
+    painter.setOpacity(opacity)
+    painter.drawPixmap(0, 0, pixmap)
+    painter.end()
+    return faded
 
 
 def icon(name: str, color: QColor | None = None) -> QIcon:
@@ -115,11 +125,9 @@ def icon(name: str, color: QColor | None = None) -> QIcon:
         return cached
     result = QIcon()
     if _svg_text(name) is not None:
-        disabled = QColor(color)
-        disabled.setAlphaF(0.35)
         for size in _SIZES:
             result.addPixmap(render(name, size, color))
-            result.addPixmap(render(name, size, disabled), QIcon.Mode.Disabled)
+            result.addPixmap(render(name, size, color, opacity=0.35), QIcon.Mode.Disabled)
     _ICONS[key] = result
     return result
 
