@@ -355,3 +355,20 @@ def test_history_availability_and_segments() -> None:
     availability = history.availability()
     assert availability is not None
     assert availability == pytest.approx(10 / 16)
+
+
+def test_empty_tables_say_so_until_the_first_row(qtbot: QtBot, parts: Parts) -> None:
+    parts.window.show()
+    qtbot.waitExposed(parts.window)
+    table = parts.window.docks["alerts"].table  # type: ignore[attr-defined]
+    placeholder = table._placeholder
+    assert placeholder.isVisible()
+    assert placeholder.text() == "No alerts: all is well."
+    parts.state.apply_changes([alert("a1")])
+    parts.state.flush()
+    assert not placeholder.isVisible()
+    parts.state.apply_changes(
+        [Change(topic="alert", key="a1", seq=next(_seq), op="delete", ts=1.0)]
+    )
+    parts.state.flush()
+    assert placeholder.isVisible()

@@ -96,6 +96,7 @@ class BackupsDock(MonitorDock):
             row_height=2.0,
         )
         self.table.setObjectName("backups_table")
+        self.table.set_placeholder("No backup job yet. Start one from the Events dock.")
         self.table.setColumnWidth(col.EVENT, 170)
         self.table.setColumnWidth(col.PROGRESS, 180)
         self.table.setColumnWidth(col.STATE, 110)

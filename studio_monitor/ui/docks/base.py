@@ -11,19 +11,20 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from PySide6.QtCore import QSortFilterProxyModel, Qt, QTimer
-from PySide6.QtGui import QAction, QFontMetrics
+from PySide6.QtCore import QAbstractItemModel, QSortFilterProxyModel, Qt, QTimer
+from PySide6.QtGui import QAction, QFontMetrics, QResizeEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDockWidget,
     QHeaderView,
+    QLabel,
     QTableView,
     QToolBar,
     QVBoxLayout,
     QWidget,
 )
 
-from studio_monitor.ui import resources
+from studio_monitor.ui import resources, theme
 from studio_monitor.ui.commands import CommandCenter
 from studio_monitor.ui.models.base import KEY_ROLE, SORT_ROLE, RecordTableModel
 from studio_monitor.ui.widgets.bars import PillDelegate, ProgressDelegate
@@ -45,6 +46,15 @@ class RecordTable(QTableView):
     ) -> None:
         super().__init__(parent)
         self.source = model
+        self._placeholder = QLabel(self.viewport())
+        self._placeholder.setObjectName("table_placeholder")
+        self._placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._placeholder.setWordWrap(True)
+        self._placeholder.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        palette = self._placeholder.palette()
+        palette.setColor(self._placeholder.foregroundRole(), theme.subtle())
+        self._placeholder.setPalette(palette)
+        self._placeholder.setVisible(False)
         self.proxy = QSortFilterProxyModel(self)
         self.proxy.setSourceModel(model)
         self.proxy.setSortRole(SORT_ROLE)
@@ -76,6 +86,32 @@ class RecordTable(QTableView):
         for column in progress:
             self.setItemDelegateForColumn(column, self._delegates[1])
         self.fit_columns()
+
+    def set_placeholder(self, text: str) -> None:
+        """A line shown in the empty table ("No alert: all is well"), gone with the first row."""
+        self._placeholder.setText(text)
+        self._update_placeholder()
+
+    def _update_placeholder(self, *args: object) -> None:
+        empty = self.proxy.rowCount() == 0 and bool(self._placeholder.text())
+        self._placeholder.setVisible(empty)
+        if empty:
+            self._placeholder.setGeometry(self.viewport().rect())
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._update_placeholder()
+
+    def setModel(self, model: QAbstractItemModel | None) -> None:  # the proxy, once
+        super().setModel(model)
+        if model is not None:
+            for signal in (
+                model.rowsInserted,
+                model.rowsRemoved,
+                model.modelReset,
+                model.layoutChanged,
+            ):
+                signal.connect(self._update_placeholder)
 
     def fit_columns(self) -> None:
         """Columns wide enough for their header and a typical value, not for the widest one

@@ -53,6 +53,9 @@ class CamerasDock(MonitorDock):
         self.configure.triggered.connect(self._configure)
         self.table = RecordTable(model, pills=[col.STATE], sort_column=col.CAMERA, row_height=3.4)
         self.table.setObjectName("cameras_table")
+        self.table.set_placeholder(
+            "No camera yet. Photos dropped into a hot folder show their camera here."
+        )
         self.table.setIconSize(QSize(72, 48))
         self.table.setColumnWidth(col.CAMERA, 220)
         self.table.setColumnWidth(col.STATE, 110)

@@ -54,6 +54,7 @@ class EventsDock(MonitorDock):
             model, pills=[col.STATE], sort_column=col.DATE, order=Qt.SortOrder.DescendingOrder
         )
         self.table.setObjectName("events_table")
+        self.table.set_placeholder("No event yet. Create one with New event…")
         self.table.setColumnWidth(col.NAME, 200)
         self.table.setColumnWidth(col.DATE, 110)
         self.table.setColumnWidth(col.BACKUP, 220)
