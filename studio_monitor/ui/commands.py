@@ -25,7 +25,7 @@ class CommandSink(Protocol):
 
 
 class CommandCenter(QObject):
-    #: (what, text): a short line for the status bar ("Start backup: sent").
+    #: A short line for the status bar ("Start backup: sent").
     message = Signal(str)
 
     def __init__(self, bridge: NotificationBridge, parent: QObject | None = None) -> None:

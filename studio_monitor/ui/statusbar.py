@@ -26,16 +26,9 @@ STALE_AFTER_S = 60.0
 FRESH_S = 5.0
 
 
-class ClickableLabel(QLabel):
-    clicked = Signal()
-
-    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
-        self.clicked.emit()
-        super().mouseReleaseEvent(event)
-
-
 class ConnectionIndicator(QWidget):
-    """The left part: dot + words (click: connection panel)."""
+    """The left part: dot + words. A click anywhere on it (the labels pass their clicks up)
+    opens the connection panel."""
 
     clicked = Signal()
 
@@ -43,12 +36,11 @@ class ConnectionIndicator(QWidget):
         super().__init__(parent)
         self.setObjectName("connection_indicator")
         self.dot = StatusDot(12)
-        self.words = ClickableLabel("Not connected")
+        self.words = QLabel("Not connected")
         self.words.setObjectName("connection_words")
         font = self.words.font()
         font.setBold(True)
         self.words.setFont(font)
-        self.words.clicked.connect(self.clicked)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(6, 0, 6, 0)
         layout.setSpacing(6)

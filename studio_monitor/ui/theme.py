@@ -100,14 +100,6 @@ def subtle(pal: QPalette | None = None) -> QColor:
     return pal.color(QPalette.ColorGroup.Active, QPalette.ColorRole.PlaceholderText)
 
 
-def card_background(pal: QPalette | None = None) -> QColor:
-    """A card sits slightly off the window colour: lighter in light mode, lighter still in dark."""
-    pal = pal or palette()
-    base = pal.color(QPalette.ColorRole.Base)
-    window = pal.color(QPalette.ColorRole.Window)
-    return base if base != window else window.lighter(108)
-
-
 def track_color(pal: QPalette | None = None) -> QColor:
     """The empty part of a bar or gauge."""
     pal = pal or palette()

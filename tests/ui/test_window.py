@@ -372,3 +372,15 @@ def test_empty_tables_say_so_until_the_first_row(qtbot: QtBot, parts: Parts) -> 
     )
     parts.state.flush()
     assert placeholder.isVisible()
+
+
+def test_clicking_the_connection_words_opens_the_panel(qtbot: QtBot, parts: Parts) -> None:
+    from PySide6.QtCore import Qt
+
+    parts.window.show()
+    qtbot.waitExposed(parts.window)
+    assert parts.window.panel is None
+    qtbot.mouseClick(parts.window.status.indicator.words, Qt.MouseButton.LeftButton)
+    assert parts.window.panel is not None
+    assert parts.window.panel.isVisible()
+    parts.window.panel.close()

@@ -136,12 +136,6 @@ class RecordTable(QTableView):
                 return True
         return False
 
-    def row_keys(self) -> list[str]:
-        """The keys in the order shown (sorted, filtered)."""
-        return [
-            str(self.proxy.index(row, 0).data(KEY_ROLE)) for row in range(self.proxy.rowCount())
-        ]
-
 
 class MonitorDock(QDockWidget):
     """A dock with a toolbar on top of its content; subclasses fill `body`."""

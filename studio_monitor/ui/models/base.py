@@ -131,10 +131,6 @@ class RecordTableModel(QAbstractTableModel, Generic[R]):
                 out.append((key, parsed))
         return out
 
-    def error(self, key: str) -> ProtocolError | None:
-        parsed = self._parsed.get(key)
-        return parsed if isinstance(parsed, ProtocolError) else None
-
     def text(self, row: int, column: int) -> str:
         """The display text of a cell: what tests and the screenshot check read."""
         return str(self.data(self.index(row, column)))

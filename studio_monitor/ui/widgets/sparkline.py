@@ -60,9 +60,6 @@ class Sparkline(QWidget):
         self._thresholds = list(thresholds)
         self.update()
 
-    def has_data(self) -> bool:
-        return any(v is not None for points, _t in self._series for _x, v in points)
-
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
