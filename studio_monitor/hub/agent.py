@@ -379,11 +379,11 @@ class Sender:
             response = await self._client.post(self.url, content=body, headers=headers)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             # Refused before anything was sent: the hub did not get it.
-            self._failed(f"hub unreachable: {exc or type(exc).__name__}")
+            self._failed(f"hub unreachable: {_describe(exc)}")
             return "retry"
         except httpx.HTTPError as exc:
             # Sent, but no answer: it may or may not have been applied (see module doc).
-            self._failed(f"no answer from the hub: {exc or type(exc).__name__}")
+            self._failed(f"no answer from the hub: {_describe(exc)}")
             return "unknown"
         status = response.status_code
         if status == 200:
@@ -428,6 +428,13 @@ class Sender:
             log.log(level, "%s; changes stay in the outbox", text)
         self.stats.last_error = text
         self.stats.connected = False
+
+
+def _describe(exc: Exception) -> str:
+    # httpx leaves many messages empty (a reset connection is a bare `ReadError`), and an
+    # exception is always truthy, so `exc or name` printed nothing: name the type always.
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _error_message(response: httpx.Response) -> str:

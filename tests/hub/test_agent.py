@@ -273,6 +273,33 @@ async def test_a_change_the_hub_refuses_is_set_aside_and_the_rest_goes_in_order(
 
 
 @pytest.mark.asyncio
+async def test_a_lost_answer_is_said_even_when_httpx_gives_no_message(tmp_path: Path) -> None:
+    # A connection reset mid-request is a bare `httpx.ReadError("")`: the agent used to log
+    # "no answer from the hub: " and nothing more. MockTransport plays the reset.
+    errors: list[str | None] = []
+
+    def hub(request: httpx.Request) -> httpx.Response:
+        errors.append(sender.stats.last_error)
+        if len(errors) == 1:
+            raise httpx.ReadError("", request=request)
+        return httpx.Response(200, json={"cursors": {TOPIC: 1}})
+
+    outbox = Outbox(tmp_path / OUTBOX_NAME)
+    outbox.append([PublishChange(topic=TOPIC, key="a", op="put", value={"n": 1})], now=0.0)
+    async with httpx.AsyncClient(transport=httpx.MockTransport(hub)) as client:
+        sender = Sender("http://hub", AGENT_TOKEN, outbox, client=client, backoff=quick_backoff)
+        task = asyncio.create_task(sender.run())
+        try:
+            assert await sender.drained(10)
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+    assert errors == [None, "no answer from the hub: ReadError"]
+    assert sender.stats.resent_batches == 1
+    outbox.close()
+
+
+@pytest.mark.asyncio
 async def test_a_token_without_the_agent_role_keeps_everything_buffered(tmp_path: Path) -> None:
     async with running_hub(tmp_path) as hub:
         counter = Counter(3)

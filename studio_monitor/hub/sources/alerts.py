@@ -637,7 +637,7 @@ class AlertsSource(Source):
             try:
                 await publisher.publish(changes)
             except Exception as exc:
-                log.warning("could not publish alerts (%s); will resend", exc)
+                log.warning("could not publish alerts (%r); will resend", exc)
                 self._dirty = True
                 return
             self._dirty = False

@@ -840,7 +840,7 @@ class IngestSource(Source):
         try:
             await self._publisher.publish(changes)
         except Exception as exc:
-            log.warning("could not publish camera records (%s); will retry", exc)
+            log.warning("could not publish camera records (%r); will retry", exc)
             return
         for camera, value in published:
             camera.published = value
@@ -853,7 +853,7 @@ class IngestSource(Source):
         try:
             statuses = await asyncio.to_thread(self._tether.poll)
         except Exception as exc:
-            log.warning("tether probe failed: %s", exc)
+            log.warning("tether probe failed: %r", exc)
             return
         for status in statuses:
             camera = self._cameras.get(status.camera_id)
