@@ -499,6 +499,32 @@ async def test_a_restart_does_not_ingest_again(tmp_path: Path) -> None:
 
 
 @pytest.mark.asyncio
+async def test_the_same_source_run_again_watches_its_folders_again(tmp_path: Path) -> None:
+    # The hub runs a source object again when its `run` raised. Scans here are a minute
+    # apart, so only the watcher can find a photo dropped once the source has started.
+    publisher = MemoryPublisher()
+    await add_event(publisher, tmp_path, "wedding")
+    source = IngestSource(settings_for(tmp_path, scan_interval_s=60.0), tmp_path / "data")
+    harness = Harness(tmp_path, publisher, source)
+
+    async def run_and_drop(name: str, seed: int, *, again: bool) -> None:
+        seen_before = len(publisher.changes)
+        harness.start()
+        try:
+            if again:  # the restarted run has scanned and republished what it knows
+                await harness.until(lambda: len(publisher.changes) > seen_before, "republished")
+            else:
+                await wait_until(lambda: source.status()["folders"][str(harness.hot)], "watching")
+            drop(harness.hot / name, make_jpeg(seed))
+            await harness.until(lambda: harness.camera().get("last_file") == name, f"{name} taken")
+        finally:
+            await harness.stop()
+
+    await run_and_drop("IMG_0.JPG", 90, again=False)
+    await run_and_drop("IMG_1.JPG", 91, again=True)
+
+
+@pytest.mark.asyncio
 async def test_a_copy_left_by_a_crash_is_recognised_not_duplicated(tmp_path: Path) -> None:
     publisher = MemoryPublisher()
     event = await add_event(publisher, tmp_path, "wedding")

@@ -288,6 +288,13 @@ class IngestSource(Source):
                 tasks.create_task(self._work(), name="ingest-worker")
         finally:
             observer.stop()
+            # The hub runs this same object again if `run` raised: commands wait for that
+            # run, and its new observer must watch every folder again (a watch of this one
+            # left on a folder would keep the next from scheduling it: scans only, no events).
+            self._started.clear()
+            self._observer = None
+            for folder in self._folders.values():
+                folder.watch = None
             # The in-flight copy (a thread) finishes its manifest commit before we close it.
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(10):
