@@ -441,6 +441,9 @@ class EventsSource(Source):
         self._wake = asyncio.Event()
         # Commands and the scanner both publish; one at a time keeps each record's order.
         self._lock = asyncio.Lock()
+        # One command at a time from its checks to its save: two creates at once would both
+        # pick the same free event id (or folder) and the second would replace the first.
+        self._command_lock = asyncio.Lock()
         #: Set once every event of the catalogue has been counted and published.
         self.ready = asyncio.Event()
         #: Set while the catalogue and the manifest are open and the events loaded: commands
@@ -702,31 +705,33 @@ class EventsSource(Source):
     async def _cmd_create(self, args: JsonObject) -> JsonObject:
         command = "event.create"
         check_args(args, command, required={"name", "date"}, optional={"folder", "destinations"})
-        await self._wait_running()
         name = parse_name(args["name"], command)
         event_date = parse_date(args["date"], command)
         destinations = parse_event_destinations(args.get("destinations"), command)
-        if args.get("folder") is not None:
-            folder = parse_folder(args["folder"], command)
-        else:
-            base = sanitize_folder_name(f"{event_date} {name}")
-            owned = {row.folder for row in self._events.values()}
-            folder, n = self._settings.library_root / base, 2
-            while folder in owned:
-                folder, n = self._settings.library_root / f"{base} ({n})", n + 1
-        now = self._clock()
-        row = EventRow(
-            event_id=make_event_id(event_date, name, set(self._events)),
-            name=name,
-            date=event_date,
-            folder=folder,
-            destinations=destinations,
-            archived=False,
-            created_at=now,
-            updated_at=now,
-        )
-        self._check_unique(row, command)
-        value = await self._save(row, command)
+        chosen = parse_folder(args["folder"], command) if args.get("folder") is not None else None
+        await self._wait_running()
+        async with self._command_lock:
+            if chosen is not None:
+                folder = chosen
+            else:
+                base = sanitize_folder_name(f"{event_date} {name}")
+                owned = {row.folder for row in self._events.values()}
+                folder, n = self._settings.library_root / base, 2
+                while folder in owned:
+                    folder, n = self._settings.library_root / f"{base} ({n})", n + 1
+            now = self._clock()
+            row = EventRow(
+                event_id=make_event_id(event_date, name, set(self._events)),
+                name=name,
+                date=event_date,
+                folder=folder,
+                destinations=destinations,
+                archived=False,
+                created_at=now,
+                updated_at=now,
+            )
+            self._check_unique(row, command)
+            value = await self._save(row, command)
         log.info("event %s created (%s, %s)", row.event_id, row.name, row.folder)
         return {"event_id": row.event_id, "folder": str(row.folder), "state": value["state"]}
 
@@ -738,8 +743,6 @@ class EventsSource(Source):
             raise ProtocolError(
                 f"{command}: nothing to update; give one of {', '.join(sorted(fields))}"
             )
-        await self._wait_running()
-        row = self._get(args, command)
         changes: dict[str, Any] = {}
         if "name" in args:
             changes["name"] = parse_name(args["name"], command)
@@ -753,16 +756,20 @@ class EventsSource(Source):
             if not isinstance(args["archived"], bool):
                 raise ProtocolError(f"{command}: `archived` must be true or false")
             changes["archived"] = args["archived"]
-        updated = replace(row, **changes, updated_at=self._clock())
-        self._check_unique(updated, command)
-        value = await self._save(updated, command)
+        await self._wait_running()
+        async with self._command_lock:
+            row = self._get(args, command)
+            updated = replace(row, **changes, updated_at=self._clock())
+            self._check_unique(updated, command)
+            value = await self._save(updated, command)
         return {"event_id": row.event_id, "state": value["state"]}
 
     async def _cmd_archive(self, args: JsonObject) -> JsonObject:
         command = "event.archive"
         check_args(args, command, required={"event_id"})
         await self._wait_running()
-        row = self._get(args, command)
-        if not row.archived:
-            await self._save(replace(row, archived=True, updated_at=self._clock()), command)
+        async with self._command_lock:
+            row = self._get(args, command)
+            if not row.archived:
+                await self._save(replace(row, archived=True, updated_at=self._clock()), command)
         return {"event_id": row.event_id, "state": "archived"}

@@ -218,6 +218,25 @@ async def test_commands_sent_as_the_source_starts_wait_for_its_catalogue(world: 
 
 
 @pytest.mark.asyncio
+async def test_two_creates_at_once_get_an_event_each(world: World) -> None:
+    # Two operators at once: both names make the id 2024-06-01-gala, and the second create
+    # used to pick it too (and replace the first event) while the first saved.
+    source = world.events()
+    async with running(source, world.publisher):
+        first, second = await asyncio.gather(
+            call(source, "event.create", {"name": "Gala!", "date": "2024-06-01"}),
+            call(source, "event.create", {"name": "Gala?", "date": "2024-06-01"}),
+        )
+    assert (first["event_id"], second["event_id"]) == ("2024-06-01-gala", "2024-06-01-gala-2")
+    assert {world.event(e)["name"] for e in ("2024-06-01-gala", "2024-06-01-gala-2")} == {
+        "Gala!",
+        "Gala?",
+    }
+    async with running(world.events(), world.publisher):
+        assert set(world.publisher.records("event")) == {"2024-06-01-gala", "2024-06-01-gala-2"}
+
+
+@pytest.mark.asyncio
 async def test_state_follows_the_date_and_archive(world: World) -> None:
     source = world.events()
     today = world.clock.today()
