@@ -11,9 +11,12 @@ tests (tests/support/faultproxy.py), and prints medians and p95s with the peer b
 - lost and repeated changes across every transition, hub restarts included;
 - idle HTTP requests per minute in each state, and a change's delay on an idle long-poll.
 
-    .venv/bin/python benchmarks/failover/run.py             # about 4 minutes
-    .venv/bin/python benchmarks/failover/run.py --runs 17   # 100+ transitions
-    .venv/bin/python benchmarks/failover/run.py --quick     # a smoke run, about 2 minutes
+    .venv/bin/python benchmarks/failover/run.py                        # both sides
+    .venv/bin/python benchmarks/failover/run.py --only ours --runs 12  # 100+ transitions
+    .venv/bin/python benchmarks/failover/run.py --quick                # a smoke run
+
+The idle windows come first and take `--idle-settle` + `--idle-window` (150 s by default);
+see README.md for the durations measured.
 
 The first run installs the peer's Node packages from node/package-lock.json (`npm ci`).
 Everything listens on 127.0.0.1 and stops when the run ends (or is interrupted).
