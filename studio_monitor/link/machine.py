@@ -25,7 +25,7 @@ never touches a socket, and decides every duration itself: timeouts, backoff, gr
   30 s, every other one being a comparison of the hub's cursors with the applied ones (so at
   most one request per 30 s): a half-open socket or a buffering proxy cannot hide a gap.
 - `longpoll` / `polling`: HTTP carries the data, from the same cursors. A WebSocket is
-  probed in the background with full-jitter backoff; when it opens *and* has caught up with
+  probed in the background (see "Probes" below); when it opens *and* has caught up with
   what HTTP delivered, the machine goes `live` and only then stops HTTP (make before break;
   the overlap is dropped by seq elsewhere). Long-poll that misbehaves gives way to polling at
   the intervals of `policy.interval()`, per topic, batched. "Misbehaves" needs the hub to be
@@ -35,7 +35,8 @@ never touches a socket, and decides every duration itself: timeouts, backoff, gr
   does not -> offline. A hub crash therefore reads live -> longpoll -> offline, within
   milliseconds and without a `polling` blip: the WebSocket's loss alone cannot tell a crash
   from a dropped connection, and DESIGN.md wants long-poll at once (make before break), so
-  the one fallback counted is honest; no notice is shown for it (grace).
+  the one fallback counted is honest; no fallback notice is shown for it (it does not last
+  out the grace period).
   Probes: for `probe_fast_s` after the WebSocket went away or was first refused, one every
   0.5 to 1 s (a short refusal or a dropped connection is over soon: back on WebSocket within
   about a second), then growing to one every 60 to 120 s (jittered over the upper half of
