@@ -8,7 +8,7 @@ Each error that can travel on the wire carries its PROTOCOL.md error `code`.
 
 from __future__ import annotations
 
-from typing import Final, Literal
+from typing import Final, Literal, TypeGuard, get_args
 
 ErrorCode = Literal[
     "unauthorized",
@@ -22,6 +22,15 @@ ErrorCode = Literal[
     "unavailable",
     "internal",
 ]
+
+#: Every wire error code, for checking a code read from a peer.
+WIRE_CODES: Final[frozenset[str]] = frozenset(get_args(ErrorCode))
+
+
+def is_wire_code(code: str) -> TypeGuard[ErrorCode]:
+    """Whether `code` is one of PROTOCOL.md's error codes (a newer hub may send others)."""
+    return code in WIRE_CODES
+
 
 #: HTTP status for each wire error code (PROTOCOL.md section 2).
 HTTP_STATUS: Final[dict[str, int]] = {

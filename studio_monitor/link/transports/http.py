@@ -23,11 +23,13 @@ from studio_monitor import __version__
 from studio_monitor.errors import (
     AuthError,
     ConnectionLost,
+    ErrorCode,
     HubError,
     HubUnreachable,
     ProtocolError,
     ResyncRequired,
     TlsError,
+    is_wire_code,
 )
 from studio_monitor.link.check import HubAddress, describe_error
 from studio_monitor.protocol import (
@@ -48,20 +50,6 @@ T = TypeVar("T")
 #: Connect, write and pool timeouts; a read may last the long-poll's wait plus this margin.
 TIMEOUT_S: Final = 10.0
 READ_MARGIN_S: Final = 10.0
-_WIRE_CODES: Final = frozenset(
-    {
-        "unauthorized",
-        "forbidden",
-        "bad_request",
-        "not_found",
-        "resync_required",
-        "too_large",
-        "rate_limited",
-        "conflict",
-        "unavailable",
-        "internal",
-    }
-)
 
 
 class HttpTransport:
@@ -212,22 +200,22 @@ class HttpTransport:
             error = decode(response.content, ErrorResponse).error
         except ProtocolError:
             # Not the hub's JSON: a proxy, a load balancer, or another server on that port.
-            code = "unavailable" if status >= 500 else "bad_request"
+            code: ErrorCode = "unavailable" if status >= 500 else "bad_request"
             if status in (401, 403):
                 code = "unauthorized" if status == 401 else "forbidden"
             reason = response.reason_phrase or "error"
             return HubError(
-                code,  # type: ignore[arg-type]
+                code,
                 f"HTTP {status} {reason} from {self.address.netloc}, not an answer of the hub "
                 "(a proxy in the way?)",
                 status=status,
             )
-        code = error.code if error.code in _WIRE_CODES else "internal"
+        code = error.code if is_wire_code(error.code) else "internal"
         if code == "resync_required":
             return ResyncRequired(error.message)
         if code in ("unauthorized", "forbidden"):
-            return AuthError(code, error.message, status=status)  # type: ignore[arg-type]
-        return HubError(code, error.message, status=status)  # type: ignore[arg-type]
+            return AuthError(code, error.message, status=status)
+        return HubError(code, error.message, status=status)
 
     def _body(self, response: httpx.Response, type_: type[T]) -> T:
         try:
