@@ -33,7 +33,6 @@ import contextlib
 import logging
 import random
 import sqlite3
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -45,6 +44,7 @@ from msgspec import UNSET
 
 from studio_monitor.errors import ConfigError, MessageTooLarge, ProtocolError
 from studio_monitor.hub.sources.base import JsonObject, Source
+from studio_monitor.hub.sqlite import LockedDatabase
 from studio_monitor.hub.store import FRAME_OVERHEAD
 from studio_monitor.protocol import (
     MAX_MESSAGE_BYTES,
@@ -96,23 +96,14 @@ class Queued:
     size: int
 
 
-class Outbox:
+class Outbox(LockedDatabase):
     """The durable queue of changes not yet acknowledged by the hub. Thread-safe, blocking."""
 
     def __init__(self, path: Path, *, max_pending: int = 50_000) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        self.max_pending = max_pending
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
         # FULL: a change a source was told is published survives a power cut too.
-        self._db.execute("PRAGMA synchronous=FULL")
+        super().__init__(path, synchronous="FULL")
+        self.max_pending = max_pending
         self._db.executescript(_SCHEMA)
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
 
     def append(self, changes: Sequence[PublishChange], now: float) -> int:
         """Commit `changes` in order; returns the id of the last one."""
@@ -121,22 +112,16 @@ class Outbox:
             value = None if change.value is UNSET else encode(change.value)
             size = len(change.topic) + len(change.key) + (len(value) if value else 0) + 48
             rows.append((change.topic, change.key, change.op, value, size, now))
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._db.executemany(
-                    "INSERT INTO outbox (topic, key, op, value, size, created_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
-                    rows,
-                )
-                last = self._db.execute("SELECT MAX(id) FROM outbox").fetchone()[0]
-                count = self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
-                if count > self.max_pending:
-                    self._compact()
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        with self._tx() as db:
+            db.executemany(
+                "INSERT INTO outbox (topic, key, op, value, size, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            last = db.execute("SELECT MAX(id) FROM outbox").fetchone()[0]
+            count = db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
+            if count > self.max_pending:
+                self._compact()
         return int(last)
 
     def _compact(self) -> None:
@@ -182,14 +167,12 @@ class Outbox:
         """Move one change the hub refused for good to `rejected`."""
         change = item.change
         value = None if change.value is UNSET else encode(change.value)
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            self._db.execute(
+        with self._tx() as db:
+            db.execute(
                 "INSERT OR REPLACE INTO rejected VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (item.id, change.topic, change.key, change.op, value, error, now),
             )
-            self._db.execute("DELETE FROM outbox WHERE id = ?", (item.id,))
-            self._db.execute("COMMIT")
+            db.execute("DELETE FROM outbox WHERE id = ?", (item.id,))
 
     def pending(self) -> int:
         with self._lock:

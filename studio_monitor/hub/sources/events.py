@@ -21,12 +21,9 @@ import contextlib
 import logging
 import math
 import re
-import sqlite3
-import threading
 import time
 import unicodedata
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
@@ -53,6 +50,7 @@ from studio_monitor.hub.sources.base import (
     Source,
     wait_running,
 )
+from studio_monitor.hub.sqlite import LockedDatabase
 from studio_monitor.protocol import PublishChange
 from studio_monitor.protocol.records import (
     DestinationBackup,
@@ -326,34 +324,14 @@ class EventRow:
     updated_at: float
 
 
-class EventCatalogue:
+class EventCatalogue(LockedDatabase):
     """The events table. One connection behind a lock, shared by the loop and scan threads."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA busy_timeout = 10000")
-        self._db.execute("PRAGMA journal_mode = WAL")
         # An answered event.create must survive a crash of the whole machine.
-        self._db.execute("PRAGMA synchronous = FULL")
+        super().__init__(path, synchronous="FULL", busy_timeout_ms=10_000)
         with self._tx() as db:
             db.execute(_SCHEMA)
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
-
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
 
     def all(self) -> list[EventRow]:
         with self._lock:

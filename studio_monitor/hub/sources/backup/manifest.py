@@ -13,16 +13,14 @@ and destination, whether the backup is none, partial, current, stale or failed; 
 from __future__ import annotations
 
 import re
-import sqlite3
-import threading
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal
 
 import msgspec
 
+from studio_monitor.hub.sqlite import LockedDatabase
 from studio_monitor.protocol.records import EventBackupState
 
 JobKind = Literal["copy", "verify"]
@@ -147,38 +145,17 @@ class PairHistory:
     running: bool
 
 
-class Manifest:
+class Manifest(LockedDatabase):
     """The manifest file. Safe to share between threads (one connection behind a lock)."""
 
     def __init__(self, path: Path) -> None:
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA busy_timeout = 10000")
-        self._db.execute("PRAGMA journal_mode = WAL")
         # NORMAL loses at most the last commits on a power cut, never consistency; a lost
         # `copied` row only means that file is copied again.
-        self._db.execute("PRAGMA synchronous = NORMAL")
+        super().__init__(path, synchronous="NORMAL", busy_timeout_ms=10_000)
         with self._tx() as db:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     db.execute(statement)
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
-
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._lock:

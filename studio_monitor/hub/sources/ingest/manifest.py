@@ -15,12 +15,10 @@ One connection, shared by the event loop and the worker thread under a lock; WAL
 
 from __future__ import annotations
 
-import sqlite3
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from studio_monitor.hub.sqlite import LockedDatabase
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS originals (
@@ -100,32 +98,12 @@ class CameraRow:
     thumbnail: str | None
 
 
-class Manifest:
+class Manifest(LockedDatabase):
     """Thread-safe access to `ingest.sqlite`. Methods raise sqlite3.Error on a broken database."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        super().__init__(path, synchronous="NORMAL")
         self._db.executescript(_SCHEMA)
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
-
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
 
     # --- originals ---------------------------------------------------------------------------
 
