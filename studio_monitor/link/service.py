@@ -52,6 +52,7 @@ from studio_monitor.link.transports.ws import WsSession
 from studio_monitor.platform.network import NetworkProbe, default_network_probe
 from studio_monitor.platform.power import PowerProbe, default_power_probe
 from studio_monitor.protocol import (
+    KNOWN_TOPICS,
     PROTOCOL_VERSION,
     ActiveFrame,
     Change,
@@ -618,8 +619,14 @@ class ConnectionService(QObject):
         if topics is not None:
             cursors = {t: cursors.get(t, 0) for t in topics}
         if not cursors:
-            # Nothing to wait on (a hub with no topics yet): a long-poll cannot wait for a
-            # topic that does not exist, so look again with a snapshot after the wait.
+            # A hub with no changes yet: wait on the hub from seq 0 of the topics followed
+            # (every v1 topic when following all), so the first change arrives at once and
+            # a hub that goes away cuts the long-poll. A topic outside v1 that appears later
+            # is found by the next snapshot.
+            followed = KNOWN_TOPICS if self._topics is None else tuple(self._topics)
+            cursors = {topic: 0 for topic in followed}
+        if not cursors:
+            # Following no topic at all: nothing to wait on, look again after the wait.
             if wait_s > 0:
                 await asyncio.sleep(wait_s)
             await self._http_snapshot()

@@ -223,6 +223,29 @@ def test_hub_unreachable_goes_offline_keeps_data_and_comes_back(
     run(qloop, scenario())
 
 
+def test_an_empty_hub_on_longpoll_still_notices_it_going_away_and_the_first_change(
+    qloop: asyncio.AbstractEventLoop, tmp_path: Path
+) -> None:
+    # A new hub has no topics yet: the long-poll must still wait on the hub (from seq 0 of
+    # the topics followed), not sleep on its own, or a first change waits 30 s and a hub
+    # that goes away is not noticed.
+    async def scenario() -> None:
+        async with running_hub(tmp_path) as hub, FaultProxy.for_url(hub.url) as proxy:
+            await proxy.set_mode(Mode.REFUSE_WS)
+            service = make_service(proxy.url, tmp_path / "state", config=FAST)
+            seen = Recorder(service)
+            service.start()
+            await until(lambda: service.state == "longpoll", what="long-poll")
+            await asyncio.sleep(0.5)  # the long-poll is now parked on the hub
+            await publish(hub.url, numbered("camera", 1, 1))
+            await until(lambda: seen.seqs("camera") == [1], 3, what="first change at once")
+            await proxy.set_mode(Mode.CUT)
+            await until(lambda: service.state == "offline", 5, what="offline")
+            await service.stop()
+
+    run(qloop, scenario())
+
+
 class CountingSource(Source):
     """A source whose one command counts how many times it really ran."""
 
