@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from studio_monitor.hub.sources.backup.engine import (
+    PROGRESS_FIELDS,
     TEMP_SUFFIX,
     BackupEngine,
     JobProgress,
@@ -30,6 +31,7 @@ from studio_monitor.hub.sources.backup.engine import (
     list_files,
 )
 from studio_monitor.hub.sources.backup.manifest import DestinationSpec, Manifest
+from studio_monitor.protocol.records import BackupRecord, Destination
 
 CHUNK = 64 * 1024
 Usage = namedtuple("Usage", "total used free")
@@ -504,3 +506,13 @@ def test_error_codes_for_destination_faults() -> None:
         error = destination_error(OSError(code, os.strerror(code)), Path("/x"), "Drive")
         assert error.code == expected
         assert "/x (Drive)" in error.message
+
+
+def test_progress_fields_are_backup_record_fields_with_the_same_defaults() -> None:
+    # The source copies these onto the published record by name (backup/source.py::_apply).
+    record = BackupRecord(event_id="e", destination=Destination(id="d", label="D"))
+    progress = JobProgress()
+    assert PROGRESS_FIELDS
+    for name in PROGRESS_FIELDS:
+        assert name in BackupRecord.__struct_fields__
+        assert getattr(progress, name) == getattr(record, name), name

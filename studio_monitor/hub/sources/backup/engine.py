@@ -103,6 +103,10 @@ class JobProgress:
         return dataclasses.replace(self)
 
 
+#: The fields of a `BackupRecord` that the engine's progress sets (same names, same defaults).
+PROGRESS_FIELDS: Final = tuple(f.name for f in dataclasses.fields(JobProgress))
+
+
 class JobError(Exception):
     """Ends a job as `failed` with this error."""
 

@@ -35,6 +35,7 @@ from studio_monitor.hub.sources.backup.engine import (
     DEFAULT_FILES_IN_FLIGHT,
     DEFAULT_RESERVE_BYTES,
     MIB,
+    PROGRESS_FIELDS,
     BackupEngine,
     DiskUsage,
     JobProgress,
@@ -564,18 +565,8 @@ class BackupSource(Source):
 
 
 def _apply(record: BackupRecord, progress: JobProgress) -> None:
-    record.state = progress.state
-    record.files_total = progress.files_total
-    record.files_done = progress.files_done
-    record.files_skipped = progress.files_skipped
-    record.files_failed = progress.files_failed
-    record.bytes_total = progress.bytes_total
-    record.bytes_done = progress.bytes_done
-    record.bytes_per_s = progress.bytes_per_s
-    record.eta_s = progress.eta_s
-    record.verified = progress.verified
-    record.mismatches = progress.mismatches
-    record.error = progress.error
+    for name in PROGRESS_FIELDS:
+        setattr(record, name, getattr(progress, name))
 
 
 def check_args(
