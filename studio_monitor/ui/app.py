@@ -35,6 +35,7 @@ from studio_monitor import __version__
 from studio_monitor.app.config import AppConfig, AppPaths, Profile, load_config
 from studio_monitor.app.embedded_hub import EmbeddedHub
 from studio_monitor.errors import ConfigError, StudioMonitorError
+from studio_monitor.link.check import make_ssl_context
 from studio_monitor.link.machine import MachineConfig
 from studio_monitor.link.service import ConnectionService
 from studio_monitor.link.status import LinkStatus
@@ -70,17 +71,35 @@ class GuiOptions:
 
 class ServiceFactory(Protocol):
     def __call__(
-        self, hub_url: str, token: str, *, state_dir: Path, speed: float, parent: QObject
+        self,
+        hub_url: str,
+        token: str,
+        *,
+        state_dir: Path,
+        speed: float,
+        parent: QObject,
+        ca_file: Path | None = None,
     ) -> ConnectionService: ...
 
 
 def default_service(
-    hub_url: str, token: str, *, state_dir: Path, speed: float, parent: QObject
+    hub_url: str,
+    token: str,
+    *,
+    state_dir: Path,
+    speed: float,
+    parent: QObject,
+    ca_file: Path | None = None,
 ) -> ConnectionService:
     """The real service. `speed` is the settings' update speed: 2.0 polls twice as often,
-    which is the machine's interval multiplier 0.5."""
+    which is the machine's interval multiplier 0.5. `ca_file` is the studio's own CA or the
+    hub's self-signed certificate (the profile's `ca_file`), trusted beside the system's.
+    Raises `ConfigError` for a certificate file that cannot be used."""
     config = MachineConfig(poll_multiplier=1.0 / speed)
-    return ConnectionService(hub_url, token, state_dir=state_dir, config=config, parent=parent)
+    ssl_context = make_ssl_context(ca_file) if ca_file is not None else None
+    return ConnectionService(
+        hub_url, token, state_dir=state_dir, config=config, ssl_context=ssl_context, parent=parent
+    )
 
 
 def state_dir_for(paths: AppPaths, hub_key: str) -> Path:
@@ -250,13 +269,31 @@ class AppController(QObject):
             speed,
         ):
             return
+        hub_ca = self.config.hub.ca_file if state_key != EMBEDDED_KEY else None
+        try:
+            service = self.service_factory(
+                url,
+                token,
+                state_dir=state_dir_for(self.paths, state_key),
+                speed=speed,
+                parent=self,
+                ca_file=Path(hub_ca) if hub_ca else None,
+            )
+        except ConfigError as exc:
+            self.bridge.post(
+                Notification(
+                    key="setup",
+                    title="The hub's certificate file cannot be used",
+                    text=f"{exc}. Open File > Settings to fix it.",
+                    tone="critical",
+                    balloon=False,
+                )
+            )
+            return
         self.hub_url, self.token, self.speed = url, token, speed
         old, self.service = self.service, None
         if old is not None:
             self._spawn(self._retire(old))
-        service = self.service_factory(
-            url, token, state_dir=state_dir_for(self.paths, state_key), speed=speed, parent=self
-        )
         self.service = service
         self._connect_service(service)
         service.start()

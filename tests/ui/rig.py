@@ -24,6 +24,7 @@ from PySide6.QtCore import QObject
 
 from studio_monitor.app.config import AppConfig, AppPaths
 from studio_monitor.hub.app import Hub
+from studio_monitor.link.check import make_ssl_context
 from studio_monitor.link.machine import MachineConfig
 from studio_monitor.link.service import ConnectionService
 from studio_monitor.platform.autostart import XdgAutostart
@@ -74,10 +75,23 @@ class AppRig:
 
 def service_factory(config: MachineConfig, rng: random.Random | None = None) -> Any:
     def make(
-        hub_url: str, token: str, *, state_dir: Path, speed: float, parent: QObject
+        hub_url: str,
+        token: str,
+        *,
+        state_dir: Path,
+        speed: float,
+        parent: QObject,
+        ca_file: Path | None = None,
     ) -> ConnectionService:
+        ssl_context = make_ssl_context(ca_file) if ca_file is not None else None
         return ConnectionService(
-            hub_url, token, state_dir=state_dir, config=config, rng=rng, parent=parent
+            hub_url,
+            token,
+            state_dir=state_dir,
+            config=config,
+            rng=rng,
+            ssl_context=ssl_context,
+            parent=parent,
         )
 
     return make
