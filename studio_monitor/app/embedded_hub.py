@@ -52,6 +52,9 @@ def hub_command(port: int, data_dir: Path, *, base: Sequence[str] | None = None)
         str(port),
         "--data-dir",
         str(data_dir),
+        # QProcess holds the write end of the child's stdin: if the app dies without
+        # stopping its hub (SIGKILL, a crash), the pipe closes and the hub stops too.
+        "--exit-on-stdin-close",
     ]
 
 

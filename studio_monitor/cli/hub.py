@@ -13,6 +13,7 @@ import asyncio
 import logging
 import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--config", type=Path, help="hub config file ([hub], [sources.*])")
     parser.add_argument("--tls-cert", type=Path, help="TLS certificate (PEM): serve HTTPS/WSS")
     parser.add_argument("--tls-key", type=Path, help="private key of --tls-cert (PEM)")
+    parser.add_argument(
+        "--exit-on-stdin-close",
+        action="store_true",
+        help="stop cleanly when standard input closes (how the app's embedded hub ends "
+        "with the app, even when the app is killed)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -72,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     elif notice.path is not None:
         log.info("tokens from %s", notice.path)
     try:
-        return asyncio.run(_serve(config))
+        return asyncio.run(_serve(config, stdin_lifeline=args.exit_on_stdin_close))
     except ConfigError as exc:
         print(f"studio-monitor hub: {exc}", file=sys.stderr)
         return EXIT_CONFIG
@@ -92,7 +99,26 @@ def _setup_logging(tokens: Any) -> None:
     logs.setup_logging("hub", console=True)
 
 
-async def _serve(config: Any) -> int:
+def _watch_stdin(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
+    """Read standard input until it closes (the parent is gone), then ask the hub to stop."""
+    stream = sys.stdin.buffer if sys.stdin is not None else None
+    if stream is None:  # a windowed parent gave us no stdin at all: nothing to watch
+        log.warning("--exit-on-stdin-close: no standard input to watch")
+        return
+
+    def read_until_closed() -> None:
+        try:
+            while stream.read(1):
+                pass
+        except (OSError, ValueError):
+            pass
+        log.info("standard input closed: the parent is gone")
+        loop.call_soon_threadsafe(stop.set)
+
+    threading.Thread(target=read_until_closed, name="stdin-lifeline", daemon=True).start()
+
+
+async def _serve(config: Any, *, stdin_lifeline: bool = False) -> int:
     from studio_monitor.hub.app import Hub
 
     stop = asyncio.Event()
@@ -107,8 +133,10 @@ async def _serve(config: Any) -> int:
     await hub.start()
     try:
         print(f"Studio Monitor hub {__version__} listening on {hub.url}", flush=True)
+        if stdin_lifeline:
+            _watch_stdin(loop, stop)
         await stop.wait()
-        log.info("stopping (signal)")
+        log.info("stopping")
     finally:
         await hub.stop()
     return 0
