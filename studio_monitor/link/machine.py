@@ -835,22 +835,16 @@ class ConnectionMachine:
     def _enter_connecting(self, old: State, out: list[Action]) -> None:
         self._close_ws("reconnecting", out)
         self._cancel_http(out)
-        if self._compare_pending:
-            self._compare_pending = False
-            out.append(Cancel("compare"))
-        if self._health_pending and old is State.LIVE:
-            self._health_pending = False
-            out.append(Cancel("health"))
+        self._cancel_compare(out)
+        if old is State.LIVE:
+            self._cancel_health(out)
 
     def _enter_live(self, old: State, out: list[Action]) -> None:
         # Make before break: HTTP stops only now that the WebSocket has caught up.
         self._cancel_http(out)
-        if self._health_pending:
-            self._health_pending = False
-            out.append(Cancel("health"))
+        self._cancel_health(out)
         self._data_ok()
-        self._probe_delays = self._new_probe_delays(refused=False)
-        self._probe_refused = False
+        self._reset_probes(refused=False)
         self._last_compare = self._clock.monotonic()
         self._schedule(Timer.HEALTH, self.config.health_interval_s, out)
         self._notice_pending = False
@@ -860,12 +854,8 @@ class ConnectionMachine:
             out.append(Notify("live", "Live again: updates arrive over WebSocket."))
 
     def _enter_longpoll(self, old: State, out: list[Action]) -> None:
-        if self._health_pending:
-            self._health_pending = False
-            out.append(Cancel("health"))
-        if self._compare_pending:
-            self._compare_pending = False
-            out.append(Cancel("compare"))
+        self._cancel_health(out)
+        self._cancel_compare(out)
         if self._ws == "live":
             self._close_ws("stalled", out)
         self._early_answers = 0
@@ -887,12 +877,8 @@ class ConnectionMachine:
     def _enter_offline(self, old: State, out: list[Action]) -> None:
         self._close_ws("offline", out)
         self._cancel_http(out)
-        if self._compare_pending:
-            self._compare_pending = False
-            out.append(Cancel("compare"))
-        if self._health_pending:
-            self._health_pending = False
-            out.append(Cancel("health"))
+        self._cancel_compare(out)
+        self._cancel_health(out)
         self._schedule_retry(out)
         self._arm_notice(out)
 
@@ -901,8 +887,7 @@ class ConnectionMachine:
     def _on_health_ok(self, event: HealthOk, out: list[Action]) -> None:
         self._health_pending = False
         self._fatal = False
-        if event.rtt_ms is not None:
-            self._rtt_ms = event.rtt_ms
+        self._note_rtt(event.rtt_ms)
         if self._state is State.LONGPOLL:
             # A long-poll was cut and the hub still answers: the way to it does not carry
             # long-polls (a proxy's read timeout, a middlebox closing held requests).
@@ -931,8 +916,7 @@ class ConnectionMachine:
 
     def _on_cursors_compared(self, event: CursorsCompared, out: list[Action]) -> None:
         self._compare_pending = False
-        if event.rtt_ms is not None:
-            self._rtt_ms = event.rtt_ms
+        self._note_rtt(event.rtt_ms)
         self._schedule(Timer.HEALTH, self.config.health_interval_s, out)
         if not event.in_sync:
             self._schedule(Timer.VERIFY, self.config.verify_delay_s, out)
@@ -960,14 +944,12 @@ class ConnectionMachine:
         self._cancel_timer(Timer.CATCHUP, out)
         self.last_error = error
         if self._state in (State.CONNECTING, State.LIVE):
-            self._probe_refused = refused
-            self._probe_delays = self._new_probe_delays(refused=refused)
+            self._reset_probes(refused=refused)
             self._fallback_reason = reason
             self._move(State.LONGPOLL, out)
         else:
             if refused and not self._probe_refused:
-                self._probe_refused = True
-                self._probe_delays = self._new_probe_delays(refused=True)
+                self._reset_probes(refused=True)
             self._schedule_probe(out)
 
     def _on_ws_lost(self, event: WsLost, out: list[Action]) -> None:
@@ -1019,9 +1001,7 @@ class ConnectionMachine:
         return None
 
     def _on_longpoll_failed(self, event: LongpollFailed, out: list[Action]) -> None:
-        self._http = None
-        self.last_error = event.error
-        self._move(State.OFFLINE, out)
+        self._http_failed(event.error, out)
 
     def _on_longpoll_cut(self, event: LongpollCut, out: list[Action]) -> None:
         # No data flows until the health check says which: the hub gone (offline at once, no
@@ -1059,8 +1039,7 @@ class ConnectionMachine:
     def _on_poll_ok(self, event: PollOk, out: list[Action]) -> None:
         self._http = None
         self._data_ok()
-        if event.rtt_ms is not None:
-            self._rtt_ms = event.rtt_ms
+        self._note_rtt(event.rtt_ms)
         now = self._clock.monotonic()
         for topic in event.topics:
             self._last_polled[topic] = now
@@ -1068,9 +1047,7 @@ class ConnectionMachine:
         self._schedule_poll(out)
 
     def _on_poll_failed(self, event: PollFailed, out: list[Action]) -> None:
-        self._http = None
-        self.last_error = event.error
-        self._move(State.OFFLINE, out)
+        self._http_failed(event.error, out)
 
     def _on_fatal(self, event: Fatal, out: list[Action]) -> None:
         self.last_error = event.error
@@ -1106,8 +1083,7 @@ class ConnectionMachine:
 
     def _on_reconnect_requested(self, event: ReconnectRequested, out: list[Action]) -> None:
         self._fatal = False
-        self._probe_refused = False
-        self._probe_delays = self._new_probe_delays(refused=False)
+        self._reset_probes(refused=False)
         self._retry_delays = self._new_retry_delays()
         if self._state is State.LIVE:
             self._move(State.CONNECTING, out)
@@ -1121,8 +1097,7 @@ class ConnectionMachine:
                 self._check_health(out)
         elif self._ws is None:
             # Long-poll or polling: keep HTTP flowing, try the WebSocket beside it now.
-            self._cancel_timer(Timer.PROBE, out)
-            self._open_ws(out)
+            self._probe_now(out)
 
     def _on_wake(self, event: Wake, out: list[Action]) -> None:
         self._woke_at = self._clock.monotonic()
@@ -1134,16 +1109,13 @@ class ConnectionMachine:
             # After a sleep the socket may be dead without knowing it: check now over HTTP
             # (and fetch what was missed) rather than wait for the pings.
             if not self._compare_pending:
-                self._compare_pending = True
-                self._last_compare = self._clock.monotonic()
-                out.append(CompareCursors())
+                self._compare_cursors(out)
         elif self._state is State.LONGPOLL:
             if not self._health_pending:  # else a cut long-poll is being judged: let it be
                 self._cancel_http(out)
                 self._send_longpoll(self.config.longpoll_wait_s, out)
             if self._ws is None:
-                self._cancel_timer(Timer.PROBE, out)
-                self._open_ws(out)
+                self._probe_now(out)
         elif self._state is State.POLLING:
             self._last_polled.clear()
             if self._http is None:
@@ -1162,9 +1134,7 @@ class ConnectionMachine:
             self._state is State.LIVE
             and now - self._last_compare >= self.config.compare_interval_s - half
         ):
-            self._compare_pending = True
-            self._last_compare = now
-            out.append(CompareCursors())
+            self._compare_cursors(out)
         else:
             self._check_health(out)
 
@@ -1251,9 +1221,37 @@ class ConnectionMachine:
     def _schedule_probe(self, out: list[Action]) -> None:
         self._schedule(Timer.PROBE, next(self._probe_delays), out)
 
+    def _probe_now(self, out: list[Action]) -> None:
+        self._cancel_timer(Timer.PROBE, out)
+        self._open_ws(out)
+
+    def _reset_probes(self, *, refused: bool) -> None:
+        """Probes start again at their quick rate, towards the ceiling `refused` picks."""
+        self._probe_refused = refused
+        self._probe_delays = self._new_probe_delays(refused=refused)
+
+    def _note_rtt(self, rtt_ms: float | None) -> None:
+        if rtt_ms is not None:
+            self._rtt_ms = rtt_ms
+
     def _check_health(self, out: list[Action]) -> None:
         self._health_pending = True
         out.append(CheckHealth())
+
+    def _cancel_health(self, out: list[Action]) -> None:
+        if self._health_pending:
+            self._health_pending = False
+            out.append(Cancel("health"))
+
+    def _compare_cursors(self, out: list[Action]) -> None:
+        self._compare_pending = True
+        self._last_compare = self._clock.monotonic()
+        out.append(CompareCursors())
+
+    def _cancel_compare(self, out: list[Action]) -> None:
+        if self._compare_pending:
+            self._compare_pending = False
+            out.append(Cancel("compare"))
 
     def _open_ws(self, out: list[Action]) -> None:
         self._ws = "opening"
@@ -1273,6 +1271,12 @@ class ConnectionMachine:
         if self._http is not None:
             self._http = None
             out.append(Cancel("http"))
+
+    def _http_failed(self, error: str, out: list[Action]) -> None:
+        """The hub could not be reached over HTTP: offline."""
+        self._http = None
+        self.last_error = error
+        self._move(State.OFFLINE, out)
 
     def _due(self, topic: str) -> float:
         return self._last_polled.get(topic, -math.inf) + self.topic_interval(topic)
