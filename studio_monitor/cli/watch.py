@@ -106,6 +106,11 @@ def main(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | N
     except ConfigError as exc:
         print(f"studio-monitor watch: {exc}", file=stderr)
         return 2
+    if out is None:  # the real command (not a test driving main): a log file, token masked
+        from studio_monitor import logs
+
+        logs.register_secret(token)
+        logs.setup_logging("watch")
 
     # Qt first (qasync picks its binding from what is imported), only for this command.
     import qasync

@@ -31,7 +31,7 @@ from typing import Any, Protocol, cast
 from PySide6.QtCore import QObject, QSettings, QSocketNotifier, Signal
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
-from studio_monitor import __version__
+from studio_monitor import __version__, logs
 from studio_monitor.app.config import AppConfig, AppPaths, Profile, load_config
 from studio_monitor.app.embedded_hub import EmbeddedHub
 from studio_monitor.errors import ConfigError, StudioMonitorError
@@ -261,6 +261,7 @@ class AppController(QObject):
 
     def _use_hub(self, url: str, token: str, *, state_key: str) -> None:
         """Connect to `url` (replacing any service connected elsewhere)."""
+        logs.register_secret(token)  # never in gui.log or a diagnostics zip
         self.bridge.withdraw("setup")
         speed = self.config.speed
         if self.service is not None and (self.hub_url, self.token, self.speed) == (
