@@ -197,18 +197,12 @@ class SnapshotFrame(Struct, frozen=True, kw_only=True, tag_field="type", tag="sn
     records: list[Record]
 
 
-class ChangeFrame(Struct, frozen=True, kw_only=True, tag_field="type", tag="change"):
-    topic: Topic
-    key: Key
-    seq: Annotated[int, Meta(ge=1)]
-    op: Op
-    ts: float
-    value: JsonObject | UnsetType = UNSET
-
-    def __post_init__(self) -> None:
-        _check_value(self.op, self.value)
+class ChangeFrame(Change, frozen=True, kw_only=True, tag_field="type", tag="change"):
+    """One change pushed on its own: a `Change` with the frame's `type` tag (its fields,
+    checks and order are Change's, so the JSON is `type` followed by a change's)."""
 
     def to_change(self) -> Change:
+        """The plain `Change` (which encodes without the frame's tag)."""
         return Change(
             topic=self.topic, key=self.key, seq=self.seq, op=self.op, ts=self.ts, value=self.value
         )
