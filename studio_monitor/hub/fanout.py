@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from typing import Final, Protocol
 
 import msgspec
-from msgspec import UNSET, Raw, UnsetType
+from msgspec import Raw
 
-from studio_monitor.hub.store import StoredChange
+from studio_monitor.hub.store import StoredChange, WireChange
 from studio_monitor.protocol import ActiveFrame, encode
 
 log = logging.getLogger(__name__)
@@ -42,13 +42,8 @@ CLOSE_TOO_SLOW: Final = 1013
 # (Raw) made once in the store and copied in, not re-encoded per client.
 
 
-class _ChangeFrame(msgspec.Struct, kw_only=True, tag_field="type", tag="change"):
-    topic: str
-    key: str
-    seq: int
-    op: str
-    ts: float
-    value: Raw | UnsetType = UNSET
+class _ChangeFrame(WireChange, kw_only=True, tag_field="type", tag="change"):
+    """The store's `WireChange` with the frame's `type` tag, as ChangeFrame is to Change."""
 
 
 class _ChangesFrame(msgspec.Struct, kw_only=True, tag_field="type", tag="changes"):
