@@ -11,9 +11,10 @@ dashed in their tone's colour.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import pairwise
 
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QPainter, QPainterPath, QPaintEvent, QPen
+from PySide6.QtCore import QLineF, QPointF, QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPen, QPolygonF
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from studio_monitor.ui import theme
@@ -84,10 +85,12 @@ class Sparkline(QWidget):
         top = self.y_max if self.y_max is not None else max([*values, 1e-9]) * 1.15
         inner = rect.adjusted(2, 3, -2, -2)
 
+        # Plain floats, read once: this runs for every point of every series on each paint.
+        left, x_scale = inner.left(), inner.width() / span
+        base, y_scale = inner.bottom(), inner.height() / top
+
         def to_xy(t: float, v: float) -> QPointF:
-            x = inner.left() + (t - start) / span * inner.width()
-            y = inner.bottom() - max(0.0, min(v, top)) / top * inner.height()
-            return QPointF(x, y)
+            return QPointF(left + (t - start) * x_scale, base - max(0.0, min(v, top)) * y_scale)
 
         for level, tone in self._thresholds:
             if 0 < level < top:
@@ -98,45 +101,47 @@ class Sparkline(QWidget):
                 y = to_xy(start, level).y()
                 painter.drawLine(QPointF(inner.left(), y), QPointF(inner.right(), y))
 
+        bottom = inner.bottom()
         for points, tone in self._series:
             color = theme.tone_color(tone)
-            line = QPainterPath()
-            fill = QPainterPath()
-            open_run = False
-            run_start_x = 0.0
-            last = QPointF()
-            for t, v in points:
-                if t < start:
-                    continue
-                if v is None:
-                    if open_run:
-                        _close_fill(fill, last, run_start_x, inner.bottom())
-                    open_run = False
-                    continue
-                p = to_xy(t, v)
-                if open_run:
-                    line.lineTo(p)
-                    fill.lineTo(p)
-                else:
-                    line.moveTo(p)
-                    fill.moveTo(QPointF(p.x(), inner.bottom()))
-                    fill.lineTo(p)
-                    run_start_x = p.x()
-                    open_run = True
-                last = p
-            if open_run:
-                _close_fill(fill, last, run_start_x, inner.bottom())
             shade = QColor(color)
             shade.setAlphaF(0.18)
-            painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(shade)
-            painter.drawPath(fill)
-            painter.setBrush(Qt.BrushStyle.NoBrush)
-            painter.setPen(QPen(color, 1.6))
-            painter.drawPath(line)
+            line_pen = QPen(color, 1.6)
+            # Flat-capped separate segments rather than one stroked polyline: the same
+            # 1.6 px line to the eye, but Qt strokes a long mitred polyline about ten times
+            # slower (some 1.2 ms per sparkline, three per system record while idle).
+            line_pen.setCapStyle(Qt.PenCapStyle.FlatCap)
+            for run in _runs(points, start):
+                if len(run) < 2:
+                    continue  # a lone point between gaps draws nothing, as a bare moveTo did
+                xy = [to_xy(t, v) for t, v in run]
+                # The shade's top edge lies under the line, so it needs no antialiasing,
+                # which costs five times the plain fill.
+                painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+                painter.setPen(Qt.PenStyle.NoPen)
+                painter.setBrush(shade)
+                painter.drawPolygon(
+                    QPolygonF([QPointF(xy[0].x(), bottom), *xy, QPointF(xy[-1].x(), bottom)])
+                )
+                painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+                painter.setBrush(Qt.BrushStyle.NoBrush)
+                painter.setPen(line_pen)
+                painter.drawLines([QLineF(a, b) for a, b in pairwise(xy)])
 
 
-def _close_fill(fill: QPainterPath, last: QPointF, start_x: float, bottom: float) -> None:
-    fill.lineTo(QPointF(last.x(), bottom))
-    fill.lineTo(QPointF(start_x, bottom))
-    fill.closeSubpath()
+def _runs(points: Sequence[Point], start: float) -> list[list[tuple[float, float]]]:
+    """The points from `start` on, split into unbroken runs where the value is known."""
+    runs: list[list[tuple[float, float]]] = []
+    current: list[tuple[float, float]] = []
+    for t, v in points:
+        if t < start:
+            continue
+        if v is None:
+            if current:
+                runs.append(current)
+            current = []
+        else:
+            current.append((t, v))
+    if current:
+        runs.append(current)
+    return runs
