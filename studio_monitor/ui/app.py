@@ -144,6 +144,7 @@ class AppController(QObject):
         self.hub_url: str | None = None
         self.token: str | None = None
         self.speed = config.speed
+        self.ca_file: Path | None = None
         self._stopping: asyncio.Task[None] | bool | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -252,6 +253,12 @@ class AppController(QObject):
         if self.hub is not None:
             self._use_hub(url, self.hub.token, state_key=EMBEDDED_KEY)
 
+    def hub_ca_file(self) -> Path | None:
+        """The certificate to trust for the hub in use: the profile's, unless on the
+        embedded hub (plain HTTP on 127.0.0.1)."""
+        ca_file = self.config.hub.ca_file if self.hub is None else None
+        return Path(ca_file) if ca_file else None
+
     def _stop_embedded_hub(self) -> None:
         if self.hub is not None:
             self.hub.stop()
@@ -263,14 +270,14 @@ class AppController(QObject):
         """Connect to `url` (replacing any service connected elsewhere)."""
         logs.register_secret(token)  # never in gui.log or a diagnostics zip
         self.bridge.withdraw("setup")
-        speed = self.config.speed
-        if self.service is not None and (self.hub_url, self.token, self.speed) == (
+        speed, ca_file = self.config.speed, self.hub_ca_file()
+        if self.service is not None and (self.hub_url, self.token, self.speed, self.ca_file) == (
             url,
             token,
             speed,
+            ca_file,
         ):
             return
-        hub_ca = self.config.hub.ca_file if state_key != EMBEDDED_KEY else None
         try:
             service = self.service_factory(
                 url,
@@ -278,7 +285,7 @@ class AppController(QObject):
                 state_dir=state_dir_for(self.paths, state_key),
                 speed=speed,
                 parent=self,
-                ca_file=Path(hub_ca) if hub_ca else None,
+                ca_file=ca_file,
             )
         except ConfigError as exc:
             self.bridge.post(
@@ -291,7 +298,7 @@ class AppController(QObject):
                 )
             )
             return
-        self.hub_url, self.token, self.speed = url, token, speed
+        self.hub_url, self.token, self.speed, self.ca_file = url, token, speed, ca_file
         old, self.service = self.service, None
         if old is not None:
             self._spawn(self._retire(old))
@@ -414,9 +421,8 @@ class AppController(QObject):
                 )
             )
             return
-        hub_ca = self.config.hub.ca_file if self.hub is None else None
         self.test_dialog = ConnectionTestDialog(
-            self.hub_url, self.token, ca_file=Path(hub_ca) if hub_ca else None, parent=self.window
+            self.hub_url, self.token, ca_file=self.hub_ca_file(), parent=self.window
         )
         self.test_dialog.show()
         self.test_dialog.start()
