@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import queue
 import shutil
 import subprocess
@@ -46,6 +45,10 @@ import httpx
 import psutil
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from tests.support.sandbox import sandbox_env  # noqa: E402  (after the path is set)
+
 STALL_TICK_MS = 5
 
 
@@ -158,18 +161,7 @@ def child_main(data_dir: Path) -> int:
 
 class Child:
     def __init__(self, args: argparse.Namespace, root: Path) -> None:
-        home = root / "home"
-        (home / "Pictures").mkdir(parents=True)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("STUDIO_MONITOR_")}
-        env.update(
-            HOME=str(home),
-            XDG_CONFIG_HOME=str(home / ".config"),
-            XDG_DATA_HOME=str(home / ".local/share"),
-            XDG_STATE_HOME=str(home / ".local/state"),
-            XDG_PICTURES_DIR=str(home / "Pictures"),
-            STUDIO_MONITOR_LOG_DIR=str(root / "logs"),
-            QT_QPA_PLATFORM="offscreen" if not args.xvfb else "xcb",
-        )
+        env = sandbox_env(root, qt_platform="xcb" if args.xvfb else "offscreen")
         self.xvfb: subprocess.Popen[bytes] | None = None
         if args.xvfb:
             number = next(n for n in range(90, 200) if not Path(f"/tmp/.X11-unix/X{n}").exists())

@@ -7,7 +7,6 @@ on SIGTERM (a logout, `kill`) quits cleanly: layout saved, the hub child stopped
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -18,21 +17,7 @@ import httpx
 import psutil
 import pytest
 
-
-def sandbox_env(tmp_path: Path) -> dict[str, str]:
-    home = tmp_path / "home"
-    (home / "Pictures").mkdir(parents=True)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STUDIO_MONITOR_")}
-    env.update(
-        HOME=str(home),
-        XDG_CONFIG_HOME=str(home / ".config"),
-        XDG_DATA_HOME=str(home / ".local/share"),
-        XDG_STATE_HOME=str(home / ".local/state"),
-        XDG_PICTURES_DIR=str(home / "Pictures"),
-        STUDIO_MONITOR_LOG_DIR=str(tmp_path / "logs"),
-        QT_QPA_PLATFORM="offscreen",
-    )
-    return env
+from tests.support.sandbox import sandbox_env
 
 
 def listening_port(process: psutil.Process) -> int | None:
