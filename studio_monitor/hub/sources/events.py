@@ -50,6 +50,7 @@ from studio_monitor.hub.sources.base import (
     Source,
     wait_running,
 )
+from studio_monitor.hub.sources.formats import is_photo_name
 from studio_monitor.hub.sqlite import LockedDatabase
 from studio_monitor.protocol import PublishChange
 from studio_monitor.protocol.records import (
@@ -67,27 +68,6 @@ log = logging.getLogger(__name__)
 
 TOPIC: Final = "event"
 CATALOGUE_FILE: Final = "events.sqlite"
-#: What counts as a photo in an event folder: JPEG, the common RAW formats, HEIF and TIFF.
-PHOTO_EXTENSIONS: Final = frozenset(
-    [
-        ".jpg",
-        ".jpeg",
-        ".cr2",
-        ".cr3",
-        ".nef",
-        ".arw",
-        ".raf",
-        ".orf",
-        ".dng",
-        ".rw2",
-        ".pef",
-        ".srw",
-        ".heic",
-        ".heif",
-        ".tif",
-        ".tiff",
-    ]
-)
 _DATE_RE: Final = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 # Characters no folder name may hold on Windows or macOS, and control characters.
 _FORBIDDEN_RE: Final = re.compile(r'[<>:"/\\|?*\x00-\x1f\x7f]')
@@ -299,7 +279,7 @@ def summarize_folder(folder: Path) -> FolderSummary:
         files = list_files(folder)
     except (FileNotFoundError, NotADirectoryError):
         return FolderSummary(0, 0, None, ())
-    photos = [f for f in files if Path(f.relpath).suffix.lower() in PHOTO_EXTENSIONS]
+    photos = [f for f in files if is_photo_name(Path(f.relpath).name)]
     return FolderSummary(
         photos=len(photos),
         bytes=sum(f.size for f in photos),

@@ -31,10 +31,9 @@ from typing import Any, BinaryIO
 import exifread
 from PIL import Image, ImageOps
 
-#: File extensions taken from a hot folder (lower case, with the dot).
-JPEG_EXTENSIONS = frozenset({".jpg", ".jpeg"})
-RAW_EXTENSIONS = frozenset({".cr2", ".cr3", ".nef", ".arw", ".raf", ".orf", ".dng"})
-PHOTO_EXTENSIONS = JPEG_EXTENSIONS | RAW_EXTENSIONS
+# The one list of photo formats (ingest, event counts and backups share it).
+from studio_monitor.hub.sources.formats import JPEG_EXTENSIONS as JPEG_EXTENSIONS
+from studio_monitor.hub.sources.formats import is_photo_name
 
 #: PROTOCOL.md: a thumbnail is a data URL of at most 16 KiB.
 THUMBNAIL_LIMIT = 16 * 1024
@@ -61,10 +60,7 @@ class PhotoInfo:
 
 def is_photo(name: str) -> bool:
     """True for the file names ingest takes (not hidden, not temporary, a known extension)."""
-    if name.startswith((".", "~")):
-        return False
-    dot = name.rfind(".")
-    return dot > 0 and name[dot:].lower() in PHOTO_EXTENSIONS
+    return is_photo_name(name)
 
 
 def display_model(make: str | None, model: str | None) -> str | None:
