@@ -87,6 +87,16 @@ class SystemRecord(Struct, kw_only=True):
 CameraState = Literal["shooting", "idle", "silent", "offline"]
 
 
+class DiskFull(Struct, kw_only=True):
+    #: The folder photos are filed into, and the mount point of its disk.
+    folder: str
+    disk: str
+    free_bytes: int | None = None
+    #: Files waiting to be filed, and the first few of their names.
+    waiting: int = 0
+    files: list[str] = msgspec.field(default_factory=list)
+
+
 class CameraRecord(Struct, kw_only=True):
     model: str | None = None
     serial: str | None = None
@@ -105,6 +115,23 @@ class CameraRecord(Struct, kw_only=True):
     ingest_bps: float | None = None
     battery_percent: float | None = None
     thumbnail: str | None = None
+    #: Ingest is paused (`ingest.pause`): files wait in the hot folder.
+    paused: bool = False
+    #: Photos filed from this body whose structure is broken (random bytes, a truncated
+    #: JPEG...): kept, since the bytes are the photographer's, and flagged. `damaged_files`
+    #: holds the latest names (as filed), newest last, at most 10.
+    damaged: int = 0
+    damaged_files: list[str] = msgspec.field(default_factory=list)
+    #: Originals that changed after they were filed: the new content is filed as a new
+    #: version beside the first (never counted as a new shot). Latest names, newest last.
+    changed: int = 0
+    changed_files: list[str] = msgspec.field(default_factory=list)
+    #: Files in this body's hot folder that are not a photo format ingest knows (by
+    #: extension): left where they are, counted here. Latest names, newest last, at most 10.
+    unknown_files: int = 0
+    unknown_names: list[str] = msgspec.field(default_factory=list)
+    #: Set while the library disk is too full to file this body's photos (retried by itself).
+    disk_full: DiskFull | None = None
 
 
 # --- backup/<job_id> -------------------------------------------------------------------------
