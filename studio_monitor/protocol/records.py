@@ -216,7 +216,11 @@ class AlertRecord(Struct, kw_only=True):
     severity: Severity
     code: str
     source: AlertSource
+    #: The hub's English sentence, for clients that do not know `code`.
     message: str
     raised_at: float
     cleared_at: float | None = None
     acked: bool = False
+    #: The values `message` was written from (names per `code`, see docs/hub.md), so a
+    #: client can say it in its own words and language.
+    args: dict[str, Any] = msgspec.field(default_factory=dict)

@@ -203,6 +203,8 @@ class Observation:
     topic: str
     key: str
     message: str
+    #: What `message` says, as values (the record's `args`), so the app can word it itself.
+    args: dict[str, Any] = field(default_factory=dict)
 
 
 def alert_key(*parts: str) -> str:
@@ -258,7 +260,8 @@ def rule_disk_low(records: Records, s: DiskLow, now: float) -> Iterator[Observat
                 f"{_host(key, record)}: disk {mount} has {format_bytes(free)} free "
                 f"({percent:.0f} %)"
             )
-            yield Observation(alert_id, level, "disk_low", "system", key, message)
+            args = {"host": _host(key, record), "mount": mount, "free": free, "percent": percent}
+            yield Observation(alert_id, level, "disk_low", "system", key, message, args)
 
 
 def rule_cpu_high(records: Records, s: CpuHigh, now: float) -> Iterator[Observation]:
@@ -274,7 +277,10 @@ def rule_cpu_high(records: Records, s: CpuHigh, now: float) -> Iterator[Observat
             level = "hold"
         minutes = s.for_s / 60
         message = f"{_host(key, record)}: CPU at {cpu or 0:.0f} % for over {minutes:.0f} min"
-        yield Observation(alert_id_for("cpu_high", key), level, "cpu_high", "system", key, message)
+        args = {"host": _host(key, record), "percent": cpu, "minutes": minutes}
+        yield Observation(
+            alert_id_for("cpu_high", key), level, "cpu_high", "system", key, message, args
+        )
 
 
 def alert_id_for(code: str, key: str) -> str:
@@ -299,8 +305,9 @@ def rule_battery_low(records: Records, s: BatteryLow, now: float) -> Iterator[Ob
         else:
             level = "hold"
         message = f"{_host(key, record)}: battery at {percent or 0:.0f} % and not plugged in"
+        args = {"host": _host(key, record), "percent": percent}
         yield Observation(
-            alert_id_for("battery_low", key), level, "battery_low", "system", key, message
+            alert_id_for("battery_low", key), level, "battery_low", "system", key, message, args
         )
 
 
@@ -330,8 +337,10 @@ def rule_camera_silent(records: Records, s: RuleSettings, now: float) -> Iterato
     for key, record in records.get("camera", {}).items():
         silent = record.get("state") == "silent"
         last = _num(record.get("last_shot_at"))
-        since = f"for {max(0.0, now - last) / 60:.0f} min" if last is not None else "yet"
-        event = _event_name(records, record.get("event_id")) or "the live event"
+        minutes = max(0.0, now - last) / 60 if last is not None else None
+        since = f"for {minutes:.0f} min" if minutes is not None else "yet"
+        event_name = _event_name(records, record.get("event_id"))
+        event = event_name or "the live event"
         message = f"{_camera_name(key, record)} has sent no photo {since} during {event}"
         yield Observation(
             alert_id_for("camera_silent", key),
@@ -340,6 +349,7 @@ def rule_camera_silent(records: Records, s: RuleSettings, now: float) -> Iterato
             "camera",
             key,
             message,
+            {"camera": _camera_name(key, record), "minutes": minutes, "event": event_name},
         )
 
 
@@ -347,8 +357,10 @@ def rule_camera_offline(records: Records, s: RuleSettings, now: float) -> Iterat
     for key, record in records.get("camera", {}).items():
         event_id = record.get("event_id")
         offline = record.get("state") == "offline" and _event_live(records, event_id)
-        folder = record.get("watch_folder") or "its hot folder"
-        event = _event_name(records, event_id) or "the live event"
+        watch_folder = record.get("watch_folder") or None
+        folder = watch_folder or "its hot folder"
+        event_name = _event_name(records, event_id)
+        event = event_name or "the live event"
         message = f"{_camera_name(key, record)}: {folder} is gone during {event}"
         yield Observation(
             alert_id_for("camera_offline", key),
@@ -357,6 +369,7 @@ def rule_camera_offline(records: Records, s: RuleSettings, now: float) -> Iterat
             "camera",
             key,
             message,
+            {"camera": _camera_name(key, record), "folder": watch_folder, "event": event_name},
         )
 
 
@@ -370,8 +383,9 @@ def rule_ingest_failed(records: Records, s: RuleSettings, now: float) -> Iterato
         count = int(failed or 0)
         files = "file" if count == 1 else "files"
         message = f"{count} {files} from {_camera_name(key, record)} could not be ingested"
+        args = {"camera": _camera_name(key, record), "count": count}
         yield Observation(
-            alert_id_for("ingest_failed", key), level, "ingest_failed", "camera", key, message
+            alert_id_for("ingest_failed", key), level, "ingest_failed", "camera", key, message, args
         )
 
 
@@ -398,12 +412,21 @@ def rule_backup_failed(records: Records, s: RuleSettings, now: float) -> Iterato
         destination = job["destination"]
         label = destination.get("label") or dest_id
         event = _event_name(records, event_id) or event_id
+        error = job.get("error")
+        reason = error.get("message") if isinstance(error, Mapping) else None
+        error_code = error.get("code") if isinstance(error, Mapping) else None
         if state == "failed":
-            error = job.get("error")
-            reason = error.get("message") if isinstance(error, Mapping) else None
             message = f"Backup of {event} to {label} failed" + (f": {reason}" if reason else "")
         else:
             message = f"Verify of {event} on {label} found {mismatches} damaged or missing files"
+        args = {
+            "event": event,
+            "destination": label,
+            "failed": state == "failed",
+            "mismatches": mismatches,
+            "reason": reason if state == "failed" else None,
+            "error_code": error_code if state == "failed" else None,
+        }
         yield Observation(
             alert_key("backup_failed", event_id, dest_id),
             "raise" if failed else "clear",
@@ -411,6 +434,7 @@ def rule_backup_failed(records: Records, s: RuleSettings, now: float) -> Iterato
             "backup",
             key,
             message,
+            args,
         )
 
 
@@ -421,11 +445,8 @@ def rule_backup_stale(records: Records, s: RuleSettings, now: float) -> Iterator
         stale = state == "stale" and event.get("state") != "archived"
         name = event.get("name") if isinstance(event.get("name"), str) else key
         last = _num(backup.get("last_completed_at")) if isinstance(backup, Mapping) else None
-        since = (
-            f"; last complete backup {max(0.0, now - last) / 60:.0f} min ago"
-            if last is not None
-            else ""
-        )
+        minutes = max(0.0, now - last) / 60 if last is not None else None
+        since = f"; last complete backup {minutes:.0f} min ago" if minutes is not None else ""
         message = f"Event {name}: new photos are not backed up{since}"
         yield Observation(
             alert_id_for("backup_stale", key),
@@ -434,6 +455,7 @@ def rule_backup_stale(records: Records, s: RuleSettings, now: float) -> Iterator
             "event",
             key,
             message,
+            {"event": name, "minutes": minutes},
         )
 
 
@@ -537,6 +559,7 @@ class AlertEngine:
                     source=AlertSource(topic=observation.topic, key=observation.key),
                     message=observation.message,
                     raised_at=now,
+                    args=dict(observation.args),
                 )
                 return _put(alert_id, track.record)
             return None

@@ -145,6 +145,7 @@ def test_disk_low_waits_for_its_duration_and_ignores_a_blip() -> None:
     assert alert["severity"] == "warning"
     assert alert["source"] == {"topic": "system", "key": "pc1"}
     assert alert["message"] == "pc1-name: disk / has 10.0 GB free (5 %)"
+    assert alert["args"] == {"host": "pc1-name", "mount": "/", "free": 10 * GB, "percent": 5.0}
     assert alert["raised_at"] == bench.clock.wall
     assert alert["acked"] is False
 
@@ -266,6 +267,7 @@ def test_battery_low_only_on_battery() -> None:
     bench.run(1)
     assert bench.is_open(BATTERY)
     assert bench.alerts[BATTERY]["message"] == "pc1-name: battery at 15 % and not plugged in"
+    assert bench.alerts[BATTERY]["args"] == {"host": "pc1-name", "percent": 15.0}
     bench.system(battery={"percent": 22, "plugged": False, "secs_left": 900})
     bench.run(10)
     assert bench.is_open(BATTERY)
@@ -310,6 +312,11 @@ def test_camera_silent_and_offline_during_a_live_event() -> None:
     assert bench.alerts["camera_offline:cam1"]["message"] == (
         "Canon EOS R5: /hot is gone during Smith wedding"
     )
+    assert bench.alerts["camera_offline:cam1"]["args"] == {
+        "camera": "Canon EOS R5",
+        "folder": "/hot",
+        "event": "Smith wedding",
+    }
     bench.records["event"]["e1"]["state"] = "done"
     bench.step(1)
     assert not bench.is_open("camera_offline:cam1")
@@ -325,6 +332,7 @@ def test_ingest_failures() -> None:
     assert bench.alerts["ingest_failed:cam1"]["message"] == (
         "3 files from cam1 could not be ingested"
     )
+    assert bench.alerts["ingest_failed:cam1"]["args"] == {"camera": "cam1", "count": 3}
     bench.records["camera"]["cam1"]["failed"] = 0
     bench.step(1)
     assert not bench.is_open("ingest_failed:cam1")
@@ -364,6 +372,14 @@ def test_backup_failed_follows_the_latest_job_of_each_destination() -> None:
     assert alert["severity"] == "critical"
     assert alert["message"] == "Backup of Gala to Studio NAS failed: no space left on NAS"
     assert alert["source"] == {"topic": "backup", "key": "j2"}
+    assert alert["args"] == {
+        "event": "Gala",
+        "destination": "Studio NAS",
+        "failed": True,
+        "mismatches": 0,
+        "reason": "no space left on NAS",
+        "error_code": "disk_full",
+    }
     bench.records["backup"]["j3"] = job("running", 300)
     bench.step(1)
     assert not bench.is_open(BACKUP)
@@ -371,6 +387,8 @@ def test_backup_failed_follows_the_latest_job_of_each_destination() -> None:
     bench.step(1)
     assert bench.is_open(BACKUP)
     assert "found 2 damaged or missing files" in bench.alerts[BACKUP]["message"]
+    assert bench.alerts[BACKUP]["args"]["failed"] is False
+    assert bench.alerts[BACKUP]["args"]["mismatches"] == 2
 
 
 def test_backup_stale_from_the_event_record() -> None:
@@ -384,6 +402,8 @@ def test_backup_stale_from_the_event_record() -> None:
     assert bench.alerts["backup_stale:e1"]["message"] == (
         "Event Gala: new photos are not backed up; last complete backup 30 min ago"
     )
+    args = bench.alerts["backup_stale:e1"]["args"]
+    assert args["event"] == "Gala" and round(args["minutes"]) == 30
     event["state"] = "archived"
     bench.step(1)
     assert not bench.is_open("backup_stale:e1")
