@@ -403,7 +403,8 @@ def test_backup_stale_from_the_event_record() -> None:
         "Event Gala: new photos are not backed up; last complete backup 30 min ago"
     )
     args = bench.alerts["backup_stale:e1"]["args"]
-    assert args["event"] == "Gala" and round(args["minutes"]) == 30
+    assert args["event"] == "Gala"
+    assert round(args["minutes"]) == 30
     event["state"] = "archived"
     bench.step(1)
     assert not bench.is_open("backup_stale:e1")
