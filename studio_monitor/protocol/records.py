@@ -168,6 +168,47 @@ class BackupRecord(Struct, kw_only=True):
     started_at: float | None = None
     finished_at: float | None = None
     error: ErrorInfo | None = None
+    #: The destination lies on another disk than the event folder (so a verified copy there
+    #: is a second copy); False: same disk, never counted as safe; None: not known yet.
+    independent: bool | None = None
+    #: Photos whose content changed after they had been backed up (up to 20 relpaths); their
+    #: old copies are kept on the destination (`.studio-monitor/versions/`).
+    changed: list[str] = msgspec.field(default_factory=list)
+    changed_count: int = 0
+
+
+# --- safety/<event_id> -------------------------------------------------------------------------
+#
+# Published by the backup source whenever it changes (after a job, and by a cheap periodic
+# recheck of the event folder by stat against the manifest). A photo is *safe* when its
+# current content is verified by hash on at least one destination that lies on another disk
+# than the event folder.
+
+
+class SafetyDestination(Struct, kw_only=True):
+    id: str
+    label: str
+    #: On another disk than the event folder: only such a destination makes photos safe.
+    independent: bool = False
+    #: The destination's drive (its marker and volume) is there now.
+    connected: bool = False
+    #: Photos of the event whose current content is verified there.
+    verified: int = 0
+
+
+class SafetyRecord(Struct, kw_only=True):
+    event_id: str
+    #: Photo files (formats.is_photo_name) in the event folder now.
+    photos: int = 0
+    #: Photos whose current content is verified on at least one independent destination.
+    safe: int = 0
+    #: Arrival time of the oldest photo not safe (the later of its mtime and ctime), or null.
+    oldest_unsafe_at: float | None = None
+    #: Up to 20 relpaths of photos changed after their verified backup.
+    changed: list[str] = msgspec.field(default_factory=list)
+    changed_count: int = 0
+    destinations: list[SafetyDestination] = msgspec.field(default_factory=list)
+    computed_at: float | None = None
 
 
 # --- event/<event_id> ------------------------------------------------------------------------
