@@ -40,11 +40,13 @@ from studio_monitor.hub.sources.ingest.metadata import (
     parse_capture_time,
 )
 from studio_monitor.hub.sources.ingest.settings import parse_settings
-from studio_monitor.hub.sources.ingest.stability import (
-    CompletenessTracker,
-    Verdict,
-    jpeg_looks_complete,
+from studio_monitor.hub.sources.ingest.completeness import (
+    COMPLETE,
+    UNCHECKED,
+    Completeness,
+    Status,
 )
+from studio_monitor.hub.sources.ingest.stability import CompletenessTracker, Verdict
 
 # --- photo factory (also used by test_ingest.py) ---------------------------------------------
 
@@ -212,11 +214,17 @@ def make_cr3(exif: Image.Exif, preview: bytes) -> bytes:
     )
 
 
-def make_raf(jpeg: bytes) -> bytes:
-    """A Fuji RAF: a header that names the offset and length of the embedded JPEG."""
-    header = bytearray(b"FUJIFILMCCD-RAW 0201FF383501".ljust(100, b"\0"))
-    header[84:92] = struct.pack(">II", 100, len(jpeg))
-    return bytes(header) + jpeg + b"\0" * 32
+def make_raf(jpeg: bytes, cfa: bytes = bytes(range(1, 256)) * 8) -> bytes:
+    """A Fuji RAF: a header naming the offset and length of the JPEG, CFA header and CFA."""
+    header = bytearray(b"FUJIFILMCCD-RAW 0201FF383501".ljust(160, b"\0"))
+    jpeg_at = len(header)
+    cfa_header = b"\x00\x00\x00\x01" + b"\x01" * 28
+    cfa_header_at = jpeg_at + len(jpeg)
+    cfa_at = cfa_header_at + len(cfa_header)
+    header[84:108] = struct.pack(
+        ">6I", jpeg_at, len(jpeg), cfa_header_at, len(cfa_header), cfa_at, len(cfa)
+    )
+    return bytes(header) + jpeg + cfa_header + cfa
 
 
 # --- completeness ----------------------------------------------------------------------------
@@ -224,40 +232,55 @@ def make_raf(jpeg: bytes) -> bytes:
 
 def test_a_file_is_ready_only_after_size_and_mtime_hold_for_the_window() -> None:
     tracker = CompletenessTracker(stable_s=1.0, grace_s=10.0)
-    assert tracker.observe("a", 100, 1, now=0.0) is Verdict.WAITING
-    assert tracker.observe("a", 100, 1, now=0.9) is Verdict.WAITING
-    assert tracker.observe("a", 200, 2, now=1.5) is Verdict.WAITING  # grew: window restarts
-    assert tracker.observe("a", 200, 2, now=2.4) is Verdict.WAITING
-    assert tracker.observe("a", 200, 2, now=2.5) is Verdict.READY
+    assert tracker.observe("a", 100, 1, now=0.0, check=COMPLETE) is Verdict.WAITING
+    assert tracker.observe("a", 100, 1, now=0.9, check=COMPLETE) is Verdict.WAITING
+    assert tracker.observe("a", 200, 2, now=1.5, check=COMPLETE) is Verdict.WAITING  # grew
+    assert tracker.observe("a", 200, 2, now=2.4, check=COMPLETE) is Verdict.WAITING
+    assert tracker.observe("a", 200, 2, now=2.5) is Verdict.WAITING  # not checked yet
+    assert tracker.observe("a", 200, 2, now=2.5, check=COMPLETE) is Verdict.READY
+    assert tracker.state("a") == (200, 2)
 
 
 def test_an_mtime_change_alone_restarts_the_window() -> None:
     tracker = CompletenessTracker(stable_s=1.0, grace_s=10.0)
     tracker.observe("a", 100, 1, now=0.0)
-    assert tracker.observe("a", 100, 2, now=1.0) is Verdict.WAITING
-    assert tracker.observe("a", 100, 2, now=2.0) is Verdict.READY
+    assert tracker.observe("a", 100, 2, now=1.0, check=COMPLETE) is Verdict.WAITING
+    assert tracker.observe("a", 100, 2, now=2.0, check=COMPLETE) is Verdict.READY
 
 
 def test_a_watcher_event_restarts_the_window() -> None:
     tracker = CompletenessTracker(stable_s=1.0, grace_s=10.0)
     tracker.observe("a", 100, 1, now=0.0)
     tracker.touch("a", now=0.8)
-    assert tracker.observe("a", 100, 1, now=1.5) is Verdict.WAITING
-    assert tracker.observe("a", 100, 1, now=1.8) is Verdict.READY
+    assert tracker.observe("a", 100, 1, now=1.5, check=COMPLETE) is Verdict.WAITING
+    assert tracker.observe("a", 100, 1, now=1.8, check=COMPLETE) is Verdict.READY
 
 
-def test_incomplete_content_waits_for_the_grace_period_then_is_taken() -> None:
+def test_incomplete_content_waits_for_the_grace_period_then_is_taken_as_damaged() -> None:
     tracker = CompletenessTracker(stable_s=1.0, grace_s=5.0)
+    short = Completeness(Status.INCOMPLETE, "strips past the end")
+    broken = Completeness(Status.BROKEN, "not a JPEG")
     tracker.observe("a", 100, 1, now=0.0)
-    assert tracker.observe("a", 100, 1, now=2.0, content_complete=False) is Verdict.WAITING
-    assert tracker.observe("a", 100, 1, now=4.9, content_complete=False) is Verdict.WAITING
-    assert tracker.observe("a", 100, 1, now=5.0, content_complete=False) is Verdict.READY
+    assert tracker.observe("a", 100, 1, now=2.0, check=short) is Verdict.WAITING
+    assert tracker.observe("a", 100, 1, now=4.9, check=short) is Verdict.WAITING
+    assert tracker.observe("a", 100, 1, now=5.0, check=short) is Verdict.DAMAGED
+    tracker.observe("b", 100, 1, now=0.0)
+    assert tracker.observe("b", 100, 1, now=4.9, check=broken) is Verdict.WAITING
+    assert tracker.observe("b", 100, 1, now=5.0, check=broken) is Verdict.DAMAGED
+
+
+def test_an_unchecked_format_waits_the_longer_window() -> None:
+    tracker = CompletenessTracker(stable_s=1.0, grace_s=10.0, unchecked_s=3.0)
+    tracker.observe("a.crw", 100, 1, now=0.0)
+    assert tracker.observe("a.crw", 100, 1, now=1.5, check=UNCHECKED) is Verdict.WAITING
+    assert tracker.observe("a.crw", 100, 1, now=2.9, check=UNCHECKED) is Verdict.WAITING
+    assert tracker.observe("a.crw", 100, 1, now=3.0, check=UNCHECKED) is Verdict.READY
 
 
 def test_an_empty_file_is_never_ready_and_is_set_aside_after_the_grace() -> None:
     tracker = CompletenessTracker(stable_s=1.0, grace_s=5.0)
     tracker.observe("a", 0, 1, now=0.0)
-    assert tracker.observe("a", 0, 1, now=2.0) is Verdict.WAITING
+    assert tracker.observe("a", 0, 1, now=2.0, check=COMPLETE) is Verdict.WAITING
     assert tracker.observe("a", 0, 1, now=5.0) is Verdict.EMPTY
 
 
@@ -266,21 +289,13 @@ def test_tracker_keeps_arrival_order_and_rejects_bad_windows() -> None:
     tracker.touch("b", now=0.0)
     tracker.observe("a", 1, 1, now=1.0)
     assert tracker.paths() == ["b", "a"]
+    assert "a" in tracker and len(tracker) == 2
     tracker.forget("b")
-    assert "b" not in tracker
-    assert len(tracker) == 1
-    with pytest.raises(ValueError, match="stable_s"):
+    assert tracker.paths() == ["a"]
+    with pytest.raises(ValueError):
         CompletenessTracker(stable_s=2.0, grace_s=1.0)
-
-
-def test_jpeg_end_marker() -> None:
-    whole = make_jpeg()
-    assert jpeg_looks_complete(whole[-64:])
-    assert jpeg_looks_complete(whole[-64:] + b"\0\0\0")
-    assert not jpeg_looks_complete(whole[: len(whole) // 2][-64:])
-
-
-# --- filing ----------------------------------------------------------------------------------
+    with pytest.raises(ValueError):
+        CompletenessTracker(stable_s=1.0, grace_s=5.0, unchecked_s=6.0)
 
 
 def _no_manifest(_: str) -> Path | None:

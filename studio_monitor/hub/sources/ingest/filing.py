@@ -11,6 +11,12 @@ name), the temporary file is dropped and the existing photo is reported instead:
 dropped twice is filed once. Filesystems without hard links (FAT, exFAT, some shares) fall
 back to a rename after an existence check; on Windows a rename never replaces a file either.
 
+Names never break the pipeline: the temporary name is a hash of the photo's name (fixed
+length, whatever the camera called it, so a 240-byte name still fits the 255-byte limit), a
+`-N` name is shortened to fit that limit too, and a name is taken as "in use" when it differs
+only in case from a file already in the folder (`IMG_0001.JPG` beside `img_0001.jpg`), so an
+event folder copied to exFAT, NTFS or APFS never has two photos fighting for one name.
+
 All functions here block: the ingest source runs them in a worker thread.
 """
 
@@ -18,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import os
 import secrets
 import time
@@ -30,10 +37,35 @@ TEMP_SUFFIX = ".smpart"
 _CHUNK = 1 << 20
 #: How many `-N` names to try before giving up (a folder with 10,000 DSC_0001 is a bug).
 _MAX_SUFFIX = 10_000
+#: The longest file name (in UTF-8 bytes) ext4, NTFS, exFAT and APFS all take.
+MAX_NAME_BYTES = 255
+
+#: Opens an original for reading (unbuffered). A seam: tests inject one that fails the way
+#: Windows fails on a file another program holds open.
+Opener = Callable[[Path], io.FileIO]
+
+
+def open_original(path: Path) -> io.FileIO:
+    """The default opener of originals: read-only, unbuffered."""
+    return io.FileIO(path, "rb")
 
 
 class SourceChanged(OSError):
     """The original changed while it was being copied: try again once it settles."""
+
+
+#: Windows errors for a file another program holds open: ERROR_SHARING_VIOLATION (32) and
+#: ERROR_LOCK_VIOLATION (33). Python raises them as PermissionError (errno EACCES).
+LOCKED_WINERRORS = frozenset({32, 33})
+
+
+def is_locked(exc: OSError) -> bool:
+    """True when `exc` says another program (tethering software) holds the file open.
+
+    Ingest treats that as "still being written": it waits and tries again, and never counts
+    it as a failure. A plain permission error (no Windows error code) is a real failure.
+    """
+    return getattr(exc, "winerror", None) in LOCKED_WINERRORS
 
 
 @dataclass(frozen=True)
@@ -49,6 +81,9 @@ class Filed:
     duplicate: bool
     #: Seconds spent reading, hashing and writing (0 for a duplicate found before writing).
     copy_s: float
+    #: True when `prefix` was given and the content starts with exactly that content: the
+    #: original grew (or was rewritten from the start) after it was filed.
+    extends: bool = False
 
 
 def hash_file(path: Path) -> str:
@@ -62,14 +97,40 @@ def hash_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _fit(text: str, max_bytes: int) -> str:
+    """`text` cut (on a character boundary) to at most `max_bytes` UTF-8 bytes."""
+    data = text.encode("utf-8")
+    if len(data) <= max_bytes:
+        return text
+    return data[:max_bytes].decode("utf-8", errors="ignore")
+
+
 def numbered_name(name: str, n: int) -> str:
-    """`DSC_0001.JPG` -> `DSC_0001-2.JPG` for n=2; n=1 is the name itself."""
+    """`DSC_0001.JPG` -> `DSC_0001-2.JPG` for n=2; n=1 is the name itself.
+
+    The result fits `MAX_NAME_BYTES`: the stem is shortened, never the extension.
+    """
     if n <= 1:
         return name
     stem, dot, ext = name.rpartition(".")
     if not dot or not stem:
-        return f"{name}-{n}"
-    return f"{stem}-{n}.{ext}"
+        stem, ext, dot = name, "", ""
+    suffix = f"-{n}{dot}{ext}"
+    return _fit(stem, MAX_NAME_BYTES - len(suffix.encode("utf-8"))) + suffix
+
+
+def temp_name(name: str) -> str:
+    """A hidden temporary name for a copy of `name`: fixed length, unique per call."""
+    digest = hashlib.blake2b(name.encode("utf-8", "surrogateescape"), digest_size=8).hexdigest()
+    return f".{digest}-{secrets.token_hex(6)}{TEMP_SUFFIX}"
+
+
+def folded_names(folder: Path) -> set[str]:
+    """The names in `folder`, case-folded (what a case-insensitive disk sees)."""
+    try:
+        return {entry.casefold() for entry in os.listdir(folder)}
+    except OSError:
+        return set()
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -107,51 +168,94 @@ def file_photo(
     known_copy: Callable[[str], Path | None],
     digest_of: Callable[[Path], str | None],
     clock: Callable[[], float] = time.monotonic,
+    opener: Opener = open_original,
+    prefix: tuple[int, str] | None = None,
 ) -> Filed:
     """Copy `original` into `folder` unless its content is already there.
 
     `known_copy(digest)` returns a file in `folder` the manifest knows holds that content (and
     which still exists), or None. `digest_of(path)` returns the manifest's digest for a file
-    in `folder`, or None when unknown (then the file is hashed here).
+    in `folder`, or None when unknown (then the file is hashed here). `opener` opens the
+    original (a seam: tests inject a file locked by another program). `prefix` is (size,
+    digest) of a version of this original filed before: `Filed.extends` says whether the new
+    content starts with it.
     Raises OSError (SourceChanged when the original moved under us); nothing is left behind.
     """
     folder.mkdir(parents=True, exist_ok=True)
     started = clock()
-    temp = folder / f".{original.name}.{secrets.token_hex(4)}{TEMP_SUFFIX}"
+    temp = folder / temp_name(original.name)
     digest = hashlib.blake2b()
+    prefix_digest: str | None = None
     size = 0
     buffer = bytearray(_CHUNK)
     view = memoryview(buffer)
     try:
-        with original.open("rb", buffering=0) as source, temp.open("xb", buffering=0) as target:
+        with opener(original) as source, temp.open("xb", buffering=0) as target:
             before = os.fstat(source.fileno())
             while n := source.readinto(buffer):
-                digest.update(view[:n])
+                if prefix is not None and size <= prefix[0] < size + n:
+                    head = prefix[0] - size
+                    digest.update(view[:head])
+                    prefix_digest = digest.copy().hexdigest()
+                    digest.update(view[head:n])
+                else:
+                    digest.update(view[:n])
                 target.write(view[:n])
                 size += n
             after = os.fstat(source.fileno())
             if size != after.st_size or before.st_mtime_ns != after.st_mtime_ns:
                 raise SourceChanged(f"{original} changed while it was being copied")
+            if prefix is not None and size == prefix[0]:
+                prefix_digest = digest.copy().hexdigest()
             os.fsync(target.fileno())
         hex_digest = digest.hexdigest()
+        extends = prefix is not None and prefix_digest == prefix[1]
         existing = known_copy(hex_digest)
         if existing is not None:
             temp.unlink()
-            return Filed(existing, hex_digest, size, duplicate=True, copy_s=clock() - started)
+            return Filed(
+                existing,
+                hex_digest,
+                size,
+                duplicate=True,
+                copy_s=clock() - started,
+                extends=extends,
+            )
+        names = folded_names(folder)
         for n in range(1, _MAX_SUFFIX):
             final = folder / numbered_name(original.name, n)
             try:
+                if final.name.casefold() in names and not final.exists():
+                    # Another photo holds this name in another case: on exFAT, NTFS or APFS
+                    # the two would be one file, so this name is taken.
+                    raise FileExistsError(final)
                 _claim(temp, final)
             except FileExistsError:
+                if not final.exists():
+                    continue
                 other = digest_of(final)
                 if other is None:
                     other = hash_file(final)
                 if other == hex_digest:
                     temp.unlink()
-                    return Filed(final, hex_digest, size, duplicate=True, copy_s=clock() - started)
+                    return Filed(
+                        final,
+                        hex_digest,
+                        size,
+                        duplicate=True,
+                        copy_s=clock() - started,
+                        extends=extends,
+                    )
                 continue
             _fsync_dir(folder)
-            return Filed(final, hex_digest, size, duplicate=False, copy_s=clock() - started)
+            return Filed(
+                final,
+                hex_digest,
+                size,
+                duplicate=False,
+                copy_s=clock() - started,
+                extends=extends,
+            )
         raise FileExistsError(f"no free name for {original.name} in {folder}")
     except BaseException:
         with contextlib.suppress(OSError):

@@ -6,7 +6,8 @@ old name (a rolled-over file number) is. `copies` remembers every photo ingest w
 BLAKE2b digest, so identical content dropped again is recognised without hashing the event
 folder, and counts (shots per body, per event) survive restarts. `cameras` keeps what the
 camera records need after a restart (model, last shot, thumbnail); `folders` the event each
-hot folder was assigned by `camera.configure`; `settings` whether ingest is paused.
+hot folder was assigned by `camera.configure`; `flags` the photos filed but flagged (damaged,
+or a changed version of an earlier one); `settings` whether ingest is paused.
 
 A copy is written to its final name before its row is committed; a crash in between leaves a
 file the manifest does not know, which the next attempt recognises by content (see filing.py).
@@ -59,6 +60,14 @@ CREATE TABLE IF NOT EXISTS folders (
     path TEXT PRIMARY KEY,
     event_id TEXT
 );
+CREATE TABLE IF NOT EXISTS flags (
+    dest TEXT PRIMARY KEY,
+    camera_id TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('damaged', 'changed')),
+    reason TEXT NOT NULL,
+    flagged_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS flags_camera ON flags (camera_id, kind);
 CREATE TABLE IF NOT EXISTS settings (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -212,6 +221,42 @@ class Manifest(LockedDatabase):
         with self._lock:
             rows = self._db.execute("SELECT DISTINCT folder FROM copies").fetchall()
         return [row[0] for row in rows]
+
+    def previous_version(self, original: str) -> tuple[int, str, str] | None:
+        """(size, digest, shot) of the content last filed from `original`, if any."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT c.size, c.digest, c.shot FROM originals o JOIN copies c ON c.dest = o.dest"
+                " WHERE o.path=? AND o.status IN ('filed', 'duplicate')",
+                (original,),
+            ).fetchone()
+        return None if row is None else (int(row[0]), str(row[1]), str(row[2]))
+
+    # --- flags -------------------------------------------------------------------------------
+
+    def flag(self, dest: str, camera_id: str, kind: str, reason: str, now: float) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO flags VALUES (?, ?, ?, ?, ?)",
+                (dest, camera_id, kind, reason, now),
+            )
+
+    def flags(self, limit: int = 10) -> dict[tuple[str, str], tuple[int, list[str]]]:
+        """Per (camera, kind): how many photos are flagged, and the latest names (newest last)."""
+        with self._lock:
+            counts = self._db.execute(
+                "SELECT camera_id, kind, COUNT(*) FROM flags GROUP BY camera_id, kind"
+            ).fetchall()
+            result: dict[tuple[str, str], tuple[int, list[str]]] = {}
+            for camera_id, kind, count in counts:
+                rows = self._db.execute(
+                    "SELECT dest FROM flags WHERE camera_id=? AND kind=?"
+                    " ORDER BY flagged_at DESC, dest DESC LIMIT ?",
+                    (camera_id, kind, limit),
+                ).fetchall()
+                names = [Path(row[0]).name for row in reversed(rows)]
+                result[(camera_id, kind)] = (int(count), names)
+        return result
 
     # --- cameras, folders, settings ----------------------------------------------------------
 

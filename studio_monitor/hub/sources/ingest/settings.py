@@ -5,8 +5,17 @@
 hot_folders = ["D:/Tether/Nikon", "D:/Tether/Canon"]   # default: <Pictures>/Studio Monitor/Hot Folder
 library_root = "D:/Events"        # Unfiled photos go to <library_root>/Unfiled
 stable_s = 1.0                    # a file must keep its size and mtime this long to be taken
+unchecked_stable_s = 3.0          # the same, for formats whose structure is not checked (CRW, X3F, MRW)
+grace_s = 30.0                    # a file that still looks incomplete this long is filed, flagged damaged
+disk_retry_s = 5.0                # library disk full: try filing again this often, by itself
+network_poll_s = 1.0              # hot folders on SMB/NFS/sshfs are polled this often (no notifications)
+allowed_roots = ["D:/Tether"]     # where camera.configure may add hot folders (see below)
 silent_after_min = 10             # a camera of a live event that sent nothing this long: silent
 ```
+
+`camera.configure` may point a body at a new hot folder only inside an allowed root: the
+configured hot folders, the user's home folder and Pictures folder, and `allowed_roots`. `/`,
+`/etc`, a relative path or anything outside those is refused with a clear error.
 
 Every key is optional; an unknown key or a wrong type is a `ConfigError` that names it. With no
 `hot_folders`, the default hot folder is created so a newcomer can drop a JPEG in at once;
@@ -36,7 +45,11 @@ class _Section(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     library_root: str | None = None
     recursive: bool = True
     stable_s: float = 1.0
+    unchecked_stable_s: float = 3.0
     grace_s: float = 30.0
+    disk_retry_s: float = 5.0
+    network_poll_s: float = 1.0
+    allowed_roots: list[str] | None = None
     poll_s: float = 0.1
     scan_interval_s: float = 5.0
     tick_s: float = 1.0
@@ -58,7 +71,12 @@ class IngestSettings:
     enabled: bool = True
     recursive: bool = True
     stable_s: float = 1.0
+    unchecked_stable_s: float = 3.0
     grace_s: float = 30.0
+    disk_retry_s: float = 5.0
+    network_poll_s: float = 1.0
+    #: Extra roots `camera.configure` may add hot folders under (besides the defaults).
+    allowed_roots: tuple[Path, ...] = ()
     poll_s: float = 0.1
     scan_interval_s: float = 5.0
     tick_s: float = 1.0
@@ -100,12 +118,18 @@ def parse_settings(
         "tick_s": raw.tick_s,
         "rate_window_s": raw.rate_window_s,
         "retry_base_s": raw.retry_base_s,
+        "disk_retry_s": raw.disk_retry_s,
+        "network_poll_s": raw.network_poll_s,
     }
     for key, value in positive.items():
         if not value > 0:
             raise ConfigError(f"[sources.ingest] {key} must be above 0 (got {value})")
     if raw.grace_s < raw.stable_s:
         raise ConfigError("[sources.ingest] grace_s must be at least stable_s")
+    if not raw.stable_s <= raw.unchecked_stable_s <= raw.grace_s:
+        raise ConfigError(
+            "[sources.ingest] unchecked_stable_s must lie between stable_s and grace_s"
+        )
     if raw.silent_after_min <= 0 or raw.shooting_window_s <= 0:
         raise ConfigError("[sources.ingest] silent_after_min and shooting_window_s must be above 0")
     if raw.max_attempts < 1:
@@ -130,6 +154,11 @@ def parse_settings(
         root_text = candidate if isinstance(candidate, str) else None
     library_root = _path(root_text, "library_root") if root_text else default_library_root()
 
+    allowed = tuple(_path(p, "allowed_roots") for p in raw.allowed_roots or ())
+    for root in allowed:
+        if not root.is_absolute():
+            raise ConfigError(f"[sources.ingest] allowed_roots: {root} is not an absolute path")
+
     return IngestSettings(
         hot_folders=folders,
         library_root=library_root,
@@ -137,7 +166,11 @@ def parse_settings(
         enabled=raw.enabled,
         recursive=raw.recursive,
         stable_s=raw.stable_s,
+        unchecked_stable_s=raw.unchecked_stable_s,
         grace_s=raw.grace_s,
+        disk_retry_s=raw.disk_retry_s,
+        network_poll_s=raw.network_poll_s,
+        allowed_roots=allowed,
         poll_s=raw.poll_s,
         scan_interval_s=raw.scan_interval_s,
         tick_s=raw.tick_s,

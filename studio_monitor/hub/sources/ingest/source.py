@@ -28,8 +28,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import os
+import shutil
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -38,6 +40,7 @@ from typing import Any, Protocol
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
+from watchdog.observers.polling import PollingObserver
 
 from studio_monitor.errors import ProtocolError, WireError
 from studio_monitor.hub.sources.base import (
@@ -47,6 +50,7 @@ from studio_monitor.hub.sources.base import (
     Source,
     wait_running,
 )
+from studio_monitor.hub.sources.formats import Container, photo_format
 from studio_monitor.hub.sources.ingest.cameras import (
     EventChoice,
     RateWindow,
@@ -55,10 +59,18 @@ from studio_monitor.hub.sources.ingest.cameras import (
     choose_event,
     shot_key,
 )
+from studio_monitor.hub.sources.ingest.completeness import (
+    Completeness,
+    Status,
+    check_file,
+)
 from studio_monitor.hub.sources.ingest.filing import (
     Filed,
+    Opener,
     SourceChanged,
     file_photo,
+    is_locked,
+    open_original,
     remove_stale_temps,
 )
 from studio_monitor.hub.sources.ingest.manifest import (
@@ -68,21 +80,19 @@ from studio_monitor.hub.sources.ingest.manifest import (
     OriginalState,
 )
 from studio_monitor.hub.sources.ingest.metadata import (
-    JPEG_EXTENSIONS,
     Examined,
     display_model,
     examine,
     is_photo,
 )
 from studio_monitor.hub.sources.ingest.settings import IngestSettings
-from studio_monitor.hub.sources.ingest.stability import (
-    CompletenessTracker,
-    Verdict,
-    jpeg_looks_complete,
-)
+from studio_monitor.hub.sources.ingest.stability import CompletenessTracker, Verdict
 from studio_monitor.hub.sources.ingest.tether import TetherProbe, default_tether_probe
+from studio_monitor.hub.sources.ingest.watching import mount_point, network_fs
+from studio_monitor.hub.sources.paths import studio_pictures_dir
+from studio_monitor.hub.sources.roots import folder_under_roots
 from studio_monitor.protocol import PublishChange
-from studio_monitor.protocol.records import CameraRecord, to_value
+from studio_monitor.protocol.records import CameraRecord, DiskFull, to_value
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +101,10 @@ MANIFEST_NAME = "ingest.sqlite"
 #: (reading the file fires them), so they must not restart the stability window.
 _WRITE_EVENTS = frozenset({"created", "modified", "moved", "closed"})
 _PAUSE_WAIT_S = 30.0
+#: How many names a camera record lists (damaged, changed, unknown, waiting files).
+_NAMES = 10
+#: errno values that mean "the library disk is full" (no space, quota exceeded).
+_DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
 class ObserverLike(Protocol):
@@ -111,6 +125,11 @@ class _Folder:
     event_id: str | None = None
     present: bool = False
     watch: Any = None
+    #: The observer holding `watch` (the native one, or the poller for a network share).
+    observer: Any = None
+    #: The network file-system type the folder is on (None: a local disk), once known.
+    network: str | None = None
+    network_known: bool = False
 
 
 @dataclass
@@ -121,6 +140,20 @@ class _Pending:
     size: int = -1
     mtime_ns: int = -1
     error: str | None = None
+    #: Why its structure says it is not whole, when it is taken anyway after `grace_s`.
+    damaged: str | None = None
+    locked_logged: bool = False
+
+
+@dataclass
+class _Full:
+    """The library disk was full when a photo was filed: waiting for space, by itself."""
+
+    folder: str
+    disk: str
+    free: int | None
+    needed: int
+    retry_at: float
 
 
 @dataclass
@@ -148,6 +181,9 @@ class _Job:
     mtime_ns: int
     folder: Path
     event_id: str | None
+    damaged: str | None = None
+    #: The camera a file with no camera data of its own is put on (a damaged file).
+    fallback_camera: str | None = None
 
 
 @dataclass(frozen=True)
@@ -157,6 +193,8 @@ class _Done:
     examined: Examined
     camera_id: str
     new_shot: bool
+    #: "damaged" or "changed" when the photo was filed but flagged.
+    flag: str | None = None
 
 
 class _Handler(FileSystemEventHandler):
@@ -189,6 +227,9 @@ class IngestSource(Source):
         mono: Callable[[], float] = time.monotonic,
         tether: TetherProbe | None = None,
         observer_factory: Callable[[], ObserverLike] | None = None,
+        polling_observer_factory: Callable[[], ObserverLike] | None = None,
+        network_fs: Callable[[Path], str | None] = network_fs,
+        opener: Opener = open_original,
     ) -> None:
         self.settings = settings
         self.data_dir = data_dir
@@ -196,13 +237,28 @@ class IngestSource(Source):
         self._mono = mono
         self._tether = tether if tether is not None else default_tether_probe()
         self._observer_factory: Callable[[], ObserverLike] = observer_factory or Observer
+        self._polling_factory: Callable[[], ObserverLike] = polling_observer_factory or (
+            lambda: PollingObserver(timeout=settings.network_poll_s)
+        )
+        self._network_fs = network_fs
+        self._opener = opener
         self._folders: dict[str, _Folder] = {}
         for path in settings.hot_folders:
             folder = self._make_folder(path)
             self._folders[folder.key] = folder
         library = str(settings.library_root.expanduser().absolute())
         self._library_prefix = library.rstrip(os.sep) + os.sep
-        self._tracker = CompletenessTracker(settings.stable_s, settings.grace_s)
+        unchecked = min(max(settings.unchecked_stable_s, settings.stable_s), settings.grace_s)
+        self._tracker = CompletenessTracker(settings.stable_s, settings.grace_s, unchecked)
+        #: The structural check of each pending file, for the (size, mtime) it was made at.
+        self._checks: dict[str, tuple[int, int, Completeness]] = {}
+        #: Per hot folder: files that are not a photo format (count, latest names).
+        self._unknown: dict[str, tuple[int, list[str]]] = {}
+        self._unknown_logged: set[str] = set()
+        #: Per (camera, "damaged" | "changed"): flagged photos (count, latest names).
+        self._flags: dict[tuple[str, str], tuple[int, list[str]]] = {}
+        self._full: _Full | None = None
+        self._poller: ObserverLike | None = None
         self._pending: dict[str, _Pending] = {}
         self._ready: dict[str, None] = {}  # insertion-ordered set
         self._empty: dict[str, tuple[int, int]] = {}
@@ -279,6 +335,9 @@ class IngestSource(Source):
         observer = self._observer_factory()
         self._observer = observer
         observer.start()
+        poller = self._polling_factory()
+        self._poller = poller
+        poller.start()
         try:
             self._started.set()
             await self._scan()
@@ -288,18 +347,22 @@ class IngestSource(Source):
                 tasks.create_task(self._work(), name="ingest-worker")
         finally:
             observer.stop()
+            poller.stop()
             # The hub runs this same object again if `run` raised: commands wait for that
             # run, and its new observer must watch every folder again (a watch of this one
             # left on a folder would keep the next from scheduling it: scans only, no events).
             self._started.clear()
             self._observer = None
+            self._poller = None
             for folder in self._folders.values():
                 folder.watch = None
+                folder.observer = None
             # The in-flight copy (a thread) finishes its manifest commit before we close it.
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(10):
                     await self._idle.wait()
             observer.join(timeout=2)
+            poller.join(timeout=2)
             manifest, self._manifest = self._manifest, None
             if manifest is not None:
                 manifest.close()
@@ -325,6 +388,7 @@ class IngestSource(Source):
         self._failed_paths = {p for p, s in originals.items() if s.status == "failed"}
         self._shot_counts = manifest.shots()
         self._failed = manifest.failed_by_camera()
+        self._flags = manifest.flags(_NAMES)
         self._paused = manifest.setting("paused") == "1"
         if self._paused:
             self._resumed.clear()
@@ -395,6 +459,7 @@ class IngestSource(Source):
 
     def _drop(self, path: str) -> None:
         self._tracker.forget(path)
+        self._checks.pop(path, None)
         self._pending.pop(path, None)
         self._ready.pop(path, None)
         self._empty.pop(path, None)
@@ -425,7 +490,7 @@ class IngestSource(Source):
     async def _scan(self) -> None:
         """List the hot folders (in a thread) and nominate what the watcher did not report."""
         roots = {key: folder.path for key, folder in self._folders.items()}
-        found, present = await asyncio.to_thread(self._list_folders, roots)
+        found, present, unknown = await asyncio.to_thread(self._list_folders, roots)
         now = self._mono()
         # Only the folders listed: `camera.configure` may add one while the listing runs in
         # its thread, and asks for another scan, which covers it.
@@ -434,11 +499,12 @@ class IngestSource(Source):
             was = folder.present
             folder.present = present[key]
             if folder.present and folder.watch is None:
-                self._watch(folder)
+                await self._watch(folder)
             elif not folder.present and folder.watch is not None:
                 self._unwatch(folder)
             if was != folder.present:
                 log.info("hot folder %s is %s", key, "there" if folder.present else "gone")
+            self._note_unknown(key, unknown.get(key, []))
         for path, (size, mtime_ns) in found.items():
             if path in self._pending or not self._takes(path):
                 continue
@@ -450,11 +516,32 @@ class IngestSource(Source):
             self._nominate(path, now)
         self._update_active()
 
+    def _note_unknown(self, root: str, files: list[tuple[int, str]]) -> None:
+        """Files of a hot folder that are not photos: counted on its cameras, logged once."""
+        paths = [path for _, path in sorted(files)]
+        for path in paths:
+            if path not in self._unknown_logged:
+                self._unknown_logged.add(path)
+                log.warning(
+                    "%s is in hot folder %s but is not a photo format ingest knows; left there",
+                    os.path.basename(path),
+                    root,
+                )
+        if not paths:
+            self._unknown.pop(root, None)
+            return
+        self._unknown[root] = (len(paths), [os.path.basename(p) for p in paths[-_NAMES:]])
+        if not any(c.watch_folder == root for c in self._cameras.values()):
+            # No body has sent a photo through this folder yet: its folder camera says it.
+            camera = self._camera_for(camera_id_for(None, None, None, root), None, root)
+            self._save_camera(camera)
+
     def _list_folders(
         self, roots: Mapping[str, Path]
-    ) -> tuple[dict[str, tuple[int, int]], dict[str, bool]]:
+    ) -> tuple[dict[str, tuple[int, int]], dict[str, bool], dict[str, list[tuple[int, str]]]]:
         found: dict[str, tuple[int, int]] = {}
         present: dict[str, bool] = {}
+        unknown: dict[str, list[tuple[int, str]]] = {}
         for key, root in roots.items():
             present[key] = root.is_dir()
             if not present[key]:
@@ -474,15 +561,37 @@ class IngestSource(Source):
                                 elif is_photo(entry.name):
                                     st = entry.stat()
                                     found[entry.path] = (st.st_size, st.st_mtime_ns)
+                                elif not entry.name.startswith("~") and entry.is_file():
+                                    mtime = entry.stat().st_mtime_ns
+                                    unknown.setdefault(key, []).append((mtime, entry.path))
                             except OSError:
                                 continue  # vanished between listing and stat
                 except OSError as exc:
                     log.debug("cannot list %s: %s", folder, exc)
-        return found, present
+        # A subfolder configured as its own hot folder reports its own unknown files.
+        for key in list(unknown):
+            unknown[key] = [
+                (mtime, path) for mtime, path in unknown[key] if self._root_of(path) == key
+            ]
+        return found, present, unknown
 
-    def _watch(self, folder: _Folder) -> None:
-        observer, loop = self._observer, self._loop
-        if observer is None or loop is None:
+    async def _watch(self, folder: _Folder) -> None:
+        """Watch a folder: by notification on a local disk, by polling on a network share."""
+        loop = self._loop
+        if loop is None:
+            return
+        if not folder.network_known:
+            folder.network = await asyncio.to_thread(self._network_fs, folder.path)
+            folder.network_known = True
+            if folder.network is not None:
+                log.info(
+                    "hot folder %s is on a network share (%s): polled every %.1f s",
+                    folder.key,
+                    folder.network,
+                    self.settings.network_poll_s,
+                )
+        observer = self._poller if folder.network is not None else self._observer
+        if observer is None or folder.watch is not None:
             return
         try:
             folder.watch = observer.schedule(
@@ -490,15 +599,17 @@ class IngestSource(Source):
                 folder.key,
                 recursive=self.settings.recursive,
             )
+            folder.observer = observer
         except Exception as exc:  # watchdog raises OSError, or its own errors on some platforms
             log.warning("cannot watch %s (%s); the periodic scan still covers it", folder.key, exc)
             folder.watch = None
 
     def _unwatch(self, folder: _Folder) -> None:
-        if self._observer is not None and folder.watch is not None:
+        if folder.observer is not None and folder.watch is not None:
             with contextlib.suppress(Exception):  # its emitter may have stopped already
-                self._observer.unschedule(folder.watch)
+                folder.observer.unschedule(folder.watch)
         folder.watch = None
+        folder.observer = None
 
     async def _check_pending(self) -> None:
         now = self._mono()
@@ -509,7 +620,9 @@ class IngestSource(Source):
         ]
         if not due:
             return
-        stats = await asyncio.to_thread(self._stat_many, due)
+        previous = {p: (seen[0], seen[1]) for p in due if (seen := self._tracker.state(p))}
+        cached = {p: self._checks[p] for p in due if p in self._checks}
+        stats = await asyncio.to_thread(self._stat_many, due, previous, cached)
         now = self._mono()
         for path in due:
             pending = self._pending.get(path)
@@ -519,13 +632,34 @@ class IngestSource(Source):
             if stat is None:
                 self._drop(path)
                 continue
-            size, mtime_ns, tail_ok = stat
-            verdict = self._tracker.observe(path, size, mtime_ns, now, content_complete=tail_ok)
+            size, mtime_ns, check = stat
             known = self._originals.get(path)
             if known is not None and (known.size, known.mtime_ns) == (size, mtime_ns):
                 self._drop(path)  # a watcher event for a file already taken, unchanged
-            elif verdict is Verdict.READY:
+                continue
+            if check == "locked":
+                # Held open by another program (tethering software on Windows): still
+                # being written. The window starts again; no attempt is spent.
+                if not pending.locked_logged:
+                    pending.locked_logged = True
+                    log.info("%s is held open by another program; waiting", path)
+                self._tracker.touch(path, now)
+                continue
+            completeness = check if isinstance(check, Completeness) else None
+            if completeness is not None:
+                self._checks[path] = (size, mtime_ns, completeness)
+            verdict = self._tracker.observe(path, size, mtime_ns, now, check=completeness)
+            if verdict is Verdict.READY or verdict is Verdict.DAMAGED:
                 pending.size, pending.mtime_ns = size, mtime_ns
+                pending.damaged = None
+                if verdict is Verdict.DAMAGED and completeness is not None:
+                    pending.damaged = completeness.reason or completeness.status.value
+                    log.warning(
+                        "%s still looks incomplete after %.0f s (%s); filing it as damaged",
+                        path,
+                        self.settings.grace_s,
+                        pending.damaged,
+                    )
                 self._ready[path] = None
             elif verdict is Verdict.EMPTY:
                 log.info("%s stays empty; not taken until it changes", path)
@@ -535,23 +669,44 @@ class IngestSource(Source):
             self._work_ready.set()
         self._update_active()
 
-    def _stat_many(self, paths: list[str]) -> dict[str, tuple[int, int, bool]]:
-        result: dict[str, tuple[int, int, bool]] = {}
+    def _stat_many(
+        self,
+        paths: list[str],
+        previous: Mapping[str, tuple[int, int]],
+        cached: Mapping[str, tuple[int, int, Completeness]],
+    ) -> dict[str, tuple[int, int, Completeness | str | None]]:
+        """Stat each file; check the structure of those unchanged since the last look.
+
+        The check is made once per state (cached by size and mtime), and only for a file
+        that has stopped changing, so a growing file costs one `stat` per poll.
+        """
+        result: dict[str, tuple[int, int, Completeness | str | None]] = {}
         for path in paths:
             try:
                 st = os.stat(path)
             except OSError:
                 continue
-            tail_ok = True
-            if os.path.splitext(path)[1].lower() in JPEG_EXTENSIONS and st.st_size > 0:
-                try:
-                    with open(path, "rb") as stream:
-                        stream.seek(max(0, st.st_size - 64))
-                        tail_ok = jpeg_looks_complete(stream.read(64))
-                except OSError:
-                    tail_ok = False
-            result[path] = (st.st_size, st.st_mtime_ns, tail_ok)
+            state = (st.st_size, st.st_mtime_ns)
+            check: Completeness | str | None = None
+            if st.st_size > 0 and previous.get(path) == state:
+                hit = cached.get(path)
+                if hit is not None and (hit[0], hit[1]) == state:
+                    check = hit[2]
+                else:
+                    check = self._check_one(path)
+            result[path] = (st.st_size, st.st_mtime_ns, check)
         return result
+
+    def _check_one(self, path: str) -> Completeness | str:
+        fmt = photo_format(os.path.basename(path))
+        container = fmt.container if fmt is not None else Container.OPAQUE
+        try:
+            return check_file(Path(path), container, self._opener)
+        except OSError as exc:
+            if is_locked(exc):
+                return "locked"
+            # Unreadable for another reason: filing will meet the same error and count it.
+            return Completeness(Status.UNCHECKED, f"cannot be read: {exc}")
 
     # --- the worker --------------------------------------------------------------------------
 
@@ -561,6 +716,8 @@ class IngestSource(Source):
             if not self._ready:
                 self._work_ready.clear()
                 await self._work_ready.wait()
+                continue
+            if self._full is not None and not await self._space_back():
                 continue
             # Shot order: the oldest file first, whichever way it was found.
             path = min(self._ready, key=self._shot_order)
@@ -576,6 +733,21 @@ class IngestSource(Source):
             finally:
                 self._idle.set()
 
+    async def _space_back(self) -> bool:
+        """While the library disk is full: wait, look again, say so; True to try a file."""
+        full = self._full
+        assert full is not None
+        delay = full.retry_at - self._mono()
+        if delay > 0:
+            await asyncio.sleep(delay)
+            return False
+        full.free = await asyncio.to_thread(_free_bytes, Path(full.folder))
+        full.retry_at = self._mono() + self.settings.disk_retry_s
+        if full.free is not None and full.free < full.needed:
+            await self._refresh()
+            return False
+        return True  # room for the file that did not fit: try it (or the next) again
+
     def _shot_order(self, path: str) -> tuple[int, str]:
         pending = self._pending.get(path)
         return (pending.mtime_ns if pending is not None else 0, path)
@@ -586,10 +758,26 @@ class IngestSource(Source):
         events = self._publisher.records("event") if self._publisher is not None else {}
         return choose_event(configured, events)
 
+    def _fallback_camera(self, root: str) -> str | None:
+        """The body that last sent a photo through `root` (for a file with no camera data)."""
+        cameras = [c for c in self._cameras.values() if c.watch_folder == root]
+        if not cameras:
+            return None
+        return max(cameras, key=lambda c: (c.last_shot_at or 0.0, c.camera_id)).camera_id
+
     async def _ingest(self, path: str, pending: _Pending) -> None:
         choice = self._choice_for(pending.root)
         folder = Path(choice.folder) if choice.folder else self.settings.unfiled_folder
-        job = _Job(path, pending.root, pending.size, pending.mtime_ns, folder, choice.event_id)
+        job = _Job(
+            path,
+            pending.root,
+            pending.size,
+            pending.mtime_ns,
+            folder,
+            choice.event_id,
+            damaged=pending.damaged,
+            fallback_camera=self._fallback_camera(pending.root) if pending.damaged else None,
+        )
         try:
             done = await asyncio.to_thread(self._ingest_blocking, job)
         except FileNotFoundError as exc:
@@ -605,8 +793,21 @@ class IngestSource(Source):
             self._tracker.touch(path, self._mono())
             return
         except OSError as exc:
+            if is_locked(exc):
+                # Another program holds it open (Windows tethering software): still being
+                # written, not a failure. Back to watching it settle.
+                log.info("%s is held open by another program; waiting", path)
+                self._tracker.touch(path, self._mono())
+                return
+            if exc.errno in _DISK_FULL:
+                await self._disk_full(job, pending, exc)
+                return
             await self._failed_attempt(job, pending, exc)
             return
+        was_full = self._full is not None
+        self._full = None
+        if was_full:
+            log.info("the library disk has room again: filing resumed")
         self._drop(path)
         self._originals[path] = OriginalState(
             job.size, job.mtime_ns, "duplicate" if done.filed.duplicate else "filed"
@@ -614,7 +815,44 @@ class IngestSource(Source):
         self._dest_folders.add(str(folder))
         self._apply(done, choice)
         self._update_active()
-        await self._refresh(only={done.camera_id})
+        await self._refresh(force=was_full, only=None if was_full else {done.camera_id})
+
+    async def _disk_full(self, job: _Job, pending: _Pending, exc: OSError) -> None:
+        """No room on the library disk: keep the file waiting (no attempt spent), say so."""
+        free = await asyncio.to_thread(_free_bytes, job.folder)
+        disk = await asyncio.to_thread(mount_point, job.folder)
+        first = self._full is None
+        self._full = _Full(
+            folder=str(job.folder),
+            disk=str(disk),
+            free=free,
+            needed=job.size,
+            retry_at=self._mono() + self.settings.disk_retry_s,
+        )
+        self._ready[job.path] = None  # taken again first once there is room
+        if first:
+            log.error(
+                "library disk %s is full (%s bytes free) filing %s into %s: %d files wait;"
+                " filing resumes by itself when there is room (%s)",
+                disk,
+                free,
+                os.path.basename(job.path),
+                job.folder,
+                len(self._pending),
+                exc,
+            )
+            # The body of this photo must say it, even if it never sent one before.
+            if not any(c.watch_folder == job.root for c in self._cameras.values()):
+                examined = await asyncio.to_thread(self._examine_quietly, Path(job.path))
+                info = examined.info if examined is not None else None
+                camera_id = camera_id_for(
+                    info.make if info else None,
+                    info.model if info else None,
+                    info.serial if info else None,
+                    job.root,
+                )
+                self._save_camera(self._camera_for(camera_id, examined, job.root))
+        await self._refresh()
 
     def _ingest_blocking(self, job: _Job) -> _Done:
         manifest = self._manifest
@@ -631,18 +869,35 @@ class IngestSource(Source):
         st = original.stat()
         if (st.st_size, st.st_mtime_ns) != (job.size, job.mtime_ns):
             raise SourceChanged(f"{job.path} changed after it settled")
+        previous = manifest.previous_version(job.path)
         filed = file_photo(
             original,
             job.folder,
             known_copy=known_copy,
             digest_of=lambda p: manifest.digest_of(str(p)),
             clock=self._mono,
+            opener=self._opener,
+            prefix=None if previous is None else previous[:2],
         )
         examined = examine(filed.path, thumbnail_px=self.settings.thumbnail_px)
         info = examined.info
-        camera_id = camera_id_for(info.make, info.model, info.serial, job.root)
+        if job.fallback_camera is not None and not (info.make or info.model):
+            camera_id = job.fallback_camera
+        else:
+            camera_id = camera_id_for(info.make, info.model, info.serial, job.root)
         shot = shot_key(filed.path.name, info.captured_at, filed.digest)
-        new_shot = not filed.duplicate and not manifest.has_shot(camera_id, shot)
+        # The original grew (or was rewritten from its start) after it was filed: this is a
+        # new version of that photo, kept beside the first, never a new shot.
+        changed = previous is not None and not filed.duplicate and filed.extends
+        if changed and previous is not None:
+            shot = previous[2]
+        # Shots count whole photos: a damaged one is counted apart (`damaged`).
+        new_shot = (
+            not filed.duplicate
+            and not changed
+            and job.damaged is None
+            and not manifest.has_shot(camera_id, shot)
+        )
         now = self._wall()
         copy = None
         if not filed.duplicate:
@@ -667,7 +922,17 @@ class IngestSource(Source):
             now=now,
             copy=copy,
         )
-        return _Done(job, filed, examined, camera_id, new_shot)
+        flag: str | None = None
+        if not filed.duplicate and job.damaged is not None:
+            flag = "damaged"
+            manifest.flag(str(filed.path), camera_id, flag, job.damaged, now)
+        elif changed and previous is not None:
+            flag = "changed"
+            reason = f"grew from {previous[0]} to {filed.size} bytes after it was filed"
+            manifest.flag(str(filed.path), camera_id, flag, reason, now)
+        if flag is not None:
+            log.warning("%s filed as %s and flagged %s", job.path, filed.path.name, flag.upper())
+        return _Done(job, filed, examined, camera_id, new_shot, flag)
 
     def _camera_for(self, camera_id: str, examined: Examined | None, root: str) -> _Camera:
         camera = self._cameras.get(camera_id)
@@ -697,6 +962,10 @@ class IngestSource(Source):
             camera.last_file = done.filed.path.name
             if done.examined.thumbnail is not None:
                 camera.thumbnail = done.examined.thumbnail
+        if done.flag is not None:
+            key = (done.camera_id, done.flag)
+            count, names = self._flags.get(key, (0, []))
+            self._flags[key] = (count + 1, [*names, done.filed.path.name][-_NAMES:])
         if done.job.path in self._failed_paths:
             # Its failed row was just replaced by a filed one: one failure fewer.
             self._failed_paths.discard(done.job.path)
@@ -805,6 +1074,9 @@ class IngestSource(Source):
             silent_after_s=self.settings.silent_after_s,
         )
         bps = camera.copies.per_busy_second(mono)
+        damaged = self._flags.get((camera.camera_id, "damaged"), (0, []))
+        changed = self._flags.get((camera.camera_id, "changed"), (0, []))
+        unknown = self._unknown.get(root, (0, [])) if root is not None else (0, [])
         record = CameraRecord(
             model=camera.model,
             serial=camera.serial,
@@ -823,8 +1095,32 @@ class IngestSource(Source):
             ingest_bps=None if bps is None else round(bps, 1),
             battery_percent=camera.battery_percent,
             thumbnail=camera.thumbnail,
+            paused=self._paused,
+            damaged=damaged[0],
+            damaged_files=damaged[1],
+            changed=changed[0],
+            changed_files=changed[1],
+            unknown_files=unknown[0],
+            unknown_names=unknown[1],
+            disk_full=self._disk_full_of(root),
         )
         return to_value(record)
+
+    def _disk_full_of(self, root: str | None) -> DiskFull | None:
+        """What the library disk being full means for the files of hot folder `root`."""
+        full = self._full
+        if full is None or root is None:
+            return None
+        waiting = sorted(p for p, pending in self._pending.items() if pending.root == root)
+        if not waiting:
+            return None
+        return DiskFull(
+            folder=full.folder,
+            disk=full.disk,
+            free_bytes=full.free,
+            waiting=len(waiting),
+            files=[os.path.basename(p) for p in waiting[:_NAMES]],
+        )
 
     async def _refresh(self, *, force: bool = False, only: set[str] | None = None) -> None:
         """Publish every camera record (or those in `only`) whose value changed."""
@@ -896,6 +1192,7 @@ class IngestSource(Source):
         self._resumed.clear()
         if self._manifest is not None:
             await asyncio.to_thread(self._manifest.set_setting, "paused", "1")
+        await self._refresh()
         # Answer once nothing is being copied any more: "paused" then means paused.
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(_PAUSE_WAIT_S):
@@ -922,6 +1219,16 @@ class IngestSource(Source):
         await self._refresh()
         return {"paused": False, "queue": len(self._pending), "retrying": retrying}
 
+    def allowed_roots(self) -> list[Path]:
+        """Where `camera.configure` may add a hot folder: the configured hot folders, the
+        user's home and Pictures folders, and `[sources.ingest] allowed_roots`."""
+        roots = [*self.settings.allowed_roots, *self.settings.hot_folders]
+        with contextlib.suppress(RuntimeError, OSError):
+            roots.append(Path.home())
+        with contextlib.suppress(RuntimeError, OSError):
+            roots.append(studio_pictures_dir().parent)
+        return roots
+
     async def _cmd_configure(self, args: JsonObject) -> JsonObject:
         unknown = set(args) - {"watch_folder", "event_id"}
         if unknown:
@@ -944,13 +1251,21 @@ class IngestSource(Source):
         assert self._publisher is not None
         if event_id is not None and event_id not in self._publisher.records("event"):
             raise WireError(f"camera.configure: no event {event_id!r}", code="not_found")
-        candidate = self._make_folder(Path(watch))
         added = False
-        folder = self._folders.get(candidate.key)
+        given = self._make_folder(Path(watch)) if _absolute(watch) else None
+        folder = self._folders.get(given.key) if given is not None else None
         if folder is None:
-            if not candidate.path.is_absolute() or not await asyncio.to_thread(
-                candidate.path.is_dir
-            ):
+            checked = folder_under_roots(
+                watch,
+                self.allowed_roots(),
+                what="watch_folder",
+                command="camera.configure",
+                forbidden=[(self.settings.library_root, "the library of events")],
+            )
+            candidate = self._make_folder(checked)
+            folder = self._folders.get(candidate.key)
+        if folder is None:
+            if not await asyncio.to_thread(candidate.path.is_dir):
                 raise WireError(
                     f"camera.configure: {watch!r} is not a hot folder and not an existing folder",
                     code="not_found",
@@ -977,3 +1292,18 @@ class IngestSource(Source):
             "folder": choice.folder or str(self.settings.unfiled_folder),
             "added": added,
         }
+
+
+def _free_bytes(folder: Path) -> int | None:
+    """Free bytes on the disk of `folder` (its nearest existing ancestor), None if unknown."""
+    current = folder
+    while not current.exists() and current.parent != current:
+        current = current.parent
+    try:
+        return shutil.disk_usage(current).free
+    except OSError:
+        return None
+
+
+def _absolute(text: str) -> bool:
+    return os.path.isabs(os.path.expanduser(text))

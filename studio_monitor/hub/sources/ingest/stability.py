@@ -1,16 +1,21 @@
-"""When is a file in a hot folder complete? A pure tracker of size, mtime and time.
+"""When is a file in a hot folder complete? A pure tracker of size, mtime, structure and time.
 
 Tethering software writes a photo over a second or more, sometimes in several open/write/close
-rounds, and a network share may show the file at full size before the last bytes land. So a
-file is taken only once its size and mtime have not changed for a window (`stable_s`), it is
-not empty, and, when the caller can tell (a JPEG ends with its EOI marker), its content looks
-whole. A file that stays incomplete-looking but unchanged for the longer `grace_s` is taken
-anyway: it is still the photographer's file (a JPEG with trailing bytes, a truncated card
-copy) and copying it loses nothing. A file that stays empty for `grace_s` is set aside until
-it changes. Any change, or a watcher event, restarts the window.
+rounds with stalls between them (camera Wi-Fi, FTP, an SMB share), and a share may show the
+file at full size before the last bytes land. So a file is taken only once:
 
-The tracker holds no I/O and no clock: the caller feeds it `stat` results and `now`
-(monotonic seconds), so tests drive it across every edge with plain numbers.
+- its size and mtime have not changed for `stable_s`, it is not empty, and
+- its structure says it is whole (completeness.py: every strip of a RAW, every box of a CR3,
+  the end marker of a JPEG...); for a format whose structure we cannot check, once it has
+  not changed for the longer `unchecked_s` instead.
+
+A file whose structure still says "bytes missing" (or "not this format at all") after it has
+not changed for `grace_s` is taken anyway, as DAMAGED: its bytes are the photographer's (a
+truncated card copy, a corrupt file), so it is filed, and flagged. A file that stays empty for
+`grace_s` is set aside until it changes. Any change, or a watcher event, restarts the window.
+
+The tracker holds no I/O and no clock: the caller feeds it `stat` results, the structural
+check of that state, and `now` (monotonic seconds), so tests drive every edge with numbers.
 """
 
 from __future__ import annotations
@@ -18,10 +23,14 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from studio_monitor.hub.sources.ingest.completeness import Completeness, Status
+
 
 class Verdict(enum.Enum):
     WAITING = "waiting"
     READY = "ready"
+    #: Unchanged for `grace_s` but its structure is incomplete or broken: filed and flagged.
+    DAMAGED = "damaged"
     #: Empty and unchanged for `grace_s`: not queued until it changes.
     EMPTY = "empty"
 
@@ -39,11 +48,13 @@ class _Seen:
 class CompletenessTracker:
     """Decides, per path, when a growing file has settled."""
 
-    def __init__(self, stable_s: float, grace_s: float) -> None:
-        if stable_s < 0 or grace_s < stable_s:
-            raise ValueError("need 0 <= stable_s <= grace_s")
+    def __init__(self, stable_s: float, grace_s: float, unchecked_s: float | None = None) -> None:
+        unchecked = stable_s if unchecked_s is None else unchecked_s
+        if stable_s < 0 or grace_s < stable_s or not stable_s <= unchecked <= grace_s:
+            raise ValueError("need 0 <= stable_s <= unchecked_s <= grace_s")
         self.stable_s = stable_s
         self.grace_s = grace_s
+        self.unchecked_s = unchecked
         self._files: dict[str, _Seen] = {}
 
     def __len__(self) -> int:
@@ -66,33 +77,41 @@ class CompletenessTracker:
             seen.since = now
 
     def observe(
-        self, path: str, size: int, mtime_ns: int, now: float, *, content_complete: bool = True
+        self,
+        path: str,
+        size: int,
+        mtime_ns: int,
+        now: float,
+        *,
+        check: Completeness | None = None,
     ) -> Verdict:
-        """Record a stat of `path` taken at `now`; say whether it can be taken."""
+        """Record a stat of `path` taken at `now`; say whether it can be taken.
+
+        `check` is the structural check of the file in this very state, or None when the
+        caller has not checked it (yet): then it is never READY, only EMPTY or WAITING.
+        """
         seen = self._files.get(path)
         if seen is None:
-            self._files[path] = _Seen(size=size, mtime_ns=mtime_ns, since=now, first_seen=now)
-            return (
-                Verdict.READY
-                if self.stable_s == 0 and size > 0 and content_complete
-                else (Verdict.WAITING)
-            )
-        if seen.size != size or seen.mtime_ns != mtime_ns:
+            seen = self._files[path] = _Seen(size, mtime_ns, since=now, first_seen=now)
+        elif seen.size != size or seen.mtime_ns != mtime_ns:
             seen.size, seen.mtime_ns, seen.since = size, mtime_ns, now
         settled_for = now - seen.since
         if size == 0:
             return Verdict.EMPTY if settled_for >= self.grace_s else Verdict.WAITING
-        if settled_for >= self.stable_s and (content_complete or settled_for >= self.grace_s):
+        if settled_for < self.stable_s or check is None:
+            return Verdict.WAITING
+        if check.status is Status.COMPLETE:
             return Verdict.READY
-        return Verdict.WAITING
+        if check.status is Status.UNCHECKED:
+            return Verdict.READY if settled_for >= self.unchecked_s else Verdict.WAITING
+        return Verdict.DAMAGED if settled_for >= self.grace_s else Verdict.WAITING
+
+    def state(self, path: str) -> tuple[int, int] | None:
+        """The (size, mtime_ns) last observed for `path`, None before its first stat."""
+        seen = self._files.get(path)
+        if seen is None or seen.size < 0:
+            return None
+        return (seen.size, seen.mtime_ns)
 
     def forget(self, path: str) -> None:
         self._files.pop(path, None)
-
-
-def jpeg_looks_complete(tail: bytes) -> bool:
-    """True when the last bytes of a JPEG hold its end-of-image marker.
-
-    Some writers pad the end with zero bytes, so those are ignored.
-    """
-    return tail.rstrip(b"\x00").endswith(b"\xff\xd9")
