@@ -27,6 +27,12 @@ Rules (thresholds in `[sources.alerts.<rule>]`, defaults below):
 - `camera_silent`: a camera record in state `silent` (ingest applies the N minutes during a
   live event); `camera_offline`: a camera whose event is live has lost its hot folder.
 - `ingest_failed`: a camera has files ingest gave up on (`failed` > 0).
+- `photo_damaged`: one per photo a camera record lists in `damaged_files` (filed, but its
+  structure is broken); `photo_changed`: one per photo in `changed_files` (the original
+  changed after it was filed; both versions are kept). Each names the file.
+- `ingest_disk_full`: a camera record's `disk_full` is set: the library disk, its free space
+  and the files waiting are named; clears when filing resumes.
+- `unknown_files`: a hot folder holds files that are not a photo format (`unknown_files`).
 - `backup_failed`: the latest backup job of an event to a destination failed, or its verify
   found mismatches; clears when a later job of that pair succeeds.
 - `backup_stale`: an event's backup state is `stale` (new photos not backed up for the
@@ -135,6 +141,12 @@ class AlertSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     camera_silent: RuleSettings = msgspec.field(default_factory=RuleSettings)
     camera_offline: CameraOffline = msgspec.field(default_factory=CameraOffline)
     ingest_failed: RuleSettings = msgspec.field(default_factory=RuleSettings)
+    photo_damaged: RuleSettings = msgspec.field(default_factory=RuleSettings)
+    photo_changed: RuleSettings = msgspec.field(default_factory=RuleSettings)
+    ingest_disk_full: BackupFailed = msgspec.field(default_factory=BackupFailed)
+    unknown_files: RuleSettings = msgspec.field(
+        default_factory=lambda: RuleSettings(severity="info")
+    )
     backup_failed: BackupFailed = msgspec.field(default_factory=BackupFailed)
     backup_stale: RuleSettings = msgspec.field(default_factory=RuleSettings)
 
@@ -150,6 +162,10 @@ RULE_CODES = (
     "camera_silent",
     "camera_offline",
     "ingest_failed",
+    "photo_damaged",
+    "photo_changed",
+    "ingest_disk_full",
+    "unknown_files",
     "backup_failed",
     "backup_stale",
 )
@@ -389,6 +405,91 @@ def rule_ingest_failed(records: Records, s: RuleSettings, now: float) -> Iterato
         )
 
 
+def _names(record: Mapping[str, Any], field_name: str) -> list[str]:
+    names = record.get(field_name)
+    return [n for n in names if isinstance(n, str)] if isinstance(names, list) else []
+
+
+def rule_photo_damaged(records: Records, s: RuleSettings, now: float) -> Iterator[Observation]:
+    for key, record in records.get("camera", {}).items():
+        camera = _camera_name(key, record)
+        for name in _names(record, "damaged_files"):
+            message = f"{name} from {camera} is damaged: filed and kept, but check the original"
+            yield Observation(
+                alert_key("photo_damaged", key, name),
+                "raise",
+                "photo_damaged",
+                "camera",
+                key,
+                message,
+            )
+
+
+def rule_photo_changed(records: Records, s: RuleSettings, now: float) -> Iterator[Observation]:
+    for key, record in records.get("camera", {}).items():
+        camera = _camera_name(key, record)
+        for name in _names(record, "changed_files"):
+            message = (
+                f"A photo from {camera} changed after it was filed: the new version is {name},"
+                " the first one is kept"
+            )
+            yield Observation(
+                alert_key("photo_changed", key, name),
+                "raise",
+                "photo_changed",
+                "camera",
+                key,
+                message,
+            )
+
+
+def rule_ingest_disk_full(records: Records, s: RuleSettings, now: float) -> Iterator[Observation]:
+    for key, record in records.get("camera", {}).items():
+        full = record.get("disk_full")
+        if not isinstance(full, Mapping):
+            yield Observation(
+                alert_id_for("ingest_disk_full", key),
+                "clear",
+                "ingest_disk_full",
+                "camera",
+                key,
+                "",
+            )
+            continue
+        free = _num(full.get("free_bytes"))
+        waiting = int(_num(full.get("waiting")) or 0)
+        files = ", ".join(_names(full, "files"))
+        message = (
+            f"Library disk {full.get('disk')} is full ({format_bytes(free or 0)} free):"
+            f" {waiting} photos from {_camera_name(key, record)} wait to be filed into"
+            f" {full.get('folder')} ({files}); filing resumes by itself when there is room"
+        )
+        yield Observation(
+            alert_id_for("ingest_disk_full", key),
+            "raise",
+            "ingest_disk_full",
+            "camera",
+            key,
+            message,
+        )
+
+
+def rule_unknown_files(records: Records, s: RuleSettings, now: float) -> Iterator[Observation]:
+    for key, record in records.get("camera", {}).items():
+        count = int(_num(record.get("unknown_files")) or 0)
+        names = ", ".join(_names(record, "unknown_names"))
+        folder = record.get("watch_folder") or "its hot folder"
+        message = f"{count} files in {folder} are not photos ingest knows, left there: {names}"
+        yield Observation(
+            alert_id_for("unknown_files", key),
+            "raise" if count else "clear",
+            "unknown_files",
+            "camera",
+            key,
+            message,
+        )
+
+
 def _job_order(item: tuple[str, Mapping[str, Any]]) -> tuple[float, float, str]:
     key, job = item
     return (_num(job.get("started_at")) or 0.0, _num(job.get("finished_at")) or 0.0, key)
@@ -467,6 +568,10 @@ RULES: dict[str, Rule] = {
     "camera_silent": rule_camera_silent,
     "camera_offline": rule_camera_offline,
     "ingest_failed": rule_ingest_failed,
+    "photo_damaged": rule_photo_damaged,
+    "photo_changed": rule_photo_changed,
+    "ingest_disk_full": rule_ingest_disk_full,
+    "unknown_files": rule_unknown_files,
     "backup_failed": rule_backup_failed,
     "backup_stale": rule_backup_stale,
 }
