@@ -31,9 +31,10 @@ def test_each_damaged_and_changed_photo_has_an_alert_naming_it() -> None:
         "photo_damaged:nikon-z-6-1:IMG_0004.JPG",
         "photo_damaged:nikon-z-6-1:IMG_0005.JPG",
     ]
-    assert "IMG_0004.JPG from NIKON Z 6 is damaged" in damaged[
-        "photo_damaged:nikon-z-6-1:IMG_0004.JPG"
-    ]["message"]
+    assert (
+        "IMG_0004.JPG from NIKON Z 6 is damaged"
+        in damaged["photo_damaged:nikon-z-6-1:IMG_0004.JPG"]["message"]
+    )
     changed = alerts["photo_changed:nikon-z-6-1:DSC_0001-2.NEF"]
     assert "DSC_0001-2.NEF" in changed["message"]
     assert changed["source"] == {"topic": "camera", "key": "nikon-z-6-1"}
@@ -64,5 +65,6 @@ def test_unknown_files_raise_an_info_alert_with_their_names() -> None:
     )
     alert = alerts["unknown_files:nikon-z-6-1"]
     assert alert["severity"] == "info"
-    assert "2 files in /hot" in alert["message"] and "a.txt, b.mov" in alert["message"]
+    assert "2 files in /hot" in alert["message"]
+    assert "a.txt, b.mov" in alert["message"]
     assert _alerts({"unknown_files": 0}) == {}

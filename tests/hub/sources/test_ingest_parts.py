@@ -25,6 +25,12 @@ from studio_monitor.hub.sources.ingest.cameras import (
     choose_event,
     shot_key,
 )
+from studio_monitor.hub.sources.ingest.completeness import (
+    COMPLETE,
+    UNCHECKED,
+    Completeness,
+    Status,
+)
 from studio_monitor.hub.sources.ingest.filing import (
     TEMP_SUFFIX,
     file_photo,
@@ -40,12 +46,6 @@ from studio_monitor.hub.sources.ingest.metadata import (
     parse_capture_time,
 )
 from studio_monitor.hub.sources.ingest.settings import parse_settings
-from studio_monitor.hub.sources.ingest.completeness import (
-    COMPLETE,
-    UNCHECKED,
-    Completeness,
-    Status,
-)
 from studio_monitor.hub.sources.ingest.stability import CompletenessTracker, Verdict
 
 # --- photo factory (also used by test_ingest.py) ---------------------------------------------
@@ -289,12 +289,13 @@ def test_tracker_keeps_arrival_order_and_rejects_bad_windows() -> None:
     tracker.touch("b", now=0.0)
     tracker.observe("a", 1, 1, now=1.0)
     assert tracker.paths() == ["b", "a"]
-    assert "a" in tracker and len(tracker) == 2
+    assert "a" in tracker
+    assert len(tracker) == 2
     tracker.forget("b")
     assert tracker.paths() == ["a"]
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="stable_s"):
         CompletenessTracker(stable_s=2.0, grace_s=1.0)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="unchecked_s"):
         CompletenessTracker(stable_s=1.0, grace_s=5.0, unchecked_s=6.0)
 
 
