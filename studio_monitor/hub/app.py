@@ -29,6 +29,7 @@ from studio_monitor.errors import ConfigError
 from studio_monitor.hub.commands import CommandCenter
 from studio_monitor.hub.config import HubConfig
 from studio_monitor.hub.fanout import Fanout
+from studio_monitor.hub.guard import ConnectionGuard, GuardedSite, connection_cap, raise_fd_limit
 from studio_monitor.hub.server import AccessLogger, HubServer
 from studio_monitor.hub.sources import build_sources
 from studio_monitor.hub.sources.base import CommandHandler, Source
@@ -118,6 +119,7 @@ class Hub:
         self._server: HubServer | None = None
         self._runner: web.AppRunner | None = None
         self._site: web.SockSite | None = None
+        self.guard: ConnectionGuard | None = None
         self._source_tasks: list[asyncio.Task[None]] = []
         self._stopped = False
 
@@ -148,6 +150,8 @@ class Hub:
             retention_changes=config.retention_changes,
             retention_s=config.retention_s,
             compact_every_s=config.compact_every_s,
+            tail_bytes=config.tail_bytes,
+            max_records_bytes=config.max_records_bytes,
             clock=self._clock,
         )
         self._store = store
@@ -175,7 +179,9 @@ class Hub:
                 if name in handlers:
                     raise ConfigError(f"two sources offer the command {name!r}")
                 handlers[name] = handler
-        self._commands = CommandCenter(store, handlers, clock=self._clock)
+        self._commands = CommandCenter(
+            store, handlers, clock=self._clock, max_commands=config.max_commands
+        )
         await self._commands.load()
         self._server = HubServer(config, store, fanout, self._commands)
         runner = web.AppRunner(
@@ -184,12 +190,36 @@ class Hub:
             access_log_class=AccessLogger,
             access_log=logging.getLogger("studio_monitor.hub.access"),
             shutdown_timeout=HANDLER_GRACE_S,
+            # aiohttp closes a connection that has not sent a whole request within this of
+            # connecting or of its last answer (silent and dripping clients alike).
+            keepalive_timeout=config.idle_timeout_s,
         )
         self._runner = runner
         await runner.setup()
+        assert runner.server is not None
+        fd_limit = raise_fd_limit()
+        total = connection_cap(config.max_connections, fd_limit)
+        if total < config.max_connections:
+            log.info(
+                "at most %d connections (open-files limit %d, %d kept for the hub itself)",
+                total,
+                fd_limit,
+                fd_limit - total,
+            )
+        guard = self.guard = ConnectionGuard(
+            runner.server, total=total, per_address=config.max_connections_per_address
+        )
+        self._server.guard = guard
         sock = _bind(config.host, config.port)
         self.port = int(sock.getsockname()[1])
-        self._site = web.SockSite(runner, sock, ssl_context=tls, backlog=LISTEN_BACKLOG)
+        self._site = GuardedSite(
+            runner,
+            sock,
+            guard,
+            ssl_context=tls,
+            backlog=LISTEN_BACKLOG,
+            handshake_s=config.idle_timeout_s,
+        )
         await self._site.start()
         self.url = f"{config.scheme}://{_url_host(config.host, sock)}:{self.port}"
         for source in self.sources:

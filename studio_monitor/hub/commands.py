@@ -21,15 +21,26 @@ from typing import Any, Final, Literal
 
 import msgspec
 
-from studio_monitor.errors import HTTP_STATUS, HubError, WireError
+from studio_monitor.errors import HTTP_STATUS, HubError, MessageTooLarge, ProtocolError, WireError
 from studio_monitor.hub.sources.base import CommandHandler
 from studio_monitor.hub.store import Store
-from studio_monitor.protocol import CommandStatus, ErrorBody, ErrorResponse, ResultFrame, encode
+from studio_monitor.protocol import (
+    MAX_ARGS_BYTES,
+    CommandStatus,
+    ErrorBody,
+    ErrorResponse,
+    ResultFrame,
+    encode,
+)
 
 log = logging.getLogger(__name__)
 
 #: How long answers are remembered for idempotency.
 KEEP_S: Final = 7 * 24 * 3600.0
+#: How many answers are remembered at most (the oldest finished ones are forgotten first).
+MAX_COMMANDS: Final = 2000
+#: Largest result a handler may return, as JSON (a bigger one is the handler's bug).
+MAX_RESULT_BYTES: Final = 64 * 1024
 
 Status = Literal["accepted", "done", "failed"]
 
@@ -108,8 +119,10 @@ class CommandCenter:
         handlers: Mapping[str, CommandHandler],
         *,
         clock: Callable[[], float] = time.time,
+        max_commands: int = MAX_COMMANDS,
     ) -> None:
         self._store = store
+        self._max_commands = max_commands
         self._handlers = dict(handlers)
         self._clock = clock
         self._entries: dict[str, CommandEntry] = {}
@@ -124,7 +137,9 @@ class CommandCenter:
     async def load(self) -> None:
         """Read the remembered answers; a command cut off by a crash is marked failed."""
         decoder = msgspec.json.Decoder(_Saved)
-        for data in await self._store.load_commands(self._clock() - KEEP_S):
+        for data in await self._store.load_commands(
+            self._clock() - KEEP_S, keep=self._max_commands
+        ):
             try:
                 saved = decoder.decode(data)
             except msgspec.MsgspecError:
@@ -144,37 +159,69 @@ class CommandCenter:
         return self._entries.get(command_id)
 
     async def submit(self, command_id: str, name: str, args: dict[str, Any]) -> CommandEntry:
-        """The entry for this id: new (and started) or the earlier one. Raises `conflict`."""
+        """The entry for this id: new (and started) or the earlier one.
+
+        Raises `conflict`; and `bad_request` (unknown name) or `too_large` (arguments over
+        MAX_ARGS_BYTES) before anything is recorded: a refused command takes no room, and
+        asking again gets the same refusal.
+        """
         if self._closing:
             raise WireError("the hub is shutting down", code="unavailable")
+        fingerprint = _canonical.encode([name, args])
+        if len(fingerprint) - len(name) > MAX_ARGS_BYTES:
+            raise MessageTooLarge(
+                f"the arguments of {name!r} are over the {MAX_ARGS_BYTES} byte limit"
+            )
         existing = self._entries.get(command_id)
         if existing is not None:
-            if existing.fingerprint != _canonical.encode([name, args]):
+            if existing.fingerprint != fingerprint:
                 raise HubError(
                     "conflict",
                     f"command id {command_id!r} was already used for another command "
                     f"({existing.saved.name}) or other arguments; choose a new id",
                 )
             return existing
-        saved = _Saved(
-            id=command_id, name=name, args=args, status="accepted", created_at=self._clock()
-        )
         handler = self._handlers.get(name)
         if handler is None:
             known = ", ".join(self.names) or "none"
-            saved.status = "failed"
-            saved.error = ErrorBody(
-                code="bad_request", message=f"unknown command {name!r}; this hub knows: {known}"
-            )
+            raise ProtocolError(f"unknown command {name!r}; this hub knows: {known}")
+        saved = _Saved(
+            id=command_id, name=name, args=args, status="accepted", created_at=self._clock()
+        )
         entry = CommandEntry(saved)
         # In the table before any await: a concurrent repeat finds it and waits on it.
         self._entries[command_id] = entry
+        self._evict()
         await self._save(saved)
-        if handler is not None:
-            task = asyncio.create_task(self._run(entry, handler), name=f"command {name}")
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+        task = asyncio.create_task(self._run(entry, handler), name=f"command {name}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
         return entry
+
+    def _evict(self) -> None:
+        """Forget the oldest finished answers past `max_commands` (memory and store)."""
+        excess = len(self._entries) - self._max_commands
+        if excess <= 0:
+            return
+        gone: list[str] = []
+        for command_id, entry in self._entries.items():
+            if len(gone) >= excess:
+                break
+            if entry.status != "accepted":
+                gone.append(command_id)
+        if not gone:
+            return
+        for command_id in gone:
+            del self._entries[command_id]
+        save = asyncio.create_task(self._forget_logged(gone))
+        self._saves.add(save)
+        save.add_done_callback(self._saves.discard)
+
+    async def _forget_logged(self, command_ids: list[str]) -> None:
+        try:
+            await self._store.forget_commands(command_ids)
+        except Exception:
+            log.exception("could not forget %d old command answers", len(command_ids))
 
     async def _run(self, entry: CommandEntry, handler: CommandHandler) -> None:
         saved = entry.saved
@@ -182,7 +229,10 @@ class CommandCenter:
             result = await handler(dict(saved.args))
             if not isinstance(result, dict):
                 raise TypeError(f"handler returned {type(result).__name__}, not a dict")
-            encode(result)  # a result that cannot go on the wire is the handler's bug
+            # A result that cannot go on the wire, or too big to keep, is the handler's bug.
+            size = len(encode(result))
+            if size > MAX_RESULT_BYTES:
+                raise ValueError(f"result of {size} bytes is over {MAX_RESULT_BYTES}")
             saved.status = "done"
             saved.result = result
         except asyncio.CancelledError:

@@ -93,6 +93,26 @@ class HubConfig:
     compact_every_s: float = 30.0
     #: How long `POST /api/v1/commands` waits for a handler before answering 202 anyway.
     command_wait_s: float = 10.0
+    # --- resource bounds (docs/hub.md "Resource bounds") --------------------------------------
+    #: A connection must send a whole request (headers) within this of connecting or of its
+    #: last answer, and a request body within this; a TLS handshake too. Else it is closed.
+    idle_timeout_s: float = 10.0
+    #: Open connections in total; lowered at start to fit the file-descriptor limit.
+    max_connections: int = 4096
+    #: Open connections from one address. Past either cap, the oldest connection that has not
+    #: sent a request yet is closed to make room; if there is none, the new one is closed.
+    max_connections_per_address: int = 1024
+    #: Publish budget per token, in bytes of request body: a bucket of `publish_burst_bytes`
+    #: refilled at `publish_rate_bytes` a second. Past it: 429 `rate_limited`.
+    publish_rate_bytes: int = 16 * 1024 * 1024
+    publish_burst_bytes: int = 64 * 1024 * 1024
+    #: Encoded changes kept in memory per topic, in bytes (older ones are read from disk).
+    tail_bytes: int = 16 * 1024 * 1024
+    #: All current records together, in bytes of JSON: the size of a full snapshot, kept under
+    #: the clients' 64 MiB frame limit. A put past it: 413 `too_large`.
+    max_records_bytes: int = 48 * 1024 * 1024
+    #: Command answers remembered for idempotency (oldest finished ones forgotten first).
+    max_commands: int = 2000
 
     def __post_init__(self) -> None:
         validate(self)
@@ -133,6 +153,21 @@ def validate(config: HubConfig) -> None:
         raise ConfigError("retention_s and compact_every_s must not be negative")
     if config.client_queue_bytes < 64 * 1024:
         raise ConfigError("client_queue_bytes must be at least 64 KiB")
+    if not (math.isfinite(config.idle_timeout_s) and config.idle_timeout_s > 0):
+        raise ConfigError(
+            f"idle_timeout_s must be a positive number of seconds, not {config.idle_timeout_s!r}"
+        )
+    for name, low in (
+        ("max_connections", 1),
+        ("max_connections_per_address", 1),
+        ("publish_rate_bytes", 1024),
+        ("publish_burst_bytes", 1 << 20),
+        ("tail_bytes", 1 << 20),
+        ("max_records_bytes", 1 << 20),
+        ("max_commands", 10),
+    ):
+        if getattr(config, name) < low:
+            raise ConfigError(f"{name} must be at least {low}, not {getattr(config, name)}")
     for source_name, section in config.sources.items():
         if not isinstance(section, dict):
             raise ConfigError(f"[sources.{source_name}] must be a table")
@@ -268,6 +303,14 @@ _HUB_KEYS: Final = {
     "client_queue_bytes": int,
     "compact_every_s": float,
     "command_wait_s": float,
+    "idle_timeout_s": float,
+    "max_connections": int,
+    "max_connections_per_address": int,
+    "publish_rate_bytes": int,
+    "publish_burst_bytes": int,
+    "tail_bytes": int,
+    "max_records_bytes": int,
+    "max_commands": int,
 }
 
 

@@ -145,7 +145,14 @@ class _Close:
     reason: str
 
 
-_Item = Batch | bytes | _Close
+@dataclass(slots=True, frozen=True)
+class _Answer:
+    """A frame of a snapshot or replay answer (see `Subscriber.send`)."""
+
+    frame: bytes
+
+
+_Item = Batch | bytes | _Answer | _Close
 
 
 class SinkGone(Exception):
@@ -168,7 +175,8 @@ class Subscriber:
         self._max_pending = max_pending_bytes
         self._queue: collections.deque[_Item] = collections.deque()
         self._pending_bytes = 0
-        self._allowance = 0
+        #: Bytes of snapshot or replay answers still queued (the one excess allowed).
+        self._answer_bytes = 0
         self._held = True
         self._flushing = False
         self._closing = False
@@ -208,8 +216,15 @@ class Subscriber:
             return
         self._enqueue(mine, mine.size)
 
-    def send(self, frame: bytes) -> None:
-        """Queue one frame (welcome, snapshot, result, error, active) in order."""
+    def send(self, frame: bytes, *, answer: bool = False) -> None:
+        """Queue one frame (welcome, snapshot, result, error, active) in order.
+
+        Every byte queued counts against the client's bound. `answer` marks the frames of a
+        snapshot or a replay (a welcome's, or a `resync` answer's): those may take the
+        backlog past the bound by their own size, once: while one is outstanding
+        (`answering`), the server refuses further `resync` frames, so a client that asks
+        and never reads cannot pile them up.
+        """
         if self.closed:
             return
         if self._can_write_now():
@@ -219,15 +234,22 @@ class Subscriber:
             except SinkGone:
                 self._gone()
             return
-        # Welcome, snapshot, replay, results: bounded by what they are, not a sign of lag;
-        # the bound on live changes comes on top of them until they are sent.
-        self._allowance += len(frame)
-        self._enqueue(frame, len(frame))
+        if answer:
+            self._answer_bytes += len(frame)
+            self._enqueue(_Answer(frame), len(frame))
+        else:
+            self._enqueue(frame, len(frame))
 
     def send_changes(self, items: Sequence[Raw]) -> None:
         """Queue a replay of already-encoded changes (an empty `changes` frame for none)."""
         for frame in changes_frames(items) or [encode(_ChangesFrame(items=[]))]:
-            self.send(frame)
+            self.send(frame, answer=True)
+
+    @property
+    def answering(self) -> bool:
+        """An earlier snapshot or replay has not reached the kernel yet: it is still queued,
+        or the socket's buffer holds more than the client's whole bound."""
+        return self._answer_bytes > 0 or self._sink.buffered() > self._max_pending
 
     def forget(self, topics: Collection[str]) -> None:
         """Drop queued, unsent changes of `topics` (a replay of them is about to follow)."""
@@ -250,6 +272,7 @@ class Subscriber:
         if urgent:
             self._queue.clear()
             self._pending_bytes = 0
+            self._answer_bytes = 0
             self._held = False
         self._queue.append(_Close(code, reason))
         self._wake.set()
@@ -273,7 +296,7 @@ class Subscriber:
         self._pending_bytes += size
         if self._pending_bytes > self.peak_pending_bytes:
             self.peak_pending_bytes = self._pending_bytes
-        if self._pending_bytes > self._max_pending + self._allowance:
+        if self._pending_bytes > self._max_pending + self._answer_bytes:
             self._too_slow()
             return
         if not self._held:
@@ -297,6 +320,7 @@ class Subscriber:
         self.closed = True
         self._queue.clear()
         self._pending_bytes = 0
+        self._answer_bytes = 0
         self._wake.set()
 
     # --- the writer task ---------------------------------------------------------------------
@@ -320,6 +344,7 @@ class Subscriber:
                         self.closed = True
                         self._queue.clear()
                         self._pending_bytes = 0
+                        self._answer_bytes = 0
                         await self._sink.close(close.code, close.reason)
                         return
         except (SinkGone, ConnectionError):
@@ -330,6 +355,7 @@ class Subscriber:
             self.closed = True
             self._queue.clear()
             self._pending_bytes = 0
+            self._answer_bytes = 0
 
     def _write_some(self) -> _Close | None:
         """Write queued items, coalescing runs of batches, up to about one frame's worth."""
@@ -340,12 +366,15 @@ class Subscriber:
             if isinstance(item, _Close):
                 queue.popleft()
                 return item
-            if isinstance(item, bytes):
+            if isinstance(item, bytes | _Answer):
                 queue.popleft()
-                self._pending_bytes -= len(item)
-                self._sink.write(item)
+                frame = item if isinstance(item, bytes) else item.frame
+                self._pending_bytes -= len(frame)
+                if isinstance(item, _Answer):
+                    self._answer_bytes -= len(frame)
+                self._sink.write(frame)
                 self.frames_sent += 1
-                written += len(item)
+                written += len(frame)
                 continue
             run: list[Batch] = []
             size = 0
@@ -365,8 +394,6 @@ class Subscriber:
                 self._sink.write(frame)
                 self.frames_sent += 1
             written += size
-        if not queue:
-            self._allowance = 0
         return None
 
     async def stop(self) -> None:

@@ -33,6 +33,7 @@ from msgspec import Raw
 from studio_monitor import __version__
 from studio_monitor.errors import (
     HTTP_STATUS,
+    ErrorCode,
     MessageTooLarge,
     ProtocolError,
     ResyncRequired,
@@ -42,6 +43,7 @@ from studio_monitor.hub.auth import TOKEN_PARAMS, Authenticator, Role
 from studio_monitor.hub.commands import CommandCenter
 from studio_monitor.hub.config import HubConfig
 from studio_monitor.hub.fanout import Fanout, SinkGone, Subscriber, snapshot_frame
+from studio_monitor.hub.guard import ConnectionGuard, RateBuckets
 from studio_monitor.hub.store import Store
 from studio_monitor.protocol import (
     MAX_MESSAGE_BYTES,
@@ -63,6 +65,7 @@ from studio_monitor.protocol import (
     decode,
     decode_client_frame,
     encode,
+    is_seq_text,
     is_valid_topic,
     parse_cursors_param,
 )
@@ -75,6 +78,10 @@ MAX_LIMIT: Final = 10_000
 #: A resume or resync with more changes to replay than this gets a snapshot instead: it is
 #: smaller to send and to apply, and it cannot overflow the client's queue.
 MAX_REPLAY: Final = 10_000
+#: ... or more bytes than this: a replay is bounded in bytes like a snapshot.
+MAX_REPLAY_BYTES: Final = 8 * 1024 * 1024
+#: Commands one WebSocket may have running at once; more get `rate_limited`.
+MAX_COMMANDS_IN_FLIGHT: Final = 16
 BAD_FRAMES_LIMIT: Final = 5
 CLOSE_GOING_AWAY: Final = 1001
 CLOSE_POLICY: Final = 1008
@@ -226,6 +233,13 @@ class HubServer:
         self._started = monotonic()
         self.draining = False
         self.sessions: set[WsSession] = set()
+        #: Set by the app once it listens: connection caps and the WebSocket mask check.
+        self.guard: ConnectionGuard | None = None
+        self.publish_budget = RateBuckets(
+            config.publish_rate_bytes, config.publish_burst_bytes, monotonic=monotonic
+        )
+        #: The last snapshot frame per topic set, shared by every client that takes it.
+        self._snapshots: dict[frozenset[str] | None, tuple[str, bytes]] = {}
 
     def make_app(self) -> web.Application:
         app = web.Application(client_max_size=MAX_MESSAGE_BYTES, middlewares=[self._middleware])
@@ -244,8 +258,10 @@ class HubServer:
         request: web.Request,
         handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
     ) -> web.StreamResponse:
+        if self.guard is not None:
+            self.guard.served(request.transport)
         try:
-            if any(name in request.query for name in TOKEN_PARAMS):
+            if any(name.lower() in TOKEN_PARAMS for name in request.query):
                 raise ProtocolError(
                     "tokens must not travel in URLs (they end up in logs and histories); "
                     "send the header Authorization: Bearer <token>"
@@ -255,6 +271,10 @@ class HubServer:
             if request.path != "/health" and self.auth.identify(header) is None:
                 self.auth.require(header, "viewer")  # raises 401 with the reason
             return await handler(request)
+        except HubErrorWithHeaders as exc:
+            response = error_response(exc.code, exc.message, _status_of(exc))
+            response.headers.update(exc.headers)
+            return response
         except WireError as exc:
             return error_response(exc.code, exc.message, _status_of(exc))
         except web.HTTPException as exc:
@@ -275,6 +295,23 @@ class HubServer:
         except Exception:
             log.exception("%s %s failed", request.method, request.path)
             return error_response("internal", "the hub hit an internal error; see its log")
+
+    def _token(self, request: web.Request, role: Role) -> str:
+        """The name of the request's token, if it holds `role`."""
+        return self.auth.require(request.headers.get("Authorization"), role).name
+
+    async def _read_body(self, request: web.Request) -> bytes:
+        """The body, whole within `idle_timeout_s` (a dripping body is cut off)."""
+        try:
+            async with asyncio.timeout(self.config.idle_timeout_s):
+                return await _read_body(request)
+        except TimeoutError:
+            raise HubErrorWithHeaders(
+                "bad_request",
+                f"the body did not arrive within {self.config.idle_timeout_s:g} s",
+                {"Connection": "close"},
+                status=408,
+            ) from None
 
     def _require(self, request: web.Request, role: Role) -> frozenset[str]:
         header = request.headers.get("Authorization")
@@ -339,7 +376,7 @@ class HubServer:
     async def post_command(self, request: web.Request) -> web.Response:
         self._require(request, "operator")
         self._check_draining()
-        command = decode(await _read_body(request), CommandRequest)
+        command = decode(await self._read_body(request), CommandRequest)
         entry = await self.commands.submit(command.id, command.name, command.args)
         await self.commands.wait(entry, self.config.command_wait_s)
         status, body = entry.http_answer()
@@ -353,9 +390,18 @@ class HubServer:
         return _json(encode(entry.status_body()))
 
     async def publish(self, request: web.Request) -> web.Response:
-        self._require(request, "agent")
+        token = self._token(request, "agent")
         self._check_draining()
-        body = decode(await _read_body(request), PublishRequest)
+        data = await self._read_body(request)
+        if not self.publish_budget.take(token, len(data)):
+            wait = self.publish_budget.retry_after(token, len(data))
+            raise HubErrorWithHeaders(
+                "rate_limited",
+                f"token {token!r} is over its publish budget of "
+                f"{self.config.publish_rate_bytes} bytes/s; try again in {wait:.1f} s",
+                {"Retry-After": str(max(1, math.ceil(wait)))},
+            )
+        body = decode(data, PublishRequest)
         cursors = await self.store.publish(body.changes)
         return _json(encode(PublishResponse(cursors=cursors)))
 
@@ -375,6 +421,8 @@ class HubServer:
         )
         if not ws.can_prepare(request).ok:
             raise ProtocolError("/ws expects a WebSocket upgrade (GET with Upgrade: websocket)")
+        if self.guard is not None:
+            self.guard.websocket(request.transport)
         writer = await ws.prepare(request)
         session = WsSession(self, request, ws, AiohttpSink(ws, request, writer), roles)
         self.sessions.add(session)
@@ -390,6 +438,25 @@ class HubServer:
             self.sessions.discard(session)
             await session.finish()
         return ws
+
+    def snapshot_frame(self, topics: frozenset[str] | None) -> bytes:
+        """The snapshot frame of `topics` (None: all), encoded once per state and shared by
+        every client that takes it (one copy in memory however many clients ask)."""
+        names = None if topics is None else sorted(topics)
+        etag = self.store.etag(names)
+        cached = self._snapshots.get(topics)
+        if cached is not None and cached[0] == etag:
+            return cached[1]
+        snap = self.store.snapshot(names)
+        frame = snapshot_frame(snap.epoch, snap.cursors, snap.active, snap.records)
+        if len(frame) > MAX_MESSAGE_BYTES:
+            # Our clients read hub frames up to MAX_SERVER_FRAME_BYTES; an outside tool that
+            # applies the 1 MiB client limit to both directions would not (docs/hub.md).
+            log.info("snapshot frame of %d bytes is over 1 MiB", len(frame))
+        if len(self._snapshots) >= 8:
+            self._snapshots.clear()
+        self._snapshots[topics] = (snap.etag, frame)
+        return frame
 
     async def drain(self) -> None:
         """Shutdown, first half: 503 from now on, long-polls answered, WebSockets closed 1001."""
@@ -575,19 +642,16 @@ class WsSession:
             store.check_cursors(epoch, cursors)
             if store.backlog(cursors) > MAX_REPLAY:
                 return None
-            return store.changes_after(epoch, cursors, MAX_REPLAY).changes
+            changes = store.changes_after(epoch, cursors, MAX_REPLAY).changes
         except ResyncRequired:
             return None
+        if sum(len(c) for c in changes) > MAX_REPLAY_BYTES:
+            return None
+        return changes
 
     def _send_snapshot(self, topics: frozenset[str] | None) -> None:
         assert self.subscriber is not None
-        snap = self.server.store.snapshot(None if topics is None else sorted(topics))
-        frame = snapshot_frame(snap.epoch, snap.cursors, snap.active, snap.records)
-        if len(frame) > MAX_MESSAGE_BYTES:
-            # Our clients read hub frames up to MAX_SERVER_FRAME_BYTES; an outside tool that
-            # applies the 1 MiB client limit to both directions would not (docs/hub.md).
-            log.info("snapshot frame of %d bytes is over 1 MiB", len(frame))
-        self.subscriber.send(frame)
+        self.subscriber.send(self.server.snapshot_frame(topics), answer=True)
 
     # --- frames after hello --------------------------------------------------------------------
 
@@ -602,6 +666,14 @@ class WsSession:
             return
         self._bad_frames = 0
         if isinstance(frame, CommandFrame):
+            if len(self._tasks) >= MAX_COMMANDS_IN_FLIGHT:
+                error = ErrorBody(
+                    code="rate_limited",
+                    message=f"{MAX_COMMANDS_IN_FLIGHT} commands are already running on this "
+                    "connection; wait for their results",
+                )
+                self._send(ResultFrame(id=frame.id, ok=False, error=error))
+                return
             task = asyncio.create_task(self._command(frame), name=f"ws command {frame.name}")
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
@@ -640,6 +712,12 @@ class WsSession:
     def _resync(self, frame: ResyncFrame) -> None:
         subscriber = self.subscriber
         assert subscriber is not None
+        if subscriber.answering:
+            # The last answer is still on its way: a client that asks again without reading
+            # cannot make the hub queue one more snapshot or replay per frame.
+            message = "the answer to an earlier resync or hello is not read yet; ask again later"
+            self._send(ErrorFrame(error=ErrorBody(code="rate_limited", message=message)))
+            return
         cursors = {t: c for t, c in frame.cursors.items() if subscriber.wants(t)}
         replay = self._replay(None, cursors)
         if replay is None:
@@ -650,6 +728,23 @@ class WsSession:
 
 
 # --- parameters ----------------------------------------------------------------------------------
+
+
+class HubErrorWithHeaders(WireError):
+    """A wire error whose HTTP answer carries headers (Retry-After, Connection: close)."""
+
+    def __init__(
+        self,
+        code: ErrorCode,
+        message: str,
+        headers: dict[str, str],
+        *,
+        status: int | None = None,
+    ) -> None:
+        super().__init__(message, code=code)
+        self.headers = headers
+        if status is not None:
+            self.status = status
 
 
 def _status_of(exc: WireError) -> int:
@@ -692,7 +787,7 @@ def _float_param(text: str | None, name: str, default: float, low: float, high: 
 def _int_param(text: str | None, name: str, default: int, low: int, high: int) -> int:
     if text is None or text == "":
         return default
-    if not text.isdigit():
+    if not is_seq_text(text):
         raise ProtocolError(f"`{name}` must be a whole number, not {text!r}")
     value = int(text)
     if not low <= value <= high:

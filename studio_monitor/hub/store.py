@@ -44,6 +44,7 @@ from msgspec import UNSET, Raw, UnsetType
 from studio_monitor.errors import MessageTooLarge, ProtocolError, ResyncRequired, WireError
 from studio_monitor.protocol import (
     MAX_MESSAGE_BYTES,
+    MAX_VALUE_BYTES,
     PublishChange,
     encode,
     is_valid_key,
@@ -54,6 +55,14 @@ log = logging.getLogger(__name__)
 
 DB_NAME: Final = "hub.sqlite"
 LOCK_NAME: Final = "hub.lock"
+#: Beside the store: its epoch and commit count, rewritten after every commit. A store that
+#: is behind it (an older copy restored, or a lost `-wal`) has lost history: it is moved
+#: aside and a new epoch starts, rather than serving old seqs as if they were current.
+GENERATION_NAME: Final = "hub.generation"
+#: Encoded changes kept in memory per topic, in bytes (besides the count, TAIL_SIZE).
+TAIL_BYTES: Final = 16 * 1024 * 1024
+#: All current records together, in bytes: the size of a full snapshot (see HubConfig).
+MAX_RECORDS_BYTES: Final = 48 * 1024 * 1024
 SCHEMA_VERSION: Final = 1
 #: Encoded changes kept in memory per topic: replays and long-polls within it touch no disk.
 TAIL_SIZE: Final = 10_000
@@ -63,6 +72,8 @@ MAX_GROUP: Final = 2_000
 MAX_COMPACT_ROWS: Final = 20_000
 #: Room left under the 1 MiB frame limit for the frame around one change.
 FRAME_OVERHEAD: Final = 512
+#: A record's JSON besides its value, key and topic: field names, seq, ts (upper bound).
+RECORD_OVERHEAD: Final = 96
 
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -150,18 +161,34 @@ class _Record:
 
 @dataclass(slots=True)
 class _Tail:
-    """The most recent encoded changes of one topic: items[i] has seq first_seq + i."""
+    """The most recent encoded changes of one topic: items[i] has seq first_seq + i.
+
+    Bounded in count (`size`, trimmed at twice that) and in bytes (`max_bytes`, trimmed to
+    half of it): older changes are read back from SQLite."""
 
     first_seq: int
     size: int = TAIL_SIZE
+    max_bytes: int = TAIL_BYTES
     items: list[Raw] = field(default_factory=list)
+    nbytes: int = 0
 
     def append(self, raw: Raw) -> None:
         self.items.append(raw)
-        if len(self.items) > 2 * self.size:
-            drop = len(self.items) - self.size
-            del self.items[:drop]
-            self.first_seq += drop
+        self.nbytes += len(raw)
+        if len(self.items) > 2 * self.size or self.nbytes > self.max_bytes:
+            self._trim()
+
+    def _trim(self) -> None:
+        items = self.items
+        drop = max(0, len(items) - self.size)
+        dropped = sum(len(r) for r in items[:drop])
+        target = self.max_bytes // 2
+        while drop < len(items) and self.nbytes - dropped > target:
+            dropped += len(items[drop])
+            drop += 1
+        del items[:drop]
+        self.first_seq += drop
+        self.nbytes -= dropped
 
     def covers(self, after: int) -> bool:
         return after + 1 >= self.first_seq
@@ -180,6 +207,8 @@ class _Prepared:
 class _Publish:
     changes: list[_Prepared]
     future: asyncio.Future[dict[str, int]]
+    #: Bytes reserved for it against the records bound until it commits or fails.
+    growth: int = 0
 
 
 @dataclass(slots=True)
@@ -216,11 +245,21 @@ class Store:
         retention_s: float = 3600.0,
         compact_every_s: float = 30.0,
         tail_size: int = TAIL_SIZE,
+        tail_bytes: int = TAIL_BYTES,
+        max_records_bytes: int = MAX_RECORDS_BYTES,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.data_dir = data_dir
         self._tail_size = tail_size
+        self._tail_bytes = tail_bytes
+        self._max_records_bytes = max_records_bytes
+        #: Bytes of all current records, and bytes promised to publishes not yet committed.
+        self.records_bytes = 0
+        self._reserved_bytes = 0
+        self._commit_count = 0
+        self._generation_fd: int | None = None
+        self._created = False
         self.path = data_dir / DB_NAME
         self._retention_changes = retention_changes
         self._retention_s = retention_s
@@ -283,22 +322,75 @@ class Store:
         self._take_lock()
         try:
             self._connect_and_load()
+            self._check_generation()
+        except _OlderStore as exc:
+            self._move_aside("older", f"is older than the one this folder last served ({exc})")
         except sqlite3.DatabaseError as exc:
             # A store SQLite cannot read is history lost: keep it aside for a post-mortem and
             # start a new epoch, rather than refuse to run during a live event.
-            if self._writer is not None:
-                self._writer.close()
-                self._writer = None
-            aside = self.path.with_name(f"{DB_NAME}.corrupt-{int(self._clock())}")
-            log.error("store %s is unreadable (%s); moved aside to %s", self.path, exc, aside)
-            for suffix in ("", "-wal", "-shm"):
-                src = Path(f"{self.path}{suffix}")
-                if src.exists():
-                    src.rename(Path(f"{aside}{suffix}"))
-            self._reset_mirror()
-            self._connect_and_load()
+            self._move_aside("corrupt", f"is unreadable ({exc})")
+        self._open_generation()
+
+    def _move_aside(self, kind: str, why: str) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        aside = self.path.with_name(f"{DB_NAME}.{kind}-{int(self._clock())}")
+        n = 1
+        while aside.exists():
+            aside = self.path.with_name(f"{DB_NAME}.{kind}-{int(self._clock())}-{n}")
+            n += 1
+        log.error("store %s %s; moved aside to %s, new epoch", self.path, why, aside)
+        for suffix in ("", "-wal", "-shm"):
+            src = Path(f"{self.path}{suffix}")
+            if src.exists():
+                src.rename(Path(f"{aside}{suffix}"))
+        self._reset_mirror()
+        self._connect_and_load()
+
+    def _check_generation(self) -> None:
+        """Raise `_OlderStore` when the generation file says this store has lost commits."""
+        path = self.data_dir / GENERATION_NAME
+        if self._created:
+            return  # hub.sqlite* deleted on purpose: a new epoch anyway
+        try:
+            text = path.read_text(encoding="ascii").split()
+        except FileNotFoundError:
+            return  # a first start, or a folder from before the file existed
+        except (OSError, UnicodeDecodeError) as exc:
+            log.warning("cannot read %s (%s); trusting the store", path, exc)
+            return
+        if len(text) != 2 or not text[1].isascii() or not text[1].isdigit():
+            log.warning("%s is not `<epoch> <commits>`; trusting the store", path)
+            return
+        epoch, commits = text[0], int(text[1])
+        if epoch != self.epoch:
+            raise _OlderStore(f"its epoch is {self.epoch}, the last one served was {epoch}")
+        if commits > self._commit_count:
+            raise _OlderStore(
+                f"it holds {self._commit_count} commits of epoch {epoch}, {commits} were made"
+            )
+
+    def _open_generation(self) -> None:
+        path = self.data_dir / GENERATION_NAME
+        self._generation_fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        self._write_generation()
+
+    def _write_generation(self) -> None:
+        """After each commit (on the writer thread): one small write, no fsync; a crash
+        between a commit and this write leaves the file behind the store, which is fine."""
+        fd = self._generation_fd
+        if fd is None:
+            return
+        data = f"{self.epoch} {self._commit_count}\n".encode("ascii").ljust(64)
+        try:
+            os.pwrite(fd, data, 0)
+        except OSError as exc:
+            log.warning("cannot update %s: %s", GENERATION_NAME, exc)
 
     def _reset_mirror(self) -> None:
+        self.records_bytes = 0
+        self._commit_count = 0
         self._seq.clear()
         self._floor.clear()
         self._last_ts.clear()
@@ -327,6 +419,7 @@ class Store:
                 f"store {self.path} has schema {version}; this hub reads {SCHEMA_VERSION}"
             )
         epoch = meta.get("epoch")
+        self._created = not epoch
         if not epoch:
             epoch = f"{int(self._clock()):x}-{secrets.token_hex(6)}"
             db.execute("INSERT OR REPLACE INTO meta VALUES ('epoch', ?)", (epoch,))
@@ -336,30 +429,50 @@ class Store:
             log.info("new store %s, epoch %s", self.path, epoch)
         db.execute("COMMIT")
         self.epoch = epoch
+        self._commit_count = int(meta.get("commits", "0") or 0)
         for topic, seq, floor, ts in db.execute("SELECT topic, seq, floor, ts FROM topics"):
             self._seq[topic] = seq
             self._floor[topic] = floor
             self._last_ts[topic] = ts
         decoder = msgspec.json.Decoder(_StoredRecordValue)
         for topic, key, seq, data in db.execute("SELECT topic, key, seq, data FROM records"):
-            value = decoder.decode(data).value
+            value = _decode_row(decoder, data, f"record {topic}/{key}").value
             self._records.setdefault(topic, {})[key] = _Record(seq, Raw(bytes(data)), value)
+            self.records_bytes += len(data)
+        check = msgspec.json.Decoder(_StoredChangeShape)
         for topic, seq in self._seq.items():
-            start = max(self._floor[topic], seq - self._tail_size)
+            floor = self._floor[topic]
+            # Newest first, until the tail's count or bytes are reached; then in seq order.
             rows = db.execute(
-                "SELECT seq, data FROM changes WHERE topic = ? AND seq > ? ORDER BY seq",
-                (topic, start),
-            ).fetchall()
-            tail = _Tail(first_seq=start + 1, size=self._tail_size)
-            for expected, (row_seq, data) in enumerate(rows, start=start + 1):
+                "SELECT seq, data FROM changes WHERE topic = ? AND seq > ? ORDER BY seq DESC",
+                (topic, max(floor, seq - self._tail_size)),
+            )
+            items: list[Raw] = []
+            nbytes = 0
+            expected = seq
+            for row_seq, data in rows:
                 if row_seq != expected:
                     raise sqlite3.DatabaseError(
                         f"change log of {topic!r} has a hole at seq {expected}"
                     )
-                tail.items.append(Raw(bytes(data)))
-            if len(tail.items) != seq - start:
+                shape = _decode_row(check, data, f"change {topic}:{row_seq}")
+                if shape.seq != row_seq or shape.topic != topic:
+                    raise sqlite3.DatabaseError(f"change row {topic}:{row_seq} says otherwise")
+                items.append(Raw(bytes(data)))
+                nbytes += len(data)
+                expected -= 1
+                if nbytes >= self._tail_bytes // 2:
+                    break
+            if expected == seq and seq > floor:
                 raise sqlite3.DatabaseError(f"change log of {topic!r} ends before seq {seq}")
-            self._tail[topic] = tail
+            items.reverse()
+            self._tail[topic] = _Tail(
+                first_seq=expected + 1,
+                size=self._tail_size,
+                max_bytes=self._tail_bytes,
+                items=items,
+                nbytes=nbytes,
+            )
 
     def _take_lock(self) -> None:
         path = self.data_dir / LOCK_NAME
@@ -405,6 +518,9 @@ class Store:
         self._release_lock()
 
     def _close_sync(self) -> None:
+        if self._generation_fd is not None:
+            os.close(self._generation_fd)
+            self._generation_fd = None
         if self._writer is not None:
             with contextlib.suppress(sqlite3.Error):
                 self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -420,10 +536,29 @@ class Store:
         if self._closing:
             raise WireError("the hub is shutting down", code="unavailable")
         prepared = [self._prepare(change, index) for index, change in enumerate(changes)]
+        growth = self._growth(prepared)
+        if self.records_bytes + self._reserved_bytes + growth > self._max_records_bytes:
+            raise MessageTooLarge(
+                f"the hub's records would pass {self._max_records_bytes} bytes, the most a "
+                "snapshot may hold; delete records or publish smaller values"
+            )
         future: asyncio.Future[dict[str, int]] = asyncio.get_running_loop().create_future()
-        self._pending.append(_Publish(prepared, future))
+        self._pending.append(_Publish(prepared, future, growth))
+        self._reserved_bytes += growth
         self._wakeup.set()
         return await future
+
+    def _growth(self, prepared: list[_Prepared]) -> int:
+        """An upper bound of how much these changes add to the records' bytes."""
+        growth = 0
+        for p in prepared:
+            if p.op != "put":
+                continue
+            assert isinstance(p.value_raw, Raw)
+            old = self._records.get(p.topic, {}).get(p.key)
+            size = len(p.value_raw) + len(p.topic) + len(p.key.encode()) + RECORD_OVERHEAD
+            growth += max(0, size - (len(old.raw) if old is not None else 0))
+        return growth
 
     def _prepare(self, change: PublishChange, index: int) -> _Prepared:
         where = f"changes[{index}]"
@@ -443,11 +578,14 @@ class Store:
             encoded = encode(change.value)
         except (TypeError, msgspec.EncodeError, OverflowError) as exc:
             raise ProtocolError(f"{where}: value is not JSON: {exc}") from None
-        size = len(encoded) + len(change.topic) + len(change.key.encode()) + FRAME_OVERHEAD
-        if size > MAX_MESSAGE_BYTES:
+        if len(encoded) > MAX_VALUE_BYTES:
             raise MessageTooLarge(
-                f"{where}: value of {len(encoded)} bytes would not fit a 1 MiB frame"
+                f"{where}: value of {len(encoded)} bytes is over the {MAX_VALUE_BYTES} byte "
+                "limit of a record"
             )
+        size = len(encoded) + len(change.topic) + len(change.key.encode()) + FRAME_OVERHEAD
+        if size > MAX_MESSAGE_BYTES:  # pragma: no cover - MAX_VALUE_BYTES is far below
+            raise MessageTooLarge(f"{where}: value would not fit a 1 MiB frame")
         return _Prepared(change.topic, change.key, "put", change.value, Raw(encoded))
 
     async def _commit_loop(self) -> None:
@@ -469,9 +607,12 @@ class Store:
                 log.exception("could not commit %d change(s)", len(plan.changes))
                 error = WireError(f"the hub could not save the changes: {exc}", code="internal")
                 for publish in group:
+                    self._reserved_bytes -= publish.growth
                     if not publish.future.done():
                         publish.future.set_exception(error)
                 continue
+            for publish in group:
+                self._reserved_bytes -= publish.growth
             self._apply(plan, floors)
 
     def _plan(self, group: list[_Publish]) -> _Plan:
@@ -551,11 +692,15 @@ class Store:
                 db.execute(
                     "UPDATE topics SET floor = MAX(floor, ?) WHERE topic = ?", (floor, topic)
                 )
+            commits = self._commit_count + 1
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('commits', ?)", (str(commits),))
             db.execute("COMMIT")
         except BaseException:
             with contextlib.suppress(sqlite3.Error):
                 db.execute("ROLLBACK")
             raise
+        self._commit_count = commits
+        self._write_generation()
         floors: dict[str, int] = {}
         if plan.compute_floors:
             cutoff = self._clock() - self._retention_s
@@ -578,16 +723,22 @@ class Store:
             self._last_ts[topic] = ts
             self._floor.setdefault(topic, 0)
         for (topic, key), record in plan.records.items():
+            topic_records = self._records.get(topic)
+            old = topic_records.get(key) if topic_records is not None else None
+            if old is not None:
+                self.records_bytes -= len(old.raw)
             if record is None:
-                topic_records = self._records.get(topic)
                 if topic_records is not None:
                     topic_records.pop(key, None)
             else:
                 self._records.setdefault(topic, {})[key] = record
+                self.records_bytes += len(record.raw)
         for change in plan.changes:
             tail = self._tail.get(change.topic)
             if tail is None:
-                tail = self._tail[change.topic] = _Tail(first_seq=change.seq, size=self._tail_size)
+                tail = self._tail[change.topic] = _Tail(
+                    first_seq=change.seq, size=self._tail_size, max_bytes=self._tail_bytes
+                )
             tail.append(change.raw)
         for topic, floor in floors.items():
             if floor > self._floor.get(topic, 0):
@@ -800,20 +951,56 @@ class Store:
             (command_id, data, created_at),
         )
 
-    async def load_commands(self, newer_than: float) -> list[bytes]:
-        """Saved commands created after `newer_than`; older ones are deleted."""
+    async def load_commands(self, newer_than: float, keep: int | None = None) -> list[bytes]:
+        """Saved commands created after `newer_than`, oldest first; older ones are deleted,
+        and so are all but the newest `keep` (when given)."""
         assert self._executor is not None
         return await asyncio.get_running_loop().run_in_executor(
-            self._executor, self._load_commands_sync, newer_than
+            self._executor, self._load_commands_sync, newer_than, keep
         )
 
-    def _load_commands_sync(self, newer_than: float) -> list[bytes]:
+    def _load_commands_sync(self, newer_than: float, keep: int | None) -> list[bytes]:
         db = self._writer
         assert db is not None
         db.execute("DELETE FROM commands WHERE created_at <= ?", (newer_than,))
+        if keep is not None:
+            db.execute(
+                "DELETE FROM commands WHERE id NOT IN "
+                "(SELECT id FROM commands ORDER BY created_at DESC LIMIT ?)",
+                (keep,),
+            )
         rows = db.execute("SELECT data FROM commands ORDER BY created_at").fetchall()
         return [bytes(row[0]) for row in rows]
+
+    async def forget_commands(self, command_ids: Sequence[str]) -> None:
+        """Delete saved commands (the command center's count bound)."""
+        assert self._executor is not None
+        await asyncio.get_running_loop().run_in_executor(
+            self._executor, self._forget_commands_sync, list(command_ids)
+        )
+
+    def _forget_commands_sync(self, command_ids: list[str]) -> None:
+        db = self._writer
+        assert db is not None
+        db.executemany("DELETE FROM commands WHERE id = ?", [(i,) for i in command_ids])
 
 
 class _StoredRecordValue(msgspec.Struct):
     value: dict[str, Any]
+
+
+class _StoredChangeShape(msgspec.Struct):
+    topic: str
+    seq: int
+
+
+class _OlderStore(Exception):
+    """The store is behind the generation file: history was lost."""
+
+
+def _decode_row(decoder: msgspec.json.Decoder[Any], data: bytes, what: str) -> Any:
+    """A stored row, decoded; a damaged one is a `sqlite3.DatabaseError` (store moved aside)."""
+    try:
+        return decoder.decode(data)
+    except (msgspec.MsgspecError, RecursionError, TypeError) as exc:
+        raise sqlite3.DatabaseError(f"{what} is damaged: {str(exc)[:200]}") from None

@@ -8,7 +8,7 @@ Encoders and decoders are built once at import: they are on the hot path of the 
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 import msgspec
 
@@ -16,6 +16,7 @@ from studio_monitor.errors import MessageTooLarge, ProtocolError
 from studio_monitor.protocol.messages import (
     MAX_MESSAGE_BYTES,
     MAX_SERVER_FRAME_BYTES,
+    MAX_VALUE_DEPTH,
     ClientFrame,
     ServerFrame,
     is_valid_topic,
@@ -44,6 +45,13 @@ def _check_size(data: str | bytes, limit: int = MAX_MESSAGE_BYTES) -> None:
         raise MessageTooLarge(f"message of {size} bytes is over the {limit} byte limit")
 
 
+#: What a nesting too deep for the decoder becomes (the rule is MAX_VALUE_DEPTH; this is
+#: what a message far past it, ~1000 levels, gets before any value check can run).
+_TOO_DEEP: Final = f"JSON nested too deep (values may nest at most {MAX_VALUE_DEPTH} levels)"
+#: Longest cursor seq accepted in a query string: 2**63 has 19 digits.
+_MAX_SEQ_DIGITS: Final = 19
+
+
 def _translate(exc: msgspec.MsgspecError) -> ProtocolError:
     text = str(exc)
     if isinstance(exc, msgspec.DecodeError) and not isinstance(exc, msgspec.ValidationError):
@@ -65,6 +73,8 @@ def decode(data: str | bytes, type_: type[T], *, limit: int = MAX_MESSAGE_BYTES)
         result: T = decoder.decode(data)
     except msgspec.MsgspecError as exc:
         raise _translate(exc) from None
+    except RecursionError:
+        raise ProtocolError(_TOO_DEEP) from None
     return result
 
 
@@ -75,6 +85,8 @@ def decode_client_frame(data: str | bytes) -> ClientFrame:
         return _client_decoder.decode(data)
     except msgspec.MsgspecError as exc:
         raise _translate(exc) from None
+    except RecursionError:
+        raise ProtocolError(_TOO_DEEP) from None
 
 
 def decode_server_frame(data: str | bytes) -> ServerFrame:
@@ -84,6 +96,8 @@ def decode_server_frame(data: str | bytes) -> ServerFrame:
         return _server_decoder.decode(data)
     except msgspec.MsgspecError as exc:
         raise _translate(exc) from None
+    except RecursionError:
+        raise ProtocolError(_TOO_DEEP) from None
 
 
 def parse_cursors_param(text: str) -> dict[str, int]:
@@ -101,12 +115,17 @@ def parse_cursors_param(text: str) -> dict[str, int]:
             raise ProtocolError(f"cursor {part!r} is not topic:seq")
         if not is_valid_topic(topic):
             raise ProtocolError(f"cursor topic {topic!r} is not a valid topic name")
-        if not seq_text.isdigit():
+        if not is_seq_text(seq_text):
             raise ProtocolError(f"cursor seq {seq_text!r} for {topic!r} is not a whole number")
         if topic in cursors:
             raise ProtocolError(f"topic {topic!r} appears twice in cursors")
         cursors[topic] = int(seq_text)
     return cursors
+
+
+def is_seq_text(text: str) -> bool:
+    """ASCII digits only (`isdigit()` also takes "²" and other scripts' digits), 1 to 19."""
+    return 0 < len(text) <= _MAX_SEQ_DIGITS and text.isascii() and text.isdigit()
 
 
 def format_cursors_param(cursors: dict[str, int]) -> str:

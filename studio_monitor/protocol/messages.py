@@ -8,6 +8,8 @@ validation error naming the field. Frames are tagged unions on their `type` fiel
 from __future__ import annotations
 
 import re
+import unicodedata
+from collections.abc import Iterable
 from typing import Annotated, Any, Final, Literal
 
 import msgspec
@@ -23,12 +25,29 @@ MAX_MESSAGE_BYTES: Final = 1 << 20
 MAX_SERVER_FRAME_BYTES: Final = 64 << 20
 KNOWN_TOPICS: Final = ("system", "camera", "backup", "event", "alert")
 
-TOPIC_PATTERN: Final = r"^[a-z][a-z0-9_.-]{0,31}$"
-# "1 to 200 printable characters": no C0/C1 control characters, no DEL.
-KEY_PATTERN: Final = r"^[^\x00-\x1f\x7f-\x9f]{1,200}$"
-ID_PATTERN: Final = r"^[^\x00-\x1f\x7f-\x9f]{1,200}$"
+# --- the one rule for values (docs/hub.md "Resource bounds") ------------------------------
+#: Deepest nesting of objects and arrays in a record value or command arguments, counting
+#: the value itself as depth 1 (`{"a": [1]}` is 2 deep). Deeper is a `bad_request`: decoders
+#: recurse, and a value a client cannot decode would stop it.
+MAX_VALUE_DEPTH: Final = 32
+#: Largest record value, as compact JSON. Larger is `too_large` (413).
+MAX_VALUE_BYTES: Final = 256 * 1024
+#: Largest command arguments, as compact JSON. Larger is `too_large` (413).
+MAX_ARGS_BYTES: Final = 8 * 1024
+
+# `\Z`, not `$`: `$` also matches before a final newline, so "t\n" would pass.
+TOPIC_PATTERN: Final = r"^[a-z][a-z0-9_.-]{0,31}\Z"
+# "1 to 200 printable characters": no C0/C1 control characters, no DEL (the pattern, which
+# msgspec checks), and no format, line or paragraph separator characters either (U+200B,
+# U+202E, U+2028...: invisible or reordering characters spoof names), checked by
+# `is_valid_key`, which every hub entry point calls.
+KEY_PATTERN: Final = r"^[^\x00-\x1f\x7f-\x9f]{1,200}\Z"
+ID_PATTERN: Final = r"^[^\x00-\x1f\x7f-\x9f]{1,200}\Z"
 _TOPIC_RE: Final = re.compile(TOPIC_PATTERN)
 _KEY_RE: Final = re.compile(KEY_PATTERN)
+#: Unicode categories never allowed in a key or a command id: controls, format characters
+#: (bidi overrides, zero-width), line and paragraph separators, surrogates, unassigned.
+_BAD_CATEGORIES: Final = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs", "Cn", "Co"})
 
 Topic = Annotated[str, Meta(pattern=TOPIC_PATTERN)]
 Key = Annotated[str, Meta(pattern=KEY_PATTERN)]
@@ -45,7 +64,69 @@ def is_valid_topic(topic: str) -> bool:
 
 
 def is_valid_key(key: str) -> bool:
-    return bool(_KEY_RE.match(key))
+    """1 to 200 characters, none of them a control, format or separator character."""
+    if not _KEY_RE.match(key):
+        return False
+    return key.isascii() or _printable_text(key)
+
+
+def _printable_text(text: str) -> bool:
+    return not any(unicodedata.category(c) in _BAD_CATEGORIES for c in text)
+
+
+def value_too_deep(value: object, limit: int = MAX_VALUE_DEPTH) -> bool:
+    """True when objects and arrays in `value` nest deeper than `limit` (the value: 1).
+
+    Iterative, so it never recurses whatever the depth."""
+    if not isinstance(value, dict | list):
+        return False
+    stack: list[tuple[object, int]] = [(value, 1)]
+    pop = stack.pop
+    push = stack.append
+    while stack:
+        node, depth = pop()
+        children = node.values() if isinstance(node, dict) else node
+        assert isinstance(children, Iterable)
+        for child in children:
+            if isinstance(child, dict | list):
+                if depth >= limit:
+                    return True
+                push((child, depth + 1))
+    return False
+
+
+def check_value_shape(value: object, what: str) -> None:
+    """Raise `ValueError` (a validation error when decoding) for a value that breaks the
+    nesting rule. Sizes are checked where values are encoded (store, command center)."""
+    if value_too_deep(value):
+        raise ValueError(f"{what} nests objects or arrays deeper than {MAX_VALUE_DEPTH} levels")
+
+
+def _has_nul(value: object) -> bool:
+    """A NUL character in any string (key or value) of `value`: no path or name holds one."""
+    stack: list[object] = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            if "\x00" in node:
+                return True
+        elif isinstance(node, dict):
+            stack.extend(node.keys())
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return False
+
+
+def _check_args(args: dict[str, Any]) -> None:
+    check_value_shape(args, "`args`")
+    if _has_nul(args):
+        raise ValueError("`args` must not hold NUL characters")
+
+
+def _check_id(command_id: str) -> None:
+    if not command_id.isascii() and not _printable_text(command_id):
+        raise ValueError("`id` must not hold control, format or separator characters")
 
 
 def _check_value(op: str, value: object) -> None:
@@ -118,6 +199,10 @@ class CommandRequest(Struct, frozen=True, kw_only=True):
     name: CommandName
     args: JsonObject = msgspec.field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        _check_id(self.id)
+        _check_args(self.args)
+
 
 class CommandStatus(Struct, frozen=True, kw_only=True, omit_defaults=True):
     id: str
@@ -134,6 +219,9 @@ class PublishChange(Struct, frozen=True, kw_only=True):
 
     def __post_init__(self) -> None:
         _check_value(self.op, self.value)
+        if not self.key.isascii() and not _printable_text(self.key):
+            raise ValueError("`key` must not hold control, format or separator characters")
+        check_value_shape(self.value, "`value`")
 
 
 class PublishRequest(Struct, frozen=True, kw_only=True):
@@ -170,6 +258,10 @@ class CommandFrame(Struct, frozen=True, kw_only=True, tag_field="type", tag="com
     id: CommandId
     name: CommandName
     args: JsonObject = msgspec.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _check_id(self.id)
+        _check_args(self.args)
 
 
 class ResyncFrame(Struct, frozen=True, kw_only=True, tag_field="type", tag="resync"):

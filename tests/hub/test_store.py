@@ -283,7 +283,7 @@ async def test_bad_changes_are_refused_with_the_reason_and_nothing_is_written(
                 ProtocolError,
                 "not JSON",
             ),
-            (put("camera", "k", blob="x" * (1 << 20)), MessageTooLarge, "1 MiB"),
+            (put("camera", "k", blob="x" * (1 << 20)), MessageTooLarge, "262144 byte limit"),
         ]
         for change, error, fragment in cases:
             with pytest.raises(error, match=fragment):
