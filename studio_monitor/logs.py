@@ -59,7 +59,9 @@ _SECRET_WORD = (
 # scheme://user:password@host. On lines naming a secret-looking key (checked first, since
 # the key patterns are slow on long texts): key=value and key: value pairs, quoted or not.
 _ANYWHERE: Final[tuple[tuple[re.Pattern[str], str], ...]] = (
-    (re.compile(r"(?i)\b(bearer|basic)(\s+)[A-Za-z0-9._~+/=-]{4,}"), r"\1\2" + REDACTED),
+    # Everything up to the next space or quote: a token may hold any printable character
+    # (`!#%`...), and a partly masked secret is a leaked one.
+    (re.compile(r"(?i)\b(bearer|basic)(\s+)[^\s\"'`]{4,}"), r"\1\2" + REDACTED),
     (re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@]+:)[^/\s@]+@"), r"\1" + REDACTED + "@"),
 )
 # Plain substrings of the lowercased text: much faster than a regex search on long logs.

@@ -60,6 +60,11 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--token-file", type=Path, help="file holding the agent token")
     parser.add_argument(
+        "--ca-file",
+        type=Path,
+        help="PEM certificate (or CA) to trust for an https hub with a self-signed certificate",
+    )
+    parser.add_argument(
         "--data-dir", type=Path, help=f"outbox and source state (default {default_data_dir()})"
     )
     parser.add_argument(
@@ -108,12 +113,16 @@ def run(args: argparse.Namespace) -> int:
         from studio_monitor.hub.sources import build_sources
 
         sources = build_sources(config)
+        if args.ca_file is not None:
+            from studio_monitor.link.check import make_ssl_context
+
+            make_ssl_context(args.ca_file)  # a missing or unreadable file: exit 2 now
     except ConfigError as exc:
         print(f"studio-monitor agent: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     _setup_logging(token)
     try:
-        return asyncio.run(_serve(hub_url, token, config.data_dir, sources))
+        return asyncio.run(_serve(hub_url, token, config.data_dir, sources, args.ca_file))
     except StudioMonitorError as exc:
         print(f"studio-monitor agent: {exc}", file=sys.stderr)
         return 1
@@ -126,10 +135,12 @@ def _setup_logging(token: str) -> None:
     logs.setup_logging("agent", console=True)
 
 
-async def _serve(hub_url: str, token: str, data_dir: Path, sources: list[Source]) -> int:
+async def _serve(
+    hub_url: str, token: str, data_dir: Path, sources: list[Source], ca_file: Path | None = None
+) -> int:
     from studio_monitor.hub.agent import Agent
 
-    agent = Agent(hub_url, token, data_dir, sources)
+    agent = Agent(hub_url, token, data_dir, sources, ca_file=ca_file)
     await agent.start()
     names = ", ".join(source.name for source in sources) or "no sources"
     print(

@@ -33,6 +33,7 @@ import contextlib
 import logging
 import random
 import sqlite3
+import ssl
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -273,6 +274,7 @@ class Sender:
         *,
         client: httpx.AsyncClient | None = None,
         request_timeout_s: float = 15.0,
+        verify: ssl.SSLContext | bool = True,
         idle_check_s: float = 5.0,
         backoff: Callable[[], Iterator[float]] = full_jitter,
         clock: Callable[[], float] = time.time,
@@ -281,13 +283,14 @@ class Sender:
         self._token = token
         self._outbox = outbox
         self._own_client = client is None
-        self._client = client or httpx.AsyncClient(timeout=request_timeout_s)
+        self._client = client or httpx.AsyncClient(timeout=request_timeout_s, verify=verify)
         self._idle_check_s = idle_check_s
         self._backoff = backoff
         self._clock = clock
         self._wake = asyncio.Event()
         self._batch_limit = _BATCH_CHANGES
         self._drained = asyncio.Event()
+        self._reported: set[tuple[str, str, int]] = set()
         self.stats = SenderStats()
 
     def wake(self) -> None:
@@ -386,16 +389,25 @@ class Sender:
         if status in (401, 403):
             self._failed(f"the hub refused the token ({status}): {message}", level=logging.ERROR)
             return "auth"
-        if status in (400, 413) and len(batch) > 1:
+        # 409: the change is refused for good too (another writer owns the record).
+        if status in (400, 409, 413) and len(batch) > 1:
             # One change in the batch is bad (or the batch too big): narrow it down.
             self._batch_limit = max(1, len(batch) // 2)
             return "split"
-        if status in (400, 413):
+        if status in (400, 409, 413):
             await asyncio.to_thread(
                 self._outbox.reject, batch[0], f"{status}: {message}", self._clock()
             )
             self.stats.rejected += 1
-            log.error(
+            where = (batch[0].change.topic, batch[0].change.key, status)
+            # Once per record and status at error level: a source refused every sample
+            # must not write a line every two seconds.
+            level = logging.DEBUG if where in self._reported else logging.ERROR
+            if len(self._reported) > 1000:
+                self._reported.clear()
+            self._reported.add(where)
+            log.log(
+                level,
                 "the hub refused %s/%s for good (%s): %s; moved to the rejected table",
                 batch[0].change.topic,
                 batch[0].change.key,
@@ -441,12 +453,22 @@ class Agent:
         max_pending: int = 50_000,
         restart_delay_s: float = 5.0,
         backoff: Callable[[], Iterator[float]] = full_jitter,
+        ca_file: Path | None = None,
     ) -> None:
         self.hub_url = hub_url
         self.data_dir = data_dir
         self.sources = list(sources)
         self.outbox = Outbox(data_dir / OUTBOX_NAME, max_pending=max_pending)
-        self.sender = Sender(hub_url, token, self.outbox, client=client, backoff=backoff)
+        verify: ssl.SSLContext | bool = True
+        if ca_file is not None or hub_url.startswith("https://"):
+            # The app's verification: system roots, certifi's, and the studio's own
+            # certificate or CA (`--ca-file`) for a self-signed hub.
+            from studio_monitor.link.check import make_ssl_context
+
+            verify = make_ssl_context(ca_file)
+        self.sender = Sender(
+            hub_url, token, self.outbox, client=client, backoff=backoff, verify=verify
+        )
         self.publisher = RemotePublisher(self.outbox, wake=self.sender.wake)
         self._restart_delay_s = restart_delay_s
         self._tasks: list[asyncio.Task[None]] = []

@@ -184,6 +184,13 @@ class Hub:
         )
         await self._commands.load()
         self._server = HubServer(config, store, fanout, self._commands)
+        # The system source's own record: an agent on this PC would write the same key.
+        self._server.own_records = frozenset(
+            ("system", host_id)
+            for source in self.sources
+            if source.name == "system"
+            and isinstance(host_id := getattr(source, "host_id", None), str)
+        )
         runner = web.AppRunner(
             self._server.make_app(),
             handle_signals=False,

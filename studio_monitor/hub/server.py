@@ -238,6 +238,8 @@ class HubServer:
         self.publish_budget = RateBuckets(
             config.publish_rate_bytes, config.publish_burst_bytes, monotonic=monotonic
         )
+        #: (topic, key) of records the hub's own sources write: agents may not (one writer).
+        self.own_records: frozenset[tuple[str, str]] = frozenset()
         #: The last snapshot frame per topic set, shared by every client that takes it.
         self._snapshots: dict[frozenset[str] | None, tuple[str, bytes]] = {}
 
@@ -402,6 +404,14 @@ class HubServer:
                 {"Retry-After": str(max(1, math.ceil(wait)))},
             )
         body = decode(data, PublishRequest)
+        for index, change in enumerate(body.changes):
+            if (change.topic, change.key) in self.own_records:
+                raise WireError(
+                    f"changes[{index}]: {change.topic}/{change.key} is this hub's own record "
+                    "(an agent on the hub's PC: switch its system source off, the hub "
+                    "already reports this PC)",
+                    code="conflict",
+                )
         cursors = await self.store.publish(body.changes)
         return _json(encode(PublishResponse(cursors=cursors)))
 
