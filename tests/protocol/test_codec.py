@@ -117,3 +117,53 @@ def test_record_values_round_trip_and_tolerate_new_fields() -> None:
     assert from_value(CameraRecord, value) == camera
     with pytest.raises(ProtocolError, match="state"):
         from_value(CameraRecord, {"state": "exploded"})
+
+
+# --- the one value rule (issue 10), as clients can apply it too ------------------------------
+
+
+def test_the_nesting_rule_counts_the_value_as_level_one_and_never_recurses() -> None:
+    from studio_monitor.protocol import MAX_VALUE_DEPTH, value_too_deep
+
+    def deep(levels: int) -> dict[str, object]:
+        value: dict[str, object] = {}
+        for _ in range(levels - 1):
+            value = {"a": value}
+        return value
+
+    assert not value_too_deep(deep(MAX_VALUE_DEPTH))
+    assert value_too_deep(deep(MAX_VALUE_DEPTH + 1))
+    assert value_too_deep(deep(100_000))  # iterative: no RecursionError
+    assert value_too_deep({"a": [[[1]]]}, limit=3)
+    assert not value_too_deep({"a": [[1]]}, limit=3)
+
+
+def test_far_too_deep_json_is_a_protocol_error_not_a_recursion_error() -> None:
+    from studio_monitor.protocol import PublishRequest, decode, decode_server_frame
+
+    body = '{"changes":[{"topic":"t","key":"k","op":"put","value":' + '{"a":' * 5000
+    body += "1" + "}" * 5000 + "}]}"
+    with pytest.raises(ProtocolError, match="nest"):
+        decode(body, PublishRequest)
+    with pytest.raises(ProtocolError, match="nest"):
+        decode_server_frame(
+            '{"type":"change","topic":"t","key":"k","seq":1,"op":"put","ts":0,"value":'
+            + '{"a":' * 5000
+            + "1"
+            + "}" * 5000
+            + "}"
+        )
+
+
+def test_names_keys_ids_and_seqs_are_anchored_and_printable() -> None:
+    from studio_monitor.protocol import is_seq_text, is_valid_key, is_valid_topic
+
+    assert not is_valid_topic("t\n")
+    assert not is_valid_key("k\n")
+    for bad in ("a\u202eb", "a\u2028b", "a\u2029b", "a\u200bb", "a\ufeffb", "a\x00b"):
+        assert not is_valid_key(bad), repr(bad)
+    assert is_valid_key("Canon R5 — studio A (é)")
+    assert is_seq_text("0")
+    assert is_seq_text("9" * 19)
+    for bad in ("", "\u00b2", "\u0663", "9" * 20, "-1", "1 "):
+        assert not is_seq_text(bad), repr(bad)
