@@ -242,6 +242,7 @@ class HubServer:
         self.own_records: frozenset[tuple[str, str]] = frozenset()
         #: The last snapshot frame per topic set, shared by every client that takes it.
         self._snapshots: dict[frozenset[str] | None, tuple[str, bytes]] = {}
+        self._http_snapshots: dict[tuple[str, ...] | None, tuple[str, bytes]] = {}
 
     def make_app(self) -> web.Application:
         app = web.Application(client_max_size=MAX_MESSAGE_BYTES, middlewares=[self._middleware])
@@ -346,11 +347,18 @@ class HubServer:
         headers = {"ETag": etag, "Cache-Control": "no-cache"}
         if _etag_matches(request.headers.get("If-None-Match"), etag):
             return web.Response(status=304, headers=headers)
-        snap = self.store.snapshot(topics)
-        body = _SnapshotBody(
-            epoch=snap.epoch, cursors=snap.cursors, active=snap.active, records=snap.records
-        )
-        return _json(encode(body), headers={"ETag": snap.etag, "Cache-Control": "no-cache"})
+        key = None if topics is None else tuple(sorted(set(topics)))
+        cached = self._http_snapshots.get(key)
+        if cached is None or cached[0] != etag:
+            # Encoded once per state: a crowd of pollers asking at once shares one body.
+            snap = self.store.snapshot(topics)
+            body = _SnapshotBody(
+                epoch=snap.epoch, cursors=snap.cursors, active=snap.active, records=snap.records
+            )
+            if len(self._http_snapshots) >= 8:
+                self._http_snapshots.clear()
+            cached = self._http_snapshots[key] = (snap.etag, encode(body))
+        return _json(cached[1], headers={"ETag": cached[0], "Cache-Control": "no-cache"})
 
     async def changes(self, request: web.Request) -> web.Response:
         self._require(request, "viewer")
@@ -404,8 +412,9 @@ class HubServer:
                 {"Retry-After": str(max(1, math.ceil(wait)))},
             )
         body = decode(data, PublishRequest)
-        for index, change in enumerate(body.changes):
-            if (change.topic, change.key) in self.own_records:
+        own = self.own_records
+        for index, change in enumerate(body.changes if own else ()):
+            if (change.topic, change.key) in own:
                 raise WireError(
                     f"changes[{index}]: {change.topic}/{change.key} is this hub's own record "
                     "(an agent on the hub's PC: switch its system source off, the hub "
