@@ -100,11 +100,12 @@ def command_body(args_json: str, command_id: str = "c1", name: str = "ingest.pau
 
 
 @contextlib.contextmanager
-def fd_limit(wanted: int) -> Iterator[None]:
+def fd_soft_limit(wanted: int) -> Iterator[None]:
+    """This process's soft open-files limit set to `wanted` (children inherit it)."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard != resource.RLIM_INFINITY and hard < wanted:
         pytest.skip(f"the open-files hard limit {hard} is under {wanted}")
-    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, wanted), hard))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
     try:
         yield
     finally:
@@ -326,26 +327,35 @@ async def test_refused_commands_are_not_kept_and_answers_are_bounded(tmp_path: P
 
 @pytest.mark.asyncio
 async def test_1100_silent_sockets_do_not_stop_health(tmp_path: Path) -> None:
-    with fd_limit(4096), hub_process(tmp_path) as proc:
-        url = proc.start()
+    with hub_process(tmp_path) as proc:
+        with fd_soft_limit(4096):
+            pass  # skips here when the hard limit is too low for the attack
+        with fd_soft_limit(1024):  # the usual default, which the attack exhausted
+            url = proc.start()
         limits = await asyncio.to_thread(Path(f"/proc/{pid_of(proc)}/limits").read_text)
         line = next(x for x in limits.splitlines() if x.startswith("Max open files"))
         soft, hard = line.split()[3:5]
         assert soft == hard, line  # raised to the hard limit at start
-        socks = await open_silent(url, 1100)
-        try:
-            async with httpx.AsyncClient(timeout=5) as client:
-                started = time.monotonic()
-                for _ in range(5):
-                    answer = await client.get(f"{url}/health")
-                    assert answer.status_code == 200
-                    answer = await client.get(f"{url}/api/v1/snapshot", headers=auth())
-                    assert answer.status_code == 200
-                assert time.monotonic() - started < 5
-        finally:
-            for sock in socks:
-                sock.close()
+        with fd_soft_limit(4096):
+            await attack_with_silent_sockets(url, 1100)
         no_traceback(proc)
+
+
+async def attack_with_silent_sockets(url: str, count: int) -> None:
+    """`count` sockets that never send a byte; meanwhile /health and a snapshot answer."""
+    socks = await open_silent(url, count)
+    try:
+        async with httpx.AsyncClient(timeout=5) as client:
+            started = time.monotonic()
+            for _ in range(5):
+                answer = await client.get(f"{url}/health")
+                assert answer.status_code == 200
+                answer = await client.get(f"{url}/api/v1/snapshot", headers=auth())
+                assert answer.status_code == 200
+            assert time.monotonic() - started < 5
+    finally:
+        for sock in socks:
+            sock.close()
 
 
 @pytest.mark.asyncio
