@@ -393,6 +393,24 @@ async def test_silent_and_dripping_connections_are_closed_and_capped(tmp_path: P
         assert cut
         assert time.monotonic() - started < 3.0
         drip.close()
+        # A body dripped after whole headers: 408 once the body timeout passes.
+        (drip,) = await open_silent(url, 1)
+        headers = (
+            "POST /api/v1/publish HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            f"Authorization: Bearer {AGENT_TOKEN}\r\nContent-Length: 1000\r\n\r\n"
+        )
+        await loop.sock_sendall(drip, headers.encode() + b'{"changes":')
+        started = time.monotonic()
+        answer = b""
+        async with asyncio.timeout(5):
+            while b"\r\n\r\n" not in answer:
+                chunk = await loop.sock_recv(drip, 4096)
+                if not chunk:
+                    break
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+        assert time.monotonic() - started < 3.0
+        drip.close()
         no_traceback(proc)
 
 
