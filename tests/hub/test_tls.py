@@ -10,9 +10,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from studio_monitor.protocol import WelcomeFrame
-from tests.hub.helpers import hello, recv, ws_client
-from tests.support.hub import running_hub
+from studio_monitor.hub.agent import Agent
+from studio_monitor.protocol import PublishChange, WelcomeFrame
+from tests.hub.helpers import hello, recv, wait_until, ws_client
+from tests.support.hub import AGENT_TOKEN, running_hub
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl tool")
 
@@ -61,3 +62,31 @@ async def test_https_and_wss_on_one_port(tmp_path: Path) -> None:
         async with httpx.AsyncClient() as client:
             with pytest.raises(httpx.ConnectError):
                 await client.get(f"{hub.url}/health")
+
+
+@pytest.mark.asyncio
+async def test_the_agent_trusts_a_self_signed_hub_given_its_ca_file(tmp_path: Path) -> None:
+    cert, key = make_certificate(tmp_path)
+    change = PublishChange(topic="camera", key="c1", op="put", value={"n": 1})
+    async with running_hub(tmp_path, tls_cert=cert, tls_key=key) as hub:
+        # Without the certificate: TLS refuses, the change stays in the outbox.
+        agent = Agent(hub.url, AGENT_TOKEN, tmp_path / "untrusting", [])
+        await agent.start()
+        try:
+            await agent.publisher.publish([change])
+            await wait_until(
+                lambda: "certificate" in (agent.sender.stats.last_error or "").lower(),
+                within=10,
+                what="a certificate error",
+            )
+        finally:
+            assert await agent.stop(flush_s=0) == 1
+        # With --ca-file's certificate: sent.
+        agent = Agent(hub.url, AGENT_TOKEN, tmp_path / "trusting", [], ca_file=cert)
+        await agent.start()
+        try:
+            await agent.publisher.publish([change])
+            assert await agent.sender.drained(10)
+            assert hub.store.records("camera")["c1"] == {"n": 1}
+        finally:
+            assert await agent.stop() == 0
