@@ -55,9 +55,10 @@ log = logging.getLogger(__name__)
 
 DB_NAME: Final = "hub.sqlite"
 LOCK_NAME: Final = "hub.lock"
-#: Beside the store: its epoch and commit count, rewritten after every commit. A store that
-#: is behind it (an older copy restored, or a lost `-wal`) has lost history: it is moved
-#: aside and a new epoch starts, rather than serving old seqs as if they were current.
+#: Beside the store: its epoch and how many changes it has made in that epoch (the sum of
+#: the topics' seqs), rewritten after every commit. A store that is behind it (an older copy
+#: restored, or a lost `-wal`) has lost history: it is moved aside and a new epoch starts,
+#: rather than serving old seqs as if they were current.
 GENERATION_NAME: Final = "hub.generation"
 #: Encoded changes kept in memory per topic, in bytes (besides the count, TAIL_SIZE).
 TAIL_BYTES: Final = 16 * 1024 * 1024
@@ -257,7 +258,7 @@ class Store:
         #: Bytes of all current records, and bytes promised to publishes not yet committed.
         self.records_bytes = 0
         self._reserved_bytes = 0
-        self._commit_count = 0
+        self._changes_made = 0
         self._generation_fd: int | None = None
         self._created = False
         self.path = data_dir / DB_NAME
@@ -361,14 +362,14 @@ class Store:
             log.warning("cannot read %s (%s); trusting the store", path, exc)
             return
         if len(text) != 2 or not text[1].isascii() or not text[1].isdigit():
-            log.warning("%s is not `<epoch> <commits>`; trusting the store", path)
+            log.warning("%s is not `<epoch> <changes>`; trusting the store", path)
             return
-        epoch, commits = text[0], int(text[1])
+        epoch, made = text[0], int(text[1])
         if epoch != self.epoch:
             raise _OlderStore(f"its epoch is {self.epoch}, the last one served was {epoch}")
-        if commits > self._commit_count:
+        if made > self._changes_made:
             raise _OlderStore(
-                f"it holds {self._commit_count} commits of epoch {epoch}, {commits} were made"
+                f"it holds {self._changes_made} changes of epoch {epoch}, {made} were made"
             )
 
     def _open_generation(self) -> None:
@@ -382,7 +383,7 @@ class Store:
         fd = self._generation_fd
         if fd is None:
             return
-        data = f"{self.epoch} {self._commit_count}\n".encode("ascii").ljust(64)
+        data = f"{self.epoch} {self._changes_made}\n".encode("ascii").ljust(64)
         try:
             os.pwrite(fd, data, 0)
         except OSError as exc:
@@ -390,7 +391,7 @@ class Store:
 
     def _reset_mirror(self) -> None:
         self.records_bytes = 0
-        self._commit_count = 0
+        self._changes_made = 0
         self._seq.clear()
         self._floor.clear()
         self._last_ts.clear()
@@ -429,8 +430,8 @@ class Store:
             log.info("new store %s, epoch %s", self.path, epoch)
         db.execute("COMMIT")
         self.epoch = epoch
-        self._commit_count = int(meta.get("commits", "0") or 0)
         for topic, seq, floor, ts in db.execute("SELECT topic, seq, floor, ts FROM topics"):
+            self._changes_made += seq
             self._seq[topic] = seq
             self._floor[topic] = floor
             self._last_ts[topic] = ts
@@ -692,15 +693,16 @@ class Store:
                 db.execute(
                     "UPDATE topics SET floor = MAX(floor, ?) WHERE topic = ?", (floor, topic)
                 )
-            commits = self._commit_count + 1
-            db.execute("INSERT OR REPLACE INTO meta VALUES ('commits', ?)", (str(commits),))
             db.execute("COMMIT")
         except BaseException:
             with contextlib.suppress(sqlite3.Error):
                 db.execute("ROLLBACK")
             raise
-        self._commit_count = commits
-        self._write_generation()
+        # Changes only ever add to the topics' seqs (compaction leaves them): their sum is
+        # how much history this store holds, with no extra row written per commit.
+        self._changes_made += len(plan.changes)
+        if plan.changes:
+            self._write_generation()
         floors: dict[str, int] = {}
         if plan.compute_floors:
             cutoff = self._clock() - self._retention_s
