@@ -213,16 +213,31 @@ class SafetyRecord(Struct, kw_only=True):
 
 # --- event/<event_id> ------------------------------------------------------------------------
 
-EventState = Literal["upcoming", "live", "done", "archived"]
+#: `unfiled` is the state of the one `event/unfiled` record: the photos ingest filed with no
+#: event (the library's `Unfiled` folder), published while that folder holds photos.
+EventState = Literal["upcoming", "live", "done", "archived", "unfiled"]
 EventBackupState = Literal["none", "partial", "current", "stale", "failed"]
+#: Whether an event's photos are safe (on two independent devices, see docs/hub.md):
+#: `empty` no photo; `unchecked` photos, but the backup source has not said how many are
+#: safe yet; `safe` every photo; `this_disk_only` some photos are copied, but only to a
+#: destination on the same device as the photos; `unsafe` anything else.
+EventSafety = Literal["empty", "unchecked", "safe", "unsafe", "this_disk_only"]
 
 
 class DestinationBackup(Struct, kw_only=True):
     id: str
     label: str
     path: str | None = None
+    #: Whether every file of the event folder is verified there; says nothing of the device.
     state: EventBackupState = "none"
     last_completed_at: float | None = None
+    #: On another device than the event folder, so its copies count toward `safe`; None
+    #: until the backup source has said (its `safety` record).
+    independent: bool | None = None
+    #: The destination's drive or share is there now (its identity marker found); None: unknown.
+    connected: bool | None = None
+    #: Photos of the event verified there (by content hash); None: unknown.
+    verified: int | None = None
 
 
 class EventBackup(Struct, kw_only=True):
@@ -240,6 +255,13 @@ class EventRecord(Struct, kw_only=True):
     bytes: int = 0
     last_photo_at: float | None = None
     backup: EventBackup = msgspec.field(default_factory=EventBackup)
+    #: Photos verified on at least two independent devices (0 until the backup source said).
+    safe: int = 0
+    #: When the oldest photo that is not safe arrived; None when every photo is safe.
+    oldest_unsafe_at: float | None = None
+    #: Photos whose content changed after a verified backup of them.
+    changed_after_backup: int = 0
+    safety: EventSafety = "unchecked"
 
 
 # --- alert/<alert_id> ------------------------------------------------------------------------

@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import logging
 import math
+import os
 import re
 import time
 import unicodedata
@@ -51,12 +52,15 @@ from studio_monitor.hub.sources.base import (
     wait_running,
 )
 from studio_monitor.hub.sources.formats import is_photo_name
+from studio_monitor.hub.sources.ingest.settings import parse_settings as parse_ingest_settings
+from studio_monitor.hub.sources.roots import folder_under_roots, is_inside, normalise
 from studio_monitor.hub.sqlite import LockedDatabase
 from studio_monitor.protocol import PublishChange
 from studio_monitor.protocol.records import (
     DestinationBackup,
     EventBackup,
     EventRecord,
+    EventSafety,
     EventState,
     to_value,
 )
@@ -67,6 +71,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TOPIC: Final = "event"
+#: The topic where the backup source says, per event, how many photos are safe.
+SAFETY_TOPIC: Final = "safety"
+#: The key of the record standing for the photos ingest filed with no event.
+UNFILED_KEY: Final = "unfiled"
+UNFILED_NAME: Final = "Unfiled photos"
 CATALOGUE_FILE: Final = "events.sqlite"
 _DATE_RE: Final = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 # Characters no folder name may hold on Windows or macOS, and control characters.
@@ -110,6 +119,18 @@ class EventsSettings:
     scan_interval_s: float = 3.0
     idle_scan_interval_s: float = 60.0
     stale_after_s: float = 900.0
+    #: Folders besides `library_root` that event folders may lie in (`allowed_roots`).
+    allowed_roots: tuple[Path, ...] = ()
+    #: Where ingest files photos that have no event (published as `event/unfiled`); None:
+    #: no such folder (tests of the catalogue alone).
+    unfiled_folder: Path | None = None
+    #: Hot folders of the ingest config: no event folder may overlap one.
+    hot_folders: tuple[Path, ...] = ()
+
+    @property
+    def roots(self) -> tuple[Path, ...]:
+        """Where event folders may lie: the library root, then the allowed roots."""
+        return (self.library_root, *self.allowed_roots)
 
     @classmethod
     def defaults(cls) -> EventsSettings:
@@ -130,7 +151,13 @@ class EventsSettings:
         cls, section: Mapping[str, Any], backup_section: Mapping[str, Any] | None = None
     ) -> EventsSettings:
         where = "[sources.events]"
-        known = {"library_root", "destinations", "scan_interval_s", "idle_scan_interval_s"}
+        known = {
+            "library_root",
+            "allowed_roots",
+            "destinations",
+            "scan_interval_s",
+            "idle_scan_interval_s",
+        }
         unknown = sorted(set(section) - known)
         if unknown:
             raise ConfigError(
@@ -145,6 +172,20 @@ class EventsSettings:
             if not library_root.is_absolute():
                 raise ConfigError(f"{where} library_root {root!r} must be an absolute path")
             settings = replace(settings, library_root=library_root)
+        if "allowed_roots" in section:
+            roots = section["allowed_roots"]
+            if not isinstance(roots, list) or not all(
+                isinstance(r, str) and r.strip() for r in roots
+            ):
+                raise ConfigError(f"{where} allowed_roots must be a list of folder paths")
+            allowed = tuple(Path(r).expanduser() for r in roots)
+            for root in allowed:
+                if not root.is_absolute() or root.parent == root:
+                    raise ConfigError(
+                        f"{where} allowed_roots: {str(root)!r} must be an absolute folder"
+                        " that is not the root of a drive"
+                    )
+            settings = replace(settings, allowed_roots=allowed)
         if "destinations" in section:
             try:
                 destinations = parse_destinations(section["destinations"])
@@ -177,8 +218,19 @@ def _seconds(section: Mapping[str, Any], key: str, default: float) -> float:
 
 
 def from_config(section: Mapping[str, Any], config: HubConfig) -> EventsSource:
-    """The event catalogue of a hub: `<data_dir>/events.sqlite`, reading `backup.sqlite`."""
-    settings = EventsSettings.from_section(section, config.sources.get("backup"))
+    """The event catalogue of a hub: `<data_dir>/events.sqlite`, reading `backup.sqlite`.
+
+    The hot folders and the Unfiled folder come from `[sources.ingest]`, by ingest's own rule
+    (its library root falls back to this section's)."""
+    backup_section = dict(config.sources.get("backup", {}))
+    backup_section.pop("enabled", None)  # a switched-off backup still has its stale time
+    settings = EventsSettings.from_section(section, backup_section)
+    ingest_section = dict(config.sources.get("ingest", {}))
+    ingest_section.pop("enabled", None)
+    ingest = parse_ingest_settings(ingest_section, events_section=section)
+    settings = replace(
+        settings, unfiled_folder=ingest.unfiled_folder, hot_folders=ingest.hot_folders
+    )
     return EventsSource(
         settings,
         catalogue_path=config.data_dir / CATALOGUE_FILE,
@@ -245,15 +297,6 @@ def parse_name(value: object, command: str) -> str:
     return name
 
 
-def parse_folder(value: object, command: str) -> Path:
-    if not isinstance(value, str) or not value.strip():
-        raise ProtocolError(f"{command}: `folder` must be a folder path")
-    folder = Path(value).expanduser()
-    if not folder.is_absolute():
-        raise ProtocolError(f"{command}: `folder` {value!r} must be an absolute path")
-    return folder
-
-
 def parse_event_destinations(value: object, command: str) -> tuple[DestinationSpec, ...] | None:
     """`null` means "the hub's default destinations"."""
     if value is None:
@@ -271,6 +314,8 @@ class FolderSummary:
     last_photo_at: float | None
     #: Every file a backup would copy (photos and their sidecars), for the backup state.
     files: tuple[FileStamp, ...]
+    #: When each photo arrived (stat: the later of mtime and ctime), in no order.
+    arrivals: tuple[float, ...] = ()
 
 
 def summarize_folder(folder: Path) -> FolderSummary:
@@ -285,7 +330,103 @@ def summarize_folder(folder: Path) -> FolderSummary:
         bytes=sum(f.size for f in photos),
         last_photo_at=max((f.arrived_at for f in photos), default=None),
         files=tuple(files),
+        arrivals=tuple(f.arrived_at for f in photos),
     )
+
+
+# --- safety ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DestinationSafety:
+    """What the backup source's `safety` record says of one destination (None: not said)."""
+
+    independent: bool | None
+    connected: bool | None
+    verified: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Safety:
+    """The safety fields of one event record."""
+
+    safe: int
+    oldest_unsafe_at: float | None
+    changed_after_backup: int
+    state: EventSafety
+    destinations: Mapping[str, DestinationSafety]
+
+
+def _count(value: object) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        return None
+    return value
+
+
+def _time(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def _flag(value: object) -> bool | None:
+    return value if isinstance(value, bool) else None
+
+
+def event_safety(arrivals: Sequence[float], record: Mapping[str, Any] | None) -> Safety:
+    """An event's safety from its photos now (their arrival times) and its `safety` record.
+
+    The backup source counts a photo safe once its content hash is verified on two
+    independent devices; this only reads that count, never guesses one: without a record
+    (or with one that cannot be read) nothing is safe and the oldest photo is the oldest
+    unsafe one. Photos that arrived after the record was computed are not in it, so they
+    count as unsafe (the count is capped at the photos there now), and the oldest of them is
+    a candidate for the oldest unsafe photo.
+    """
+    photos = len(arrivals)
+    oldest_photo = min(arrivals, default=None)
+    safe = _count(record.get("safe")) if record is not None else None
+    counted = _count(record.get("photos")) if record is not None else None
+    if record is None or safe is None or counted is None:
+        return Safety(0, oldest_photo, 0, "unchecked" if photos else "empty", {})
+    computed_at = _time(record.get("computed_at"))
+    safe = min(safe, counted, photos)
+    oldest: float | None = None
+    if safe < photos:
+        candidates = [t for t in [_time(record.get("oldest_unsafe_at"))] if t is not None]
+        if photos > counted:
+            # Photos the record does not know of yet: the oldest that arrived after it was
+            # computed; at worst (arrival times that say otherwise) the time it was computed.
+            fresh = [t for t in arrivals if computed_at is None or t > computed_at]
+            candidates.append(min(fresh) if fresh else computed_at or oldest_photo or 0.0)
+        oldest = min(candidates) if candidates else computed_at or oldest_photo
+    destinations: dict[str, DestinationSafety] = {}
+    raw_destinations = record.get("destinations")
+    for item in raw_destinations if isinstance(raw_destinations, list) else []:
+        if isinstance(item, Mapping) and isinstance(item.get("id"), str):
+            destinations[item["id"]] = DestinationSafety(
+                independent=_flag(item.get("independent")),
+                connected=_flag(item.get("connected")),
+                verified=_count(item.get("verified")),
+            )
+    changed = _count(record.get("changed_count"))
+    if changed is None:
+        names = record.get("changed")
+        changed = len(names) if isinstance(names, list) else 0
+    state: EventSafety
+    if photos == 0:
+        state = "empty"
+    elif safe >= photos:
+        state = "safe"
+    elif any(
+        d.independent is False and (d.verified or 0) > 0 for d in destinations.values()
+    ) and not any(
+        d.independent is not False and (d.verified or 0) > 0 for d in destinations.values()
+    ):
+        state = "this_disk_only"
+    else:
+        state = "unsafe"
+    return Safety(safe, oldest, changed, state, destinations)
 
 
 # --- the catalogue --------------------------------------------------------------------------
@@ -392,6 +533,17 @@ class EventsSource(Source):
         self._manifest: Manifest | None = None
         self._publisher: Publisher | None = None
         self._events: dict[str, EventRow] = {}
+        #: The Unfiled folder as a pseudo-event (backed up to the hub's default destinations).
+        self._unfiled_row = EventRow(
+            event_id=UNFILED_KEY,
+            name=UNFILED_NAME,
+            date="",
+            folder=settings.unfiled_folder or Path(),
+            destinations=None,
+            archived=False,
+            created_at=0.0,
+            updated_at=0.0,
+        )
         self._published: dict[str, JsonObject] = {}
         self._next_scan: dict[str, float] = {}
         self._rescan: set[str] = set()
@@ -435,14 +587,18 @@ class EventsSource(Source):
             await asyncio.to_thread(self._make_default_folders)
             rows = await asyncio.to_thread(self._catalogue.all)
             self._events = {row.event_id: row for row in rows}
-            stale_keys = [key for key in publisher.records(TOPIC) if key not in self._events]
+            stale_keys = [
+                key
+                for key in publisher.records(TOPIC)
+                if key not in self._events and key != UNFILED_KEY
+            ]
             if stale_keys:
                 await self._publish_changes(
                     [PublishChange(topic=TOPIC, key=key, op="delete") for key in stale_keys]
                 )
             self._published = {key: value for key, value in publisher.records(TOPIC).items()}
             self._running.set()
-            self._rescan.update(self._events)
+            self._rescan.update(self._rows())
             while True:
                 try:
                     await self._tick()
@@ -483,18 +639,26 @@ class EventsSource(Source):
         now_mono = self._monotonic()
         today = self._today()
         signatures = self._activity_signatures()
-        for event_id, row in self._events.items():
+        rows = self._rows()
+        for event_id, row in rows.items():
             if self._signatures.get(event_id) != signatures.get(event_id):
                 due.add(event_id)
-            published_state = self._published.get(event_id, {}).get("state")
-            if published_state != event_state(row.date, row.archived, today):
-                due.add(event_id)
+            if event_id != UNFILED_KEY:
+                published_state = self._published.get(event_id, {}).get("state")
+                if published_state != event_state(row.date, row.archived, today):
+                    due.add(event_id)
             if not row.archived and now_mono >= self._next_scan.get(event_id, 0.0):
                 due.add(event_id)
         self._signatures = signatures
-        due &= set(self._events)
+        due &= set(rows)
         if due:
             await self._refresh(sorted(due))
+
+    def _rows(self) -> dict[str, EventRow]:
+        """The catalogue's events and, when there is an Unfiled folder, its pseudo-event."""
+        if self._settings.unfiled_folder is None:
+            return self._events
+        return {**self._events, UNFILED_KEY: self._unfiled_row}
 
     def _activity_signatures(self) -> dict[str, Any]:
         """Per event, what ingest and backup last said about it; a change means a rescan."""
@@ -502,16 +666,23 @@ class EventsSource(Source):
         found: dict[str, list[Any]] = {}
         for key, cam in sorted(self._publisher.records("camera").items()):
             event_id = cam.get("event_id")
-            if isinstance(event_id, str):
-                found.setdefault(event_id, []).append(
-                    (key, cam.get("ingested"), cam.get("last_shot_at"), cam.get("last_file"))
-                )
+            # A camera filing with no event files into the Unfiled folder.
+            event_id = event_id if isinstance(event_id, str) else UNFILED_KEY
+            found.setdefault(event_id, []).append(
+                (key, cam.get("ingested"), cam.get("last_shot_at"), cam.get("last_file"))
+            )
         for key, job in sorted(self._publisher.records("backup").items()):
             event_id = job.get("event_id")
             if isinstance(event_id, str):
                 # The state only: progress ticks several times a second, and what the
                 # manifest says changes when a job reads back or ends.
                 found.setdefault(event_id, []).append((key, job.get("state")))
+        for event_id, safety in sorted(self._publisher.records(SAFETY_TOPIC).items()):
+            # Everything but the time it was computed: a recount that finds the same
+            # numbers changes nothing in the event record.
+            found.setdefault(event_id, []).append(
+                sorted((k, repr(v)) for k, v in safety.items() if k != "computed_at")
+            )
         return {event_id: tuple(items) for event_id, items in found.items()}
 
     def _today(self) -> date:
@@ -519,23 +690,34 @@ class EventsSource(Source):
 
     async def _refresh(self, event_ids: Sequence[str]) -> None:
         """Count the folders of `event_ids` (in a thread) and publish what changed."""
-        rows = [self._events[e] for e in event_ids if e in self._events]
-        records = await asyncio.to_thread(self._build_records, rows)
+        current = self._rows()
+        rows = [current[e] for e in event_ids if e in current]
+        safety = self._safety_records()
+        records = await asyncio.to_thread(self._build_records, rows, safety)
         interval = self._settings.scan_interval_s
         idle = self._settings.idle_scan_interval_s
         today = self._today()
         now_mono = self._monotonic()
         for row in rows:
-            live = event_state(row.date, row.archived, today) == "live"
+            live = row.event_id != UNFILED_KEY and (
+                event_state(row.date, row.archived, today) == "live"
+            )
             self._next_scan[row.event_id] = now_mono + (interval if live else idle)
         async with self._lock:
-            changes = [
-                PublishChange(topic=TOPIC, key=row.event_id, op="put", value=value)
-                for row, value in zip(rows, records, strict=True)
+            current = self._rows()
+            changes: list[PublishChange] = []
+            for row, value in zip(rows, records, strict=True):
                 # A row a command changed meanwhile was published by that command.
-                if self._events.get(row.event_id) == row
-                and self._published.get(row.event_id) != value
-            ]
+                if current.get(row.event_id) != row:
+                    continue
+                if value is None:
+                    # The Unfiled folder holds no photo (any more): no record.
+                    if row.event_id in self._published:
+                        changes.append(PublishChange(topic=TOPIC, key=row.event_id, op="delete"))
+                elif self._published.get(row.event_id) != value:
+                    changes.append(
+                        PublishChange(topic=TOPIC, key=row.event_id, op="put", value=value)
+                    )
             if changes:
                 await self._publish_changes(changes)
 
@@ -551,18 +733,31 @@ class EventsSource(Source):
     def _destinations_of(self, row: EventRow) -> tuple[DestinationSpec, ...]:
         return row.destinations if row.destinations is not None else self._settings.destinations
 
-    def _build_records(self, rows: Sequence[EventRow]) -> list[JsonObject]:
-        """Blocking: stat the folders, read the manifest. Runs in a worker thread."""
+    def _safety_records(self) -> dict[str, JsonObject]:
+        assert self._publisher is not None
+        return dict(self._publisher.records(SAFETY_TOPIC))
+
+    def _build_records(
+        self, rows: Sequence[EventRow], safety_records: Mapping[str, JsonObject]
+    ) -> list[JsonObject | None]:
+        """Blocking: stat the folders, read the manifest. Runs in a worker thread.
+
+        None for the Unfiled pseudo-event while its folder holds no photo."""
         assert self._manifest is not None
         now = self._clock()
         today = datetime.fromtimestamp(now).date()
-        records: list[JsonObject] = []
+        records: list[JsonObject | None] = []
         for row in rows:
             try:
                 summary = summarize_folder(row.folder)
             except OSError as exc:
                 log.warning("cannot count %s (event %s): %s", row.folder, row.event_id, exc)
                 summary = FolderSummary(0, 0, None, ())
+            unfiled = row.event_id == UNFILED_KEY
+            if unfiled and summary.photos == 0:
+                records.append(None)
+                continue
+            safety = event_safety(summary.arrivals, safety_records.get(row.event_id))
             per_destination: list[DestinationBackup] = []
             for destination in self._destinations_of(row):
                 entries = self._manifest.entries(row.event_id, destination.id)
@@ -574,19 +769,30 @@ class EventsSource(Source):
                     now=now,
                     stale_after_s=self._settings.stale_after_s,
                 )
+                said = safety.destinations.get(destination.id)
                 per_destination.append(
                     DestinationBackup(
                         id=destination.id,
                         label=destination.label,
                         state=state,
                         last_completed_at=history.last_completed_at,
+                        independent=said.independent if said else None,
+                        connected=said.connected if said else None,
+                        verified=said.verified if said else None,
                     )
                 )
             completed = [d.last_completed_at for d in per_destination if d.last_completed_at]
+            if unfiled:
+                assert summary.last_photo_at is not None  # it holds photos
+                event_date = datetime.fromtimestamp(summary.last_photo_at).date().isoformat()
+                event_state_now: EventState = "unfiled"
+            else:
+                event_date = row.date
+                event_state_now = event_state(row.date, row.archived, today)
             record = EventRecord(
                 name=row.name,
-                date=row.date,
-                state=event_state(row.date, row.archived, today),
+                date=event_date,
+                state=event_state_now,
                 folder=str(row.folder),
                 photos=summary.photos,
                 bytes=summary.bytes,
@@ -596,6 +802,10 @@ class EventsSource(Source):
                     last_completed_at=max(completed) if completed else None,
                     destinations=per_destination,
                 ),
+                safe=safety.safe,
+                oldest_unsafe_at=safety.oldest_unsafe_at,
+                changed_after_backup=safety.changed_after_backup,
+                safety=safety.state,
             )
             value = to_value(record)
             # The backup source reads each destination's folder from here.
@@ -618,6 +828,11 @@ class EventsSource(Source):
         event_id = args.get("event_id")
         if not isinstance(event_id, str) or not event_id:
             raise ProtocolError(f"{command}: `event_id` must be a non-empty string")
+        if event_id == UNFILED_KEY and event_id not in self._events:
+            raise ProtocolError(
+                f"{command}: {UNFILED_KEY!r} stands for the photos filed with no event, not an"
+                " event: back it up like one, or move its photos into an event's folder"
+            )
         row = self._events.get(event_id)
         if row is None:
             raise HubError("not_found", f"no event {event_id!r}")
@@ -633,15 +848,81 @@ class EventsSource(Source):
                     f"{command}: there is already an event {row.name!r} on {row.date}"
                     f" ({other.event_id})",
                 )
-            if other.folder == row.folder:
+
+    def _forbidden_folders(self, event_id: str | None) -> list[tuple[Path, str]]:
+        """Folders no event folder may be, hold or lie in (read on the loop: it reads records)."""
+        assert self._publisher is not None
+        forbidden = [(folder, "a hot folder") for folder in self._settings.hot_folders]
+        for key, camera in sorted(self._publisher.records("camera").items()):
+            watched = camera.get("watch_folder")
+            if isinstance(watched, str) and _plain_absolute(watched):
+                forbidden.append((Path(watched), f"the hot folder of camera {key}"))
+        if self._settings.unfiled_folder is not None:
+            forbidden.append((self._settings.unfiled_folder, "the Unfiled folder"))
+        forbidden.append((self._catalogue_path.parent, "the hub's data folder"))
+        for destination in self._settings.destinations:
+            forbidden.append((destination.path, f"the backup destination {destination.label!r}"))
+        for other in self._events.values():
+            for destination in other.destinations or ():
+                forbidden.append(
+                    (destination.path, f"the backup destination {destination.label!r}")
+                )
+        return forbidden
+
+    def _check_folder(
+        self,
+        value: str,
+        event_id: str | None,
+        destinations: Sequence[DestinationSpec],
+        forbidden: Sequence[tuple[Path, str]],
+        command: str,
+    ) -> Path:
+        """Blocking (resolves paths): `value` as an event folder, normalised, or an error.
+
+        It must lie inside the library root or an allowed root, overlap none of `forbidden`,
+        no other event's folder (conflict) and none of its own backup destinations."""
+        own = [(d.path, f"its backup destination {d.label!r}") for d in destinations]
+        folder = folder_under_roots(
+            value,
+            self._settings.roots,
+            what="`folder`",
+            command=command,
+            forbidden=[*forbidden, *own],
+        )
+        for other in self._events.values():
+            if other.event_id == event_id:
+                continue
+            theirs = normalise(other.folder)
+            if is_inside(folder, theirs) or is_inside(theirs, folder):
+                relation = "already belongs to" if folder == theirs else "overlaps the folder of"
                 raise HubError(
                     "conflict",
-                    f"{command}: the folder {row.folder} already belongs to event"
-                    f" {other.event_id!r}",
+                    f"{command}: the folder {folder} {relation} event {other.event_id!r}",
+                )
+        return folder
+
+    def _check_not_filing(self, row: EventRow, command: str) -> None:
+        """A folder is not moved under a camera filing into it (its photo would land in the
+        old place, in no event)."""
+        assert self._publisher is not None
+        for key, camera in sorted(self._publisher.records("camera").items()):
+            if camera.get("event_id") != row.event_id or camera.get("paused") is True:
+                continue
+            queue = camera.get("queue")
+            if camera.get("state") == "shooting" or (isinstance(queue, int) and queue > 0):
+                name = camera.get("model") if isinstance(camera.get("model"), str) else key
+                raise HubError(
+                    "conflict",
+                    f"{command}: camera {name} is filing photos into {row.folder} right now;"
+                    " pause ingest, or wait until it is idle, then move the folder",
                 )
 
-    async def _save(self, row: EventRow, command: str) -> JsonObject:
-        """Create the folder, store the row, publish the record; returns the record."""
+    async def _save(
+        self, row: EventRow, command: str, *, undo: Callable[[], None] | None = None
+    ) -> JsonObject:
+        """Create the folder, store the row, publish the record; returns the record.
+
+        `undo` runs (in a thread) when the row cannot be stored: a moved folder goes back."""
         catalogue = await self._wait_running()
         try:
             await asyncio.to_thread(row.folder.mkdir, parents=True, exist_ok=True)
@@ -651,9 +932,15 @@ class EventsSource(Source):
                 f"{command}: cannot create the event folder {row.folder}: {exc.strerror or exc}",
             ) from None
         async with self._lock:
-            await asyncio.to_thread(catalogue.put, row)
+            try:
+                await asyncio.to_thread(catalogue.put, row)
+            except BaseException:
+                if undo is not None:
+                    await asyncio.to_thread(undo)
+                raise
             self._events[row.event_id] = row
-            (value,) = await asyncio.to_thread(self._build_records, [row])
+            (value,) = await asyncio.to_thread(self._build_records, [row], self._safety_records())
+            assert value is not None
             await self._publish_changes(
                 [PublishChange(topic=TOPIC, key=row.event_id, op="put", value=value)]
             )
@@ -666,17 +953,26 @@ class EventsSource(Source):
         name = parse_name(args["name"], command)
         event_date = parse_date(args["date"], command)
         destinations = parse_event_destinations(args.get("destinations"), command)
-        chosen = parse_folder(args["folder"], command) if args.get("folder") is not None else None
+        chosen = args.get("folder")
+        if chosen is not None and not isinstance(chosen, str):
+            raise ProtocolError(f"{command}: `folder` must be a folder path")
         await self._wait_running()
         async with self._command_lock:
-            if chosen is not None:
-                folder = chosen
-            else:
+            if chosen is None:
                 base = sanitize_folder_name(f"{event_date} {name}")
                 owned = {row.folder for row in self._events.values()}
                 folder, n = self._settings.library_root / base, 2
                 while folder in owned:
                     folder, n = self._settings.library_root / f"{base} ({n})", n + 1
+                chosen = str(folder)
+            folder = await asyncio.to_thread(
+                self._check_folder,
+                chosen,
+                None,
+                destinations or (),
+                self._forbidden_folders(None),
+                command,
+            )
             now = self._clock()
             row = EventRow(
                 event_id=make_event_id(event_date, name, set(self._events)),
@@ -694,6 +990,9 @@ class EventsSource(Source):
         return {"event_id": row.event_id, "folder": str(row.folder), "state": value["state"]}
 
     async def _cmd_update(self, args: JsonObject) -> JsonObject:
+        """Change an event. A new `folder` takes the photos along (one rename on the same
+        disk, into a new or empty folder) or is refused, saying why; the photos never stay
+        behind in a folder no event owns."""
         command = "event.update"
         fields = {"name", "date", "folder", "destinations", "archived"}
         check_args(args, command, required={"event_id"}, optional=fields)
@@ -706,8 +1005,8 @@ class EventsSource(Source):
             changes["name"] = parse_name(args["name"], command)
         if "date" in args:
             changes["date"] = parse_date(args["date"], command)
-        if "folder" in args:
-            changes["folder"] = parse_folder(args["folder"], command)
+        if "folder" in args and not isinstance(args["folder"], str):
+            raise ProtocolError(f"{command}: `folder` must be a folder path")
         if "destinations" in args:
             changes["destinations"] = parse_event_destinations(args["destinations"], command)
         if "archived" in args:
@@ -717,10 +1016,53 @@ class EventsSource(Source):
         await self._wait_running()
         async with self._command_lock:
             row = self._get(args, command)
+            destinations = changes.get("destinations", row.destinations) or ()
+            forbidden = self._forbidden_folders(row.event_id)
+            if "folder" in args:
+                changes["folder"] = await asyncio.to_thread(
+                    self._check_folder,
+                    args["folder"],
+                    row.event_id,
+                    destinations,
+                    forbidden,
+                    command,
+                )
+            elif "destinations" in args:
+                # The folder stays: its new destinations must not overlap it.
+                await asyncio.to_thread(self._check_destinations, row.folder, destinations, command)
             updated = replace(row, **changes, updated_at=self._clock())
             self._check_unique(updated, command)
-            value = await self._save(updated, command)
-        return {"event_id": row.event_id, "state": value["state"]}
+            moved = False
+            if normalise(updated.folder) != normalise(row.folder):
+                self._check_not_filing(row, command)
+                moved = await asyncio.to_thread(
+                    move_event_folder, row.folder, updated.folder, command
+                )
+            undo = (lambda: _move_back(updated.folder, row.folder)) if moved else None
+            value = await self._save(updated, command, undo=undo)
+        if moved:
+            log.info(
+                "event %s: photos moved from %s to %s", row.event_id, row.folder, updated.folder
+            )
+        return {
+            "event_id": row.event_id,
+            "state": value["state"],
+            "folder": str(updated.folder),
+            "moved": moved,
+        }
+
+    def _check_destinations(
+        self, folder: Path, destinations: Sequence[DestinationSpec], command: str
+    ) -> None:
+        """Blocking: no backup destination may be, hold or lie in the event's own folder."""
+        mine = normalise(folder)
+        for destination in destinations:
+            theirs = normalise(destination.path)
+            if is_inside(mine, theirs) or is_inside(theirs, mine):
+                raise ProtocolError(
+                    f"{command}: the backup destination {destination.label!r} ({theirs})"
+                    f" overlaps the event folder {mine}"
+                )
 
     async def _cmd_archive(self, args: JsonObject) -> JsonObject:
         command = "event.archive"
@@ -731,3 +1073,74 @@ class EventsSource(Source):
             if not row.archived:
                 await self._save(replace(row, archived=True, updated_at=self._clock()), command)
         return {"event_id": row.event_id, "state": "archived"}
+
+
+def _plain_absolute(text: str) -> bool:
+    return (
+        bool(text)
+        and not any(ord(c) < 0x20 or ord(c) == 0x7F for c in text)
+        and Path(text).is_absolute()
+    )
+
+
+def _nearest_existing(path: Path) -> Path:
+    while not path.exists() and path.parent != path:
+        path = path.parent
+    return path
+
+
+def move_event_folder(old: Path, new: Path, command: str) -> bool:
+    """Blocking: move an event's photos from `old` to `new` with one rename, or refuse.
+
+    Returns False when there is nothing to move (`old` missing or empty), True once moved.
+    Refused (HubError conflict, saying why) when `new` holds anything, lies inside `old` or
+    holds it, or is on another disk: a rename is instant and all-or-nothing, a copy across
+    disks is not, so the hub leaves that to the studio."""
+    try:
+        with os.scandir(old) as entries:
+            has_files = any(True for _ in entries)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    if not has_files:
+        return False
+    old_n, new_n = normalise(old), normalise(new)
+    if is_inside(new_n, old_n) or is_inside(old_n, new_n):
+        raise HubError(
+            "conflict",
+            f"{command}: cannot move the photos of {old_n} to {new_n}: one folder lies inside"
+            " the other",
+        )
+    if new_n.is_dir():
+        with os.scandir(new_n) as entries:
+            if any(True for _ in entries):
+                raise HubError(
+                    "conflict",
+                    f"{command}: {new_n} is not empty; the photos of {old_n} are moved only"
+                    " into a new or empty folder",
+                )
+    elif new_n.exists():
+        raise HubError("conflict", f"{command}: {new_n} exists and is not a folder")
+    if os.stat(_nearest_existing(new_n)).st_dev != os.stat(old_n).st_dev:
+        raise HubError(
+            "conflict",
+            f"{command}: {new_n} is on another disk than {old_n}; the hub moves photos only"
+            " within one disk. Copy them yourself, or choose a folder on the same disk",
+        )
+    try:
+        new_n.parent.mkdir(parents=True, exist_ok=True)
+        if new_n.is_dir():
+            new_n.rmdir()
+        os.rename(old_n, new_n)
+    except OSError as exc:
+        raise HubError(
+            "unavailable",
+            f"{command}: could not move {old_n} to {new_n}: {exc.strerror or exc}",
+        ) from None
+    return True
+
+
+def _move_back(new: Path, old: Path) -> None:
+    try:
+        os.rename(normalise(new), normalise(old))
+    except OSError as exc:
+        log.error("could not move %s back to %s: %s", new, old, exc)

@@ -140,8 +140,13 @@ async def test_create_makes_a_safe_folder_and_publishes_the_event(world: World) 
             "state": "none",
             "last_completed_at": None,
             "path": str(world.usb),
+            "independent": None,
+            "connected": None,
+            "verified": None,
         }
     ]
+    # No `safety` record yet: nothing is safe, and nothing to be safe either.
+    assert (record["safe"], record["oldest_unsafe_at"], record["safety"]) == (0, None, "empty")
 
 
 @pytest.mark.asyncio
@@ -178,7 +183,7 @@ async def test_bad_arguments_say_what_is_wrong(world: World, tmp_path: Path) -> 
         with pytest.raises(HubError, match="no event") as err:
             await call(source, "event.archive", {"event_id": "nope"})
         assert err.value.code == "not_found"
-        a_file = tmp_path / "a-file"
+        a_file = world.library / "a-file"
         a_file.write_text("x")
         with pytest.raises(HubError, match="cannot create the event folder") as err:
             await create({"name": "Z", "date": "2024-06-03", "folder": str(a_file / "sub")})
@@ -270,7 +275,12 @@ async def test_state_follows_the_date_and_archive(world: World) -> None:
             "event.update",
             {"event_id": ids["soon"], "name": "Soon (renamed)", "date": today.isoformat()},
         )
-        assert renamed == {"event_id": ids["soon"], "state": "done"}
+        assert renamed == {
+            "event_id": ids["soon"],
+            "state": "done",
+            "folder": world.event(ids["soon"])["folder"],
+            "moved": False,
+        }
         assert world.event(ids["soon"])["name"] == "Soon (renamed)"
 
     # The catalogue survives a restart; records of events it does not know are removed.
