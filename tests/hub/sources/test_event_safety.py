@@ -345,7 +345,8 @@ async def test_event_folders_stay_under_the_allowed_roots(tmp_path: Path) -> Non
             (str(library), "is not inside an allowed folder"),  # the root itself
             (str(tmp_path / "hot" / "x"), "is not inside an allowed folder"),
             (f"{library}/../../x", "is not inside an allowed folder"),
-            (f"{library}/a\x00b", "contains a control character"),
+            (f"{library}/a\x01b", "contains a control character"),
+            (f"{library}/a\x00b", "NUL"),  # refused by the hub before the command runs
             ("relative/folder", "must be an absolute path"),
             (str(library / "Unfiled"), "overlaps the Unfiled folder"),
         ]:
