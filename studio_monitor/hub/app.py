@@ -152,6 +152,7 @@ class Hub:
             compact_every_s=config.compact_every_s,
             tail_bytes=config.tail_bytes,
             max_records_bytes=config.max_records_bytes,
+            retention_bytes=config.retention_bytes,
             clock=self._clock,
         )
         self._store = store

@@ -113,6 +113,9 @@ class HubConfig:
     max_records_bytes: int = 48 * 1024 * 1024
     #: Command answers remembered for idempotency (oldest finished ones forgotten first).
     max_commands: int = 2000
+    #: The change log of one topic on disk: past it the oldest changes are compacted away
+    #: (to three quarters of it), even within `retention_changes` and `retention_s`.
+    retention_bytes: int = 256 * 1024 * 1024
 
     def __post_init__(self) -> None:
         validate(self)
@@ -165,6 +168,7 @@ def validate(config: HubConfig) -> None:
         ("tail_bytes", 1 << 20),
         ("max_records_bytes", 1 << 20),
         ("max_commands", 10),
+        ("retention_bytes", 1 << 20),
     ):
         if getattr(config, name) < low:
             raise ConfigError(f"{name} must be at least {low}, not {getattr(config, name)}")
@@ -311,6 +315,7 @@ _HUB_KEYS: Final = {
     "tail_bytes": int,
     "max_records_bytes": int,
     "max_commands": int,
+    "retention_bytes": int,
 }
 
 

@@ -64,6 +64,9 @@ GENERATION_NAME: Final = "hub.generation"
 TAIL_BYTES: Final = 16 * 1024 * 1024
 #: All current records together, in bytes: the size of a full snapshot (see HubConfig).
 MAX_RECORDS_BYTES: Final = 48 * 1024 * 1024
+#: The change log of one topic on disk, in bytes: past it, the oldest changes go (down to
+#: three quarters of it) even within the retained count and time (see HubConfig).
+RETENTION_BYTES: Final = 256 * 1024 * 1024
 SCHEMA_VERSION: Final = 1
 #: Encoded changes kept in memory per topic: replays and long-polls within it touch no disk.
 TAIL_SIZE: Final = 10_000
@@ -223,6 +226,8 @@ class _Plan:
     topics: dict[str, tuple[int, float]] = field(default_factory=dict)
     delete_floors: dict[str, int] = field(default_factory=dict)
     compute_floors: dict[str, tuple[int, int]] = field(default_factory=dict)
+    #: Topics whose change log may be over the byte bound, with their floor.
+    byte_floors: dict[str, int] = field(default_factory=dict)
 
 
 CommitListener = Callable[[list[StoredChange]], None]
@@ -248,6 +253,7 @@ class Store:
         tail_size: int = TAIL_SIZE,
         tail_bytes: int = TAIL_BYTES,
         max_records_bytes: int = MAX_RECORDS_BYTES,
+        retention_bytes: int = RETENTION_BYTES,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -255,6 +261,9 @@ class Store:
         self._tail_size = tail_size
         self._tail_bytes = tail_bytes
         self._max_records_bytes = max_records_bytes
+        self._retention_bytes = retention_bytes
+        #: Bytes of each topic's change log on disk.
+        self._history_bytes: dict[str, int] = {}
         #: Bytes of all current records, and bytes promised to publishes not yet committed.
         self.records_bytes = 0
         self._reserved_bytes = 0
@@ -392,6 +401,7 @@ class Store:
     def _reset_mirror(self) -> None:
         self.records_bytes = 0
         self._changes_made = 0
+        self._history_bytes.clear()
         self._seq.clear()
         self._floor.clear()
         self._last_ts.clear()
@@ -435,6 +445,10 @@ class Store:
             self._seq[topic] = seq
             self._floor[topic] = floor
             self._last_ts[topic] = ts
+        for topic, size in db.execute(
+            "SELECT topic, SUM(LENGTH(data)) FROM changes GROUP BY topic"
+        ):
+            self._history_bytes[topic] = int(size or 0)
         decoder = msgspec.json.Decoder(_StoredRecordValue)
         for topic, key, seq, data in db.execute("SELECT topic, key, seq, data FROM records"):
             value = _decode_row(decoder, data, f"record {topic}/{key}").value
@@ -603,7 +617,7 @@ class Store:
             plan = self._plan(group)
             try:
                 assert self._executor is not None
-                floors = await loop.run_in_executor(self._executor, self._write, plan)
+                floors, freed = await loop.run_in_executor(self._executor, self._write, plan)
             except Exception as exc:
                 log.exception("could not commit %d change(s)", len(plan.changes))
                 error = WireError(f"the hub could not save the changes: {exc}", code="internal")
@@ -614,6 +628,8 @@ class Store:
                 continue
             for publish in group:
                 self._reserved_bytes -= publish.growth
+            for topic, size in freed.items():
+                self._history_bytes[topic] = self._history_bytes.get(topic, 0) - size
             self._apply(plan, floors)
 
     def _plan(self, group: list[_Publish]) -> _Plan:
@@ -659,10 +675,14 @@ class Store:
                 floor = max(self._floor.get(topic, 0), plan.delete_floors.get(topic, 0))
                 if by_count > floor:
                     plan.compute_floors[topic] = (floor, min(by_count, floor + MAX_COMPACT_ROWS))
+                history = self._history_bytes.get(topic, 0)
+                if history > self._retention_bytes:
+                    plan.byte_floors[topic] = floor
         return plan
 
-    def _write(self, plan: _Plan) -> dict[str, int]:
-        """The transaction, on the writer thread. Returns new floors to apply (compaction)."""
+    def _write(self, plan: _Plan) -> tuple[dict[str, int], dict[str, int]]:
+        """The transaction, on the writer thread. Returns new floors to apply (compaction)
+        and the bytes of change log deleted per topic."""
         db = self._writer
         assert db is not None
         db.execute("BEGIN IMMEDIATE")
@@ -688,7 +708,14 @@ class Store:
                     "ON CONFLICT(topic) DO UPDATE SET seq = excluded.seq, ts = excluded.ts",
                     (topic, seq, ts),
                 )
+            freed: dict[str, int] = {}
             for topic, floor in plan.delete_floors.items():
+                row = db.execute(
+                    "SELECT COALESCE(SUM(LENGTH(data)), 0) FROM changes "
+                    "WHERE topic = ? AND seq <= ?",
+                    (topic, floor),
+                ).fetchone()
+                freed[topic] = int(row[0])
                 db.execute("DELETE FROM changes WHERE topic = ? AND seq <= ?", (topic, floor))
                 db.execute(
                     "UPDATE topics SET floor = MAX(floor, ?) WHERE topic = ?", (floor, topic)
@@ -716,7 +743,30 @@ class Store:
                 ).fetchone()
                 if row[0] is not None:
                     floors[topic] = int(row[0])
-        return floors
+        for topic, floor in plan.byte_floors.items():
+            # Measured here (the mirror's count still holds deletes on their way): past the
+            # bound, the oldest changes go down to three quarters of it, whatever their age.
+            kept = db.execute(
+                "SELECT COALESCE(SUM(LENGTH(data)), 0) FROM changes WHERE topic = ? AND seq > ?",
+                (topic, floor),
+            ).fetchone()[0]
+            if kept <= self._retention_bytes:
+                continue
+            excess = int(kept) - self._retention_bytes * 3 // 4
+            total = 0
+            upto = floor
+            for seq, size in db.execute(
+                "SELECT seq, LENGTH(data) FROM changes WHERE topic = ? AND seq > ? "
+                "ORDER BY seq LIMIT ?",
+                (topic, floor, MAX_COMPACT_ROWS),
+            ):
+                total += int(size)
+                upto = int(seq)
+                if total >= excess:
+                    break
+            if upto > floors.get(topic, floor):
+                floors[topic] = upto
+        return floors, freed
 
     def _apply(self, plan: _Plan, floors: dict[str, int]) -> None:
         self.commits += 1
@@ -735,7 +785,9 @@ class Store:
             else:
                 self._records.setdefault(topic, {})[key] = record
                 self.records_bytes += len(record.raw)
+        history = self._history_bytes
         for change in plan.changes:
+            history[change.topic] = history.get(change.topic, 0) + len(change.raw)
             tail = self._tail.get(change.topic)
             if tail is None:
                 tail = self._tail[change.topic] = _Tail(

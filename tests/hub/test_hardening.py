@@ -594,3 +594,28 @@ def test_the_redactor_masks_a_token_with_any_printable_character() -> None:
     for fragment in ("!#%", "def", "x=1", "~^|"):
         assert fragment not in line
     assert "then more" in line
+
+
+def test_the_change_log_on_disk_is_bounded_in_bytes_per_topic(tmp_path: Path) -> None:
+    bound = 1024 * 1024
+    with hub_process(tmp_path, retention_bytes=bound, compact_every_s=0.0) as proc:
+        url = proc.start()
+        value = {"b": "x" * (200 * 1024)}
+        with httpx.Client(timeout=10) as client:
+            for _ in range(40):  # 8 MB of history for one key
+                publish_sync(url, [put("camera", "k", value)], client=client)
+            publish_sync(url, [put("camera", "k", {"small": 1})], client=client)
+            old = client.get(
+                f"{url}/api/v1/changes", params={"cursors": "camera:0"}, headers=auth()
+            )
+            assert old.status_code == 409  # compacted away: take a snapshot
+            assert old.json()["error"]["code"] == "resync_required"
+            recent = client.get(
+                f"{url}/api/v1/changes", params={"cursors": "camera:39"}, headers=auth()
+            )
+            assert recent.status_code == 200
+        proc.terminate()
+        with sqlite3.connect(proc.data_dir / "hub.sqlite") as db:
+            (kept,) = db.execute("SELECT SUM(LENGTH(data)) FROM changes").fetchone()
+        assert kept <= bound + 256 * 1024, kept
+        no_traceback(proc)
