@@ -37,6 +37,14 @@ Rules (thresholds in `[sources.alerts.<rule>]`, defaults below):
   found mismatches; clears when a later job of that pair succeeds.
 - `backup_stale`: an event's backup state is `stale` (new photos not backed up for the
   events source's `stale_after_s`).
+- `photos_unsafe`: photos of an event (or of the Unfiled folder) have not been safe (verified
+  on two independent devices, the event record's `safe`) for `after_min` minutes (15) after
+  they arrived; says why when the records tell (copied to this disk only, the drive not
+  connected, no destination on another drive, not checked yet). Clears when every photo is
+  safe, or when the only unsafe ones arrived less than half of `after_min` ago (a backup
+  caught up during a shoot). Archived events are left out, as for `backup_stale`.
+- `changed_after_backup`: photos of an event changed after their verified backup (the
+  backup source's `safety` record): names them; clears when none is listed any more.
 
 The engine takes the wall clock (timestamps in records) and the monotonic clock (durations)
 as arguments, so tests drive every threshold, duration and hysteresis with plain numbers. The
@@ -80,7 +88,7 @@ log = logging.getLogger(__name__)
 
 TOPIC = "alert"
 #: Topics the rules read.
-WATCHED_TOPICS = ("system", "camera", "backup", "event")
+WATCHED_TOPICS = ("system", "camera", "backup", "event", "safety")
 GB = 1_000_000_000
 _MAX_KEY = 200
 
@@ -132,6 +140,11 @@ class BackupFailed(RuleSettings, forbid_unknown_fields=True, kw_only=True):
     severity: Severity = "critical"
 
 
+class PhotosUnsafe(RuleSettings, forbid_unknown_fields=True, kw_only=True):
+    #: Minutes a photo may stay unsafe after it arrived before the alert is raised.
+    after_min: float = 15.0
+
+
 class AlertSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     interval_s: float = 2.0
     keep_cleared_h: float = 24.0
@@ -149,6 +162,8 @@ class AlertSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     )
     backup_failed: BackupFailed = msgspec.field(default_factory=BackupFailed)
     backup_stale: RuleSettings = msgspec.field(default_factory=RuleSettings)
+    photos_unsafe: PhotosUnsafe = msgspec.field(default_factory=PhotosUnsafe)
+    changed_after_backup: BackupFailed = msgspec.field(default_factory=BackupFailed)
 
     def rule(self, code: str) -> RuleSettings | None:
         value = getattr(self, code, None)
@@ -168,6 +183,8 @@ RULE_CODES = (
     "unknown_files",
     "backup_failed",
     "backup_stale",
+    "photos_unsafe",
+    "changed_after_backup",
 )
 
 
@@ -186,6 +203,9 @@ def parse_settings(section: Mapping[str, Any]) -> AlertSettings:
         assert rule is not None
         if not (rule.for_s >= 0 and rule.clear_for_s >= 0):
             raise ConfigError(f"[sources.alerts.{code}] for_s and clear_for_s must not be negative")
+    unsafe_after = settings.photos_unsafe.after_min
+    if not (math.isfinite(unsafe_after) and unsafe_after > 0):
+        raise ConfigError("[sources.alerts.photos_unsafe] after_min must be above 0 minutes")
     disk, cpu, battery = settings.disk_low, settings.cpu_high, settings.battery_low
     pairs = [
         (
@@ -560,6 +580,115 @@ def rule_backup_stale(records: Records, s: RuleSettings, now: float) -> Iterator
         )
 
 
+def _plural(count: int, one: str, many: str) -> str:
+    return f"{count} {one if count == 1 else many}"
+
+
+def _unsafe_reason(event: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """Why an event's photos are not safe, when its record tells: (reason, destination)."""
+    if event.get("safety") == "unchecked":
+        return "unchecked", None
+    if event.get("safety") == "this_disk_only":
+        return "this_disk_only", None
+    backup = event.get("backup")
+    raw = backup.get("destinations") if isinstance(backup, Mapping) else None
+    destinations = [d for d in raw if isinstance(d, Mapping)] if isinstance(raw, list) else []
+    independent = [d for d in destinations if d.get("independent") is True]
+    if destinations and all(d.get("independent") is False for d in destinations):
+        return "no_independent_destination", None
+    if independent and all(d.get("connected") is False for d in independent):
+        label = independent[0].get("label")
+        return "not_connected", label if isinstance(label, str) else None
+    return None, None
+
+
+_REASON_TEXT = {
+    "unchecked": "no backup has been checked yet",
+    "this_disk_only": "they are copied to this disk only; back them up to another drive",
+    "no_independent_destination": "no backup destination is on another drive",
+}
+
+
+def rule_photos_unsafe(records: Records, s: PhotosUnsafe, now: float) -> Iterator[Observation]:
+    after_s = s.after_min * 60.0
+    for key, event in records.get("event", {}).items():
+        if event.get("state") == "archived":
+            continue
+        photos = int(_num(event.get("photos")) or 0)
+        safe = int(_num(event.get("safe")) or 0)
+        oldest = _num(event.get("oldest_unsafe_at"))
+        count = max(0, photos - safe)
+        age = max(0.0, now - oldest) if oldest is not None else None
+        level: Level
+        if count == 0:
+            level = "clear"
+        elif age is None:
+            level = "hold"
+        elif age >= after_s:
+            level = "raise"
+        elif age < after_s / 2:
+            level = "clear"
+        else:
+            level = "hold"
+        name = event.get("name") if isinstance(event.get("name"), str) else key
+        reason, destination = _unsafe_reason(event)
+        why = (
+            f"{destination or 'the backup drive'} is not connected"
+            if reason == "not_connected"
+            else _REASON_TEXT.get(reason or "")
+        )
+        minutes = (age or 0.0) / 60.0
+        how_long = "for" if count == 1 else "the oldest for"
+        message = (
+            f"Event {name}: {_plural(count, 'photo is', 'photos are')} not safe yet,"
+            f" {how_long} {minutes:.0f} min" + (f" ({why})" if why else "")
+        )
+        yield Observation(
+            alert_id_for("photos_unsafe", key),
+            level,
+            "photos_unsafe",
+            "event",
+            key,
+            message,
+            {
+                "event_id": key,
+                "event": name,
+                "count": count,
+                "photos": photos,
+                "oldest_unsafe_at": oldest,
+                "minutes": minutes,
+                "after_min": s.after_min,
+                "reason": reason,
+                "destination": destination,
+            },
+        )
+
+
+def rule_changed_after_backup(
+    records: Records, s: RuleSettings, now: float
+) -> Iterator[Observation]:
+    for key, safety in records.get("safety", {}).items():
+        files = _names(safety, "changed")
+        count = int(_num(safety.get("changed_count")) or 0) or len(files)
+        event = records.get("event", {}).get(key)
+        name = _event_name(records, key) or key
+        shown = ", ".join(files[:5]) + (", ..." if count > min(len(files), 5) else "")
+        message = (
+            f"Event {name}: {_plural(count, 'photo', 'photos')} changed after"
+            f" {'it was' if count == 1 else 'they were'} backed up"
+            + (f": {shown}" if files else "")
+        )
+        yield Observation(
+            alert_id_for("changed_after_backup", key),
+            "raise" if count > 0 and event is not None else "clear",
+            "changed_after_backup",
+            "event",
+            key,
+            message,
+            {"event_id": key, "event": name, "count": count, "files": files},
+        )
+
+
 Rule = Callable[[Records, Any, float], Iterator[Observation]]
 RULES: dict[str, Rule] = {
     "disk_low": rule_disk_low,
@@ -574,6 +703,8 @@ RULES: dict[str, Rule] = {
     "unknown_files": rule_unknown_files,
     "backup_failed": rule_backup_failed,
     "backup_stale": rule_backup_stale,
+    "photos_unsafe": rule_photos_unsafe,
+    "changed_after_backup": rule_changed_after_backup,
 }
 
 
