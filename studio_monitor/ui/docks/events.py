@@ -1,4 +1,8 @@
-"""The Events dock: the event catalogue with photos, size, last photo and backup state per destination.
+"""The Events dock: the event catalogue with photos, how many are safe ("120 of 130 safe", and how
+long the oldest unsafe one has waited), size, last photo and backup state per destination (a
+destination on the photos' own disk says "same disk", an unplugged one "not connected").
+The photos filed with no event show as one more row, "Unfiled photos", which can be backed up
+and verified but not archived.
 
 Actions: New event… (`event.create`), Start backup and Verify for the selected event
 (`backup.start`, `backup.verify`: every destination of the hub), and Archive
@@ -13,7 +17,7 @@ from PySide6.QtWidgets import QDialog, QMessageBox, QWidget
 from studio_monitor.ui.commands import CommandCenter
 from studio_monitor.ui.dialogs.forms import NewEventDialog
 from studio_monitor.ui.docks.base import MonitorDock, RecordTable
-from studio_monitor.ui.models.events import EventsModel
+from studio_monitor.ui.models.events import UNFILED_KEY, EventsModel
 
 
 class EventsDock(MonitorDock):
@@ -57,6 +61,7 @@ class EventsDock(MonitorDock):
         self.table.set_placeholder("No event yet. Create one with New event…")
         self.table.setColumnWidth(col.NAME, 200)
         self.table.setColumnWidth(col.DATE, 110)
+        self.table.setColumnWidth(col.SAFE, 230)
         self.table.setColumnWidth(col.BACKUP, 220)
         self.table.setColumnWidth(col.LAST_PHOTO, 130)
         self.body.addWidget(self.table, 1)
@@ -73,7 +78,9 @@ class EventsDock(MonitorDock):
         record = self.model.record(key) if key else None
         self.backup.setEnabled(record is not None and record.state != "archived")
         self.verify.setEnabled(record is not None)
-        self.archive.setEnabled(record is not None and record.state != "archived")
+        self.archive.setEnabled(
+            record is not None and record.state != "archived" and key != UNFILED_KEY
+        )
 
     def _create(self) -> None:
         dialog = NewEventDialog(self)
