@@ -116,6 +116,16 @@ class HubUnreachable(LinkError):
     """Connection refused, DNS failure, network down, timeout before any answer."""
 
 
+class NoAnswer(HubUnreachable):
+    """The connection was made (or reused) but the hub did not answer in time: a frozen or
+    hung hub (the kernel still accepts connections), or a path that swallows answers.
+    `waited_s`: how long the hub was given (it was silent at least that long)."""
+
+    def __init__(self, message: str, *, waited_s: float | None = None) -> None:
+        super().__init__(message)
+        self.waited_s = waited_s
+
+
 class UpgradeRefused(LinkError):
     """HTTP works but the WebSocket upgrade was refused (a proxy, a firewall): fall back."""
 
@@ -130,3 +140,8 @@ class ConnectionLost(LinkError):
 
 class TlsError(LinkError):
     """The TLS handshake failed (certificate not trusted, wrong host name)."""
+
+
+class StoreError(StudioMonitorError):
+    """A local file the program keeps (the link's cursors and outbox) could not be read or
+    written: a full disk, a locked or damaged file. The message names the file."""

@@ -96,10 +96,15 @@ class Replica:
         cursors: Mapping[str, int],
         active: Mapping[str, bool],
         records: Iterable[Record],
+        *,
+        authoritative: bool = False,
     ) -> SnapshotResult:
         """Replace the topics of a snapshot. A new epoch replaces everything: topics the
-        snapshot does not list are emptied, since their history is gone with the old epoch."""
-        result = SnapshotResult(epoch_changed=epoch != self.epoch)
+        snapshot does not list are emptied, since their history is gone with the old epoch.
+        `authoritative` (the hub refused these cursors: `resync_required`) does the same
+        in the same epoch: the hub's history is not the one this replica followed (an
+        older store restored), so nothing held here is kept, newer seqs included."""
+        result = SnapshotResult(epoch_changed=epoch != self.epoch or authoritative)
         by_topic: dict[str, dict[str, JsonObject]] = {
             topic: {} for topic in cursors if self.follows(topic)
         }

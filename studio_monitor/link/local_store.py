@@ -7,22 +7,25 @@ at that cursor: after a crash the link resumes from an older but consistent poin
 loses nothing. Commands wait here until the hub answers them. One file per state folder,
 `link.sqlite`, holding one section per hub URL. The database is a cache except for the
 outbox; a file SQLite cannot read is moved aside (`link.sqlite.corrupt-<time>`) and a new
-one started, with a warning, rather than keeping the app from starting.
+one started, with a warning, rather than keeping the app from starting. Any SQLite error
+later (a full disk, a locked file) is raised as the project's `StoreError`, naming the file,
+so the connection service treats it as the failure of the job that was writing.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import sqlite3
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, cast
+from typing import Any, Final, ParamSpec, TypeVar, cast
 
 import msgspec
 
-from studio_monitor.errors import ConfigError
+from studio_monitor.errors import ConfigError, StoreError
 from studio_monitor.link.status import CommandState, OutboxEntry
 from studio_monitor.protocol import Change, encode
 
@@ -30,6 +33,7 @@ log = logging.getLogger(__name__)
 
 JsonObject = dict[str, Any]
 FILE_NAME: Final = "link.sqlite"
+BUSY_TIMEOUT_S: Final = 0.5
 
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS hubs (
@@ -66,6 +70,26 @@ CREATE TABLE IF NOT EXISTS outbox (
 """
 
 _json_object = msgspec.json.Decoder(dict[str, Any])
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _store_errors(method: Callable[P, R]) -> Callable[P, R]:
+    """SQLite's errors (and the OS's) leave a method as `StoreError`, naming the file."""
+
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except (sqlite3.Error, OSError) as exc:
+            store = args[0]
+            path = store.path if isinstance(store, LocalStore) else "the link's store"
+            raise StoreError(
+                f"the link's local store {path} failed in {method.__name__}: {exc}"
+            ) from exc
+
+    return wrapper
 
 
 @dataclass(frozen=True)
@@ -111,7 +135,9 @@ class LocalStore:
             self._db = self._open()
 
     def _open(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, isolation_level=None)
+        # A short busy wait: every write runs on the event loop's thread, and a file held by
+        # another process should fail the write (StoreError, retried) rather than freeze it.
+        db = sqlite3.connect(self.path, isolation_level=None, timeout=BUSY_TIMEOUT_S)
         try:
             db.execute("PRAGMA journal_mode=WAL")
             # NORMAL in WAL mode: a power cut may lose the last transactions, never
@@ -124,11 +150,13 @@ class LocalStore:
             raise
         return db
 
+    @_store_errors
     def close(self) -> None:
         self._db.close()
 
     # --- records and cursors -----------------------------------------------------------------
 
+    @_store_errors
     def load(self) -> SavedState:
         db = self._db
         row = db.execute("SELECT epoch FROM hubs WHERE hub = ?", (self.hub,)).fetchone()
@@ -152,6 +180,7 @@ class LocalStore:
                 log.warning("dropping an unreadable saved record %s/%s", topic, key)
         return SavedState(epoch, cursors, active, records, confirmed)
 
+    @_store_errors
     def save_snapshot(
         self,
         epoch: str,
@@ -186,6 +215,7 @@ class LocalStore:
                     (self.hub, topic, cursors[topic], int(active.get(topic, False)), confirmed_at),
                 )
 
+    @_store_errors
     def save_changes(
         self, changes: Iterable[Change], cursors: Mapping[str, int], *, confirmed_at: float
     ) -> None:
@@ -214,6 +244,7 @@ class LocalStore:
                     (self.hub, topic, cursors[topic], confirmed_at),
                 )
 
+    @_store_errors
     def save_active(self, flags: Mapping[str, bool]) -> None:
         with _Transaction(self._db):
             self._db.executemany(
@@ -221,6 +252,7 @@ class LocalStore:
                 ((int(flag), self.hub, topic) for topic, flag in flags.items()),
             )
 
+    @_store_errors
     def save_confirmed(self, confirmed_at: Mapping[str, float]) -> None:
         """When each topic's data was last known current (kept for the data age after a
         restart; written on stop and with data, not on every heartbeat)."""
@@ -232,6 +264,7 @@ class LocalStore:
 
     # --- outbox --------------------------------------------------------------------------
 
+    @_store_errors
     def add_command(self, entry: OutboxEntry) -> None:
         with _Transaction(self._db):
             self._db.execute(
@@ -248,6 +281,7 @@ class LocalStore:
                 ),
             )
 
+    @_store_errors
     def update_command(self, entry: OutboxEntry, *, updated_at: float) -> None:
         with _Transaction(self._db):
             self._db.execute(
@@ -263,6 +297,7 @@ class LocalStore:
                 ),
             )
 
+    @_store_errors
     def commands(self, *, unfinished_only: bool = False) -> list[OutboxEntry]:
         """Outbox entries, oldest first."""
         sql = "SELECT id, name, args, status, result, error, created_at FROM outbox WHERE hub = ?"
@@ -285,6 +320,7 @@ class LocalStore:
             )
         return entries
 
+    @_store_errors
     def prune_commands(self, finished_before: float) -> int:
         """Forget answered commands last updated before `finished_before` (Unix time)."""
         with _Transaction(self._db):

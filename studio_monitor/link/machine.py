@@ -263,6 +263,8 @@ class HealthOk(Event):
 class HealthFailed(Event):
     TYPE = _E.HEALTH_FAILED
     error: str
+    #: Seconds the hub was known silent (a request not answered by its deadline), else 0.
+    silent_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -296,6 +298,8 @@ class WsLost(Event):
 
     TYPE = _E.WS_LOST
     error: str
+    #: Seconds since the hub last showed life on this WebSocket, when it went silent.
+    silent_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -327,6 +331,8 @@ class LongpollOk(Event):
     had_changes: bool
     more: bool
     elapsed_s: float
+    #: The round trip, for a request the hub was not asked to hold (wait 0).
+    rtt_ms: float | None = None
 
 
 @dataclass(frozen=True)
@@ -335,6 +341,7 @@ class LongpollFailed(Event):
 
     TYPE = _E.LONGPOLL_FAILED
     error: str
+    silent_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -345,6 +352,7 @@ class LongpollCut(Event):
 
     TYPE = _E.LONGPOLL_CUT
     error: str
+    silent_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -369,6 +377,7 @@ class PollOk(Event):
 class PollFailed(Event):
     TYPE = _E.POLL_FAILED
     error: str
+    silent_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -442,12 +451,18 @@ class StateChanged(Action):
 
 @dataclass(frozen=True)
 class CheckHealth(Action):
-    """GET /health; answer with HealthOk or HealthFailed (or Fatal)."""
+    """GET /health; answer with HealthOk or HealthFailed (or Fatal). No answer within
+    `timeout_s` is a failure."""
+
+    timeout_s: float
 
 
 @dataclass(frozen=True)
 class CompareCursors(Action):
-    """Read the hub's cursors over HTTP (and apply what it has): answer CursorsCompared."""
+    """Read the hub's cursors over HTTP (and apply what it has): answer CursorsCompared.
+    No answer within `timeout_s` is a failed comparison."""
+
+    timeout_s: float
 
 
 @dataclass(frozen=True)
@@ -472,17 +487,21 @@ class CloseWs(Action):
 class Longpoll(Action):
     """One GET /changes with `wait`, from the applied cursors (a snapshot first when there
     are none); answer LongpollOk, LongpollFailed (hub unreachable), LongpollCut (the request
-    broke on the way) or Fatal."""
+    broke on the way) or Fatal. The hub must answer within `timeout_s` (the wait plus the
+    answer margin); otherwise the request fails as unanswered (LongpollFailed)."""
 
     wait_s: float
+    timeout_s: float
 
 
 @dataclass(frozen=True)
 class Poll(Action):
     """One GET /changes with no wait for `topics` (a snapshot when there are no cursors
-    yet, or `topics` is empty: nothing is known); answer PollOk, PollFailed or Fatal."""
+    yet, or `topics` is empty: nothing is known); answer PollOk, PollFailed or Fatal.
+    Each request must be answered within `timeout_s`."""
 
     topics: tuple[str, ...]
+    timeout_s: float
 
 
 Request = Literal["health", "compare", "http"]
@@ -539,6 +558,13 @@ class MachineConfig:
     verify_delay_s: float = 3.0
     #: The hub holds a long-poll up to 30 s; fewer requests when idle (2 a minute).
     longpoll_wait_s: float = 30.0
+    #: Issue 11: a dead link is said within 12 s, a frozen hub too (SIGSTOP, a hung VM: the
+    #: kernel accepts connections, nothing answers). Every HTTP request must start being
+    #: answered within this, beyond the wait of a long-poll: health checks, polls, cursor
+    #: comparisons and the catch-up request that opens long-poll. A WebSocket that went
+    #: silent is noticed within 1.5 heartbeats (7.5 s, transports/ws.py); the catch-up
+    #: then proves HTTP works, or the link is offline, within 10.5 s of the freeze.
+    answer_timeout_s: float = 3.0
     #: A long-poll answered with nothing before this fraction of its wait is "early"; so
     #: many early answers in a row mean something on the way does not hold requests.
     longpoll_early_fraction: float = 0.5
@@ -642,7 +668,12 @@ class ConnectionMachine:
         self._probe_refused = False
         self._fatal = False
         self._early_answers = 0
+        self._longpoll_wait = 0.0
         self._cut_error: str | None = None
+        # Since when the hub is known to have said nothing (a WebSocket gone silent, a
+        # request unanswered by its deadline) in the current data state; None: it answers.
+        self._silent_from: float | None = None
+        self._time_silent = 0.0
         self._last_compare = -math.inf
         self._heartbeat_s: float | None = None
         self._rtt_ms: float | None = None
@@ -718,6 +749,12 @@ class ConnectionMachine:
         return policy.describe_scaling(
             self._power, self._network_with_rtt(), self._visible, shortest
         )
+
+    @property
+    def time_silent(self) -> float:
+        """Seconds spent in a data state (live, longpoll, polling) while the hub was in fact
+        silent, found out afterwards; `time_in_state` counts them as offline."""
+        return self._time_silent
 
     def time_in_state(self) -> dict[LinkState, float]:
         totals = dict(self._time_in_state)
@@ -813,9 +850,21 @@ class ConnectionMachine:
         if target is old:
             return
         now = self._clock.monotonic()
-        self._time_in_state[old.value] += now - self._state_since
+        if old in _DATA_STATES and self._silent_from is not None:
+            # Nothing flowed since the hub went silent: that stretch was not `old`.
+            since = min(now, max(self._silent_from, self._state_since))
+            self._time_in_state[old.value] += since - self._state_since
+            self._time_in_state["offline"] += now - since
+            self._time_silent += now - since
+        else:
+            self._time_in_state[old.value] += now - self._state_since
+        if target not in _DATA_STATES:
+            self._silent_from = None
         self._state_since = now
         self._state = target
+        # A round trip belongs to one connection: the next one measures its own (a stale
+        # "RTT 7.6 s" from a hub that answered after a freeze must not stay on screen).
+        self._rtt_ms = None
         out.append(StateChanged(old, target))
         keep = _TIMERS_BY_STATE[target]
         for timer in list(self._deadlines):
@@ -860,7 +909,10 @@ class ConnectionMachine:
             self._close_ws("stalled", out)
         self._early_answers = 0
         self._cut_error = None
-        self._send_longpoll(self.config.longpoll_wait_s, out)
+        # First a catch-up request the hub answers at once (wait 0): it fetches what the
+        # WebSocket missed and proves within `answer_timeout_s` that HTTP reaches a hub
+        # that answers; a frozen hub makes it fail, and the link goes offline.
+        self._send_longpoll(0.0, out)
         if self._ws is None:
             self._schedule_probe(out)
         self._arm_notice(out)
@@ -887,6 +939,7 @@ class ConnectionMachine:
     def _on_health_ok(self, event: HealthOk, out: list[Action]) -> None:
         self._health_pending = False
         self._fatal = False
+        self._heard()
         self._note_rtt(event.rtt_ms)
         if self._state is State.LONGPOLL:
             # A long-poll was cut and the hub still answers: the way to it does not carry
@@ -906,6 +959,8 @@ class ConnectionMachine:
     def _on_health_failed(self, event: HealthFailed, out: list[Action]) -> None:
         self._health_pending = False
         self.last_error = event.error
+        if self._state in (State.LONGPOLL, State.POLLING):
+            self._note_silence(event.silent_s)
         if self._state is State.OFFLINE:
             self._schedule_retry(out)
         elif self._state is State.LIVE:
@@ -931,11 +986,14 @@ class ConnectionMachine:
 
     def _on_ws_opened(self, event: WsOpened, out: list[Action]) -> None:
         self._ws = "open"
+        if self._state is State.CONNECTING:
+            self._heard()
         self._heartbeat_s = event.heartbeat_s
         self._schedule(Timer.CATCHUP, self.config.catchup_timeout_s, out)
 
     def _on_ws_caught_up(self, event: WsCaughtUp, out: list[Action]) -> None:
         self._ws = "live"
+        self._heard()
         self._cancel_timer(Timer.CATCHUP, out)
         self._move(State.LIVE, out)
 
@@ -953,6 +1011,8 @@ class ConnectionMachine:
             self._schedule_probe(out)
 
     def _on_ws_lost(self, event: WsLost, out: list[Action]) -> None:
+        if self._state is State.LIVE:
+            self._note_silence(event.silent_s)
         self._ws_gone(
             f"Lost the WebSocket connection ({event.error})", event.error, out, refused=False
         )
@@ -986,8 +1046,11 @@ class ConnectionMachine:
     def _on_longpoll_ok(self, event: LongpollOk, out: list[Action]) -> Event | None:
         self._http = None
         self._data_ok()
+        self._heard()
+        self._note_rtt(event.rtt_ms)
         early = (
-            not event.had_changes
+            self._longpoll_wait > 0
+            and not event.had_changes
             and not event.more
             and event.elapsed_s < self.config.longpoll_wait_s * self.config.longpoll_early_fraction
         )
@@ -1001,12 +1064,14 @@ class ConnectionMachine:
         return None
 
     def _on_longpoll_failed(self, event: LongpollFailed, out: list[Action]) -> None:
+        self._note_silence(event.silent_s)
         self._http_failed(event.error, out)
 
     def _on_longpoll_cut(self, event: LongpollCut, out: list[Action]) -> None:
         # No data flows until the health check says which: the hub gone (offline at once, no
         # polling blip) or the way to it not holding long-polls (polling).
         self._http = None
+        self._note_silence(event.silent_s)
         self.last_error = event.error
         self._cut_error = event.error
         if not self._health_pending:
@@ -1034,11 +1099,12 @@ class ConnectionMachine:
             self._schedule_poll(out)
             return
         self._http = "poll"
-        out.append(Poll(topics))
+        out.append(Poll(topics, self.config.answer_timeout_s))
 
     def _on_poll_ok(self, event: PollOk, out: list[Action]) -> None:
         self._http = None
         self._data_ok()
+        self._heard()
         self._note_rtt(event.rtt_ms)
         now = self._clock.monotonic()
         for topic in event.topics:
@@ -1047,6 +1113,7 @@ class ConnectionMachine:
         self._schedule_poll(out)
 
     def _on_poll_failed(self, event: PollFailed, out: list[Action]) -> None:
+        self._note_silence(event.silent_s)
         self._http_failed(event.error, out)
 
     def _on_fatal(self, event: Fatal, out: list[Action]) -> None:
@@ -1113,7 +1180,7 @@ class ConnectionMachine:
         elif self._state is State.LONGPOLL:
             if not self._health_pending:  # else a cut long-poll is being judged: let it be
                 self._cancel_http(out)
-                self._send_longpoll(self.config.longpoll_wait_s, out)
+                self._send_longpoll(0.0, out)  # a catch-up: proves the hub is still there
             if self._ws is None:
                 self._probe_now(out)
         elif self._state is State.POLLING:
@@ -1230,13 +1297,24 @@ class ConnectionMachine:
         self._probe_refused = refused
         self._probe_delays = self._new_probe_delays(refused=refused)
 
+    def _heard(self) -> None:
+        """The hub answered: whatever silence there was is over."""
+        self._silent_from = None
+
+    def _note_silence(self, silent_s: float) -> None:
+        if silent_s <= 0:
+            return
+        since = self._clock.monotonic() - silent_s
+        if self._silent_from is None or since < self._silent_from:
+            self._silent_from = since
+
     def _note_rtt(self, rtt_ms: float | None) -> None:
         if rtt_ms is not None:
             self._rtt_ms = rtt_ms
 
     def _check_health(self, out: list[Action]) -> None:
         self._health_pending = True
-        out.append(CheckHealth())
+        out.append(CheckHealth(self.config.answer_timeout_s))
 
     def _cancel_health(self, out: list[Action]) -> None:
         if self._health_pending:
@@ -1246,7 +1324,7 @@ class ConnectionMachine:
     def _compare_cursors(self, out: list[Action]) -> None:
         self._compare_pending = True
         self._last_compare = self._clock.monotonic()
-        out.append(CompareCursors())
+        out.append(CompareCursors(self.config.answer_timeout_s))
 
     def _cancel_compare(self, out: list[Action]) -> None:
         if self._compare_pending:
@@ -1265,7 +1343,8 @@ class ConnectionMachine:
 
     def _send_longpoll(self, wait_s: float, out: list[Action]) -> None:
         self._http = "longpoll"
-        out.append(Longpoll(wait_s))
+        self._longpoll_wait = wait_s
+        out.append(Longpoll(wait_s, wait_s + self.config.answer_timeout_s))
 
     def _cancel_http(self, out: list[Action]) -> None:
         if self._http is not None:

@@ -23,7 +23,9 @@ from studio_monitor.errors import (
     ConnectionLost,
     HubError,
     HubUnreachable,
+    MessageTooLarge,
     ProtocolError,
+    StoreError,
     TlsError,
     UpgradeRefused,
 )
@@ -214,11 +216,16 @@ def classify(error: BaseException) -> Disposition:
     silent, a proxy's 502/504, a mangled answer): use a simpler one. A cut or a proxy's error
     can also mean the hub itself just went away; the machine tells the two apart with a
     health check before it settles for a simpler transport (see `machine.LongpollCut`).
-    "fatal": retrying as is cannot help (token refused, TLS not trusted, bad configuration):
-    say so; the link still retries slowly in case someone fixes it on the hub's side.
+    "fatal": retrying as is cannot help (token refused, TLS not trusted, bad configuration,
+    an answer over this client's size limit such as a snapshot too big to take): say so; the
+    link still retries slowly in case someone fixes it on the hub's side. Anything else,
+    an error nobody expected included, is "fatal" too: retried slowly, never silently lost.
+    A local file that cannot be written (`StoreError`: a full disk) is "retry".
     """
-    if isinstance(error, AuthError | TlsError | ConfigError):
+    if isinstance(error, AuthError | TlsError | ConfigError | MessageTooLarge):
         return "fatal"
+    if isinstance(error, StoreError):
+        return "retry"
     if isinstance(error, UpgradeRefused | ConnectionLost | ProtocolError):
         return "fallback"
     if isinstance(error, HubError):

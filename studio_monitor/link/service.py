@@ -22,6 +22,7 @@ import collections
 import contextlib
 import functools
 import logging
+import math
 import random
 import ssl
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -35,8 +36,11 @@ from studio_monitor.errors import (
     AuthError,
     HubError,
     LinkError,
+    MessageTooLarge,
+    NoAnswer,
     ProtocolError,
     ResyncRequired,
+    StoreError,
     StudioMonitorError,
     UpgradeRefused,
 )
@@ -82,6 +86,9 @@ POWER_POLL_S: Final = 60.0
 COMMAND_POLL_S: Final = 1.0
 #: At most this many pages of `/changes` per poll (each up to 1000 changes).
 MAX_POLL_PAGES: Final = 20
+#: A second `resync_required` this soon after a resync's snapshot is a failure (backoff),
+#: not another snapshot.
+RESYNC_MIN_INTERVAL_S: Final = 5.0
 #: Errors that mean the command itself was refused: retrying the same id cannot help.
 COMMAND_REFUSALS: Final = frozenset(
     {"bad_request", "not_found", "conflict", "forbidden", "too_large"}
@@ -129,6 +136,7 @@ class ConnectionService(QObject):
         ssl_context: ssl.SSLContext | None = None,
         http_client: httpx.AsyncClient | None = None,
         ws_open: Callable[..., Awaitable[WsSession]] = WsSession.open,
+        store: LocalStore | None = None,
     ) -> None:
         super().__init__(parent)
         self.hub_url = hub_url
@@ -140,7 +148,10 @@ class ConnectionService(QObject):
         self._ssl_context = ssl_context
         self._ws_open = ws_open
         self._http = HttpTransport(hub_url, token, client=http_client, ssl_context=ssl_context)
-        self._store = LocalStore(state_dir, hub_url)
+        self._store = store if store is not None else LocalStore(state_dir, hub_url)
+        # A write to the store failed (a full disk): what is on disk lags what was applied,
+        # so the next write rewrites the whole replica.
+        self._store_dirty = False
         self._outbox = Outbox(self._store, self._clock)
         self._replica = Replica(topics)
         self._power = self._power_probe.current()
@@ -166,6 +177,7 @@ class ConnectionService(QObject):
         self._ws_synced = False  # the WebSocket resumed, or its snapshot came
         self._verify_target: dict[str, int] = {}
         self._etag: str | None = None
+        self._last_resync = -math.inf
         self._confirmed: dict[str, float | None] = {}
         self._last_error: str | None = None
         self._gaps_repaired = 0
@@ -227,8 +239,15 @@ class ConnectionService(QObject):
             await self._ws.close("client stopping")
             self._ws = None
         await self._http.aclose()
-        self._store.save_confirmed({t: at for t, at in self._confirmed.items() if at is not None})
-        self._store.close()
+        try:
+            self._store.save_confirmed(
+                {t: at for t, at in self._confirmed.items() if at is not None}
+            )
+        except StoreError as exc:
+            log.warning("could not save the data ages on stop: %s", exc)
+        finally:
+            with contextlib.suppress(StoreError):
+                self._store.close()
 
     def reconnect(self) -> None:
         """Drop the backoff and try the WebSocket now."""
@@ -295,6 +314,7 @@ class ConnectionService(QObject):
                 messages=messages,
                 bytes=nbytes,
                 time_in_state={k: round(v, 1) for k, v in self._machine.time_in_state().items()},
+                time_silent=round(self._machine.time_silent, 1),
             ),
         )
 
@@ -342,10 +362,16 @@ class ConnectionService(QObject):
                 if old is m.State.LIVE:
                     self._remember_ws_confirmation()
                 self.stateChanged.emit(new.value)
-            case m.CheckHealth():
-                self._start("health", self._health)
-            case m.CompareCursors():
-                self._start("compare", self._compare)
+            case m.CheckHealth(timeout_s=timeout_s):
+                self._start(
+                    "health",
+                    functools.partial(self._health, timeout_s),
+                    lambda exc: _failure(exc, m.HealthFailed),
+                )
+            case m.CompareCursors(timeout_s=timeout_s):
+                self._start(
+                    "compare", functools.partial(self._compare, timeout_s), self._compare_failed
+                )
             case m.VerifyWsPosition():
                 behind = {
                     t: seq for t, seq in self._verify_target.items() if self._ws_pos.get(t, 0) < seq
@@ -354,14 +380,22 @@ class ConnectionService(QObject):
                     log.warning("the WebSocket did not deliver what the hub had: %s", behind)
                     self._feed(m.WsStalled())
             case m.OpenWs(timeout_s=timeout_s):
-                self._start("ws", functools.partial(self._websocket, timeout_s))
+                self._start("ws", functools.partial(self._websocket, timeout_s), self._ws_failed)
             case m.CloseWs(reason=reason):
                 log.info("closing the WebSocket: %s", reason)
                 self._cancel("ws")
-            case m.Longpoll(wait_s=wait_s):
-                self._start("http", functools.partial(self._longpoll, wait_s))
-            case m.Poll(topics=topics):
-                self._start("http", functools.partial(self._poll, topics))
+            case m.Longpoll(wait_s=wait_s, timeout_s=timeout_s):
+                self._start(
+                    "http",
+                    functools.partial(self._longpoll, wait_s, timeout_s - wait_s),
+                    lambda exc: _failure(exc, m.LongpollFailed, fallback=m.LongpollCut),
+                )
+            case m.Poll(topics=topics, timeout_s=timeout_s):
+                self._start(
+                    "http",
+                    functools.partial(self._poll, topics, timeout_s),
+                    lambda exc: _failure(exc, m.PollFailed),
+                )
             case m.Cancel(request=request):
                 self._cancel(request)
             case m.FlushOutbox():
@@ -389,10 +423,47 @@ class ConnectionService(QObject):
 
     # --- tasks ---------------------------------------------------------------------------------
 
-    def _start(self, kind: str, job: Callable[[], Awaitable[None]]) -> None:
+    def _start(
+        self,
+        kind: str,
+        job: Callable[[], Awaitable[None]],
+        on_error: Callable[[Exception], m.Event],
+    ) -> None:
+        """Run one of the machine's requests. Whatever goes wrong in it, even what no
+        transport expected (a bug, a full disk), reaches the machine as that request's
+        failure (`on_error`), so no request stays outstanding for ever (issue 10 item 12)."""
         self._cancel(kind)
         assert self._loop is not None
-        self._tasks[kind] = self._loop.create_task(_guard(job, kind), name=f"link-{kind}")
+        self._tasks[kind] = self._loop.create_task(
+            self._job(kind, job, on_error), name=f"link-{kind}"
+        )
+
+    async def _job(
+        self,
+        kind: str,
+        job: Callable[[], Awaitable[None]],
+        on_error: Callable[[Exception], m.Event],
+    ) -> None:
+        try:
+            await job()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if isinstance(exc, StudioMonitorError):
+                log.warning("link task %s failed: %s", kind, _describe(exc))
+            else:
+                log.exception("link task %s failed", kind)
+            if self._done(kind):
+                self._feed(on_error(exc))
+
+    def _compare_failed(self, exc: Exception) -> m.Event:
+        self._set_error(f"cursor comparison failed: {_describe(exc)}")
+        return m.CursorsCompared(in_sync=True)
+
+    def _ws_failed(self, exc: Exception) -> m.Event:
+        if self._machine.ws_phase == "opening":
+            return _failure(exc, m.WsFailed)
+        return _failure(exc, m.WsLost)
 
     def _cancel(self, kind: str) -> None:
         task = self._tasks.pop(kind, None)
@@ -416,19 +487,14 @@ class ConnectionService(QObject):
 
     # --- health and cursor comparison --------------------------------------------------------
 
-    async def _health(self) -> None:
-        try:
-            health, rtt_ms = await self._http.health()
-        except StudioMonitorError as exc:
-            if self._done("health"):
-                self._feed(_failure(exc, m.HealthFailed))
-            return
+    async def _health(self, timeout_s: float) -> None:
+        health, rtt_ms = await self._http.health(answer_s=timeout_s)
         if self._done("health"):
             if self._replica.epoch is not None and health.epoch != self._replica.epoch:
                 log.info("the hub is in a new epoch (%s): a snapshot will follow", health.epoch)
             self._feed(m.HealthOk(rtt_ms=rtt_ms))
 
-    async def _compare(self) -> None:
+    async def _compare(self, timeout_s: float) -> None:
         """One cheap /changes read from the applied cursors, while live: anything it brings
         is applied at once (so a gap cannot hide), and the WebSocket must show the same
         within the machine's verify delay."""
@@ -437,21 +503,15 @@ class ConnectionService(QObject):
         try:
             cursors = self._replica.request_cursors()
             if self._replica.epoch is not None and cursors:
-                body = await self._http.changes(self._replica.epoch, cursors)
+                body = await self._http.changes(self._replica.epoch, cursors, answer_s=timeout_s)
                 if body.epoch == self._replica.epoch:
                     in_sync = not body.changes
                     self._verify_target = dict(body.cursors)
                     self._apply_changes(body.changes, source=None, confirm=body.cursors)
                     self._apply_active(body.active)
-        except ResyncRequired:
+        except ResyncRequired as exc:
             in_sync = False
-            with contextlib.suppress(StudioMonitorError):
-                await self._http_snapshot()
-        except StudioMonitorError as exc:
-            if self._done("compare"):
-                self._set_error(f"cursor comparison failed: {_describe(exc)}")
-                self._feed(m.CursorsCompared(in_sync=True))
-            return
+            await self._resync(exc)
         rtt_ms = (self._clock.monotonic() - started) * 1000.0
         if self._done("compare"):
             self._feed(m.CursorsCompared(in_sync=in_sync, rtt_ms=rtt_ms))
@@ -475,6 +535,11 @@ class ConnectionService(QObject):
                 kind = m.WsRefused if isinstance(exc, UpgradeRefused) else m.WsFailed
                 self._feed(_failure(exc, kind))
             return
+        except Exception as exc:
+            log.exception("opening the WebSocket failed")
+            if self._done("ws"):
+                self._feed(_failure(exc, m.WsFailed))
+            return
         if self._tasks.get("ws") is not asyncio.current_task() or self._stopped:
             await session.close("not needed any more")
             return
@@ -494,15 +559,18 @@ class ConnectionService(QObject):
                 try:
                     frame = await session.recv()
                 except ProtocolError as exc:
-                    if isinstance(exc, LinkError):
+                    if isinstance(exc, LinkError | MessageTooLarge):
                         raise
                     log.warning("ignoring a frame from the hub: %s", exc.message)
                     continue
                 self._on_frame(frame, session)
                 self._check_caught_up()
-        except StudioMonitorError as exc:
+        except Exception as exc:
+            if not isinstance(exc, StudioMonitorError):
+                log.exception("the WebSocket session failed")
             if self._done("ws"):
-                self._feed(_failure(exc, m.WsLost))
+                silent = session.seconds_since_alive() if session.went_silent else 0.0
+                self._feed(_failure(exc, m.WsLost, silent_s=silent))
         finally:
             self._remember_ws_confirmation()
             self._closed_messages += session.messages_received
@@ -574,40 +642,41 @@ class ConnectionService(QObject):
 
     # --- HTTP data ---------------------------------------------------------------------------
 
-    async def _longpoll(self, wait_s: float) -> None:
+    async def _longpoll(self, wait_s: float, answer_s: float) -> None:
         started = self._clock.monotonic()
-        try:
-            had_changes, more = await self._fetch(wait_s=wait_s)
-        except StudioMonitorError as exc:
-            if self._done("http"):
-                self._feed(_failure(exc, m.LongpollFailed, fallback=m.LongpollCut))
-            return
+        had_changes, more = await self._fetch(wait_s=wait_s, answer_s=answer_s)
         elapsed = self._clock.monotonic() - started
         if self._done("http"):
-            self._feed(m.LongpollOk(had_changes=had_changes, more=more, elapsed_s=elapsed))
+            self._feed(
+                m.LongpollOk(
+                    had_changes=had_changes,
+                    more=more,
+                    elapsed_s=elapsed,
+                    rtt_ms=elapsed * 1000.0 if wait_s == 0 else None,
+                )
+            )
 
-    async def _poll(self, topics: tuple[str, ...]) -> None:
+    async def _poll(self, topics: tuple[str, ...], answer_s: float) -> None:
         started = self._clock.monotonic()
-        try:
-            if not topics or self._replica.epoch is None:
-                await self._http_snapshot()
-                covered = tuple(sorted(self._replica.cursors))
-            else:
-                covered = topics
-                for _ in range(MAX_POLL_PAGES):
-                    _, more = await self._fetch(wait_s=0.0, topics=topics)
-                    if not more:
-                        break
-        except StudioMonitorError as exc:
-            if self._done("http"):
-                self._feed(_failure(exc, m.PollFailed))
-            return
+        if not topics or self._replica.epoch is None:
+            await self._http_snapshot()
+            covered = tuple(sorted(self._replica.cursors))
+        else:
+            covered = topics
+            for _ in range(MAX_POLL_PAGES):
+                _, more = await self._fetch(wait_s=0.0, topics=topics, answer_s=answer_s)
+                if not more:
+                    break
         rtt_ms = (self._clock.monotonic() - started) * 1000.0
         if self._done("http"):
             self._feed(m.PollOk(topics=covered, rtt_ms=rtt_ms))
 
     async def _fetch(
-        self, *, wait_s: float, topics: tuple[str, ...] | None = None
+        self,
+        *,
+        wait_s: float,
+        answer_s: float,
+        topics: tuple[str, ...] | None = None,
     ) -> tuple[bool, bool]:
         """One /changes request from the applied cursors (a snapshot first when there is
         nothing to start from, or when the hub says resync). Returns (had changes, more)."""
@@ -632,11 +701,12 @@ class ConnectionService(QObject):
             await self._http_snapshot()
             return bool(replica.cursors), False
         try:
-            body = await self._http.changes(replica.epoch, cursors, wait_s=wait_s)
+            body = await self._http.changes(
+                replica.epoch, cursors, wait_s=wait_s, answer_s=answer_s
+            )
         except ResyncRequired as exc:
-            log.info("resync required over HTTP (%s): taking a snapshot", exc.message)
-            await self._http_snapshot()
-            return True, True
+            await self._resync(exc)
+            return True, False
         if body.epoch != replica.epoch:
             await self._http_snapshot()
             return True, True
@@ -647,7 +717,21 @@ class ConnectionService(QObject):
         self._apply_changes(body.changes, source=None, confirm=body.cursors)
         self._apply_active(body.active)
 
-    async def _http_snapshot(self) -> None:
+    async def _resync(self, exc: ResyncRequired) -> None:
+        """The hub refuses the applied cursors (a new epoch, history compacted, or cursors
+        ahead of it: an older store): drop the ETag (a 304 would keep the refused state)
+        and take the whole snapshot as the truth. Refused again soon after one: the hub
+        and this client disagree in a way a snapshot does not mend; the request fails and
+        the machine's backoff paces the next try (issue 10 item 9: never a tight loop)."""
+        now = self._clock.monotonic()
+        if now - self._last_resync < RESYNC_MIN_INTERVAL_S:
+            raise exc
+        self._last_resync = now
+        log.info("resync required over HTTP (%s): taking a fresh snapshot", exc.message)
+        self._etag = None
+        await self._http_snapshot(authoritative=True)
+
+    async def _http_snapshot(self, *, authoritative: bool = False) -> None:
         body, etag = await self._http.snapshot(self._topics, etag=self._etag)
         if body is None:
             now = self._clock.wall()
@@ -655,7 +739,9 @@ class ConnectionService(QObject):
                 self._confirmed[topic] = now
             return
         self._etag = etag
-        self._apply_snapshot(body.epoch, body.cursors, body.active, body.records)
+        self._apply_snapshot(
+            body.epoch, body.cursors, body.active, body.records, authoritative=authoritative
+        )
 
     # --- applying data -------------------------------------------------------------------------
 
@@ -665,18 +751,28 @@ class ConnectionService(QObject):
         cursors: Mapping[str, int],
         active: Mapping[str, bool],
         records: list[Record],
+        *,
+        authoritative: bool = False,
     ) -> None:
         before = dict(self._replica.active)
-        result = self._replica.load_snapshot(epoch, cursors, active, records)
-        now = self._clock.wall()
-        self._store.save_snapshot(
-            epoch,
-            result.reset,
-            self._replica.cursors,
-            self._replica.active,
-            epoch_changed=result.epoch_changed,
-            confirmed_at=now,
+        result = self._replica.load_snapshot(
+            epoch, cursors, active, records, authoritative=authoritative
         )
+        now = self._clock.wall()
+        if self._store_dirty:
+            self._save_replica(now)
+        else:
+            self._save(
+                functools.partial(
+                    self._store.save_snapshot,
+                    epoch,
+                    result.reset,
+                    self._replica.cursors,
+                    self._replica.active,
+                    epoch_changed=result.epoch_changed,
+                    confirmed_at=now,
+                )
+            )
         if result.epoch_changed:
             log.info("snapshot of epoch %s", epoch)
             self._confirmed = {}
@@ -699,8 +795,18 @@ class ConnectionService(QObject):
         result = self._replica.apply(changes)
         now = self._clock.wall()
         if result.applied:
-            self._store.save_changes(result.applied, self._replica.cursors, confirmed_at=now)
             self.changesApplied.emit(result.applied)
+            if self._store_dirty:
+                self._save_replica(now)
+            else:
+                self._save(
+                    functools.partial(
+                        self._store.save_changes,
+                        result.applied,
+                        self._replica.cursors,
+                        confirmed_at=now,
+                    )
+                )
         for topic in confirm or ():
             if self._replica.follows(topic):
                 self._confirmed[topic] = now
@@ -715,6 +821,34 @@ class ConnectionService(QObject):
             self._gaps_repaired += result.repaired
         return result.gaps
 
+    def _save(self, write: Callable[[], None]) -> None:
+        """One write to the local store; a failure is said, remembered (the next write
+        rewrites everything) and raised, so the job applying the data fails with it."""
+        try:
+            write()
+        except StoreError as exc:
+            self._store_dirty = True
+            self._set_error(exc.args[0] if exc.args else "the local store failed")
+            raise
+
+    def _save_replica(self, now: float) -> None:
+        replica = self._replica
+        if replica.epoch is None:
+            return
+        self._save(
+            functools.partial(
+                self._store.save_snapshot,
+                replica.epoch,
+                {t: dict(r) for t, r in replica.records.items()},
+                replica.cursors,
+                replica.active,
+                epoch_changed=True,
+                confirmed_at=now,
+            )
+        )
+        self._store_dirty = False
+        log.info("the local store is written again, in full")
+
     def _apply_active(self, flags: Mapping[str, bool]) -> None:
         before = dict(self._replica.active)
         self._replica.set_active(flags)
@@ -726,7 +860,7 @@ class ConnectionService(QObject):
         if not changed and after.keys() == before.keys():
             return
         if changed:
-            self._store.save_active(changed)
+            self._save(functools.partial(self._store.save_active, changed))
             for topic, flag in changed.items():
                 self.activeChanged.emit(topic, flag)
         self._feed(m.ActivityChanged(dict(after)))
@@ -884,21 +1018,36 @@ class ConnectionService(QObject):
         self._schedule_refresh()
 
 
+_SILENCE_EVENTS: Final = (
+    m.HealthFailed,
+    m.LongpollFailed,
+    m.LongpollCut,
+    m.PollFailed,
+    m.WsLost,
+)
+
+
 def _failure(
-    exc: StudioMonitorError,
-    kind: Callable[[str], m.Event],
+    exc: BaseException,
+    kind: Callable[..., m.Event],
     *,
-    fallback: Callable[[str], m.Event] | None = None,
+    fallback: Callable[..., m.Event] | None = None,
+    silent_s: float = 0.0,
 ) -> m.Event:
-    """The machine event for a transport error: fatal ones stop the link's hopes for now,
-    a misbehaving transport may have its own event, everything else is `kind`."""
+    """The machine event for a failed request: fatal ones stop the link's hopes for now,
+    a misbehaving transport may have its own event, everything else is `kind`. Any
+    exception is classified (an unknown one by `policy.classify`'s rule). A request the hub
+    did not answer by its deadline tells the machine how long the hub was silent."""
     message = _describe(exc)
     disposition = classify(exc)
     if disposition == "fatal":
         return m.Fatal(message)
-    if disposition == "fallback" and fallback is not None:
-        return fallback(message)
-    return kind(message)
+    chosen = fallback if disposition == "fallback" and fallback is not None else kind
+    if isinstance(exc, NoAnswer) and exc.waited_s is not None:
+        silent_s = max(silent_s, exc.waited_s)
+    if silent_s > 0 and chosen in _SILENCE_EVENTS:
+        return chosen(message, silent_s=silent_s)
+    return chosen(message)
 
 
 def _describe(exc: BaseException) -> str:
@@ -908,8 +1057,10 @@ def _describe(exc: BaseException) -> str:
 
 
 async def _guard(job: Callable[[], Awaitable[None]], what: str) -> None:
-    """Run a link task; a bug in it is logged rather than lost in an unawaited task. The
-    coroutine is made here, so a task cancelled before it starts leaves none unawaited."""
+    """Run a task the machine does not wait on (a frame sent, a command over HTTP); a
+    failure is logged rather than lost in an unawaited task (the machine's own requests
+    run in `ConnectionService._job`, which reports failures). The coroutine is made here,
+    so a task cancelled before it starts leaves none unawaited."""
     try:
         await job()
     except asyncio.CancelledError:

@@ -38,7 +38,10 @@ class Counters:
     first one. `fallbacks`: switches from WebSocket (or from connecting) to long-poll or
     polling, and from long-poll to polling. `gaps_repaired`: seq gaps found and filled.
     `messages` and `bytes`: frames and HTTP bodies received from the hub. `time_in_state`:
-    seconds spent in each state, the current one included.
+    seconds spent in each state, the current one included; a stretch in `live`, `longpoll`
+    or `polling` during which the hub was in fact silent (a frozen hub, found out when its
+    WebSocket went silent or a request was not answered by its deadline) is counted as
+    `offline`, not as data flowing. `time_silent`: the total of those stretches.
     """
 
     reconnects: int = 0
@@ -49,6 +52,7 @@ class Counters:
     time_in_state: Mapping[LinkState, float] = field(
         default_factory=lambda: dict.fromkeys(LINK_STATES, 0.0)
     )
+    time_silent: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -150,3 +150,25 @@ def test_the_file_is_plain_sqlite_in_wal_mode(tmp_path: Path) -> None:
     db = sqlite3.connect(tmp_path / FILE_NAME)
     assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     db.close()
+
+
+def test_sqlite_errors_leave_as_the_projects_store_error(tmp_path: Path) -> None:
+    from studio_monitor.errors import StoreError
+
+    store = LocalStore(tmp_path / "state", HUB)
+    store.save_snapshot("e1", {"a": {}}, {"a": 0}, {}, epoch_changed=True, confirmed_at=1.0)
+    # Another connection holds the write lock (a second process, a backup tool): SQLite
+    # says "database is locked" at once (no busy wait on this connection).
+    other = sqlite3.connect(store.path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(StoreError, match=r"link\.sqlite.*save_changes.*locked"):
+            store.save_changes([put("a", 1, "k", {"n": 1})], {"a": 1}, confirmed_at=2.0)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    # The failed write left nothing half done, and the store works again.
+    assert store.load().cursors == {"a": 0}
+    store.save_changes([put("a", 1, "k", {"n": 1})], {"a": 1}, confirmed_at=2.0)
+    assert store.load().records == {"a": {"k": {"n": 1}}}
+    store.close()

@@ -64,6 +64,11 @@ from studio_monitor.link.machine import (
 from studio_monitor.link.policy import NetworkState, PowerState
 
 CONFIG = MachineConfig()
+T = CONFIG.answer_timeout_s
+
+
+def LP(wait_s: float) -> Longpoll:
+    return Longpoll(wait_s=wait_s, timeout_s=wait_s + T)
 
 
 def new_machine(**kwargs: object) -> tuple[ConnectionMachine, ManualClock]:
@@ -147,7 +152,7 @@ def _http(m: ConnectionMachine, c: ManualClock) -> None:
 
 
 def _compare(m: ConnectionMachine, c: ManualClock) -> None:
-    while CompareCursors() not in run_until(m, c, of(CheckHealth | CompareCursors)):
+    while CompareCursors(T) not in run_until(m, c, of(CheckHealth | CompareCursors)):
         m.handle(HealthOk())
 
 
@@ -255,7 +260,7 @@ def test_feeding_before_start_or_starting_twice_is_an_error() -> None:
 
 def test_start_checks_health_then_opens_the_websocket_and_goes_live() -> None:
     machine, _ = new_machine()
-    assert CheckHealth() in machine.start()
+    assert CheckHealth(T) in machine.start()
     assert machine.handle(HealthOk(rtt_ms=4.0)) == [OpenWs(timeout_s=10.0)]
     actions = machine.handle(WsOpened(heartbeat_s=5.0))
     assert Schedule(Timer.CATCHUP, CONFIG.catchup_timeout_s) in actions
@@ -273,7 +278,7 @@ def test_websocket_lost_means_longpoll_at_once_then_probe_and_promote_make_befor
     machine, clock = to_state(State.LIVE)
     actions = machine.handle(WsLost("connection reset"))
     assert machine.state is State.LONGPOLL
-    assert Longpoll(wait_s=30.0) in actions  # at once, from the same cursors
+    assert LP(0.0) in actions  # at once, from the same cursors (a catch-up first)
     probe = [a for a in actions if isinstance(a, Schedule) and a.timer is Timer.PROBE]
     assert len(probe) == 1
     assert 0 <= probe[0].delay_s <= CONFIG.probe_initial_s
@@ -283,7 +288,7 @@ def test_websocket_lost_means_longpoll_at_once_then_probe_and_promote_make_befor
     actions = machine.handle(WsOpened(heartbeat_s=5.0))
     assert not [a for a in actions if isinstance(a, Cancel | StateChanged)]
     actions = machine.handle(LongpollOk(had_changes=True, more=False, elapsed_s=0.1))
-    assert Longpoll(wait_s=30.0) in actions
+    assert LP(30.0) in actions
     actions = machine.handle(WsCaughtUp())
     assert machine.state is State.LIVE
     assert actions.index(Cancel("http")) > actions.index(StateChanged(State.LONGPOLL, State.LIVE))
@@ -293,7 +298,7 @@ def test_websocket_lost_means_longpoll_at_once_then_probe_and_promote_make_befor
 def test_longpoll_with_more_asks_again_at_once() -> None:
     machine, _ = to_state(State.LONGPOLL)
     actions = machine.handle(LongpollOk(had_changes=True, more=True, elapsed_s=0.01))
-    assert Longpoll(wait_s=0.0) in actions
+    assert LP(0.0) in actions
 
 
 def test_longpoll_answered_early_three_times_falls_back_to_polling() -> None:
@@ -318,7 +323,7 @@ def test_a_hub_crash_reads_live_longpoll_offline_without_a_polling_blip() -> Non
     actions = machine.handle(WsLost("the WebSocket connection dropped without a close frame"))
     actions += machine.handle(LongpollCut("connection reset by peer"))
     assert machine.state is State.LONGPOLL
-    assert actions[-1] == CheckHealth()
+    assert actions[-1] == CheckHealth(T)
     actions += machine.handle(HealthFailed("connection reset by peer"))
     assert [a for a in actions if isinstance(a, StateChanged)] == [
         StateChanged(State.LIVE, State.LONGPOLL),
@@ -333,7 +338,7 @@ def test_a_cut_longpoll_with_the_hub_still_answering_means_polling() -> None:
     machine, clock = past_start_grace()
     machine.handle(WsLost("reset"))
     actions = machine.handle(LongpollCut("HTTP 504 Gateway Timeout from a proxy"))
-    assert actions == [CheckHealth()]  # nothing else flows until the verdict
+    assert actions == [CheckHealth(T)]  # nothing else flows until the verdict
     # A wake meanwhile does not start another long-poll beside the judgement.
     assert not [a for a in machine.handle(Wake()) if isinstance(a, Longpoll)]
     actions = machine.handle(HealthOk(rtt_ms=3.0))
@@ -541,17 +546,17 @@ def test_live_checks_health_every_30_s_and_compares_cursors_every_60_s() -> None
     clock.advance(29.9)
     assert not [a for a in machine.tick() if isinstance(a, CheckHealth | CompareCursors)]
     clock.advance(0.1)
-    assert CheckHealth() in machine.tick()
+    assert CheckHealth(T) in machine.tick()
     machine.handle(HealthOk())
     clock.advance(30)
-    assert CompareCursors() in machine.tick()
+    assert CompareCursors(T) in machine.tick()
     machine.handle(CursorsCompared(in_sync=True))
     clock.advance(30)
-    assert CheckHealth() in machine.tick()
+    assert CheckHealth(T) in machine.tick()
     machine.handle(HealthFailed("timed out"))  # only noted: the WebSocket is the judge
     assert machine.state is State.LIVE
     clock.advance(30)
-    assert CompareCursors() in machine.tick()
+    assert CompareCursors(T) in machine.tick()
 
 
 def test_a_websocket_behind_the_hub_after_the_grace_is_stalled() -> None:
@@ -564,7 +569,7 @@ def test_a_websocket_behind_the_hub_after_the_grace_is_stalled() -> None:
     actions = machine.handle(WsStalled())
     assert machine.state is State.LONGPOLL
     assert CloseWs("stalled") in actions
-    assert Longpoll(wait_s=30.0) in actions
+    assert LP(0.0) in actions
 
 
 def test_fatal_goes_offline_and_retries_slowly() -> None:
@@ -581,7 +586,7 @@ def test_manual_reconnect() -> None:
     machine, _ = to_state(State.OFFLINE)
     actions = machine.handle(ReconnectRequested())
     assert machine.state is State.CONNECTING
-    assert CheckHealth() in actions
+    assert CheckHealth(T) in actions
     assert Timer.RETRY not in machine.deadlines
     # From long-poll: the WebSocket is tried now, HTTP keeps flowing meanwhile.
     machine, _ = to_state(State.LONGPOLL)
@@ -594,7 +599,7 @@ def test_manual_reconnect() -> None:
     actions = machine.handle(ReconnectRequested())
     assert machine.state is State.CONNECTING
     assert CloseWs("reconnecting") in actions
-    assert CheckHealth() in actions
+    assert CheckHealth(T) in actions
 
 
 def test_network_back_retries_at_once_when_offline() -> None:
@@ -603,21 +608,21 @@ def test_network_back_retries_at_once_when_offline() -> None:
     machine.handle(HealthFailed("network unreachable"))
     assert machine.next_retry_in() is not None
     actions = machine.handle(NetworkChanged(NetworkState(online=True)))
-    assert CheckHealth() in actions
+    assert CheckHealth(T) in actions
     assert CancelTimer(Timer.RETRY) in actions
     # A network change that is not "back" does nothing special.
     actions = machine.handle(NetworkChanged(NetworkState(online=True, metered=True)))
-    assert CheckHealth() not in actions
+    assert CheckHealth(T) not in actions
 
 
 def test_sleep_is_noticed_and_retries_at_once() -> None:
     machine, clock = to_state(State.OFFLINE)
     clock.advance(0.01)
-    assert CheckHealth() not in machine.tick()
+    assert CheckHealth(T) not in machine.tick()
     clock.sleep(600)  # the lid was closed for ten minutes: only the wall clock moved
     clock.advance(CONFIG.clock_check_s)
     actions = machine.tick()
-    assert CheckHealth() in actions
+    assert CheckHealth(T) in actions
 
 
 def test_normal_time_passing_is_not_a_wake() -> None:
@@ -626,7 +631,7 @@ def test_normal_time_passing_is_not_a_wake() -> None:
     for _ in range(60):
         clock.advance(CONFIG.clock_check_s)
         actions = machine.tick()
-        if CompareCursors() in actions:
+        if CompareCursors(T) in actions:
             compared.append(clock.monotonic())
         for action in actions:
             if isinstance(action, CheckHealth):
@@ -642,13 +647,13 @@ def test_wake_while_live_compares_cursors_at_once() -> None:
     machine, clock = to_state(State.LIVE)
     clock.sleep(120)
     actions = machine.handle(VisibilityChanged(True))
-    assert CompareCursors() in actions
+    assert CompareCursors(T) in actions
 
 
 def test_wake_while_longpolling_restarts_the_request_and_probes() -> None:
     machine, _ = to_state(State.LONGPOLL)
     actions = machine.handle(Wake())
-    assert actions.index(Cancel("http")) < actions.index(Longpoll(wait_s=30.0))
+    assert actions.index(Cancel("http")) < actions.index(LP(0.0))
     assert OpenWs(timeout_s=10.0) in actions
 
 
@@ -724,7 +729,7 @@ def test_nothing_is_said_right_after_start_then_offline_is_told() -> None:
     while clock.monotonic() < 1000 + 15:
         actions = run_until(machine, clock, lambda a: True)
         said += [(clock.monotonic(), n) for n in notices(actions)]
-        if CheckHealth() in actions:
+        if CheckHealth(T) in actions:
             machine.handle(HealthFailed("connection refused"))
     assert len(said) == 1
     at, notice = said[0]
@@ -767,7 +772,7 @@ def polls(machine: ConnectionMachine, clock: ManualClock, until: float) -> list[
 def test_polling_without_known_topics_asks_for_everything_first() -> None:
     machine, clock = to_state(State.POLLING)
     actions = run_until(machine, clock, of(Poll))
-    assert Poll(topics=()) in actions
+    assert Poll(topics=(), timeout_s=T) in actions
 
 
 def test_polling_follows_each_topics_interval_and_batches() -> None:
@@ -828,3 +833,66 @@ def test_time_in_state_adds_up() -> None:
     assert times["connecting"] == pytest.approx(2)
     assert times["offline"] == pytest.approx(5)
     assert sum(times.values()) == pytest.approx(7)
+
+
+# --- a frozen hub (issue 11 item 1) ------------------------------------------------------------
+
+
+def test_a_frozen_hub_reads_offline_and_its_silence_is_not_counted_as_flowing() -> None:
+    # Live; the hub freezes: the WebSocket's keepalive drops it after 7.5 s of silence.
+    machine, clock = to_state(State.LIVE)
+    clock.advance(20.0)
+    live_before = machine.time_in_state()["live"]
+    clock.advance(7.5)
+    actions = machine.handle(WsLost("the WebSocket went silent", silent_s=7.5))
+    assert machine.state is State.LONGPOLL
+    # The first HTTP request is a catch-up the hub must answer within the answer timeout.
+    assert LP(0.0) in actions
+    assert LP(0.0).timeout_s == CONFIG.answer_timeout_s
+    # A frozen hub does not answer it: offline at once, no health round first.
+    clock.advance(CONFIG.answer_timeout_s)
+    actions = machine.handle(LongpollFailed("no answer", silent_s=CONFIG.answer_timeout_s))
+    assert machine.state is State.OFFLINE
+    assert 7.5 + CONFIG.answer_timeout_s < 12.0  # the issue's budget, with the 5 s heartbeat
+    totals = machine.time_in_state()
+    # The 7.5 s of silence on the WebSocket and the unanswered catch-up were no data flowing.
+    assert totals["live"] == pytest.approx(live_before)
+    assert totals["longpoll"] == pytest.approx(0.0)
+    assert totals["offline"] == pytest.approx(7.5 + CONFIG.answer_timeout_s)
+    assert machine.time_silent == pytest.approx(7.5 + CONFIG.answer_timeout_s)
+
+
+def test_a_blackholed_websocket_with_http_answering_counts_longpoll_as_flowing() -> None:
+    machine, clock = to_state(State.LIVE)
+    machine.handle(WsLost("the WebSocket went silent", silent_s=7.5))
+    clock.advance(0.01)
+    machine.handle(LongpollOk(had_changes=True, more=False, elapsed_s=0.01, rtt_ms=10.0))
+    assert machine.state is State.LONGPOLL
+    assert machine.rtt_ms == 10.0
+    clock.advance(30.0)
+    totals = machine.time_in_state()
+    assert totals["longpoll"] == pytest.approx(30.01)
+    assert machine.time_silent == pytest.approx(0.0)
+
+
+def test_a_long_poll_unanswered_past_its_wait_and_margin_is_a_dead_hub() -> None:
+    machine, clock = to_state(State.LONGPOLL)
+    actions = machine.handle(LongpollOk(had_changes=False, more=False, elapsed_s=0.01))
+    assert LP(CONFIG.longpoll_wait_s) in actions
+    assert LP(CONFIG.longpoll_wait_s).timeout_s == CONFIG.longpoll_wait_s + T
+    silent = CONFIG.longpoll_wait_s + T
+    clock.advance(silent)
+    machine.handle(LongpollFailed("no answer", silent_s=silent))
+    assert machine.state is State.OFFLINE
+
+
+def test_the_round_trip_belongs_to_one_connection() -> None:
+    # A health check answered late (after a freeze) must not stay on screen as the RTT.
+    machine, clock = to_state(State.OFFLINE)
+    run_until(machine, clock, of(CheckHealth))
+    machine.handle(HealthOk(rtt_ms=7600.0))
+    assert machine.state is State.CONNECTING
+    machine.handle(WsOpened(heartbeat_s=5.0))
+    machine.handle(WsCaughtUp())
+    assert machine.state is State.LIVE
+    assert machine.rtt_ms is None  # the WebSocket's own ping measures it now

@@ -10,10 +10,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
+from studio_monitor.errors import StoreError
 from studio_monitor.hub.sources.base import Source
 from studio_monitor.link import machine as m
+from studio_monitor.link.local_store import LocalStore
 from studio_monitor.link.service import ConnectionService
 from studio_monitor.link.status import LinkStatus, OutboxEntry
 from studio_monitor.link.transports.ws import WsSession
@@ -502,5 +505,92 @@ def test_hidden_before_start_slows_polling_and_after_stop_commands_are_refused(
             await service.stop()
             with pytest.raises(RuntimeError, match="stopped"):
                 service.send_command("ingest.pause", {})
+
+    run(qloop, scenario())
+
+
+# --- any failure of any job reaches the machine (issue 10 item 12) -----------------------
+
+
+class _FailingOnce(httpx.AsyncBaseTransport):
+    """Real HTTP, except that the first requests to `path` raise what no transport expects."""
+
+    def __init__(self, path: str, times: int = 1) -> None:
+        self._inner = httpx.AsyncHTTPTransport()
+        self._path = path
+        self.left = times
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == self._path and self.left > 0:
+            self.left -= 1
+            raise RuntimeError("a bug nobody expected")
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+def test_an_unexpected_error_in_a_health_check_is_its_failure_and_it_is_retried(
+    qloop: asyncio.AbstractEventLoop, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def scenario() -> None:
+        async with running_hub(tmp_path) as hub:
+            failing = _FailingOnce("/health")
+            client = httpx.AsyncClient(transport=failing)
+            service = make_service(hub.url, tmp_path / "state", config=FAST, http_client=client)
+            seen = Recorder(service)
+            service.start()
+            # The failed check did not stay outstanding: the machine heard of it (offline,
+            # said), retried, and the link came up.
+            await until(lambda: service.state == "live", 10, what="live after the bug")
+            assert failing.left == 0
+            assert seen.states[:2] == ["offline", "connecting"], seen.states
+            assert any("a bug nobody expected" in e for e in seen.errors), seen.errors
+            await service.stop()
+
+    run(qloop, scenario())
+    assert any("link task health failed" in r.getMessage() for r in caplog.records)
+    caplog.clear()  # the logged traceback is the point here
+
+
+class _StoreFailing(LocalStore):
+    """A store whose disk is full for the next `failures` writes of changes."""
+
+    failures = 0
+
+    def save_changes(self, changes: Any, cursors: Any, *, confirmed_at: float) -> None:
+        if self.failures > 0:
+            self.failures -= 1
+            raise StoreError(f"the link's local store {self.path} failed: database or disk is full")
+        super().save_changes(changes, cursors, confirmed_at=confirmed_at)
+
+
+def test_a_full_disk_fails_the_job_writing_the_data_and_the_link_recovers(
+    qloop: asyncio.AbstractEventLoop, tmp_path: Path
+) -> None:
+    async def scenario() -> None:
+        async with running_hub(tmp_path) as hub:
+            await publish(hub.url, numbered("backup", 1, 2))
+            state_dir = tmp_path / "state"
+            store = _StoreFailing(state_dir, hub.url)
+            service = make_service(hub.url, state_dir, config=FAST, store=store)
+            seen = Recorder(service)
+            service.start()
+            await until(lambda: service.state == "live", 10, what="live")
+            store.failures = 1
+            await publish(hub.url, numbered("backup", 3, 1))
+            # The WebSocket job that could not save failed as such: the machine moved on
+            # (long-poll), and the data shown is still every change once.
+            await until(lambda: "longpoll" in seen.states, 10, what="the job's failure")
+            assert any("disk is full" in e for e in seen.errors), seen.errors
+            await until(lambda: service.state == "live", 10, what="live again")
+            await publish(hub.url, numbered("backup", 4, 2))
+            await until(lambda: seen.seqs("backup")[-1:] == [5], 10, what="later changes")
+            assert seen.seqs("backup") == [3, 4, 5]
+            await service.stop()
+            # The store was rewritten in full once it worked again: nothing lags on disk.
+            saved = LocalStore(state_dir, hub.url).load()
+            assert saved.cursors["backup"] == 5
+            assert saved.records["backup"] == service.records("backup")
 
     run(qloop, scenario())

@@ -68,7 +68,7 @@ def test_the_token_goes_in_the_header_never_in_the_url() -> None:
     assert request.url.params["cursors"] == "backup:3"
     assert request.url.params["epoch"] == "e1"
     assert request.url.params["wait"] == "25"
-    assert request.extensions["timeout"]["read"] == 35.0  # the wait plus a margin
+    assert request.extensions["timeout"]["read"] > 25.0  # the wait plus a margin
     assert body.cursors == {"backup": 3}  # type: ignore[attr-defined]
 
 

@@ -8,10 +8,17 @@ answered in time -> `ConnectionLost`, an error body -> `HubError` / `AuthError` 
 `ResyncRequired`, an answer that is not the hub's (a proxy's 502 or 504 page) -> `HubError`
 with that status, a body that does not decode -> `ProtocolError`. The token travels in the
 `Authorization` header only, never in a URL. Counts bytes and bodies received.
+
+Every request has an answer deadline (the caller's `answer_s`, beyond a long-poll's wait):
+the hub must send its answer's head by then, or the request fails with `NoAnswer` (a frozen
+hub: the kernel accepts the connection, nothing answers). Bodies are streamed with a running
+byte count and refused (`MessageTooLarge`) as soon as they pass their limit, or at once when
+the announced Content-Length does: a huge answer never sits in memory (issue 10 item 6).
 """
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 import time
 from collections.abc import Mapping, Sequence
@@ -26,6 +33,8 @@ from studio_monitor.errors import (
     ErrorCode,
     HubError,
     HubUnreachable,
+    MessageTooLarge,
+    NoAnswer,
     ProtocolError,
     ResyncRequired,
     TlsError,
@@ -33,6 +42,7 @@ from studio_monitor.errors import (
 )
 from studio_monitor.link.check import HubAddress, describe_error
 from studio_monitor.protocol import (
+    MAX_MESSAGE_BYTES,
     MAX_SERVER_FRAME_BYTES,
     ChangesBody,
     CommandRequest,
@@ -47,9 +57,13 @@ from studio_monitor.protocol import (
 
 T = TypeVar("T")
 
-#: Connect, write and pool timeouts; a read may last the long-poll's wait plus this margin.
+#: Connect, write and pool timeouts, and the longest pause inside a body being received.
 TIMEOUT_S: Final = 10.0
-READ_MARGIN_S: Final = 10.0
+#: The default answer deadline of a request (the machine passes its own for the requests it
+#: makes); a snapshot may take the hub a moment to build.
+ANSWER_S: Final = 10.0
+#: The longest body of a /health answer (a few hundred bytes in truth).
+MAX_HEALTH_BYTES: Final = 64 * 1024
 
 
 class HttpTransport:
@@ -92,23 +106,34 @@ class HttpTransport:
 
     # --- endpoints -------------------------------------------------------------------------
 
-    async def health(self) -> tuple[Health, float]:
+    async def health(self, *, answer_s: float = ANSWER_S) -> tuple[Health, float]:
         """GET /health: the body and the round trip in milliseconds. A draining hub (503)
         raises `HubError` unavailable."""
         started = time.monotonic()
-        response = await self._request("GET", "/health")
+        response = await self._request("GET", "/health", answer_s=answer_s, limit=MAX_HEALTH_BYTES)
         rtt_ms = (time.monotonic() - started) * 1000.0
         if response.status_code == 503:
             raise HubError("unavailable", "the hub is shutting down", status=503)
         return self._body(response, Health), rtt_ms
 
     async def snapshot(
-        self, topics: Sequence[str] | None = None, *, etag: str | None = None
+        self,
+        topics: Sequence[str] | None = None,
+        *,
+        etag: str | None = None,
+        answer_s: float = ANSWER_S,
     ) -> tuple[SnapshotBody | None, str | None]:
         """GET /api/v1/snapshot: (body, ETag), or (None, ETag) when `etag` still matches."""
         params = {"topics": ",".join(topics)} if topics is not None else None
         headers = {"If-None-Match": etag} if etag is not None else None
-        response = await self._request("GET", "/api/v1/snapshot", params=params, headers=headers)
+        response = await self._request(
+            "GET",
+            "/api/v1/snapshot",
+            params=params,
+            headers=headers,
+            answer_s=answer_s,
+            limit=MAX_SERVER_FRAME_BYTES,
+        )
         new_etag = response.headers.get("ETag")
         if response.status_code == 304:
             return None, new_etag or etag
@@ -121,8 +146,10 @@ class HttpTransport:
         *,
         wait_s: float = 0.0,
         limit: int | None = None,
+        answer_s: float = ANSWER_S,
     ) -> ChangesBody:
-        """GET /api/v1/changes from `cursors` (long-poll when `wait_s` > 0)."""
+        """GET /api/v1/changes from `cursors` (long-poll when `wait_s` > 0); the hub must
+        answer within `wait_s` + `answer_s`."""
         params: dict[str, str] = {"cursors": format_cursors_param(dict(cursors))}
         if epoch is not None:
             params["epoch"] = epoch
@@ -130,8 +157,13 @@ class HttpTransport:
             params["wait"] = f"{wait_s:g}"
         if limit is not None:
             params["limit"] = str(limit)
-        timeout = httpx.Timeout(self.timeout_s, read=wait_s + READ_MARGIN_S)
-        response = await self._request("GET", "/api/v1/changes", params=params, timeout=timeout)
+        response = await self._request(
+            "GET",
+            "/api/v1/changes",
+            params=params,
+            answer_s=wait_s + answer_s,
+            limit=MAX_SERVER_FRAME_BYTES,
+        )
         return self._body(response, ChangesBody)
 
     async def send_command(
@@ -145,6 +177,8 @@ class HttpTransport:
             "/api/v1/commands",
             content=body,
             headers={"Content-Type": "application/json"},
+            # The hub waits for the command's handler (command_wait_s, 10 s) before answering.
+            answer_s=ANSWER_S + TIMEOUT_S,
         )
         return self._body(response, CommandStatus)
 
@@ -163,24 +197,61 @@ class HttpTransport:
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
         content: bytes | None = None,
-        timeout: httpx.Timeout | None = None,  # noqa: ASYNC109 (httpx's per-request timeout)
-    ) -> httpx.Response:
+        answer_s: float = ANSWER_S,
+        limit: int = MAX_MESSAGE_BYTES,
+    ) -> _Answer:
+        """One request: the answer's head within `answer_s`, then its body, streamed and
+        refused past `limit` bytes (decoded size)."""
+        request = self._client.build_request(
+            method,
+            path,
+            params=params,
+            headers=headers,
+            content=content,
+            # httpx's read timeout is the longest pause between bytes; the head has its own
+            # deadline below, so reads only need to outlast it.
+            timeout=httpx.Timeout(self.timeout_s, read=max(self.timeout_s, answer_s + 1.0)),
+        )
         try:
-            response = await self._client.request(
-                method,
-                path,
-                params=params,
-                headers=headers,
-                content=content,
-                timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
-            )
+            try:
+                async with asyncio.timeout(answer_s):
+                    response = await self._client.send(request, stream=True)
+            except TimeoutError:
+                raise NoAnswer(
+                    f"{self.address.netloc} did not answer {path} within {answer_s:g} s "
+                    "(the hub may be frozen or overloaded)",
+                    waited_s=answer_s,
+                ) from None
+            try:
+                body = await self._read_body(response, path, limit)
+            finally:
+                await response.aclose()
         except httpx.HTTPError as exc:
             raise self._translate(exc) from None
-        self.bytes_received += len(response.content)
+        self.bytes_received += len(body)
         self.messages_received += 1
+        answer = _Answer(response, body)
         if response.status_code >= 400 and not (path == "/health" and response.status_code == 503):
-            raise self._error_answer(response)
-        return response
+            raise self._error_answer(answer)
+        return answer
+
+    async def _read_body(self, response: httpx.Response, path: str, limit: int) -> bytes:
+        announced = response.headers.get("Content-Length")
+        if announced is not None and announced.isdigit() and int(announced) > limit:
+            raise MessageTooLarge(
+                f"the answer of {path} is {int(announced)} bytes, over this client's limit of "
+                f"{limit} bytes"
+            )
+        chunks: list[bytes] = []
+        total = 0
+        async for chunk in response.aiter_bytes():
+            total += len(chunk)
+            if total > limit:
+                raise MessageTooLarge(
+                    f"the answer of {path} is over this client's limit of {limit} bytes"
+                )
+            chunks.append(chunk)
+        return b"".join(chunks)
 
     def _translate(self, exc: httpx.HTTPError) -> Exception:
         message = describe_error(exc, self.address)
@@ -194,10 +265,11 @@ class HttpTransport:
             return ConnectionLost(message)
         return ProtocolError(f"bad HTTP exchange with {self.address.netloc}: {exc}")
 
-    def _error_answer(self, response: httpx.Response) -> Exception:
+    def _error_answer(self, answer: _Answer) -> Exception:
+        response = answer.response
         status = response.status_code
         try:
-            error = decode(response.content, ErrorResponse).error
+            error = decode(answer.content, ErrorResponse).error
         except ProtocolError:
             # Not the hub's JSON: a proxy, a load balancer, or another server on that port.
             code: ErrorCode = "unavailable" if status >= 500 else "bad_request"
@@ -217,14 +289,30 @@ class HttpTransport:
             return AuthError(code, error.message, status=status)
         return HubError(code, error.message, status=status)
 
-    def _body(self, response: httpx.Response, type_: type[T]) -> T:
+    def _body(self, answer: _Answer, type_: type[T]) -> T:
         try:
-            return decode(response.content, type_, limit=MAX_SERVER_FRAME_BYTES)
+            return decode(answer.content, type_, limit=MAX_SERVER_FRAME_BYTES)
         except ProtocolError as exc:
             raise ProtocolError(
-                f"the answer of {response.request.url.path} is not what the protocol says: "
-                f"{exc.message}"
+                f"the answer of {answer.response.request.url.path} is not what the protocol "
+                f"says: {exc.message}"
             ) from None
+
+
+class _Answer:
+    """A response whose body was read (bounded) by `_request`."""
+
+    def __init__(self, response: httpx.Response, content: bytes) -> None:
+        self.response = response
+        self.content = content
+
+    @property
+    def status_code(self) -> int:
+        return self.response.status_code
+
+    @property
+    def headers(self) -> httpx.Headers:
+        return self.response.headers
 
 
 def _has_cause(exc: BaseException, kind: type[BaseException]) -> bool:

@@ -68,6 +68,8 @@ OPEN_TIMEOUT_S: Final = 10.0
 DEFAULT_HEARTBEAT_S: Final = 5.0
 CLOSE_TOKEN_REVOKED: Final = 4401
 CLOSE_TIMEOUT_S: Final = 2.0
+#: Silence (no frame, no pong) longer than this many heartbeats means the link is dead.
+SILENCE_HEARTBEATS: Final = 1.5
 
 
 class WsSession:
@@ -143,26 +145,34 @@ class WsSession:
         return session
 
     async def _keep_alive(self) -> None:
-        """Ping every `heartbeat_s` (as the hub does); a pong `heartbeat_s` late means the
-        link is dead: drop the TCP connection at once, so `recv()` raises now rather than
+        """Ping at once (a fresh round trip for the status bar), then every half heartbeat;
+        the link is dead when the hub has shown no sign of life (a frame or a pong) for
+        `SILENCE_HEARTBEATS` x `heartbeat_s`: every pong still has a whole heartbeat to come
+        (PROTOCOL.md section 4), yet a hub that froze is noticed within 1.5 heartbeats
+        (7.5 s by default) instead of 2, leaving room to judge the fallback within 12 s.
+        On silence, drop the TCP connection at once, so `recv()` raises now rather than
         after a close handshake that cannot happen on a dead link."""
         heartbeat = self.welcome.heartbeat_s
-        latency = 0.0
+        interval = heartbeat / 2
+        limit = heartbeat * SILENCE_HEARTBEATS
         try:
             while True:
-                await asyncio.sleep(max(0.0, heartbeat - latency))
-                pong = await self._connection.ping()
-                try:
-                    async with asyncio.timeout(heartbeat):
-                        latency = await pong
-                except TimeoutError:
-                    self._silent = True
-                    transport = self._connection.transport
-                    if transport is not None:
-                        transport.abort()
-                    return
+                sent = time.monotonic()
+                pong = asyncio.ensure_future(await self._connection.ping())
+                while not pong.done():
+                    remaining = self._last_alive + limit - time.monotonic()
+                    if remaining <= 0:
+                        self._silent = True
+                        transport = self._connection.transport
+                        if transport is not None:
+                            transport.abort()
+                        return
+                    # Frames arriving meanwhile move the deadline on: wake up now and then.
+                    await asyncio.wait({pong}, timeout=min(remaining, interval))
+                latency = pong.result()
                 self.latency_s = latency
                 self._last_alive = time.monotonic()
+                await asyncio.sleep(max(0.0, interval - (time.monotonic() - sent)))
         except ConnectionClosed:
             return
 
@@ -170,6 +180,11 @@ class WsSession:
     def latency_ms(self) -> float | None:
         """The last ping round trip, None before the first pong."""
         return self.latency_s * 1000.0 if self.latency_s is not None else None
+
+    @property
+    def went_silent(self) -> bool:
+        """The session was dropped because the hub stopped showing signs of life."""
+        return self._silent
 
     def seconds_since_alive(self) -> float:
         """Seconds since the hub last showed it was there (a frame or a pong)."""

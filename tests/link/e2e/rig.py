@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -86,6 +87,27 @@ class Rig:
         """SIGKILL the hub (a crash); returns when it is gone, stamped."""
         await asyncio.to_thread(self.hub.kill)
         return time.monotonic()
+
+    def _signal_hub(self, sig: signal.Signals) -> float:
+        proc = self.hub.proc
+        assert proc is not None, "the hub is not running"
+        # The hub's process group when it leads one, else the process itself.
+        if os.getpgid(proc.pid) == proc.pid:
+            os.killpg(proc.pid, sig)
+        else:
+            os.kill(proc.pid, sig)
+        return time.monotonic()
+
+    async def freeze_hub(self) -> float:
+        """SIGSTOP the hub (a hung server, a sleeping VM): the kernel still accepts
+        connections and buffers requests, nothing answers. Stamped before the signal."""
+        t = time.monotonic()
+        self._signal_hub(signal.SIGSTOP)
+        return t
+
+    async def thaw_hub(self) -> float:
+        """SIGCONT: the hub answers again, starting with what waited in its sockets."""
+        return self._signal_hub(signal.SIGCONT)
 
     async def start_hub(self) -> float:
         """Start the hub again on its port and data folder; the time it answered."""

@@ -16,6 +16,9 @@ time a transition took, against the targets of the issue with room for a shared 
     a few seconds of the hub answering, nothing lost;
 (d) the hub is down for a while (the client goes offline), then back as quickly;
 (e) WebSocket allowed again: back on WebSocket (in (a) and (b));
+(f) the hub is frozen (SIGSTOP) mid-stream, then thawed (SIGCONT): a state in which no data
+    flows within 12 s (issue 11: nothing may look connected while nothing answers), never a
+    flowing one while frozen, live again within 3 s of the thaw, nothing lost or repeated;
 and one more: a proxy that refuses upgrades and kills every long-poll (504 after 2 s, a read
 timeout): plain polling at the policy's interval, still every change exactly once.
 """
@@ -42,6 +45,10 @@ BLACKHOLE_TO_HTTP_S = 12.0
 #: warming up, a late event loop). Before those fast phases a run could take 7 s.
 BACK_ON_WS_S = 5.0
 RESTART_TO_LIVE_S = 5.0
+#: Issue 11: a dead link said within 12 s, whatever the way it dies; live again within 3 s.
+FROZEN_TO_SAID_S = 12.0
+THAW_TO_LIVE_S = 3.0
+FLOWING = ("live", "longpoll", "polling")
 #: The black-hole test's hub heartbeat: detection within 2 x this, plus room for a late
 #: event loop (the benchmark keeps the default 5 s heartbeat and the 12 s target).
 HEARTBEAT_S = 3.0
@@ -201,3 +208,35 @@ async def test_longpoll_killed_by_a_proxy_read_timeout_falls_back_to_polling(
         await _assert_all_delivered(rig, watch)
         assert rig.proxy.count("http", path="/api/v1/changes", since=t_polling) >= 2
     assert watch.state_sequence() == ["connecting", "longpoll", "polling"]
+
+
+@pytest.mark.asyncio
+async def test_f_frozen_hub_is_said_within_12_s_then_live_again(tmp_path: Path) -> None:
+    # The hub's default 5 s heartbeat: the 12 s budget is the one a studio gets.
+    async with open_rig(tmp_path) as rig:
+        watch = await rig.new_watch()
+        await _live_with_data(rig, watch)
+        await rig.publisher.wait_acked(rig.publisher.acked + 10, 10)
+        t_freeze = await rig.freeze_hub()
+        try:
+            t_said, line = await watch.wait_line(
+                lambda line: line.get("event") == "state" and line.get("state") not in FLOWING,
+                FROZEN_TO_SAID_S + 20,
+                after=t_freeze,
+            )
+            assert t_said - t_freeze < FROZEN_TO_SAID_S, (t_said - t_freeze, line)
+            # The hub stays frozen a while longer (a hung VM): nothing flowing is claimed.
+            await asyncio.sleep(max(0.0, t_freeze + FROZEN_TO_SAID_S + 3 - time.monotonic()))
+            claimed = [s for _, s, _ in watch.states(since=t_said) if s in FLOWING]
+            assert not claimed, watch.state_sequence(since=t_freeze)
+        finally:
+            t_thaw = await rig.thaw_hub()
+        t_live = await watch.wait_state("live", THAW_TO_LIVE_S + 20, after=t_thaw)
+        assert t_live - t_thaw < THAW_TO_LIVE_S
+        await watch.wait_change(5, after=t_live)
+        # Resumed from its cursors: one snapshot in all, every change once, in order.
+        await _assert_all_delivered(rig, watch)
+    left = watch.state_sequence(since=t_freeze)
+    assert left[0] in ("longpoll", "offline"), left
+    assert "polling" not in left, left
+    assert left[-1] == "live"
