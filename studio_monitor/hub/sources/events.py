@@ -34,7 +34,7 @@ import msgspec
 
 from studio_monitor.errors import ConfigError, HubError, ProtocolError
 from studio_monitor.hub.sources import paths
-from studio_monitor.hub.sources.backup.engine import list_files
+from studio_monitor.hub.sources.backup.engine import is_skipped_name, list_files
 from studio_monitor.hub.sources.backup.manifest import (
     DestinationSpec,
     FileStamp,
@@ -87,6 +87,9 @@ _RESERVED_NAMES: Final = frozenset(
 )
 _MAX_NAME: Final = 200
 _MAX_FOLDER_NAME: Final = 120
+#: How long after a move the old folder is watched for a photo filed into it late (a copy
+#: ingest had started before the move): such photos are moved after the others.
+_SWEEP_AFTER_MOVE_S: Final = 300.0
 #: How long a stopping source waits for a command that is saving an event.
 _CLOSE_WAIT_S: Final = 0.5
 
@@ -548,6 +551,8 @@ class EventsSource(Source):
         self._next_scan: dict[str, float] = {}
         self._rescan: set[str] = set()
         self._signatures: dict[str, Any] = {}
+        #: Event id -> (old folder, monotonic time until which it is swept) after a move.
+        self._moved_from: dict[str, tuple[Path, float]] = {}
         self._wake = asyncio.Event()
         # Commands and the scanner both publish; one at a time keeps each record's order.
         self._lock = asyncio.Lock()
@@ -650,9 +655,23 @@ class EventsSource(Source):
             if not row.archived and now_mono >= self._next_scan.get(event_id, 0.0):
                 due.add(event_id)
         self._signatures = signatures
+        due |= await self._sweep_moved(now_mono)
         due &= set(rows)
         if due:
             await self._refresh(sorted(due))
+
+    async def _sweep_moved(self, now_mono: float) -> set[str]:
+        """Photos that landed in a moved event's old folder go after the others; returns the
+        events that got some."""
+        swept: set[str] = set()
+        for event_id, (old, until) in list(self._moved_from.items()):
+            row = self._events.get(event_id)
+            if row is None or now_mono > until:
+                del self._moved_from[event_id]
+                continue
+            if await asyncio.to_thread(sweep_into, old, row.folder):
+                swept.add(event_id)
+        return swept
 
     def _rows(self) -> dict[str, EventRow]:
         """The catalogue's events and, when there is an Unfiled folder, its pseudo-event."""
@@ -1041,6 +1060,7 @@ class EventsSource(Source):
             undo = (lambda: _move_back(updated.folder, row.folder)) if moved else None
             value = await self._save(updated, command, undo=undo)
         if moved:
+            self._moved_from[row.event_id] = (row.folder, self._monotonic() + _SWEEP_AFTER_MOVE_S)
             log.info(
                 "event %s: photos moved from %s to %s", row.event_id, row.folder, updated.folder
             )
@@ -1137,6 +1157,53 @@ def move_event_folder(old: Path, new: Path, command: str) -> bool:
             f"{command}: could not move {old_n} to {new_n}: {exc.strerror or exc}",
         ) from None
     return True
+
+
+def sweep_into(old: Path, new: Path) -> list[str]:
+    """Blocking: move the finished photos found in `old` (top level, not hidden or temporary:
+    a copy still being written is left to finish) into `new`, never over a file there; the
+    names moved. `old` goes once empty."""
+    moved: list[str] = []
+    try:
+        with os.scandir(old) as entries:
+            names = [e.name for e in entries if e.is_file(follow_symlinks=False)]
+    except OSError:
+        return moved
+    for name in sorted(names):
+        if is_skipped_name(name):
+            continue
+        target = new / name
+        try:
+            _move_file(old / name, target)
+        except FileExistsError:
+            log.error(
+                "%s was filed into the old folder of its event; %s exists: left", name, target
+            )
+            continue
+        except OSError as exc:
+            log.error("could not move %s into %s: %s", old / name, new, exc)
+            continue
+        moved.append(name)
+        log.warning("%s was filed into %s after the event moved: moved to %s", name, old, new)
+    with contextlib.suppress(OSError):
+        old.rmdir()
+    return moved
+
+
+def _move_file(source: Path, target: Path) -> None:
+    """Rename `source` to `target`, never over an existing file (FileExistsError)."""
+    try:
+        # A hard link never replaces a file; then the old name goes.
+        os.link(source, target)
+    except FileExistsError:
+        raise
+    except OSError:
+        # No hard links here (FAT, exFAT, some shares): check, then rename.
+        if os.path.lexists(target):
+            raise FileExistsError(target) from None
+        os.rename(source, target)
+        return
+    os.unlink(source)
 
 
 def _move_back(new: Path, old: Path) -> None:

@@ -425,7 +425,7 @@ async def test_moving_an_event_folder_takes_its_photos_or_is_refused(tmp_path: P
         )
         assert answer["status"] == "done", answer
         assert answer["result"]["moved"] is True
-        assert listing(old) == []
+        assert listing(old) == []  # gone
         assert listing(new) == [
             "DSC_0000.JPG",
             "DSC_0001.JPG",
@@ -439,6 +439,20 @@ async def test_moving_an_event_folder_takes_its_photos_or_is_refused(tmp_path: P
             "the event in its new folder",
         )
         assert records[("event", event_id)]["photos"] == 4
+
+        # A copy ingest started before the move lands in the old place after it: the photo
+        # follows the event; a copy still being written (hidden temp name) is left to finish.
+        os.mkdir(old)
+        (old / "DSC_0009.JPG").write_bytes(jpeg(9))
+        (old / ".DSC_0010.JPG.smpart").write_bytes(b"half")
+        records = await wait_records(
+            client,
+            hub.url,
+            lambda r: r[("event", event_id)]["photos"] == 5,
+            "the late photo moved after the others",
+        )
+        assert listing(old) == [".DSC_0010.JPG.smpart"]
+        assert "DSC_0009.JPG" in listing(new)
 
         # A camera filing into the event right now: the folder stays where it is.
         await publish(
