@@ -43,6 +43,10 @@ fi
 version="$("$python_bin" -c 'import studio_monitor; print(studio_monitor.__version__)')"
 echo "build: Studio Monitor $version with $("$python_bin" -m PyInstaller --version 2>/dev/null | head -1 | sed 's/^/PyInstaller /')"
 
+# The translations (.ts -> .qm) the spec puts in the bundle; bootstrap.sh does it too, but
+# not on Windows, where it is not run.
+"$python_bin" -m studio_monitor.ui.i18n.tools build
+
 build_start=$(date +%s)
 "$python_bin" -m PyInstaller --noconfirm --clean --log-level WARN \
   --distpath "$root/dist" --workpath "$root/build/pyinstaller" \

@@ -47,3 +47,6 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   .venv/bin/python -m pip install -q -e ".$extra"
   echo "$want" > "$stamp"
 fi
+
+# The translations: each .ts compiled to its .qm beside it (not committed; about a second).
+.venv/bin/python -m studio_monitor.ui.i18n.tools build >/dev/null

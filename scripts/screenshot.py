@@ -12,7 +12,8 @@ files them into the event, and starts a backup, which the backup source copies a
 verifies. Everything shown came from the hub; this PC's system figures are its own.
 
 `--xvfb` starts an `Xvfb` server on a free display for the run (Linux); otherwise the
-current display is used. `--scheme dark` asks Qt for the dark colour scheme.
+current display is used. `--scheme dark` asks Qt for the dark colour scheme. `--language id`
+shows the app in Bahasa Indonesia (the default is English, whatever the machine's locale).
 """
 
 from __future__ import annotations
@@ -135,7 +136,14 @@ async def until(condition: Callable[[], object], timeout_s: float, what: str) ->
         await asyncio.sleep(0.1)
 
 
-async def stage(controller: object, *, demo: bool, settle_s: float, hot_folder: Path) -> None:
+async def stage(
+    controller: object,
+    *,
+    demo: bool,
+    settle_s: float,
+    hot_folder: Path,
+    event_name: str = "Smith wedding",
+) -> None:
     from studio_monitor.ui.app import AppController
 
     assert isinstance(controller, AppController)
@@ -147,7 +155,7 @@ async def stage(controller: object, *, demo: bool, settle_s: float, hot_folder: 
     if demo:
         today = dt.date.today().isoformat()
         controller.commands.send(
-            "event.create", {"name": "Smith wedding", "date": today}, "Create event"
+            "event.create", {"name": event_name, "date": today}, "Create event"
         )
         await until(lambda: models.events.rowCount() > 0, 30, "the event")
         await asyncio.to_thread(hot_folder.mkdir, parents=True, exist_ok=True)
@@ -193,6 +201,12 @@ def main(argv: list[str] | None = None) -> int:
         "--settle", type=float, default=12.0, help="seconds of live data before the shot"
     )
     parser.add_argument("--scheme", choices=("light", "dark"), default="light")
+    parser.add_argument(
+        "--language",
+        choices=("system", "en", "id"),
+        default="en",
+        help="the app's language setting (id: Bahasa Indonesia)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the sandbox folder")
     args = parser.parse_args(argv)
     width, height = (int(v) for v in args.size.lower().split("x"))
@@ -244,7 +258,7 @@ def shoot(args: argparse.Namespace, width: int, height: int, root: Path) -> int:
 
     from studio_monitor.app.config import AppConfig, AppPaths
     from studio_monitor.hub.sources.paths import default_hot_folder
-    from studio_monitor.ui import resources
+    from studio_monitor.ui import i18n, resources
     from studio_monitor.ui.app import AppController, GuiOptions
 
     app = QApplication([sys.argv[0]])
@@ -257,12 +271,18 @@ def shoot(args: argparse.Namespace, width: int, height: int, root: Path) -> int:
             app.setPalette(dark_palette())
     app.setApplicationName("Studio Monitor")
     app.setWindowIcon(resources.app_icon())
+    language = i18n.install(args.language)
+    if args.language == "id" and language != "id":
+        raise RuntimeError(f"no {args.language} translation: run scripts/bootstrap.sh first")
     import qasync  # after PySide6: qasync uses the Qt binding already loaded
 
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     controller = AppController(
-        AppPaths.default(root / "app"), AppConfig(), GuiOptions(), tray_available=False
+        AppPaths.default(root / "app"),
+        AppConfig(language=args.language),
+        GuiOptions(),
+        tray_available=False,
     )
     window = controller.window
     window.resize(width, height)
@@ -272,7 +292,11 @@ def shoot(args: argparse.Namespace, width: int, height: int, root: Path) -> int:
         try:
             controller.start()
             await stage(
-                controller, demo=args.demo, settle_s=args.settle, hot_folder=default_hot_folder()
+                controller,
+                demo=args.demo,
+                settle_s=args.settle,
+                hot_folder=default_hot_folder(),
+                event_name="Pernikahan Sari & Budi" if language == "id" else "Smith wedding",
             )
             await asyncio.sleep(0.5)
             app.processEvents()

@@ -15,6 +15,7 @@ min_severity = "warning"          # info | warning | critical
 [app]
 start_at_login = false
 speed = 1.0                       # update speed multiplier: 2.0 polls twice as often
+language = "system"               # system | en | id (Bahasa Indonesia)
 ```
 
 Tokens are never written here (they live in the OS keyring, `platform.credentials`).
@@ -44,6 +45,9 @@ Severity = Literal["info", "warning", "critical"]
 SEVERITIES: Final[tuple[Severity, ...]] = get_args(Severity)
 SPEED_MIN: Final = 0.25
 SPEED_MAX: Final = 4.0
+#: The app's language: the system's, English, or Bahasa Indonesia (`ui/i18n`).
+Language = Literal["system", "en", "id"]
+LANGUAGES: Final[tuple[Language, ...]] = get_args(Language)
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,7 @@ class AppConfig:
     notify_min_severity: Severity = "warning"
     start_at_login: bool = False
     speed: float = 1.0
+    language: Language = "system"
 
     @property
     def hub(self) -> HubProfile:
@@ -152,6 +157,11 @@ def parse_config(data: dict[str, Any], where: str = "config") -> AppConfig:
     speed = _get(app, "speed", float, at, default.speed)
     if not SPEED_MIN <= speed <= SPEED_MAX:
         raise ConfigError(f"{at}: `speed` must be between {SPEED_MIN} and {SPEED_MAX}, not {speed}")
+    language = _get(app, "language", str, at, default.language)
+    if language not in LANGUAGES:
+        raise ConfigError(
+            f"{at}: `language` must be one of {', '.join(LANGUAGES)}, not {language!r}"
+        )
     return AppConfig(
         profile=cast(Profile, profile),
         profiles=profiles,
@@ -160,6 +170,7 @@ def parse_config(data: dict[str, Any], where: str = "config") -> AppConfig:
         notify_min_severity=cast(Severity, severity),
         start_at_login=_get(app, "start_at_login", bool, at, default.start_at_login),
         speed=speed,
+        language=cast(Language, language),
     )
 
 
@@ -175,7 +186,11 @@ def to_toml(config: AppConfig) -> dict[str, Any]:
             "alerts": config.notify_alerts,
             "min_severity": config.notify_min_severity,
         },
-        "app": {"start_at_login": config.start_at_login, "speed": config.speed},
+        "app": {
+            "start_at_login": config.start_at_login,
+            "speed": config.speed,
+            "language": config.language,
+        },
     }
 
 

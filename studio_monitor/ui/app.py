@@ -43,7 +43,7 @@ from studio_monitor.platform import credentials
 from studio_monitor.platform.autostart import Autostart, default_autostart
 from studio_monitor.platform.notify import default_notifier
 from studio_monitor.platform.single_instance import SingleInstance
-from studio_monitor.ui import resources
+from studio_monitor.ui import i18n, resources
 from studio_monitor.ui.commands import CommandCenter
 from studio_monitor.ui.connection_history import ConnectionHistory
 from studio_monitor.ui.dialogs.connection_test import ConnectionTestDialog
@@ -513,9 +513,12 @@ def run(options: GuiOptions, argv: Sequence[str] | None = None) -> int:
         if options.profile is not None:
             config = replace(config, profile=cast(Profile, options.profile))
     except ConfigError as exc:
+        i18n.install("system")
         QMessageBox.critical(None, "Studio Monitor", str(exc))
         instance.release()
         return 2
+    # Before any window: texts are translated when widgets are built.
+    i18n.install(config.language)
 
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)

@@ -30,6 +30,7 @@ def test_round_trip(tmp_path: Path) -> None:
         notify_min_severity="critical",
         start_at_login=True,
         speed=2.5,
+        language="id",
     ).with_hub(HubProfile(hub_url="https://hub.studio.lan:8765", ca_file="/etc/studio/ca.pem"))
     save_config(config, path)
     again = load_config(path)
@@ -46,6 +47,7 @@ def test_round_trip(tmp_path: Path) -> None:
         ("[app]\nspeed = 10", "`speed` must be between 0.25 and 4.0"),
         ("[app]\nspeed = 'fast'", "`speed` must be a float"),
         ("[app]\nstart_at_login = 1", "`start_at_login` must be a bool"),
+        ("[app]\nlanguage = 'fr'", "`language` must be one of system, en, id"),
         ("[notifications]\nmin_severity = 'loud'", "`min_severity` must be one of info"),
         ("[profiles.qa]\nhub_url = 'x'", "unknown profile"),
         ("profiles = 3", "`profiles` must be a table"),

@@ -5,6 +5,9 @@ support propagateSizeHints()" whenever a window with docks is shown, "... raise(
 floating dock is raised, and, for a tray icon forced where no tray host exists, that it has
 no `systemTrayWindowChanged` signal. Those are ignored here; every other Qt warning still
 fails the test (`qt_log_level_fail = "WARNING"`).
+
+Texts and numbers are checked in English (US) whatever the machine's locale, as the app
+shows them with the English setting (`ui.i18n`); the Indonesian tests install their own.
 """
 
 from __future__ import annotations
@@ -12,6 +15,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from PySide6.QtCore import QLocale
+
+QLocale.setDefault(QLocale("en_US"))
 
 OFFSCREEN_NOISE = (
     r"^This plugin does not support (propagateSizeHints|raise)\(\)$",

@@ -5,12 +5,14 @@ from __future__ import annotations
 import time
 
 import pytest
+from PySide6.QtCore import QLocale
 
 from studio_monitor.ui.format import (
     NA,
     fmt_ago,
     fmt_bytes,
     fmt_count,
+    fmt_date,
     fmt_duration,
     fmt_eta,
     fmt_interval,
@@ -89,3 +91,22 @@ def test_time_today_other_day_other_year() -> None:
     assert fmt_time(last_year, now) == "3 Mar 2023 14:05"
     assert fmt_time(None, now) == NA
     assert fmt_time(1e20, now) == NA
+
+
+def test_numbers_follow_the_locale() -> None:
+    QLocale.setDefault(QLocale("id_ID"))
+    try:
+        assert fmt_count(1234567) == "1.234.567"
+        assert fmt_bytes(1_234_567) == "1,23 MB"
+        assert fmt_rate(45_600_000) == "45,6 MB/s"
+        assert fmt_percent(42.45, 1) == "42,5 %"
+        assert fmt_interval(4.5) == "4,5 s"
+        assert fmt_date("2026-08-17") == "17/08/26"
+        when = time.mktime((2024, 8, 3, 14, 5, 0, 0, 0, -1))
+        now = time.mktime((2024, 9, 15, 14, 0, 0, 0, 0, -1))
+        assert fmt_time(when, now) == "3 Agu 14:05"
+    finally:
+        QLocale.setDefault(QLocale("en_US"))
+    assert fmt_count(1234567) == "1,234,567"
+    assert fmt_date("2026-08-17") == "8/17/26"
+    assert fmt_date("soon") == "soon"

@@ -40,6 +40,7 @@ from studio_monitor.app.config import (
     SPEED_MIN,
     AppConfig,
     HubProfile,
+    Language,
     Profile,
     Severity,
     save_config,
@@ -47,7 +48,7 @@ from studio_monitor.app.config import (
 from studio_monitor.errors import ConfigError
 from studio_monitor.platform import credentials
 from studio_monitor.platform.autostart import Autostart, AutostartError, app_command
-from studio_monitor.ui import theme
+from studio_monitor.ui import i18n, theme
 from studio_monitor.ui.dialogs.connection_test import ConnectionTestDialog
 
 
@@ -161,10 +162,17 @@ class SettingsDialog(QDialog):
             "Polling and health-check speed: 2x polls twice as often (more network and battery), "
             "0.5x half as often. No effect while live on WebSocket."
         )
+        self.language = QComboBox()
+        self.language.setObjectName("settings_language")
+        for code, language_name in i18n.language_names().items():
+            self.language.addItem(language_name, code)
+        self.language.setCurrentIndex(max(0, self.language.findData(config.language)))
+        self.language.setToolTip(self.tr("Takes effect when Studio Monitor starts again."))
         app_box = QGroupBox("App")
         app_form = QFormLayout(app_box)
         app_form.addRow(self.start_at_login)
         app_form.addRow("Update speed", self.speed)
+        app_form.addRow(self.tr("Language"), self.language)
 
         self.error = QLabel()
         self.error.setObjectName("settings_error")
@@ -241,6 +249,7 @@ class SettingsDialog(QDialog):
             notify_min_severity=cast(Severity, self.min_severity.currentData()),
             start_at_login=self.start_at_login.isChecked() and self.autostart.available,
             speed=float(self.speed.value()),
+            language=cast(Language, self.language.currentData()),
         )
 
     # --- actions ---------------------------------------------------------------------------
