@@ -183,11 +183,11 @@ def _mpf_missing(stream: BinaryIO, size: int, base: int, length: int) -> str:
         if at + 12 > len(blob):
             break
         tag, _type, n, value = struct.unpack(e + "HHII", blob[at : at + 12])
-        if tag != 0xB002:  # MPEntry: 16 bytes per image
+        if tag != 0xB002:  # MPEntry: UNDEFINED bytes, 16 per image
             continue
-        if value + 16 * n > len(blob):
+        if value + n > len(blob):
             return "the Multi-Picture index lies outside its segment"
-        for k in range(min(n, 64)):
+        for k in range(min(n // 16, 64)):
             _attr, img_size, img_offset, _d1, _d2 = struct.unpack(
                 e + "IIIHH", blob[value + 16 * k : value + 16 * k + 16]
             )
