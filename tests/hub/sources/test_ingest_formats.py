@@ -81,13 +81,15 @@ def tiff_photo(
 
     image = Image.new("RGB", (320, 240), (seed * 40 % 256, 90, 30))
     preview = preview_of(image)
-    raw = bytes((i * 7 + seed) % 251 + 1 for i in range(raw_size))
+    pattern = bytes(range(1, 252))
+    pattern = pattern[seed % 251 :] + pattern[: seed % 251]
+    raw = (pattern * (raw_size // len(pattern) + 1))[:raw_size]
     piece = -(-raw_size // strips)
     parts = [raw[i : i + piece] for i in range(0, raw_size, piece)]
     offsets_tag, counts_tag = (324, 325) if tiles else (273, 279)
 
     def layout(base: list[int]) -> tuple[list[Entry], list[Entry], list[Entry], list[int]]:
-        ifd0_at, exif_at, raw_ifd_at, preview_at, raw_at = base
+        _ifd0_at, exif_at, raw_ifd_at, preview_at, raw_at = base
         ifd0 = [
             ascii_(0x010F, make),
             ascii_(0x0110, model),
@@ -126,8 +128,10 @@ def heic_photo(seed: int = 1, data_size: int = 32 * 1024) -> bytes:
     """An HEIF file's top level: ftyp, meta, mdat (the coded image)."""
     meta = _box(b"hdlr", b"\0" * 8 + b"pict" + b"\0" * 13)
     data = bytes((i * 13 + seed) % 251 + 1 for i in range(data_size))
-    return _box(b"ftyp", b"heic\0\0\0\0mif1heic") + _box(b"meta", b"\0\0\0\0" + meta) + _box(
-        b"mdat", data
+    return (
+        _box(b"ftyp", b"heic\0\0\0\0mif1heic")
+        + _box(b"meta", b"\0\0\0\0" + meta)
+        + _box(b"mdat", data)
     )
 
 
@@ -234,7 +238,9 @@ def sample_of(extension: str, seed: int) -> tuple[bytes, str | None]:
     if fmt.container is Container.TIFF:
         serial = f"77{seed:03d}"
         model = f"BODY {extension[1:].upper()}"
-        return tiff_photo("Studio", model, serial, seed=seed), f"studio-body-{extension[1:]}-{serial}"
+        return tiff_photo(
+            "Studio", model, serial, seed=seed
+        ), f"studio-body-{extension[1:]}-{serial}"
     if extension == ".cr3":
         exif = exif_for("Canon", "Canon EOS R6", f"8{seed:03d}")
         return make_cr3(exif, preview_of(Image.new("RGB", (160, 120)))), f"canon-eos-r6-8{seed:03d}"

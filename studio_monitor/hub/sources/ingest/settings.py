@@ -126,10 +126,10 @@ def parse_settings(
             raise ConfigError(f"[sources.ingest] {key} must be above 0 (got {value})")
     if raw.grace_s < raw.stable_s:
         raise ConfigError("[sources.ingest] grace_s must be at least stable_s")
-    if not raw.stable_s <= raw.unchecked_stable_s <= raw.grace_s:
-        raise ConfigError(
-            "[sources.ingest] unchecked_stable_s must lie between stable_s and grace_s"
-        )
+    if raw.unchecked_stable_s < raw.stable_s:
+        raise ConfigError("[sources.ingest] unchecked_stable_s must be at least stable_s")
+    # Never longer than the grace: past it, a file is taken whatever its structure says.
+    unchecked_stable_s = min(raw.unchecked_stable_s, raw.grace_s)
     if raw.silent_after_min <= 0 or raw.shooting_window_s <= 0:
         raise ConfigError("[sources.ingest] silent_after_min and shooting_window_s must be above 0")
     if raw.max_attempts < 1:
@@ -166,7 +166,7 @@ def parse_settings(
         enabled=raw.enabled,
         recursive=raw.recursive,
         stable_s=raw.stable_s,
-        unchecked_stable_s=raw.unchecked_stable_s,
+        unchecked_stable_s=unchecked_stable_s,
         grace_s=raw.grace_s,
         disk_retry_s=raw.disk_retry_s,
         network_poll_s=raw.network_poll_s,
