@@ -28,7 +28,7 @@ import uuid
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Final, Literal
 from urllib.parse import urlsplit
 
 import httpx
@@ -616,12 +616,23 @@ def _is_unreachable(exc: BaseException) -> bool:
 _UNREACHABLE_ERRNOS = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EHOSTDOWN, errno.ECONNREFUSED}
 
 
+#: OpenSSL's X509_V_ERR_HOSTNAME_MISMATCH, X509_V_ERR_EMAIL_MISMATCH, X509_V_ERR_IP_ADDRESS_MISMATCH.
+_NAME_MISMATCH: Final = frozenset({62, 63, 64})
+
+
 def describe_error(exc: BaseException, address: HubAddress) -> str:
     """One sentence for a studio person: what went wrong reaching the hub, and what to try."""
     where = address.netloc
     for cause in _causes(exc):
         if isinstance(cause, ssl.SSLCertVerificationError):
             why = cause.verify_message or cause.reason or "not trusted"
+            if cause.verify_code in _NAME_MISMATCH or "mismatch" in why.lower():
+                # Trusting it would not help: the certificate names another host.
+                return (
+                    f"the hub's certificate does not match the name {address.host!r} ({why}): "
+                    "connect with a name the certificate holds, or give the hub a "
+                    f"certificate made for {address.host}"
+                )
             return (
                 f"the hub's certificate is not trusted ({why}): install it as trusted on "
                 "this PC, or give it with --ca-file"

@@ -32,8 +32,9 @@ def free_port() -> int:
     return port
 
 
-def write_self_signed(folder: Path) -> tuple[Path, Path]:
-    """A certificate for 127.0.0.1 and localhost, valid for 30 days, and its key (PEM)."""
+def write_self_signed(folder: Path, *, for_names: bool = True) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and localhost (or, `for_names` False, for another host
+    only: studio-hub.test), valid for 30 days, and its key (PEM)."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -53,6 +54,8 @@ def write_self_signed(folder: Path) -> tuple[Path, Path]:
         .add_extension(
             x509.SubjectAlternativeName(
                 [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+                if for_names
+                else [x509.DNSName("studio-hub.test")]
             ),
             critical=False,
         )
@@ -223,3 +226,18 @@ async def test_tls_with_a_self_signed_certificate(tmp_path: Path) -> None:
     assert "not trusted (self-signed certificate)" in checks["tls"].detail
     assert "--ca-file" in checks["tls"].detail
     assert checks["auth"].detail == "not run: the health check failed"
+
+
+@pytest.mark.asyncio
+async def test_a_certificate_for_another_name_says_the_name_does_not_match(
+    tmp_path: Path,
+) -> None:
+    cert, key = write_self_signed(tmp_path, for_names=False)
+    async with running_hub(tmp_path / "hub", tls_cert=cert, tls_key=key) as hub:
+        # Trusted (given with --ca-file), but made for studio-hub.test, not 127.0.0.1.
+        result = await run_checks(hub.url, OPERATOR_TOKEN, ca_file=cert, timeout=5)
+    tls = by_name(result.checks)["tls"]
+    assert not tls.ok
+    assert "does not match" in tls.detail, tls.detail
+    assert "127.0.0.1" in tls.detail
+    assert "install it as trusted" not in tls.detail
