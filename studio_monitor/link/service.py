@@ -50,6 +50,7 @@ from studio_monitor.link.cursors import Gap, Replica
 from studio_monitor.link.local_store import LocalStore
 from studio_monitor.link.outbox import Outbox
 from studio_monitor.link.policy import NetworkState, classify
+from studio_monitor.link.salvage import BadRecord
 from studio_monitor.link.status import STATE_TRANSPORT, Counters, LinkStatus, OutboxEntry
 from studio_monitor.link.transports.http import HttpTransport
 from studio_monitor.link.transports.ws import WsSession
@@ -147,7 +148,13 @@ class ConnectionService(QObject):
         self._network_probe = network_probe
         self._ssl_context = ssl_context
         self._ws_open = ws_open
-        self._http = HttpTransport(hub_url, token, client=http_client, ssl_context=ssl_context)
+        self._http = HttpTransport(
+            hub_url,
+            token,
+            client=http_client,
+            ssl_context=ssl_context,
+            on_bad_record=self._bad_record,
+        )
         self._store = store if store is not None else LocalStore(state_dir, hub_url)
         # A write to the store failed (a full disk): what is on disk lags what was applied,
         # so the next write rewrites the whole replica.
@@ -528,7 +535,12 @@ class ConnectionService(QObject):
         hello = HelloFrame(protocol=PROTOCOL_VERSION, topics=self._topics, resume=resume)
         try:
             session = await self._ws_open(
-                self.hub_url, self._token, hello, timeout_s=timeout_s, ssl_context=self._ssl_context
+                self.hub_url,
+                self._token,
+                hello,
+                timeout_s=timeout_s,
+                ssl_context=self._ssl_context,
+                on_bad_record=self._bad_record,
             )
         except StudioMonitorError as exc:
             if self._done("ws"):
@@ -962,6 +974,14 @@ class ConnectionService(QObject):
         if network != self._network:
             self._network = network
             self._feed(m.NetworkChanged(network))
+
+    def _bad_record(self, record: BadRecord) -> None:
+        """A record the hub sent that this client cannot take (issue 10 item 1): said, with
+        its topic and key, and skipped; the link carries on."""
+        message = record.describe()
+        log.warning("%s", message)
+        self._last_error = None  # say it even when the same record comes again
+        self._set_error(message)
 
     def _set_error(self, message: str) -> None:
         if message != self._last_error:

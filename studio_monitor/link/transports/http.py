@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final, TypeVar
 
 import httpx
@@ -40,7 +40,9 @@ from studio_monitor.errors import (
     TlsError,
     is_wire_code,
 )
+from studio_monitor.link import salvage
 from studio_monitor.link.check import HubAddress, describe_error
+from studio_monitor.link.salvage import BadRecord
 from studio_monitor.protocol import (
     MAX_MESSAGE_BYTES,
     MAX_SERVER_FRAME_BYTES,
@@ -79,8 +81,12 @@ class HttpTransport:
         client: httpx.AsyncClient | None = None,
         ssl_context: ssl.SSLContext | None = None,
         timeout_s: float = TIMEOUT_S,
+        on_bad_record: Callable[[BadRecord], None] | None = None,
     ) -> None:
         self.address = HubAddress.parse(hub_url)
+        # A record of a snapshot or /changes answer that cannot be taken is reported here
+        # and skipped (link/salvage.py), never the end of the answer.
+        self._on_bad_record = on_bad_record
         self.timeout_s = timeout_s
         headers = {
             "Authorization": f"Bearer {token}",
@@ -137,7 +143,9 @@ class HttpTransport:
         new_etag = response.headers.get("ETag")
         if response.status_code == 304:
             return None, new_etag or etag
-        return self._body(response, SnapshotBody), new_etag
+        body, bad = self._salvaged(response, salvage.snapshot_body)
+        self._report(bad)
+        return body, new_etag
 
     async def changes(
         self,
@@ -164,7 +172,9 @@ class HttpTransport:
             answer_s=wait_s + answer_s,
             limit=MAX_SERVER_FRAME_BYTES,
         )
-        return self._body(response, ChangesBody)
+        body, bad = self._salvaged(response, salvage.changes_body)
+        self._report(bad)
+        return body
 
     async def send_command(
         self, command_id: str, name: str, args: Mapping[str, Any]
@@ -244,13 +254,26 @@ class HttpTransport:
             )
         chunks: list[bytes] = []
         total = 0
-        async for chunk in response.aiter_bytes():
-            total += len(chunk)
-            if total > limit:
-                raise MessageTooLarge(
-                    f"the answer of {path} is over this client's limit of {limit} bytes"
-                )
-            chunks.append(chunk)
+        over = False
+        try:
+            async for chunk in response.aiter_bytes():
+                if over:
+                    continue
+                total += len(chunk)
+                if total > limit:
+                    # Close the connection now, and let the stream end by itself: an async
+                    # iterator left half way would be finalised outside the event loop.
+                    over = True
+                    await response.aclose()
+                    continue
+                chunks.append(chunk)
+        except httpx.HTTPError:
+            if not over:
+                raise
+        if over:
+            raise MessageTooLarge(
+                f"the answer of {path} is over this client's limit of {limit} bytes"
+            )
         return b"".join(chunks)
 
     def _translate(self, exc: httpx.HTTPError) -> Exception:
@@ -288,6 +311,22 @@ class HttpTransport:
         if code in ("unauthorized", "forbidden"):
             return AuthError(code, error.message, status=status)
         return HubError(code, error.message, status=status)
+
+    def _salvaged(
+        self, answer: _Answer, read: Callable[[bytes], tuple[T, list[BadRecord]]]
+    ) -> tuple[T, list[BadRecord]]:
+        try:
+            return read(answer.content)
+        except ProtocolError as exc:
+            raise ProtocolError(
+                f"the answer of {answer.response.request.url.path} is not what the protocol "
+                f"says: {exc.message}"
+            ) from None
+
+    def _report(self, bad: list[BadRecord]) -> None:
+        if self._on_bad_record is not None:
+            for record in bad:
+                self._on_bad_record(record)
 
     def _body(self, answer: _Answer, type_: type[T]) -> T:
         try:

@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import ssl
 import time
+from collections.abc import Callable
 from typing import Any, Final
 
 import websockets
@@ -48,7 +49,9 @@ from studio_monitor.errors import (
     TlsError,
     UpgradeRefused,
 )
+from studio_monitor.link import salvage
 from studio_monitor.link.check import HubAddress, describe_error
+from studio_monitor.link.salvage import BadRecord
 from studio_monitor.protocol import (
     MAX_SERVER_FRAME_BYTES,
     SUBPROTOCOL,
@@ -80,8 +83,10 @@ class WsSession:
         connection: websockets.asyncio.client.ClientConnection,
         welcome: WelcomeFrame,
         address: HubAddress,
+        on_bad_record: Callable[[BadRecord], None] | None = None,
     ) -> None:
         self._connection = connection
+        self._on_bad_record = on_bad_record
         self.welcome = welcome
         self.address = address
         self.bytes_received = 0
@@ -100,6 +105,7 @@ class WsSession:
         *,
         timeout_s: float = OPEN_TIMEOUT_S,
         ssl_context: ssl.SSLContext | None = None,
+        on_bad_record: Callable[[BadRecord], None] | None = None,
     ) -> WsSession:
         """Connect, send `hello`, wait for `welcome`; all within `timeout_s`."""
         address = HubAddress.parse(hub_url)
@@ -138,7 +144,7 @@ class WsSession:
         except Exception as exc:
             await _abort(connection)
             raise _translate_open(exc, address) from None
-        session = cls(connection, frame, address)
+        session = cls(connection, frame, address, on_bad_record)
         session.messages_received = 1
         session.bytes_received = len(data)
         session._keepalive = asyncio.create_task(session._keep_alive(), name="link-ws-keepalive")
@@ -208,7 +214,11 @@ class WsSession:
         self.bytes_received += len(data)
         if isinstance(data, bytes):
             raise ProtocolError("the hub sent a binary frame")
-        return decode_server_frame(data)
+        frame, bad = salvage.server_frame(data)
+        if self._on_bad_record is not None:
+            for record in bad:
+                self._on_bad_record(record)
+        return frame
 
     async def send(self, frame: ClientFrame) -> None:
         try:
