@@ -1173,6 +1173,13 @@ class IngestSource(Source):
             "queue": len(self._pending),
             "ready": len(self._ready),
             "folders": {key: folder.present for key, folder in self._folders.items()},
+            # Folders on a network share, watched by polling (sorted).
+            "polled": sorted(
+                key
+                for key, folder in self._folders.items()
+                if folder.watch is not None and folder.observer is self._poller
+            ),
+            "disk_full": self._full is not None,
         }
 
     # --- commands ----------------------------------------------------------------------------
