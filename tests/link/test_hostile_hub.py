@@ -265,3 +265,52 @@ def test_a_hub_restored_from_an_older_store_is_followed_without_a_loop(
 
     run(qloop, scenario(), 60)
     caplog.clear()
+
+
+def test_a_websocket_frame_over_the_limit_is_refused_from_its_header(
+    qloop: asyncio.AbstractEventLoop, tmp_path: Path
+) -> None:
+    async def huge_frame(request: web.Request) -> web.StreamResponse:
+        ws = web.WebSocketResponse(protocols=["studio-monitor.v1"])
+        await ws.prepare(request)
+        await ws.receive()  # hello
+        welcome = {
+            "type": "welcome",
+            "protocol": 1,
+            "epoch": EPOCH,
+            "session": "s1",
+            "heartbeat_s": 5.0,
+            "resumed": False,
+        }
+        await ws.send_str(json.dumps(welcome))
+        # A text frame announcing 70 MiB (the snapshot of issue 10 item 7), of which only
+        # the header is ever sent: the client must refuse it from the header alone.
+        assert request.transport is not None
+        request.transport.write(b"\x81\x7f" + (70 << 20).to_bytes(8, "big") + b'{"type"')
+        async for _ in ws:
+            pass
+        return ws
+
+    async def scenario() -> None:
+        async with ScriptedHub(ws=huge_frame, snapshot=_too_big_snapshot) as hub:
+            service = make_service(hub.url, tmp_path / "state")
+            seen = Recorder(service)
+            service.start()
+            await until(lambda: service.state == "offline", 15, what="offline")
+            assert any("limit" in e for e in seen.errors), seen.errors
+            assert service.records("system") == {}
+            await service.stop()
+
+    run(qloop, scenario(), 30)
+
+
+async def _too_big_snapshot(request: web.Request) -> web.StreamResponse:
+    response = web.StreamResponse(headers={"Content-Type": "application/json"})
+    response.content_length = 69 * 1024 * 1024
+    await response.prepare(request)
+    try:
+        await response.write(b'{"epoch":"e1","cursors":{},"active":{},"records":[')
+        await asyncio.sleep(5)
+    except (ConnectionError, RuntimeError):
+        pass
+    return response
