@@ -42,6 +42,14 @@ never touches a socket, and decides every duration itself: timeouts, backoff, gr
   about a second), then growing to one every 60 to 120 s (jittered over the upper half of
   the ceiling, not full jitter, so an idle long-poll settles at 3 requests a minute or fewer:
   two long-polls and at most one probe).
+- Deadlines: every request carries one (`answer_timeout_s`, 3 s, beyond a long-poll's wait):
+  a hub that does not answer in time is unreachable (`NoAnswer`: LongpollFailed,
+  PollFailed, HealthFailed). Long-poll always starts with a catch-up request (wait 0), which
+  proves within 3 s that a hub answers over HTTP; with the WebSocket's silence limit (1.5
+  heartbeats) a frozen hub reads offline within 10.5 s (issue 11). A stretch of a data
+  state during which the hub was in fact silent (the events carry `silent_s`) is counted
+  as offline in `time_in_state` and in `time_silent`. The round trip is cleared on every
+  state change: each connection measures its own.
 - `offline`: nothing flows; health is retried with backoff that never gives up: for the
   first `retry_fast_s` of an outage every 0.5 to 1 s (a hub restart or a Wi-Fi blip: live
   again within about a second of the hub answering), then full-jitter exponential capped at
