@@ -14,8 +14,11 @@ from collections import deque
 from collections.abc import Callable
 from typing import Final
 
+from PySide6.QtCore import QCoreApplication
+
 from studio_monitor.link.status import LinkStatus
 from studio_monitor.ui.format import fmt_interval
+from studio_monitor.ui.i18n import QT_TRANSLATE_NOOP
 
 #: States in which data flows (what "available" means).
 CONNECTED: Final = frozenset({"live", "longpoll", "polling"})
@@ -23,13 +26,23 @@ RTT_WINDOW_S: Final = 600.0
 MAX_TRANSITIONS: Final = 2000
 
 
+translate = QCoreApplication.translate
+
 _STATE_WORDS: Final = {
-    "connecting": "Connecting…",
-    "live": "Live",
-    "longpoll": "Long-poll",
-    "polling": "Polling",
-    "offline": "Offline",
+    "connecting": QT_TRANSLATE_NOOP("connection", "Connecting…"),
+    "live": QT_TRANSLATE_NOOP("connection", "Live"),
+    "longpoll": QT_TRANSLATE_NOOP("connection", "Long-poll"),
+    "polling": QT_TRANSLATE_NOOP("connection", "Polling"),
+    "offline": QT_TRANSLATE_NOOP("connection", "Offline"),
 }
+
+
+def state_words(state: str | None) -> str:
+    """A connection state in words ("Live", "Long-poll"...), "Not connected" before any."""
+    english = _STATE_WORDS.get(state or "")
+    if english is None:
+        return translate("connection", "Not connected")
+    return translate("connection", english)
 
 
 def describe(status: LinkStatus | None, *, elapsed_s: float = 0.0, state: str | None = None) -> str:
@@ -40,22 +53,24 @@ def describe(status: LinkStatus | None, *, elapsed_s: float = 0.0, state: str | 
     gives the plain words.
     """
     if status is None:
-        return _STATE_WORDS.get(state or "", "Not connected")
+        return state_words(state)
     state = status.state
-    if state == "live":
-        return "Live"
-    if state == "longpoll":
-        return "Long-poll"
+    if state in ("live", "longpoll"):
+        return state_words(state)
     if state == "polling":
         if status.poll_interval_s is None:
-            return "Polling"
-        return f"Polling every {fmt_interval(status.poll_interval_s)}"
+            return state_words(state)
+        return translate("connection", "Polling every {interval}").format(
+            interval=fmt_interval(status.poll_interval_s)
+        )
     if state == "offline":
         if status.next_retry_s is None:
-            return "Offline"
+            return state_words(state)
         left = max(0, math.ceil(status.next_retry_s - elapsed_s))
-        return "Offline, retrying now" if left == 0 else f"Offline, retrying in {left} s"
-    return "Connecting…"
+        if left == 0:
+            return translate("connection", "Offline, retrying now")
+        return translate("connection", "Offline, retrying in {seconds} s").format(seconds=left)
+    return state_words("connecting")
 
 
 def worst_data_age(status: LinkStatus | None, *, elapsed_s: float = 0.0) -> float | None:

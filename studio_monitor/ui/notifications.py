@@ -24,11 +24,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, QObject, QTimer, Signal
 
 from studio_monitor.platform.notify import Notifier
 from studio_monitor.protocol.records import SEVERITY_RANK, AlertRecord
-from studio_monitor.ui import theme
+from studio_monitor.ui import i18n, theme
+from studio_monitor.ui.i18n import QT_TRANSLATE_NOOP
+from studio_monitor.ui.i18n.words import alert_text
 from studio_monitor.ui.models.alerts import AlertsModel
 
 CONNECTION_KEY: Final = "connection"
@@ -36,9 +38,24 @@ CONNECTION_KEY: Final = "connection"
 OK_BANNER_MS: Final = 6000
 
 _CONNECTION_TITLES: Final[dict[str, tuple[str, theme.Tone]]] = {
-    "fallback": ("Connection degraded", "warning"),
-    "offline": ("Hub offline", "critical"),
-    "live": ("Back live", "ok"),
+    "fallback": (QT_TRANSLATE_NOOP("NotificationBridge", "Connection degraded"), "warning"),
+    "offline": (QT_TRANSLATE_NOOP("NotificationBridge", "Hub offline"), "critical"),
+    "live": (QT_TRANSLATE_NOOP("NotificationBridge", "Back live"), "ok"),
+}
+_ALERT_TITLES: Final[dict[str, str]] = {
+    "info": QT_TRANSLATE_NOOP("NotificationBridge", "Info alert"),
+    "warning": QT_TRANSLATE_NOOP("NotificationBridge", "Warning alert"),
+    "critical": QT_TRANSLATE_NOOP("NotificationBridge", "Critical alert"),
+}
+_CONNECTION_TEXTS: Final[dict[str, str]] = {
+    "fallback": QT_TRANSLATE_NOOP(
+        "NotificationBridge",
+        "The live connection is not available: updates continue over HTTP, a little slower.",
+    ),
+    "offline": QT_TRANSLATE_NOOP(
+        "NotificationBridge", "Cannot reach the hub. Retrying automatically."
+    ),
+    "live": QT_TRANSLATE_NOOP("NotificationBridge", "Live again: updates arrive over WebSocket."),
 }
 
 
@@ -132,7 +149,12 @@ class NotificationBridge(QObject):
         """The service's `notice(kind, text)`: "fallback", "offline" or "live"."""
         if not self.choices.connection:
             return
-        title, tone = _CONNECTION_TITLES.get(kind, ("Connection", "info"))
+        english, tone = _CONNECTION_TITLES.get(kind, ("Connection", "info"))
+        title = QCoreApplication.translate("NotificationBridge", english)
+        if i18n.current() != "en" and kind in _CONNECTION_TEXTS:
+            # The connection machine words its notices in English (with the technical
+            # detail, which the connection panel shows too): say the gist in the app's language.
+            text = QCoreApplication.translate("NotificationBridge", _CONNECTION_TEXTS[kind])
         if kind == "live" and CONNECTION_KEY not in self._current:
             # Live again after a problem the user was never told about (notifications were
             # off, or it was dismissed): still worth a word, but not a balloon.
@@ -211,8 +233,11 @@ class NotificationBridge(QObject):
             self.post(
                 Notification(
                     key=f"alert:{ident[0]}",
-                    title=f"{record.severity.capitalize()} alert",
-                    text=record.message,
+                    title=QCoreApplication.translate(
+                        "NotificationBridge",
+                        _ALERT_TITLES.get(record.severity, _ALERT_TITLES["warning"]),
+                    ),
+                    text=alert_text(record.code, record.args, record.message),
                     tone=theme.tone_for(theme.SEVERITY_TONES, record.severity),
                     dock="alerts",
                 )

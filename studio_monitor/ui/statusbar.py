@@ -36,7 +36,7 @@ class ConnectionIndicator(QWidget):
         super().__init__(parent)
         self.setObjectName("connection_indicator")
         self.dot = StatusDot(12)
-        self.words = QLabel("Not connected")
+        self.words = QLabel(self.tr("Not connected"))
         self.words.setObjectName("connection_words")
         font = self.words.font()
         font.setBold(True)
@@ -71,14 +71,19 @@ class StatusBarController(QObject):
         self.scaling.setObjectName("status_scaling")
         self.hub = QLabel()
         self.hub.setObjectName("status_hub")
-        self.reconnect = QPushButton(resources.icon("reconnect"), "Reconnect")
+        self.reconnect = QPushButton(resources.icon("reconnect"), self.tr("Reconnect"))
         self.reconnect.setObjectName("reconnect_button")
-        self.reconnect.setToolTip("Drop the wait and try the WebSocket again now")
+        self.reconnect.setToolTip(self.tr("Drop the wait and try the WebSocket again now"))
         self.reconnect.clicked.connect(self.reconnectRequested)
         self.indicator.clicked.connect(self.panelRequested)
         metrics = self.rtt.fontMetrics()
-        self.rtt.setMinimumWidth(metrics.horizontalAdvance("RTT 8888 ms") + 8)
-        self.age.setMinimumWidth(metrics.horizontalAdvance("Data 88 min 88 s old (stale)") + 8)
+        self.rtt.setMinimumWidth(
+            metrics.horizontalAdvance(self.tr("RTT {rtt}").format(rtt="8888 ms")) + 8
+        )
+        self.age.setMinimumWidth(
+            metrics.horizontalAdvance(self.tr("Data {age} old (stale)").format(age="88 min 88 s"))
+            + 8
+        )
         bar.addWidget(self.indicator)
         bar.addWidget(self.rtt)
         bar.addWidget(self.age)
@@ -117,25 +122,28 @@ class StatusBarController(QObject):
         age = worst_data_age(status, elapsed_s=elapsed)
         stale = status is not None and (status.stale or (age is not None and age > STALE_AFTER_S))
         if age is None:
-            age_text = "Data age n/a"
+            age_text = self.tr("Data age n/a")
         elif age < FRESH_S and not stale:
             # A live link confirms the data every few seconds: a counter cycling 0-2 s says
             # nothing and would repaint the bar every second.
-            age_text = "Data current"
+            age_text = self.tr("Data current")
         else:
-            age_text = f"Data {fmt_duration(age)} old" + (" (stale)" if stale else "")
+            age_text = (
+                self.tr("Data {age} old (stale)") if stale else self.tr("Data {age} old")
+            ).format(age=fmt_duration(age))
         scaling = status.scaling if status is not None else None
         tip = [words]
         if status is not None:
-            tip.append(f"Hub: {status.hub_url}")
-            tip.append(f"Transport: {status.transport or 'none'}")
+            tip.append(self.tr("Hub: {url}").format(url=status.hub_url))
+            transport = status.transport or self.tr("none")
+            tip.append(self.tr("Transport: {transport}").format(transport=transport))
             if status.last_error:
-                tip.append(f"Last error: {status.last_error}")
-        tip.append("Click for the connection panel")
+                tip.append(self.tr("Last error: {error}").format(error=status.last_error))
+        tip.append(self.tr("Click for the connection panel"))
         shown = (
             state,
             words,
-            f"RTT {fmt_ms(rtt)}",
+            self.tr("RTT {rtt}").format(rtt=fmt_ms(rtt)),
             age_text,
             stale,
             scaling,

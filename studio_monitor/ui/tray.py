@@ -19,6 +19,7 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from studio_monitor.ui import resources
+from studio_monitor.ui.connection_history import state_words
 from studio_monitor.ui.notifications import NotificationBridge
 
 PAUSE_S = 3600.0
@@ -55,21 +56,25 @@ class TrayController(QObject):
         self._connection: str | None = None
         self._worst_alert: str | None = None
         self._open_alerts = 0
-        self.tooltip = "Studio Monitor"
+        self.tooltip = self.tr("Studio Monitor")
         self.menu = QMenu()
         self.menu.setObjectName("tray_menu")
-        self.show_hide = self._action("Hide window", "tray_show_hide", self.showHideRequested.emit)
+        self.show_hide = self._action(
+            self.tr("Hide window"), "tray_show_hide", self.showHideRequested.emit
+        )
         self.reconnect = self._action(
-            "Reconnect now", "tray_reconnect", self.reconnectRequested.emit
+            self.tr("Reconnect now"), "tray_reconnect", self.reconnectRequested.emit
         )
         self.reconnect.setIcon(resources.icon("reconnect"))
         self.menu.addSeparator()
         self.pause = self._action(
-            "Pause alerts for 1 hour", "tray_pause_alerts", self._toggle_pause
+            self.tr("Pause alerts for 1 hour"), "tray_pause_alerts", self._toggle_pause
         )
         self.pause.setCheckable(True)
         self.menu.addSeparator()
-        self.quit = self._action("Quit Studio Monitor", "tray_quit", self.quitRequested.emit)
+        self.quit = self._action(
+            self.tr("Quit Studio Monitor"), "tray_quit", self.quitRequested.emit
+        )
         bridge.pauseChanged.connect(self._on_pause_changed)
 
         available = (
@@ -106,21 +111,19 @@ class TrayController(QObject):
         self._update()
 
     def set_window_visible(self, visible: bool) -> None:
-        self.show_hide.setText("Hide window" if visible else "Show window")
+        self.show_hide.setText(self.tr("Hide window") if visible else self.tr("Show window"))
 
     def _update(self) -> None:
         state = tray_state(self._connection, self._worst_alert)
-        words = {
-            "live": "Live",
-            "longpoll": "Long-poll",
-            "polling": "Polling",
-            "offline": "Offline",
-            "connecting": "Connecting",
-        }.get(self._connection or "", "Not connected")
-        alerts = f"{self._open_alerts} open alert{'s' if self._open_alerts != 1 else ''}"
-        tip = f"Studio Monitor: {words}, {alerts}"
+        words = state_words(self._connection)
+        if self._open_alerts == 1:
+            alerts = self.tr("1 open alert")
+        else:
+            alerts = self.tr("{count} open alerts").format(count=self._open_alerts)
+        tip = self.tr("Studio Monitor: {state}, {alerts}").format(state=words, alerts=alerts)
         if self.bridge.alerts_paused() and self.bridge.paused_until is not None:
-            tip += f" (alerts paused until {time.strftime('%H:%M', time.localtime(self.bridge.paused_until))})"
+            until = time.strftime("%H:%M", time.localtime(self.bridge.paused_until))
+            tip += " " + self.tr("(alerts paused until {time})").format(time=until)
         if self.tray is not None:
             if state != self.state:
                 self.tray.setIcon(resources.tray_icon(state))
@@ -140,10 +143,12 @@ class TrayController(QObject):
         if paused:
             assert isinstance(until, float)
             self.pause.setText(
-                f"Alerts paused until {time.strftime('%H:%M', time.localtime(until))}"
+                self.tr("Alerts paused until {time}").format(
+                    time=time.strftime("%H:%M", time.localtime(until))
+                )
             )
         else:
-            self.pause.setText("Pause alerts for 1 hour")
+            self.pause.setText(self.tr("Pause alerts for 1 hour"))
         self._update()
 
     def _on_activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:

@@ -1,16 +1,21 @@
 """The Alerts dock: severity, message, source, raised and cleared time; acknowledge.
 
-Open alerts sort first (then the newest); "Show cleared" keeps the history in view or hides
+Open alerts sort first (then the newest); self.tr("Show cleared") keeps the history in view or hides
 it. Acknowledge (`alert.ack`) quiets an open alert: it stays listed until the hub clears it.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSortFilterProxyModel
+from PySide6.QtCore import (
+    QModelIndex,
+    QPersistentModelIndex,
+    QSortFilterProxyModel,
+)
 from PySide6.QtWidgets import QWidget
 
 from studio_monitor.ui.commands import CommandCenter
 from studio_monitor.ui.docks.base import MonitorDock, RecordTable
+from studio_monitor.ui.i18n import QT_TRANSLATE_NOOP
 from studio_monitor.ui.models.alerts import AlertsModel
 
 
@@ -29,7 +34,7 @@ class _ClearedFilter(QSortFilterProxyModel):
 
 class AlertsDock(MonitorDock):
     NAME = "alerts"
-    TITLE = "Alerts"
+    TITLE = QT_TRANSLATE_NOOP("docks", "Alerts")
     ICON = "alerts"
 
     def __init__(
@@ -38,18 +43,23 @@ class AlertsDock(MonitorDock):
         super().__init__(commands, parent)
         self.model = model
         col = AlertsModel.Col
-        self.ack = self.action("Acknowledge", "ack", "I have seen this alert", "alert_ack")
+        self.ack = self.action(
+            self.tr("Acknowledge"), "ack", self.tr("I have seen this alert"), "alert_ack"
+        )
         self.ack.triggered.connect(self._ack)
         self.toolbar.addSeparator()
         self.show_cleared = self.action(
-            "Show cleared", "alerts", "Keep cleared alerts in the list", "alerts_show_cleared"
+            self.tr("Show cleared"),
+            "alerts",
+            self.tr("Keep cleared alerts in the list"),
+            "alerts_show_cleared",
         )
         self.show_cleared.setCheckable(True)
         self.show_cleared.setChecked(True)
         self.show_cleared.toggled.connect(self._toggle_cleared)
         self.table = RecordTable(model, pills=[col.SEVERITY, col.STATUS], sort_column=col.STATUS)
         self.table.setObjectName("alerts_table")
-        self.table.set_placeholder("No alerts: all is well.")
+        self.table.set_placeholder(self.tr("No alerts: all is well."))
         # Filter under the sorting proxy: source -> cleared filter -> sort.
         self.filter = _ClearedFilter(model)
         self.filter.setSourceModel(model)
@@ -74,7 +84,7 @@ class AlertsDock(MonitorDock):
     def _ack(self) -> None:
         key = self._selected_key()
         if key:
-            self.commands.send("alert.ack", {"alert_id": key}, "Acknowledge alert")
+            self.commands.send("alert.ack", {"alert_id": key}, self.tr("Acknowledge alert"))
 
     def _toggle_cleared(self, on: bool) -> None:
         self.filter.beginFilterChange()

@@ -15,6 +15,7 @@ from studio_monitor.ui import theme
 from studio_monitor.ui.commands import CommandCenter
 from studio_monitor.ui.docks.base import MonitorDock, RecordTable
 from studio_monitor.ui.format import NA, fmt_count, fmt_percent
+from studio_monitor.ui.i18n import QT_TRANSLATE_NOOP
 from studio_monitor.ui.models.backups import ACTIVE_STATES, BackupsModel, BackupTotals
 
 
@@ -51,7 +52,7 @@ class StatTile(QFrame):
 
 class BackupsDock(MonitorDock):
     NAME = "backups"
-    TITLE = "Backups"
+    TITLE = QT_TRANSLATE_NOOP("docks", "Backups")
     ICON = "backups"
 
     def __init__(
@@ -61,15 +62,18 @@ class BackupsDock(MonitorDock):
         self.model = model
         col = BackupsModel.Col
         self.cancel = self.action(
-            "Cancel", "cancel", "Stop the selected backup job", "backup_cancel"
+            self.tr("Cancel"), "cancel", self.tr("Stop the selected backup job"), "backup_cancel"
         )
         self.retry = self.action(
-            "Retry", "retry", "Start the failed or cancelled job again", "backup_retry"
+            self.tr("Retry"),
+            "retry",
+            self.tr("Start the failed or cancelled job again"),
+            "backup_retry",
         )
         self.verify = self.action(
-            "Verify",
+            self.tr("Verify"),
             "verify",
-            "Check the copies of this event against the originals",
+            self.tr("Check the copies of this event against the originals"),
             "backup_verify",
         )
         self.cancel.triggered.connect(self._cancel)
@@ -79,11 +83,11 @@ class BackupsDock(MonitorDock):
         tiles = QHBoxLayout()
         tiles.setSpacing(8)
         self.tiles = {
-            "running": StatTile("running now", "tile_running"),
-            "failed": StatTile("failed today", "tile_failed"),
-            "done": StatTile("completed today", "tile_done"),
-            "photos": StatTile("photos backed up today", "tile_photos"),
-            "rate": StatTile("success rate today", "tile_rate"),
+            "running": StatTile(self.tr("running now"), "tile_running"),
+            "failed": StatTile(self.tr("failed today"), "tile_failed"),
+            "done": StatTile(self.tr("completed today"), "tile_done"),
+            "photos": StatTile(self.tr("photos backed up today"), "tile_photos"),
+            "rate": StatTile(self.tr("success rate today"), "tile_rate"),
         }
         for tile in self.tiles.values():
             tiles.addWidget(tile)
@@ -96,7 +100,7 @@ class BackupsDock(MonitorDock):
             row_height=2.0,
         )
         self.table.setObjectName("backups_table")
-        self.table.set_placeholder("No backup job yet. Start one from the Events dock.")
+        self.table.set_placeholder(self.tr("No backup job yet. Start one from the Events dock."))
         self.table.setColumnWidth(col.EVENT, 170)
         self.table.setColumnWidth(col.PROGRESS, 180)
         self.table.setColumnWidth(col.STATE, 110)
@@ -131,18 +135,18 @@ class BackupsDock(MonitorDock):
     def _cancel(self) -> None:
         key = self.table.selected_key()
         if key:
-            self.commands.send("backup.cancel", {"job_id": key}, "Cancel backup")
+            self.commands.send("backup.cancel", {"job_id": key}, self.tr("Cancel backup"))
 
     def _retry(self) -> None:
         key = self.table.selected_key()
         record = self.model.record(key) if key else None
         if record is not None:
             args = {"event_id": record.event_id, "destination_id": record.destination.id}
-            self.commands.send("backup.start", args, "Retry backup")
+            self.commands.send("backup.start", args, self.tr("Retry backup"))
 
     def _verify(self) -> None:
         key = self.table.selected_key()
         record = self.model.record(key) if key else None
         if record is not None:
             args = {"event_id": record.event_id, "destination_id": record.destination.id}
-            self.commands.send("backup.verify", args, "Verify backup")
+            self.commands.send("backup.verify", args, self.tr("Verify backup"))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from PySide6.QtCore import QAbstractItemModel, QSortFilterProxyModel, Qt, QTimer
+from PySide6.QtCore import QAbstractItemModel, QCoreApplication, QSortFilterProxyModel, Qt, QTimer
 from PySide6.QtGui import QAction, QFontMetrics, QResizeEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -145,7 +145,7 @@ class MonitorDock(QDockWidget):
     ICON = ""
 
     def __init__(self, commands: CommandCenter, parent: QWidget | None = None) -> None:
-        super().__init__(self.TITLE, parent)
+        super().__init__(QCoreApplication.translate("docks", self.TITLE), parent)
         self.setObjectName(self.NAME)
         self.commands = commands
         self.setFeatures(
@@ -153,7 +153,7 @@ class MonitorDock(QDockWidget):
             | QDockWidget.DockWidgetFeature.DockWidgetMovable
             | QDockWidget.DockWidgetFeature.DockWidgetFloatable
         )
-        self.toolbar = QToolBar(self.TITLE)
+        self.toolbar = QToolBar(self.windowTitle())
         self.toolbar.setObjectName(f"{self.NAME}_toolbar")
         self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.toolbar.setMovable(False)

@@ -1,7 +1,7 @@
 """The Cameras dock: one row per camera with its last thumbnail, state in colour, last shot ticking.
 
 Actions: pause and resume ingest (`ingest.pause`, `ingest.resume`: the hub stops filing
-new files from the hot folder, and picks them up on resume), and "Hot folder and event…"
+new files from the hot folder, and picks them up on resume), and self.tr("Hot folder and event…")
 (`camera.configure`), pre-filled from the selected camera.
 """
 
@@ -13,13 +13,14 @@ from PySide6.QtWidgets import QDialog, QWidget
 from studio_monitor.ui.commands import CommandCenter
 from studio_monitor.ui.dialogs.forms import CameraSetupDialog
 from studio_monitor.ui.docks.base import MonitorDock, RecordTable
+from studio_monitor.ui.i18n import QT_TRANSLATE_NOOP
 from studio_monitor.ui.models.cameras import CamerasModel
 from studio_monitor.ui.models.events import EventsModel
 
 
 class CamerasDock(MonitorDock):
     NAME = "cameras"
-    TITLE = "Cameras"
+    TITLE = QT_TRANSLATE_NOOP("docks", "Cameras")
     ICON = "cameras"
 
     def __init__(
@@ -34,27 +35,35 @@ class CamerasDock(MonitorDock):
         self.events = events
         col = CamerasModel.Col
         self.pause = self.action(
-            "Pause ingest", "pause", "Stop filing new photos from the hot folder", "ingest_pause"
+            self.tr("Pause ingest"),
+            "pause",
+            self.tr("Stop filing new photos from the hot folder"),
+            "ingest_pause",
         )
         self.resume = self.action(
-            "Resume ingest", "resume", "File the photos waiting in the hot folder", "ingest_resume"
+            self.tr("Resume ingest"),
+            "resume",
+            self.tr("File the photos waiting in the hot folder"),
+            "ingest_resume",
         )
         self.toolbar.addSeparator()
         self.configure = self.action(
-            "Hot folder and event…",
+            self.tr("Hot folder and event…"),
             "folder",
-            "Where the photos arrive and which event they belong to",
+            self.tr("Where the photos arrive and which event they belong to"),
             "camera_configure",
         )
-        self.pause.triggered.connect(lambda: self.commands.send("ingest.pause", {}, "Pause ingest"))
+        self.pause.triggered.connect(
+            lambda: self.commands.send("ingest.pause", {}, self.tr("Pause ingest"))
+        )
         self.resume.triggered.connect(
-            lambda: self.commands.send("ingest.resume", {}, "Resume ingest")
+            lambda: self.commands.send("ingest.resume", {}, self.tr("Resume ingest"))
         )
         self.configure.triggered.connect(self._configure)
         self.table = RecordTable(model, pills=[col.STATE], sort_column=col.CAMERA, row_height=3.4)
         self.table.setObjectName("cameras_table")
         self.table.set_placeholder(
-            "No camera yet. Photos dropped into a hot folder show their camera here."
+            self.tr("No camera yet. Photos dropped into a hot folder show their camera here.")
         )
         self.table.setIconSize(QSize(72, 48))
         self.table.setColumnWidth(col.CAMERA, 220)
@@ -76,4 +85,6 @@ class CamerasDock(MonitorDock):
             parent=self,
         )
         if dialog.exec() == QDialog.DialogCode.Accepted:
-            self.commands.send("camera.configure", dialog.args(), "Set hot folder and event")
+            self.commands.send(
+                "camera.configure", dialog.args(), self.tr("Set hot folder and event")
+            )

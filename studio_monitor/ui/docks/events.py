@@ -17,12 +17,13 @@ from PySide6.QtWidgets import QDialog, QMessageBox, QWidget
 from studio_monitor.ui.commands import CommandCenter
 from studio_monitor.ui.dialogs.forms import NewEventDialog
 from studio_monitor.ui.docks.base import MonitorDock, RecordTable
+from studio_monitor.ui.i18n import QT_TRANSLATE_NOOP
 from studio_monitor.ui.models.events import UNFILED_KEY, EventsModel
 
 
 class EventsDock(MonitorDock):
     NAME = "events"
-    TITLE = "Events"
+    TITLE = QT_TRANSLATE_NOOP("docks", "Events")
     ICON = "events"
 
     def __init__(
@@ -32,33 +33,43 @@ class EventsDock(MonitorDock):
         self.model = model
         col = EventsModel.Col
         self.new_event = self.action(
-            "New event…", "add", "Create an event to file photos into", "event_create"
+            self.tr("New event…"),
+            "add",
+            self.tr("Create an event to file photos into"),
+            "event_create",
         )
         self.toolbar.addSeparator()
         self.backup = self.action(
-            "Start backup",
+            self.tr("Start backup"),
             "start",
-            "Back up the selected event to every destination",
+            self.tr("Back up the selected event to every destination"),
             "event_backup",
         )
         self.verify = self.action(
-            "Verify",
+            self.tr("Verify"),
             "verify",
-            "Check the selected event's copies against the originals",
+            self.tr("Check the selected event's copies against the originals"),
             "event_verify",
         )
         self.archive = self.action(
-            "Archive", "archive", "Mark the selected event as archived", "event_archive"
+            self.tr("Archive"),
+            "archive",
+            self.tr("Mark the selected event as archived"),
+            "event_archive",
         )
         self.new_event.triggered.connect(self._create)
-        self.backup.triggered.connect(lambda: self._on_selected("backup.start", "Start backup"))
-        self.verify.triggered.connect(lambda: self._on_selected("backup.verify", "Verify event"))
+        self.backup.triggered.connect(
+            lambda: self._on_selected("backup.start", self.tr("Start backup"))
+        )
+        self.verify.triggered.connect(
+            lambda: self._on_selected("backup.verify", self.tr("Verify event"))
+        )
         self.archive.triggered.connect(self._archive)
         self.table = RecordTable(
             model, pills=[col.STATE], sort_column=col.DATE, order=Qt.SortOrder.DescendingOrder
         )
         self.table.setObjectName("events_table")
-        self.table.set_placeholder("No event yet. Create one with New event…")
+        self.table.set_placeholder(self.tr("No event yet. Create one with New event…"))
         self.table.setColumnWidth(col.NAME, 200)
         self.table.setColumnWidth(col.DATE, 110)
         self.table.setColumnWidth(col.SAFE, 230)
@@ -85,7 +96,7 @@ class EventsDock(MonitorDock):
     def _create(self) -> None:
         dialog = NewEventDialog(self)
         if dialog.exec() == QDialog.DialogCode.Accepted:
-            self.commands.send("event.create", dialog.args(), "Create event")
+            self.commands.send("event.create", dialog.args(), self.tr("Create event"))
 
     def _on_selected(self, name: str, what: str) -> None:
         key = self.table.selected_key()
@@ -99,8 +110,10 @@ class EventsDock(MonitorDock):
             return
         answer = QMessageBox.question(
             self,
-            "Archive event",
-            f"Archive “{record.name}”? Its photos stay where they are; the event stops taking new ones.",
+            self.tr("Archive event"),
+            self.tr(
+                "Archive “{name}”? Its photos stay where they are; the event stops taking new ones."
+            ).format(name=record.name),
         )
         if answer == QMessageBox.StandardButton.Yes:
-            self.commands.send("event.archive", {"event_id": key}, "Archive event")
+            self.commands.send("event.archive", {"event_id": key}, self.tr("Archive event"))

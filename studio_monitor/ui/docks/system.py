@@ -8,7 +8,11 @@ refreshed when their row changes (at most ten times a second, as the state flush
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import (
+    QModelIndex,
+    QPersistentModelIndex,
+    Qt,
+)
 from PySide6.QtWidgets import (
     QFrame,
     QGridLayout,
@@ -24,7 +28,8 @@ from studio_monitor.protocol.records import SystemRecord
 from studio_monitor.ui import theme
 from studio_monitor.ui.commands import CommandCenter
 from studio_monitor.ui.docks.base import MonitorDock
-from studio_monitor.ui.format import NA, fmt_bytes, fmt_percent, fmt_rate, fmt_time
+from studio_monitor.ui.format import fmt_bytes, fmt_percent, fmt_rate, fmt_time, na
+from studio_monitor.ui.i18n import QT_TRANSLATE_NOOP, translate
 from studio_monitor.ui.models.system import (
     BATTERY_LOW,
     CPU,
@@ -60,7 +65,7 @@ class Gauge(QWidget):
         self.threshold = threshold
         self.caption = QLabel(caption)
         self.caption.setFont(theme.scaled_font(self.font(), 1.0, bold=True))
-        self.value = QLabel(NA)
+        self.value = QLabel(na())
         self.value.setFont(theme.scaled_font(self.font(), 1.7, bold=True))
         self.value.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         # Wide enough for any value, so a new figure never re-lays the card out.
@@ -100,10 +105,15 @@ def hub_text(record: SystemRecord) -> str:
     hub = record.hub
     if hub is None:
         return ""
-    clients = (
-        NA if hub.clients is None else f"{hub.clients} client{'' if hub.clients == 1 else 's'}"
+    if hub.clients is None:
+        clients = na()
+    elif hub.clients == 1:
+        clients = translate("SystemDock", "1 client")
+    else:
+        clients = translate("SystemDock", "{count} clients").format(count=hub.clients)
+    return translate("SystemDock", "hub: {memory} memory, {cpu} CPU, {clients}").format(
+        memory=fmt_bytes(hub.rss), cpu=fmt_percent(hub.cpu_percent), clients=clients
     )
-    return f"hub: {fmt_bytes(hub.rss)} memory, {fmt_percent(hub.cpu_percent)} CPU, {clients}"
 
 
 class HostCard(QFrame):
@@ -118,14 +128,14 @@ class HostCard(QFrame):
         self.title.setFont(theme.scaled_font(self.font(), 1.35, bold=True))
         self.os = _subtle(QLabel())
         self.sampled = _subtle(QLabel())
-        self.cpu = Gauge("CPU", CPU, spark_max=100)
-        self.memory = Gauge("Memory", MEMORY, spark_max=100)
-        self.network = Gauge("Network", None, spark_max=None)
+        self.cpu = Gauge(self.tr("CPU"), CPU, spark_max=100)
+        self.memory = Gauge(self.tr("Memory"), MEMORY, spark_max=100)
+        self.network = Gauge(self.tr("Network"), None, spark_max=None)
         self.network.bar.setVisible(False)
         self.disks_box = QGridLayout()
         self.disks_box.setHorizontalSpacing(8)
         self.disks_box.setVerticalSpacing(2)
-        self.battery = QLabel(NA)
+        self.battery = QLabel(na())
         self.hub = _subtle(QLabel())
         head = QHBoxLayout()
         head.addWidget(self.title)
@@ -138,14 +148,14 @@ class HostCard(QFrame):
         layout.addWidget(self.cpu)
         layout.addWidget(self.memory)
         layout.addWidget(self.network)
-        disks_caption = QLabel("Disks")
+        disks_caption = QLabel(self.tr("Disks"))
         disks_caption.setFont(theme.scaled_font(self.font(), 1.0, bold=True))
         layout.addWidget(disks_caption)
-        self.no_disks = QLabel(NA)
+        self.no_disks = QLabel(na())
         layout.addWidget(self.no_disks)
         layout.addLayout(self.disks_box)
         foot = QHBoxLayout()
-        battery_caption = QLabel("Battery")
+        battery_caption = QLabel(self.tr("Battery"))
         battery_caption.setFont(theme.scaled_font(self.font(), 1.0, bold=True))
         foot.addWidget(battery_caption)
         foot.addWidget(self.battery, 1)
@@ -159,20 +169,30 @@ class HostCard(QFrame):
             return  # a refresh for another reason: nothing of this host changed
         self._shown = record
         if record is None:
-            self.title.setText(f"{self.key}: invalid record")
+            self.title.setText(self.tr("{host}: invalid record").format(host=self.key))
             return
         self.title.setText(record.host)
-        cores = f", {record.cpu_count} cores" if record.cpu_count else ""
-        self.os.setText(f"{record.os or NA}{cores}")
-        self.sampled.setText(f"sampled {fmt_time(record.sampled_at, now)}")
+        if record.cpu_count:
+            self.os.setText(
+                self.tr("{os}, {count} cores").format(os=record.os or na(), count=record.cpu_count)
+            )
+        else:
+            self.os.setText(record.os or na())
+        self.sampled.setText(
+            self.tr("sampled {time}").format(time=fmt_time(record.sampled_at, now))
+        )
         self.cpu.set_percent(record.cpu_percent)
         mem = record.memory
         self.memory.set_percent(
             mem.percent if mem else None,
-            f"{fmt_bytes(mem.used)} of {fmt_bytes(mem.total)}" if mem else "",
+            self.tr("{used} of {total}").format(
+                used=fmt_bytes(mem.used), total=fmt_bytes(mem.total)
+            )
+            if mem
+            else "",
         )
         net = record.net
-        self.network.value.setText(f"↓ {fmt_rate(net.recv_bps)}" if net else NA)
+        self.network.value.setText(f"↓ {fmt_rate(net.recv_bps)}" if net else na())
         self.network.detail.setText(f"↑ {fmt_rate(net.sent_bps)}" if net else "")
         self._show_disks(record)
         battery = record.battery
@@ -214,13 +234,17 @@ class HostCard(QFrame):
             mount.setToolTip(disk.mount)
             tone = DISK.tone(disk.percent) or "info"
             bar.set_value(None if disk.percent is None else disk.percent / 100, tone)
-            free.setText(f"{fmt_bytes(disk.free)} free of {fmt_bytes(disk.total)}")
+            free.setText(
+                self.tr("{free} free of {total}").format(
+                    free=fmt_bytes(disk.free), total=fmt_bytes(disk.total)
+                )
+            )
         self.no_disks.setVisible(not record.disks)
 
 
 class SystemDock(MonitorDock):
     NAME = "system"
-    TITLE = "System"
+    TITLE = QT_TRANSLATE_NOOP("docks", "System")
     ICON = "system"
 
     def __init__(
@@ -235,7 +259,7 @@ class SystemDock(MonitorDock):
         self.state = state
         self.toolbar.setVisible(False)  # no actions: the hub measures, the app shows
         self.cards: dict[str, HostCard] = {}
-        self.empty = _subtle(QLabel("No host has reported yet."))
+        self.empty = _subtle(QLabel(self.tr("No host has reported yet.")))
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         inner = QWidget()
         self.cards_layout = QVBoxLayout(inner)

@@ -36,7 +36,20 @@ QM_STEM: Final = "studio_monitor"
 
 translate = QCoreApplication.translate
 
+
+def QT_TRANSLATE_NOOP(context: str, text: str) -> str:
+    """Marks `text` for translation in `context` without translating it now (PySide's own
+    is typed `object`)."""
+    return text
+
+
 _installed: list[QTranslator] = []
+_language = ["en"]
+
+
+def current() -> str:
+    """The language shown now (`"en"` until `install` chose another)."""
+    return _language[0]
 
 
 def resolve(setting: str, system: QLocale | None = None) -> str:
@@ -94,6 +107,7 @@ def install(
             log.warning("no translation at %s (not built?): showing English", path)
             language = "en"
     QLocale.setDefault(locale_for(language, system))
+    _language[0] = language
     return language
 
 

@@ -2,6 +2,408 @@
 <!DOCTYPE TS>
 <TS version="2.1" language="id_ID" sourcelanguage="en">
 <context>
+    <name>AlertsDock</name>
+    <message>
+        <source>Acknowledge</source>
+        <translation>Tandai dilihat</translation>
+    </message>
+    <message>
+        <source>I have seen this alert</source>
+        <translation>Saya sudah melihat peringatan ini</translation>
+    </message>
+    <message>
+        <source>Show cleared</source>
+        <translation>Tampilkan yang selesai</translation>
+    </message>
+    <message>
+        <source>Keep cleared alerts in the list</source>
+        <translation>Tetap tampilkan peringatan yang sudah selesai</translation>
+    </message>
+    <message>
+        <source>No alerts: all is well.</source>
+        <translation>Tidak ada peringatan: semua aman.</translation>
+    </message>
+    <message>
+        <source>Acknowledge alert</source>
+        <translation>Tandai peringatan dilihat</translation>
+    </message>
+</context>
+<context>
+    <name>BackupsDock</name>
+    <message>
+        <source>Cancel</source>
+        <translation>Batal</translation>
+    </message>
+    <message>
+        <source>Stop the selected backup job</source>
+        <translation>Hentikan pencadangan yang dipilih</translation>
+    </message>
+    <message>
+        <source>Retry</source>
+        <translation>Ulangi</translation>
+    </message>
+    <message>
+        <source>Start the failed or cancelled job again</source>
+        <translation>Jalankan lagi pencadangan yang gagal atau dibatalkan</translation>
+    </message>
+    <message>
+        <source>Verify</source>
+        <translation>Verifikasi</translation>
+    </message>
+    <message>
+        <source>Check the copies of this event against the originals</source>
+        <translation>Cocokkan salinan acara ini dengan file aslinya</translation>
+    </message>
+    <message>
+        <source>running now</source>
+        <translation>sedang berjalan</translation>
+    </message>
+    <message>
+        <source>failed today</source>
+        <translation>gagal hari ini</translation>
+    </message>
+    <message>
+        <source>completed today</source>
+        <translation>selesai hari ini</translation>
+    </message>
+    <message>
+        <source>photos backed up today</source>
+        <translation>foto dicadangkan hari ini</translation>
+    </message>
+    <message>
+        <source>success rate today</source>
+        <translation>tingkat berhasil hari ini</translation>
+    </message>
+    <message>
+        <source>No backup job yet. Start one from the Events dock.</source>
+        <translation>Belum ada pencadangan. Mulai dari panel Acara.</translation>
+    </message>
+    <message>
+        <source>Cancel backup</source>
+        <translation>Batalkan cadangan</translation>
+    </message>
+    <message>
+        <source>Retry backup</source>
+        <translation>Ulangi cadangan</translation>
+    </message>
+    <message>
+        <source>Verify backup</source>
+        <translation>Verifikasi cadangan</translation>
+    </message>
+</context>
+<context>
+    <name>BackupsModel</name>
+    <message>
+        <source>{done} done, {skipped} skipped (already there), {failed} failed, of {total}</source>
+        <translation>{done} selesai, {skipped} dilewati (sudah ada), {failed} gagal, dari {total}</translation>
+    </message>
+    <message>
+        <source>Started {started}, finished {finished}</source>
+        <translation>Mulai {started}, selesai {finished}</translation>
+    </message>
+</context>
+<context>
+    <name>Banner</name>
+    <message>
+        <source>Open</source>
+        <translation>Buka</translation>
+    </message>
+    <message>
+        <source>Dismiss</source>
+        <translation>Tutup</translation>
+    </message>
+    <message>
+        <source>+{count} more</source>
+        <translation>+{count} lagi</translation>
+    </message>
+</context>
+<context>
+    <name>CamerasDock</name>
+    <message>
+        <source>Pause ingest</source>
+        <translation>Jeda impor</translation>
+    </message>
+    <message>
+        <source>Stop filing new photos from the hot folder</source>
+        <translation>Berhenti mengimpor foto baru dari hot folder</translation>
+    </message>
+    <message>
+        <source>Resume ingest</source>
+        <translation>Lanjutkan impor</translation>
+    </message>
+    <message>
+        <source>File the photos waiting in the hot folder</source>
+        <translation>Impor foto yang menunggu di hot folder</translation>
+    </message>
+    <message>
+        <source>Hot folder and event…</source>
+        <translation>Hot folder dan acara…</translation>
+    </message>
+    <message>
+        <source>Where the photos arrive and which event they belong to</source>
+        <translation>Tempat foto masuk dan acara pemiliknya</translation>
+    </message>
+    <message>
+        <source>No camera yet. Photos dropped into a hot folder show their camera here.</source>
+        <translation>Belum ada kamera. Foto yang masuk ke hot folder akan menampilkan kameranya di sini.</translation>
+    </message>
+    <message>
+        <source>Set hot folder and event</source>
+        <translation>Atur hot folder dan acara</translation>
+    </message>
+</context>
+<context>
+    <name>CamerasModel</name>
+    <message>
+        <source>Model: {model}
+Serial: {serial}
+Source: {source}
+Hot folder: {folder}</source>
+        <translation>Model: {model}
+Nomor seri: {serial}
+Sumber: {source}
+Hot folder: {folder}</translation>
+    </message>
+    <message>
+        <source>{count} in total</source>
+        <translation>total {count}</translation>
+    </message>
+    <message>
+        <source>{count} files imported</source>
+        <translation>{count} file diimpor</translation>
+    </message>
+</context>
+<context>
+    <name>ConnectionIndicator</name>
+    <message>
+        <source>Not connected</source>
+        <translation>Tidak terhubung</translation>
+    </message>
+</context>
+<context>
+    <name>EventsDock</name>
+    <message>
+        <source>New event…</source>
+        <translation>Acara baru…</translation>
+    </message>
+    <message>
+        <source>Create an event to file photos into</source>
+        <translation>Buat acara untuk menampung foto</translation>
+    </message>
+    <message>
+        <source>Start backup</source>
+        <translation>Mulai cadangan</translation>
+    </message>
+    <message>
+        <source>Back up the selected event to every destination</source>
+        <translation>Cadangkan acara yang dipilih ke semua tujuan</translation>
+    </message>
+    <message>
+        <source>Verify</source>
+        <translation>Verifikasi</translation>
+    </message>
+    <message>
+        <source>Check the selected event&apos;s copies against the originals</source>
+        <translation>Cocokkan salinan acara yang dipilih dengan file aslinya</translation>
+    </message>
+    <message>
+        <source>Archive</source>
+        <translation>Arsipkan</translation>
+    </message>
+    <message>
+        <source>Mark the selected event as archived</source>
+        <translation>Tandai acara yang dipilih sebagai arsip</translation>
+    </message>
+    <message>
+        <source>Verify event</source>
+        <translation>Verifikasi acara</translation>
+    </message>
+    <message>
+        <source>No event yet. Create one with New event…</source>
+        <translation>Belum ada acara. Buat dengan Acara baru…</translation>
+    </message>
+    <message>
+        <source>Create event</source>
+        <translation>Buat acara</translation>
+    </message>
+    <message>
+        <source>Archive event</source>
+        <translation>Arsipkan acara</translation>
+    </message>
+    <message>
+        <source>Archive “{name}”? Its photos stay where they are; the event stops taking new ones.</source>
+        <translation>Arsipkan “{name}”? Fotonya tetap di tempatnya; acara ini tidak menerima foto baru lagi.</translation>
+    </message>
+</context>
+<context>
+    <name>EventsModel</name>
+    <message>
+        <source>, same disk</source>
+        <translation>, disk yang sama</translation>
+    </message>
+    <message>
+        <source>, not connected</source>
+        <translation>, tidak terhubung</translation>
+    </message>
+    <message>
+        <source>No photos</source>
+        <translation>Belum ada foto</translation>
+    </message>
+    <message>
+        <source>{safe} of {photos} safe</source>
+        <translation>{safe} dari {photos} aman</translation>
+    </message>
+    <message>
+        <source>oldest {age}</source>
+        <translation>terlama {age}</translation>
+    </message>
+    <message>
+        <source>{minutes} min</source>
+        <translation>{minutes} mnt</translation>
+    </message>
+    <message>
+        <source>A photo is safe once it is verified on two separate drives.</source>
+        <translation>Foto aman setelah terverifikasi di dua drive terpisah.</translation>
+    </message>
+    <message>
+        <source>{safe} of {photos} photos are safe.</source>
+        <translation>{safe} dari {photos} foto sudah aman.</translation>
+    </message>
+    <message>
+        <source>The oldest unsafe photo arrived {when} ({ago}).</source>
+        <translation>Foto belum aman yang paling lama masuk {when} ({ago}).</translation>
+    </message>
+    <message>
+        <source>The hub has not checked the backups of these photos yet.</source>
+        <translation>Hub belum memeriksa cadangan foto-foto ini.</translation>
+    </message>
+    <message>
+        <source>Copied to this disk only: back them up to another drive.</source>
+        <translation>Baru disalin ke disk ini saja: cadangkan ke drive lain.</translation>
+    </message>
+    <message>
+        <source>{label} is not connected.</source>
+        <translation>{label} tidak terhubung.</translation>
+    </message>
+    <message>
+        <source>{count} photos changed after they were backed up.</source>
+        <translation>{count} foto berubah setelah dicadangkan.</translation>
+    </message>
+    <message>
+        <source>Overall: {state}, last completed {time}</source>
+        <translation>Keseluruhan: {state}, terakhir selesai {time}</translation>
+    </message>
+    <message>
+        <source>{label}: {state}, last completed {time}</source>
+        <translation>{label}: {state}, terakhir selesai {time}</translation>
+    </message>
+    <message>
+        <source>, {count} photos verified there</source>
+        <translation>, {count} foto terverifikasi di sana</translation>
+    </message>
+    <message>
+        <source> (on the photos&apos; own disk: not a second copy)</source>
+        <translation> (di disk yang sama dengan foto: bukan salinan kedua)</translation>
+    </message>
+    <message>
+        <source> (not connected)</source>
+        <translation> (tidak terhubung)</translation>
+    </message>
+</context>
+<context>
+    <name>HostCard</name>
+    <message>
+        <source>CPU</source>
+        <translation>CPU</translation>
+    </message>
+    <message>
+        <source>Memory</source>
+        <translation>Memori</translation>
+    </message>
+    <message>
+        <source>Network</source>
+        <translation>Jaringan</translation>
+    </message>
+    <message>
+        <source>Disks</source>
+        <translation>Disk</translation>
+    </message>
+    <message>
+        <source>Battery</source>
+        <translation>Baterai</translation>
+    </message>
+    <message>
+        <source>{host}: invalid record</source>
+        <translation>{host}: data tidak valid</translation>
+    </message>
+    <message>
+        <source>{os}, {count} cores</source>
+        <translation>{os}, {count} core</translation>
+    </message>
+    <message>
+        <source>sampled {time}</source>
+        <translation>diukur {time}</translation>
+    </message>
+    <message>
+        <source>{used} of {total}</source>
+        <translation>{used} dari {total}</translation>
+    </message>
+    <message>
+        <source>{free} free of {total}</source>
+        <translation>{free} kosong dari {total}</translation>
+    </message>
+</context>
+<context>
+    <name>NotificationBridge</name>
+    <message>
+        <source>Connection degraded</source>
+        <translation>Koneksi melambat</translation>
+    </message>
+    <message>
+        <source>Hub offline</source>
+        <translation>Hub offline</translation>
+    </message>
+    <message>
+        <source>Back live</source>
+        <translation>Live kembali</translation>
+    </message>
+    <message>
+        <source>Info alert</source>
+        <translation>Peringatan info</translation>
+    </message>
+    <message>
+        <source>Warning alert</source>
+        <translation>Peringatan</translation>
+    </message>
+    <message>
+        <source>Critical alert</source>
+        <translation>Peringatan kritis</translation>
+    </message>
+    <message>
+        <source>The live connection is not available: updates continue over HTTP, a little slower.</source>
+        <translation>Koneksi live tidak tersedia: pembaruan tetap jalan lewat HTTP, sedikit lebih lambat.</translation>
+    </message>
+    <message>
+        <source>Cannot reach the hub. Retrying automatically.</source>
+        <translation>Hub tidak bisa dihubungi. Mencoba lagi otomatis.</translation>
+    </message>
+    <message>
+        <source>Live again: updates arrive over WebSocket.</source>
+        <translation>Live lagi: pembaruan masuk lewat WebSocket.</translation>
+    </message>
+</context>
+<context>
+    <name>RecordTableModel</name>
+    <message>
+        <source>invalid record</source>
+        <translation>data tidak valid</translation>
+    </message>
+    <message>
+        <source>The hub sent a record this app cannot read: {error}</source>
+        <translation>Hub mengirim data yang tidak bisa dibaca aplikasi ini: {error}</translation>
+    </message>
+</context>
+<context>
     <name>SettingsDialog</name>
     <message>
         <source>Takes effect when Studio Monitor starts again.</source>
@@ -10,6 +412,493 @@
     <message>
         <source>Language</source>
         <translation>Bahasa</translation>
+    </message>
+</context>
+<context>
+    <name>StatusBarController</name>
+    <message>
+        <source>Reconnect</source>
+        <translation>Hubungkan ulang</translation>
+    </message>
+    <message>
+        <source>Drop the wait and try the WebSocket again now</source>
+        <translation>Jangan menunggu, coba WebSocket lagi sekarang</translation>
+    </message>
+    <message>
+        <source>RTT {rtt}</source>
+        <translation>RTT {rtt}</translation>
+    </message>
+    <message>
+        <source>Data {age} old (stale)</source>
+        <translation>Data {age} lalu (usang)</translation>
+    </message>
+    <message>
+        <source>Data age n/a</source>
+        <translation>Umur data t/a</translation>
+    </message>
+    <message>
+        <source>Data current</source>
+        <translation>Data terkini</translation>
+    </message>
+    <message>
+        <source>Data {age} old</source>
+        <translation>Data {age} lalu</translation>
+    </message>
+    <message>
+        <source>Hub: {url}</source>
+        <translation>Hub: {url}</translation>
+    </message>
+    <message>
+        <source>none</source>
+        <translation>tidak ada</translation>
+    </message>
+    <message>
+        <source>Transport: {transport}</source>
+        <translation>Transport: {transport}</translation>
+    </message>
+    <message>
+        <source>Last error: {error}</source>
+        <translation>Galat terakhir: {error}</translation>
+    </message>
+    <message>
+        <source>Click for the connection panel</source>
+        <translation>Klik untuk panel koneksi</translation>
+    </message>
+</context>
+<context>
+    <name>SystemDock</name>
+    <message>
+        <source>1 client</source>
+        <translation>1 klien</translation>
+    </message>
+    <message>
+        <source>{count} clients</source>
+        <translation>{count} klien</translation>
+    </message>
+    <message>
+        <source>hub: {memory} memory, {cpu} CPU, {clients}</source>
+        <translation>hub: memori {memory}, CPU {cpu}, {clients}</translation>
+    </message>
+    <message>
+        <source>No host has reported yet.</source>
+        <translation>Belum ada komputer yang melapor.</translation>
+    </message>
+</context>
+<context>
+    <name>SystemModel</name>
+    <message>
+        <source>{percent} of {total}</source>
+        <translation>{percent} dari {total}</translation>
+    </message>
+    <message>
+        <source>{mount}: {free} free</source>
+        <translation>{mount}: {free} kosong</translation>
+    </message>
+    <message>
+        <source>{percent}, plugged in</source>
+        <translation>{percent}, dicas</translation>
+    </message>
+    <message>
+        <source>{percent}, {duration} left</source>
+        <translation>{percent}, sisa {duration}</translation>
+    </message>
+</context>
+<context>
+    <name>TrayController</name>
+    <message>
+        <source>Studio Monitor</source>
+        <translation>Studio Monitor</translation>
+    </message>
+    <message>
+        <source>Hide window</source>
+        <translation>Sembunyikan jendela</translation>
+    </message>
+    <message>
+        <source>Reconnect now</source>
+        <translation>Hubungkan ulang sekarang</translation>
+    </message>
+    <message>
+        <source>Pause alerts for 1 hour</source>
+        <translation>Jeda peringatan 1 jam</translation>
+    </message>
+    <message>
+        <source>Quit Studio Monitor</source>
+        <translation>Keluar dari Studio Monitor</translation>
+    </message>
+    <message>
+        <source>Show window</source>
+        <translation>Tampilkan jendela</translation>
+    </message>
+    <message>
+        <source>1 open alert</source>
+        <translation>1 peringatan aktif</translation>
+    </message>
+    <message>
+        <source>{count} open alerts</source>
+        <translation>{count} peringatan aktif</translation>
+    </message>
+    <message>
+        <source>Studio Monitor: {state}, {alerts}</source>
+        <translation>Studio Monitor: {state}, {alerts}</translation>
+    </message>
+    <message>
+        <source>(alerts paused until {time})</source>
+        <translation>(peringatan dijeda sampai {time})</translation>
+    </message>
+    <message>
+        <source>Alerts paused until {time}</source>
+        <translation>Peringatan dijeda sampai {time}</translation>
+    </message>
+</context>
+<context>
+    <name>alerts</name>
+    <message>
+        <source>{host}: disk {mount} has {free} free ({percent})</source>
+        <translation>{host}: disk {mount} tinggal {free} kosong ({percent})</translation>
+    </message>
+    <message>
+        <source>{host}: CPU at {percent} for over {minutes} min</source>
+        <translation>{host}: CPU {percent} selama lebih dari {minutes} mnt</translation>
+    </message>
+    <message>
+        <source>{host}: battery at {percent} and not plugged in</source>
+        <translation>{host}: baterai {percent} dan tidak dicas</translation>
+    </message>
+    <message>
+        <source>the live event</source>
+        <translation>acara yang sedang berlangsung</translation>
+    </message>
+    <message>
+        <source>{camera} has sent no photo yet during {event}</source>
+        <translation>{camera} belum mengirim foto selama {event}</translation>
+    </message>
+    <message>
+        <source>{camera} has sent no photo for {minutes} min during {event}</source>
+        <translation>{camera} tidak mengirim foto selama {minutes} mnt di {event}</translation>
+    </message>
+    <message>
+        <source>{camera}: {folder} is gone during {event}</source>
+        <translation>{camera}: {folder} hilang saat {event}</translation>
+    </message>
+    <message>
+        <source>its hot folder</source>
+        <translation>hot folder-nya</translation>
+    </message>
+    <message>
+        <source>1 file from {camera} could not be imported</source>
+        <translation>1 file dari {camera} gagal diimpor</translation>
+    </message>
+    <message>
+        <source>{count} files from {camera} could not be imported</source>
+        <translation>{count} file dari {camera} gagal diimpor</translation>
+    </message>
+    <message>
+        <source>Backup of {event} to {destination} failed</source>
+        <translation>Cadangan {event} ke {destination} gagal</translation>
+    </message>
+    <message>
+        <source>Verify of {event} on {destination} found {count} damaged or missing files</source>
+        <translation>Verifikasi {event} di {destination} menemukan {count} file rusak atau hilang</translation>
+    </message>
+    <message>
+        <source>Event {event}: new photos are not backed up</source>
+        <translation>Acara {event}: foto baru belum dicadangkan</translation>
+    </message>
+    <message>
+        <source>Event {event}: new photos are not backed up; last complete backup {minutes} min ago</source>
+        <translation>Acara {event}: foto baru belum dicadangkan; cadangan lengkap terakhir {minutes} mnt lalu</translation>
+    </message>
+    <message>
+        <source>the hub has not checked their backups yet</source>
+        <translation>hub belum memeriksa cadangannya</translation>
+    </message>
+    <message>
+        <source>copied to this disk only</source>
+        <translation>baru disalin ke disk ini saja</translation>
+    </message>
+    <message>
+        <source>no backup drive separate from the photos&apos; own disk</source>
+        <translation>tidak ada drive cadangan yang terpisah dari disk foto</translation>
+    </message>
+    <message>
+        <source>Event {event}: 1 photo is not safe yet, for {minutes} min</source>
+        <translation>Acara {event}: 1 foto belum aman, sudah {minutes} mnt</translation>
+    </message>
+    <message>
+        <source>Event {event}: {count} photos are not safe yet, the oldest for {minutes} min</source>
+        <translation>Acara {event}: {count} foto belum aman, yang terlama sudah {minutes} mnt</translation>
+    </message>
+    <message>
+        <source>{destination} is not connected</source>
+        <translation>{destination} tidak terhubung</translation>
+    </message>
+    <message>
+        <source>the backup drive</source>
+        <translation>drive cadangan</translation>
+    </message>
+    <message>
+        <source>Event {event}: 1 photo changed after it was backed up</source>
+        <translation>Acara {event}: 1 foto berubah setelah dicadangkan</translation>
+    </message>
+    <message>
+        <source>Event {event}: {count} photos changed after they were backed up</source>
+        <translation>Acara {event}: {count} foto berubah setelah dicadangkan</translation>
+    </message>
+</context>
+<context>
+    <name>columns</name>
+    <message>
+        <source>Severity</source>
+        <translation>Tingkat</translation>
+    </message>
+    <message>
+        <source>Message</source>
+        <translation>Pesan</translation>
+    </message>
+    <message>
+        <source>Source</source>
+        <translation>Sumber</translation>
+    </message>
+    <message>
+        <source>Raised</source>
+        <translation>Muncul</translation>
+    </message>
+    <message>
+        <source>Cleared</source>
+        <translation>Selesai</translation>
+    </message>
+    <message>
+        <source>Status</source>
+        <translation>Status</translation>
+    </message>
+    <message>
+        <source>Event</source>
+        <translation>Acara</translation>
+    </message>
+    <message>
+        <source>Destination</source>
+        <translation>Tujuan</translation>
+    </message>
+    <message>
+        <source>Kind</source>
+        <translation>Jenis</translation>
+    </message>
+    <message>
+        <source>State</source>
+        <translation>Keadaan</translation>
+    </message>
+    <message>
+        <source>Progress</source>
+        <translation>Progres</translation>
+    </message>
+    <message>
+        <source>Files</source>
+        <translation>File</translation>
+    </message>
+    <message>
+        <source>Bytes</source>
+        <translation>Ukuran</translation>
+    </message>
+    <message>
+        <source>Speed</source>
+        <translation>Kecepatan</translation>
+    </message>
+    <message>
+        <source>ETA</source>
+        <translation>Sisa waktu</translation>
+    </message>
+    <message>
+        <source>Verified</source>
+        <translation>Terverifikasi</translation>
+    </message>
+    <message>
+        <source>Mismatches</source>
+        <translation>Tidak cocok</translation>
+    </message>
+    <message>
+        <source>Error</source>
+        <translation>Galat</translation>
+    </message>
+    <message>
+        <source>Camera</source>
+        <translation>Kamera</translation>
+    </message>
+    <message>
+        <source>Shots</source>
+        <translation>Jepretan</translation>
+    </message>
+    <message>
+        <source>Per min</source>
+        <translation>Per mnt</translation>
+    </message>
+    <message>
+        <source>Last shot</source>
+        <translation>Jepretan terakhir</translation>
+    </message>
+    <message>
+        <source>Queue</source>
+        <translation>Antrean</translation>
+    </message>
+    <message>
+        <source>Ingest</source>
+        <translation>Impor</translation>
+    </message>
+    <message>
+        <source>Failed</source>
+        <translation>Gagal</translation>
+    </message>
+    <message>
+        <source>Battery</source>
+        <translation>Baterai</translation>
+    </message>
+    <message>
+        <source>Date</source>
+        <translation>Tanggal</translation>
+    </message>
+    <message>
+        <source>Photos</source>
+        <translation>Foto</translation>
+    </message>
+    <message>
+        <source>Safe</source>
+        <translation>Aman</translation>
+    </message>
+    <message>
+        <source>Size</source>
+        <translation>Ukuran</translation>
+    </message>
+    <message>
+        <source>Last photo</source>
+        <translation>Foto terakhir</translation>
+    </message>
+    <message>
+        <source>Backup</source>
+        <translation>Cadangan</translation>
+    </message>
+    <message>
+        <source>Folder</source>
+        <translation>Folder</translation>
+    </message>
+    <message>
+        <source>Host</source>
+        <translation>Komputer</translation>
+    </message>
+    <message>
+        <source>OS</source>
+        <translation>OS</translation>
+    </message>
+    <message>
+        <source>CPU</source>
+        <translation>CPU</translation>
+    </message>
+    <message>
+        <source>Memory</source>
+        <translation>Memori</translation>
+    </message>
+    <message>
+        <source>Fullest disk</source>
+        <translation>Disk terpenuh</translation>
+    </message>
+    <message>
+        <source>Network</source>
+        <translation>Jaringan</translation>
+    </message>
+    <message>
+        <source>Sampled</source>
+        <translation>Diukur</translation>
+    </message>
+</context>
+<context>
+    <name>connection</name>
+    <message>
+        <source>Connecting…</source>
+        <translation>Menghubungkan…</translation>
+    </message>
+    <message>
+        <source>Live</source>
+        <translation>Live</translation>
+    </message>
+    <message>
+        <source>Long-poll</source>
+        <translation>Long-poll</translation>
+    </message>
+    <message>
+        <source>Polling</source>
+        <translation>Polling</translation>
+    </message>
+    <message>
+        <source>Offline</source>
+        <translation>Offline</translation>
+    </message>
+    <message>
+        <source>Not connected</source>
+        <translation>Tidak terhubung</translation>
+    </message>
+    <message>
+        <source>Polling every {interval}</source>
+        <translation>Polling tiap {interval}</translation>
+    </message>
+    <message>
+        <source>Offline, retrying now</source>
+        <translation>Offline, mencoba lagi sekarang</translation>
+    </message>
+    <message>
+        <source>Offline, retrying in {seconds} s</source>
+        <translation>Offline, mencoba lagi dalam {seconds} dtk</translation>
+    </message>
+</context>
+<context>
+    <name>docks</name>
+    <message>
+        <source>Alerts</source>
+        <translation>Peringatan</translation>
+    </message>
+    <message>
+        <source>Backups</source>
+        <translation>Cadangan</translation>
+    </message>
+    <message>
+        <source>Cameras</source>
+        <translation>Kamera</translation>
+    </message>
+    <message>
+        <source>Events</source>
+        <translation>Acara</translation>
+    </message>
+    <message>
+        <source>System</source>
+        <translation>Sistem</translation>
+    </message>
+</context>
+<context>
+    <name>errors</name>
+    <message>
+        <source>the hub does not know it (it may have been removed)</source>
+        <translation>hub tidak mengenalinya (mungkin sudah dihapus)</translation>
+    </message>
+    <message>
+        <source>this token may not do that (ask for an operator token)</source>
+        <translation>token ini tidak boleh melakukannya (minta token operator)</translation>
+    </message>
+    <message>
+        <source>the hub refused the token</source>
+        <translation>hub menolak token</translation>
+    </message>
+    <message>
+        <source>the hub did not answer in time</source>
+        <translation>hub tidak menjawab tepat waktu</translation>
+    </message>
+    <message>
+        <source>the hub is not ready yet; try again in a moment</source>
+        <translation>hub belum siap; coba lagi sebentar lagi</translation>
+    </message>
+    <message>
+        <source>the hub is shutting down</source>
+        <translation>hub sedang dimatikan</translation>
+    </message>
+    <message>
+        <source>the hub refused it</source>
+        <translation>hub menolaknya</translation>
     </message>
 </context>
 <context>
@@ -68,6 +957,153 @@
     <message>
         <source>System language</source>
         <translation>Bahasa sistem</translation>
+    </message>
+</context>
+<context>
+    <name>words</name>
+    <message>
+        <source>shooting</source>
+        <translation>memotret</translation>
+    </message>
+    <message>
+        <source>idle</source>
+        <translation>siaga</translation>
+    </message>
+    <message>
+        <source>silent</source>
+        <translation>diam</translation>
+    </message>
+    <message>
+        <source>offline</source>
+        <translation>offline</translation>
+    </message>
+    <message>
+        <source>paused</source>
+        <translation>dijeda</translation>
+    </message>
+    <message>
+        <source>queued</source>
+        <translation>mengantre</translation>
+    </message>
+    <message>
+        <source>running</source>
+        <translation>berjalan</translation>
+    </message>
+    <message>
+        <source>verifying</source>
+        <translation>memverifikasi</translation>
+    </message>
+    <message>
+        <source>completed</source>
+        <translation>selesai</translation>
+    </message>
+    <message>
+        <source>failed</source>
+        <translation>gagal</translation>
+    </message>
+    <message>
+        <source>cancelled</source>
+        <translation>dibatalkan</translation>
+    </message>
+    <message>
+        <source>copy</source>
+        <translation>salin</translation>
+    </message>
+    <message>
+        <source>verify</source>
+        <translation>verifikasi</translation>
+    </message>
+    <message>
+        <source>upcoming</source>
+        <translation>akan datang</translation>
+    </message>
+    <message>
+        <source>live</source>
+        <translation>berlangsung</translation>
+    </message>
+    <message>
+        <source>done</source>
+        <translation>selesai</translation>
+    </message>
+    <message>
+        <source>archived</source>
+        <translation>diarsipkan</translation>
+    </message>
+    <message>
+        <source>unfiled</source>
+        <translation>tanpa acara</translation>
+    </message>
+    <message>
+        <source>none</source>
+        <translation>belum ada</translation>
+    </message>
+    <message>
+        <source>partial</source>
+        <translation>sebagian</translation>
+    </message>
+    <message>
+        <source>current</source>
+        <translation>terkini</translation>
+    </message>
+    <message>
+        <source>stale</source>
+        <translation>tertinggal</translation>
+    </message>
+    <message>
+        <source>info</source>
+        <translation>info</translation>
+    </message>
+    <message>
+        <source>warning</source>
+        <translation>waspada</translation>
+    </message>
+    <message>
+        <source>critical</source>
+        <translation>kritis</translation>
+    </message>
+    <message>
+        <source>open</source>
+        <translation>aktif</translation>
+    </message>
+    <message>
+        <source>acknowledged</source>
+        <translation>sudah dilihat</translation>
+    </message>
+    <message>
+        <source>cleared</source>
+        <translation>selesai</translation>
+    </message>
+    <message>
+        <source>safe</source>
+        <translation>aman</translation>
+    </message>
+    <message>
+        <source>unsafe</source>
+        <translation>belum aman</translation>
+    </message>
+    <message>
+        <source>unchecked</source>
+        <translation>belum diperiksa</translation>
+    </message>
+    <message>
+        <source>hot folder</source>
+        <translation>hot folder</translation>
+    </message>
+    <message>
+        <source>USB tether (gPhoto2)</source>
+        <translation>tether USB (gPhoto2)</translation>
+    </message>
+    <message>
+        <source>long-poll</source>
+        <translation>long-poll</translation>
+    </message>
+    <message>
+        <source>polling</source>
+        <translation>polling</translation>
+    </message>
+    <message>
+        <source>connecting</source>
+        <translation>menghubungkan</translation>
     </message>
 </context>
 </TS>

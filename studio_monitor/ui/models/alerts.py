@@ -11,7 +11,9 @@ from enum import IntEnum
 
 from studio_monitor.protocol.records import SEVERITY_RANK, AlertRecord
 from studio_monitor.ui import theme
-from studio_monitor.ui.format import NA, fmt_time
+from studio_monitor.ui.format import fmt_time, na
+from studio_monitor.ui.i18n import QT_TRANSLATE_NOOP
+from studio_monitor.ui.i18n.words import alert_text, state_word
 from studio_monitor.ui.models.base import Column, RecordTableModel
 
 
@@ -43,8 +45,8 @@ class AlertsModel(RecordTableModel[AlertRecord]):
 
     COLUMNS = (
         Column(
-            "Severity",
-            lambda r, m: r.severity,
+            QT_TRANSLATE_NOOP("columns", "Severity"),
+            lambda r, m: state_word(r.severity),
             sort=lambda r, m: SEVERITY_RANK.get(r.severity, -1),
             tone=lambda r, m: (
                 "neutral"
@@ -53,29 +55,29 @@ class AlertsModel(RecordTableModel[AlertRecord]):
             ),
         ),
         Column(
-            "Message",
-            lambda r, m: r.message,
+            QT_TRANSLATE_NOOP("columns", "Message"),
+            lambda r, m: alert_text(r.code, r.args, r.message),
             tone=_dim,
-            tooltip=lambda r, m: f"{r.code}: {r.message}",
+            tooltip=lambda r, m: f"{alert_text(r.code, r.args, r.message)}\n({r.code})",
         ),
-        Column("Source", _source, tone=_dim),
+        Column(QT_TRANSLATE_NOOP("columns", "Source"), _source, tone=_dim),
         Column(
-            "Raised",
+            QT_TRANSLATE_NOOP("columns", "Raised"),
             lambda r, m: fmt_time(r.raised_at, m.now()),
             sort=lambda r, m: r.raised_at,
             tone=_dim,
             numeric=True,
         ),
         Column(
-            "Cleared",
-            lambda r, m: NA if r.cleared_at is None else fmt_time(r.cleared_at, m.now()),
+            QT_TRANSLATE_NOOP("columns", "Cleared"),
+            lambda r, m: na() if r.cleared_at is None else fmt_time(r.cleared_at, m.now()),
             sort=lambda r, m: r.cleared_at,
             tone=_dim,
             numeric=True,
         ),
         Column(
-            "Status",
-            lambda r, m: status_of(r),
+            QT_TRANSLATE_NOOP("columns", "Status"),
+            lambda r, m: state_word(status_of(r)),
             sort=lambda r, m: ("open", "acknowledged", "cleared").index(status_of(r)),
             tone=lambda r, m: (
                 "neutral"

@@ -14,19 +14,22 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import IntEnum
 
+from msgspec import to_builtins
 from PySide6.QtCore import Signal
 
 from studio_monitor.protocol.records import BackupRecord
 from studio_monitor.ui import theme
 from studio_monitor.ui.format import (
-    NA,
     fmt_bytes,
     fmt_count,
     fmt_eta,
     fmt_percent,
     fmt_rate,
     fmt_time,
+    na,
 )
+from studio_monitor.ui.i18n import QT_TRANSLATE_NOOP, translate
+from studio_monitor.ui.i18n.words import error_text, state_word
 from studio_monitor.ui.models.base import Column, RecordTableModel
 
 ACTIVE_STATES = frozenset({"queued", "running", "verifying"})
@@ -91,13 +94,18 @@ def _event_name(record: BackupRecord, model: RecordTableModel[BackupRecord]) -> 
 
 def _files(record: BackupRecord, _model: object) -> str:
     total = fmt_count(record.files_total)
-    return f"{fmt_count(record.files_done)} / {total}"
+    return f"{fmt_count(record.files_done)} / {total}"  # digits only: no words to translate
 
 
 def _files_tooltip(record: BackupRecord, _model: object) -> str:
-    return (
-        f"{fmt_count(record.files_done)} done, {fmt_count(record.files_skipped)} skipped "
-        f"(already there), {fmt_count(record.files_failed)} failed, of {fmt_count(record.files_total)}"
+    return translate(
+        "BackupsModel",
+        "{done} done, {skipped} skipped (already there), {failed} failed, of {total}",
+    ).format(
+        done=fmt_count(record.files_done),
+        skipped=fmt_count(record.files_skipped),
+        failed=fmt_count(record.files_failed),
+        total=fmt_count(record.files_total),
     )
 
 
@@ -107,11 +115,11 @@ def _bytes(record: BackupRecord, _model: object) -> str:
 
 def _progress_text(record: BackupRecord, _model: object) -> str:
     fraction = progress(record)
-    return NA if fraction is None else fmt_percent(fraction * 100)
+    return na() if fraction is None else fmt_percent(fraction * 100)
 
 
 def _error_text(record: BackupRecord, _model: object) -> str:
-    return record.error.message if record.error is not None else ""
+    return error_text(to_builtins(record.error)) if record.error is not None else ""
 
 
 def _error_tooltip(record: BackupRecord, _model: object) -> str | None:
@@ -123,8 +131,8 @@ def _error_tooltip(record: BackupRecord, _model: object) -> str | None:
 
 def _state_tooltip(record: BackupRecord, model: RecordTableModel[BackupRecord]) -> str:
     now = model.now()
-    return (
-        f"Started {fmt_time(record.started_at, now)}, finished {fmt_time(record.finished_at, now)}"
+    return translate("BackupsModel", "Started {started}, finished {finished}").format(
+        started=fmt_time(record.started_at, now), finished=fmt_time(record.finished_at, now)
     )
 
 
@@ -153,19 +161,21 @@ class BackupsModel(RecordTableModel[BackupRecord]):
         ERROR = 11
 
     COLUMNS = (
-        Column("Event", _event_name),
+        Column(QT_TRANSLATE_NOOP("columns", "Event"), _event_name),
         Column(
-            "Destination", lambda r, m: r.destination.label, tooltip=lambda r, m: r.destination.id
+            QT_TRANSLATE_NOOP("columns", "Destination"),
+            lambda r, m: r.destination.label,
+            tooltip=lambda r, m: r.destination.id,
         ),
-        Column("Kind", lambda r, m: r.kind),
+        Column(QT_TRANSLATE_NOOP("columns", "Kind"), lambda r, m: state_word(r.kind)),
         Column(
-            "State",
-            lambda r, m: r.state,
+            QT_TRANSLATE_NOOP("columns", "State"),
+            lambda r, m: state_word(r.state),
             tone=lambda r, m: theme.tone_for(theme.BACKUP_TONES, r.state),
             tooltip=_state_tooltip,
         ),
         Column(
-            "Progress",
+            QT_TRANSLATE_NOOP("columns", "Progress"),
             _progress_text,
             sort=lambda r, m: progress(r),
             fraction=lambda r, m: progress(r),
@@ -173,31 +183,45 @@ class BackupsModel(RecordTableModel[BackupRecord]):
             numeric=True,
         ),
         Column(
-            "Files", _files, sort=lambda r, m: r.files_done, tooltip=_files_tooltip, numeric=True
+            QT_TRANSLATE_NOOP("columns", "Files"),
+            _files,
+            sort=lambda r, m: r.files_done,
+            tooltip=_files_tooltip,
+            numeric=True,
         ),
-        Column("Bytes", _bytes, sort=lambda r, m: r.bytes_done, numeric=True),
         Column(
-            "Speed",
+            QT_TRANSLATE_NOOP("columns", "Bytes"),
+            _bytes,
+            sort=lambda r, m: r.bytes_done,
+            numeric=True,
+        ),
+        Column(
+            QT_TRANSLATE_NOOP("columns", "Speed"),
             lambda r, m: fmt_rate(r.bytes_per_s),
             sort=lambda r, m: r.bytes_per_s,
             numeric=True,
         ),
-        Column("ETA", lambda r, m: fmt_eta(r.eta_s), sort=lambda r, m: r.eta_s, numeric=True),
         Column(
-            "Verified",
+            QT_TRANSLATE_NOOP("columns", "ETA"),
+            lambda r, m: fmt_eta(r.eta_s),
+            sort=lambda r, m: r.eta_s,
+            numeric=True,
+        ),
+        Column(
+            QT_TRANSLATE_NOOP("columns", "Verified"),
             lambda r, m: fmt_count(r.verified),
             sort=lambda r, m: r.verified,
             numeric=True,
         ),
         Column(
-            "Mismatches",
+            QT_TRANSLATE_NOOP("columns", "Mismatches"),
             lambda r, m: fmt_count(r.mismatches),
             sort=lambda r, m: r.mismatches,
             tone=lambda r, m: "critical" if r.mismatches else None,
             numeric=True,
         ),
         Column(
-            "Error",
+            QT_TRANSLATE_NOOP("columns", "Error"),
             _error_text,
             tone=lambda r, m: "critical" if r.error is not None else None,
             tooltip=_error_tooltip,

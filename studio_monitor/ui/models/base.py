@@ -26,6 +26,7 @@ from typing import Any, ClassVar, Final, Generic, TypeVar
 from msgspec import Struct
 from PySide6.QtCore import (
     QAbstractTableModel,
+    QCoreApplication,
     QModelIndex,
     QObject,
     QPersistentModelIndex,
@@ -35,7 +36,7 @@ from PySide6.QtCore import (
 from studio_monitor.errors import ProtocolError
 from studio_monitor.protocol.records import from_value
 from studio_monitor.ui import theme
-from studio_monitor.ui.format import NA
+from studio_monitor.ui.format import na
 from studio_monitor.ui.state import Delta, JsonObject, StudioState
 
 R = TypeVar("R", bound=Struct)
@@ -158,7 +159,8 @@ class RecordTableModel(QAbstractTableModel, Generic[R]):
     ) -> Any:
         if orientation == Qt.Orientation.Horizontal and 0 <= section < len(self.COLUMNS):
             if role == Qt.ItemDataRole.DisplayRole:
-                return self.COLUMNS[section].title
+                # Titles are declared with QT_TRANSLATE_NOOP("columns", ...).
+                return QCoreApplication.translate("columns", self.COLUMNS[section].title)
             if role == Qt.ItemDataRole.TextAlignmentRole and self.COLUMNS[section].numeric:
                 return Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
         return None
@@ -279,9 +281,13 @@ class RecordTableModel(QAbstractTableModel, Generic[R]):
 
     def _invalid_cell(self, column: int, error: ProtocolError, role: int) -> Any:
         if role == Qt.ItemDataRole.DisplayRole:
-            return "invalid record" if column == 0 else NA
+            if column == 0:
+                return QCoreApplication.translate("RecordTableModel", "invalid record")
+            return na()
         if role == Qt.ItemDataRole.ToolTipRole:
-            return f"The hub sent a record this app cannot read: {error}"
+            return QCoreApplication.translate(
+                "RecordTableModel", "The hub sent a record this app cannot read: {error}"
+            ).format(error=error)
         if role == Qt.ItemDataRole.ForegroundRole and column == 0:
             return theme.tone_color("critical")
         if role == SORT_ROLE:

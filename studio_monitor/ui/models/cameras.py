@@ -21,13 +21,16 @@ from PySide6.QtGui import QIcon, QPixmap
 from studio_monitor.protocol.records import CameraRecord
 from studio_monitor.ui import theme
 from studio_monitor.ui.format import (
-    NA,
     fmt_ago,
     fmt_count,
+    fmt_number,
     fmt_percent,
     fmt_rate,
     fmt_time,
+    na,
 )
+from studio_monitor.ui.i18n import QT_TRANSLATE_NOOP, translate
+from studio_monitor.ui.i18n.words import state_word
 from studio_monitor.ui.models.base import Column, RecordTableModel
 from studio_monitor.ui.state import StudioState
 
@@ -51,26 +54,30 @@ def decode_data_url(url: str) -> QPixmap | None:
 
 
 def _camera_name(record: CameraRecord, _model: object) -> str:
-    return record.model or record.serial or NA
+    return record.model or record.serial or na()
 
 
 def _camera_tooltip(record: CameraRecord, _model: object) -> str:
-    return (
-        f"Model: {record.model or NA}\nSerial: {record.serial or NA}\n"
-        f"Source: {record.source}\nHot folder: {record.watch_folder or NA}"
+    return translate(
+        "CamerasModel", "Model: {model}\nSerial: {serial}\nSource: {source}\nHot folder: {folder}"
+    ).format(
+        model=record.model or na(),
+        serial=record.serial or na(),
+        source=state_word(record.source),
+        folder=record.watch_folder or na(),
     )
 
 
 def _event_name(record: CameraRecord, model: CamerasModel) -> str:
     if record.event_id is None:
-        return NA
+        return na()
     event = model.state.record("event", record.event_id)
     name = event.get("name") if event else None
     return name if isinstance(name, str) and name else record.event_id
 
 
 def _last_shot_tooltip(record: CameraRecord, model: CamerasModel) -> str:
-    return f"{fmt_time(record.last_shot_at, model.now())}\n{record.last_file or NA}"
+    return f"{fmt_time(record.last_shot_at, model.now())}\n{record.last_file or na()}"
 
 
 def _battery_tone(record: CameraRecord, _model: object) -> theme.Tone | None:
@@ -100,32 +107,34 @@ class CamerasModel(RecordTableModel[CameraRecord]):
 
     COLUMNS = (
         Column(
-            "Camera",
+            QT_TRANSLATE_NOOP("columns", "Camera"),
             _camera_name,
             tooltip=_camera_tooltip,
             decoration=lambda r, m: m.thumbnail(r),
         ),
         Column(
-            "State",
-            lambda r, m: r.state,
+            QT_TRANSLATE_NOOP("columns", "State"),
+            lambda r, m: state_word(r.state),
             tone=lambda r, m: theme.tone_for(theme.CAMERA_TONES, r.state),
         ),
-        Column("Event", _event_name),
+        Column(QT_TRANSLATE_NOOP("columns", "Event"), _event_name),
         Column(
-            "Shots",
+            QT_TRANSLATE_NOOP("columns", "Shots"),
             lambda r, m: fmt_count(r.shots_session),
             sort=lambda r, m: r.shots_session,
-            tooltip=lambda r, m: f"{fmt_count(r.shots_total)} in total",
+            tooltip=lambda r, m: translate("CamerasModel", "{count} in total").format(
+                count=fmt_count(r.shots_total)
+            ),
             numeric=True,
         ),
         Column(
-            "Per min",
-            lambda r, m: NA if r.shots_per_min is None else f"{r.shots_per_min:.1f}",
+            QT_TRANSLATE_NOOP("columns", "Per min"),
+            lambda r, m: na() if r.shots_per_min is None else fmt_number(r.shots_per_min, 1),
             sort=lambda r, m: r.shots_per_min,
             numeric=True,
         ),
         Column(
-            "Last shot",
+            QT_TRANSLATE_NOOP("columns", "Last shot"),
             lambda r, m: fmt_ago(r.last_shot_at, m.now()),
             sort=lambda r, m: r.last_shot_at,
             tooltip=_last_shot_tooltip,
@@ -133,28 +142,30 @@ class CamerasModel(RecordTableModel[CameraRecord]):
             ticking=True,
         ),
         Column(
-            "Queue",
+            QT_TRANSLATE_NOOP("columns", "Queue"),
             lambda r, m: fmt_count(r.queue),
             sort=lambda r, m: r.queue,
             tone=lambda r, m: "warning" if r.queue > 50 else None,
             numeric=True,
         ),
         Column(
-            "Ingest",
+            QT_TRANSLATE_NOOP("columns", "Ingest"),
             lambda r, m: fmt_rate(r.ingest_bps),
             sort=lambda r, m: r.ingest_bps,
-            tooltip=lambda r, m: f"{fmt_count(r.ingested)} files ingested",
+            tooltip=lambda r, m: translate("CamerasModel", "{count} files imported").format(
+                count=fmt_count(r.ingested)
+            ),
             numeric=True,
         ),
         Column(
-            "Failed",
+            QT_TRANSLATE_NOOP("columns", "Failed"),
             lambda r, m: fmt_count(r.failed),
             sort=lambda r, m: r.failed,
             tone=lambda r, m: "critical" if r.failed else None,
             numeric=True,
         ),
         Column(
-            "Battery",
+            QT_TRANSLATE_NOOP("columns", "Battery"),
             lambda r, m: fmt_percent(r.battery_percent),
             sort=lambda r, m: r.battery_percent,
             tone=_battery_tone,

@@ -11,35 +11,31 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-from PySide6.QtCore import QCoreApplication
-
 from studio_monitor.protocol.records import DestinationBackup, EventRecord
 from studio_monitor.ui import theme
-from studio_monitor.ui.format import NA, fmt_ago, fmt_bytes, fmt_count, fmt_duration, fmt_time
+from studio_monitor.ui.format import fmt_ago, fmt_bytes, fmt_count, fmt_duration, fmt_time, na
+from studio_monitor.ui.i18n import QT_TRANSLATE_NOOP, translate
+from studio_monitor.ui.i18n.words import state_word
 from studio_monitor.ui.models.base import Column, RecordTableModel
 
 #: The key of the record that stands for the photos filed with no event.
 UNFILED_KEY = "unfiled"
 
 
-def _tr(text: str) -> str:
-    return QCoreApplication.translate("EventsModel", text)
-
-
 def destination_text(d: DestinationBackup) -> str:
     """ "USB: current", "This disk: current, same disk", "USB: none, not connected"."""
-    text = f"{d.label}: {d.state}"
+    text = f"{d.label}: {state_word(d.state)}"
     if d.independent is False:
-        text += _tr(", same disk")
+        text += translate("EventsModel", ", same disk")
     if d.connected is False:
-        text += _tr(", not connected")
+        text += translate("EventsModel", ", not connected")
     return text
 
 
 def backup_summary(record: EventRecord) -> str:
     """ "NAS: current · USB: stale", or the overall state when no destination is listed."""
     if not record.backup.destinations:
-        return record.backup.state
+        return state_word(record.backup.state)
     return " · ".join(destination_text(d) for d in record.backup.destinations)
 
 
@@ -60,20 +56,20 @@ def backup_tone(record: EventRecord) -> theme.Tone:
 def safe_text(record: EventRecord, now: float) -> str:
     """ "120 of 130 safe · oldest 12 min 05 s", "130 of 130 safe", "No photos"."""
     if record.photos == 0:
-        return _tr("No photos")
-    text = _tr("{safe} of {photos} safe").format(
+        return translate("EventsModel", "No photos")
+    text = translate("EventsModel", "{safe} of {photos} safe").format(
         safe=fmt_count(record.safe), photos=fmt_count(record.photos)
     )
     if record.safe < record.photos and record.oldest_unsafe_at is not None:
         age = _coarse_age(max(0.0, now - record.oldest_unsafe_at))
-        text += " · " + _tr("oldest {age}").format(age=age)
+        text += " · " + translate("EventsModel", "oldest {age}").format(age=age)
     return text
 
 
 def _coarse_age(seconds: float) -> str:
     """An age to the minute once past one ("12 min", "2 h 05 min"): the cell stays short."""
     if 60 <= seconds < 3600:
-        return f"{int(seconds // 60)} min"
+        return translate("EventsModel", "{minutes} min").format(minutes=int(seconds // 60))
     return fmt_duration(seconds)
 
 
@@ -90,28 +86,34 @@ def safe_tone(record: EventRecord, model: EventsModel) -> theme.Tone:
 def _safe_tooltip(record: EventRecord, model: EventsModel) -> str:
     now = model.now()
     lines = [
-        _tr("A photo is safe once it is verified on two separate drives."),
-        _tr("{safe} of {photos} photos are safe.").format(
+        translate("EventsModel", "A photo is safe once it is verified on two separate drives."),
+        translate("EventsModel", "{safe} of {photos} photos are safe.").format(
             safe=fmt_count(record.safe), photos=fmt_count(record.photos)
         ),
     ]
     if record.safe < record.photos and record.oldest_unsafe_at is not None:
         lines.append(
-            _tr("The oldest unsafe photo arrived {when} ({ago}).").format(
+            translate("EventsModel", "The oldest unsafe photo arrived {when} ({ago}).").format(
                 when=fmt_time(record.oldest_unsafe_at, now),
                 ago=fmt_ago(record.oldest_unsafe_at, now),
             )
         )
     if record.safety == "unchecked":
-        lines.append(_tr("The hub has not checked the backups of these photos yet."))
+        lines.append(
+            translate("EventsModel", "The hub has not checked the backups of these photos yet.")
+        )
     elif record.safety == "this_disk_only":
-        lines.append(_tr("Copied to this disk only: back them up to another drive."))
+        lines.append(
+            translate("EventsModel", "Copied to this disk only: back them up to another drive.")
+        )
     for d in record.backup.destinations:
         if d.independent is True and d.connected is False:
-            lines.append(_tr("{label} is not connected.").format(label=d.label))
+            lines.append(
+                translate("EventsModel", "{label} is not connected.").format(label=d.label)
+            )
     if record.changed_after_backup > 0:
         lines.append(
-            _tr("{count} photos changed after they were backed up.").format(
+            translate("EventsModel", "{count} photos changed after they were backed up.").format(
                 count=fmt_count(record.changed_after_backup)
             )
         )
@@ -127,16 +129,23 @@ def _state_tone(record: EventRecord, model: EventsModel) -> theme.Tone:
 def _backup_tooltip(record: EventRecord, model: EventsModel) -> str:
     now = model.now()
     lines = [
-        f"Overall: {record.backup.state}, last completed {fmt_time(record.backup.last_completed_at, now)}"
+        translate("EventsModel", "Overall: {state}, last completed {time}").format(
+            state=state_word(record.backup.state),
+            time=fmt_time(record.backup.last_completed_at, now),
+        )
     ]
     for d in record.backup.destinations:
-        line = f"{d.label} ({d.id}): {d.state}, last completed {fmt_time(d.last_completed_at, now)}"
+        line = translate("EventsModel", "{label}: {state}, last completed {time}").format(
+            label=d.label, state=state_word(d.state), time=fmt_time(d.last_completed_at, now)
+        )
         if d.verified is not None:
-            line += _tr(", {count} photos verified there").format(count=fmt_count(d.verified))
+            line += translate("EventsModel", ", {count} photos verified there").format(
+                count=fmt_count(d.verified)
+            )
         if d.independent is False:
-            line += _tr(" (on the photos' own disk: not a second copy)")
+            line += translate("EventsModel", " (on the photos' own disk: not a second copy)")
         elif d.connected is False:
-            line += _tr(" (not connected)")
+            line += translate("EventsModel", " (not connected)")
         lines.append(line)
     return "\n".join(lines)
 
@@ -157,18 +166,21 @@ class EventsModel(RecordTableModel[EventRecord]):
         FOLDER = 8
 
     COLUMNS = (
-        Column("Event", lambda r, m: r.name),
-        Column("Date", lambda r, m: r.date),
+        Column(QT_TRANSLATE_NOOP("columns", "Event"), lambda r, m: r.name),
+        Column(QT_TRANSLATE_NOOP("columns", "Date"), lambda r, m: r.date),
         Column(
-            "State",
-            lambda r, m: r.state,
+            QT_TRANSLATE_NOOP("columns", "State"),
+            lambda r, m: state_word(r.state),
             tone=_state_tone,
         ),
         Column(
-            "Photos", lambda r, m: fmt_count(r.photos), sort=lambda r, m: r.photos, numeric=True
+            QT_TRANSLATE_NOOP("columns", "Photos"),
+            lambda r, m: fmt_count(r.photos),
+            sort=lambda r, m: r.photos,
+            numeric=True,
         ),
         Column(
-            "Safe",
+            QT_TRANSLATE_NOOP("columns", "Safe"),
             lambda r, m: safe_text(r, m.now()),
             # Unsafe photos first when sorted ascending.
             sort=lambda r, m: r.safe - r.photos,
@@ -176,9 +188,14 @@ class EventsModel(RecordTableModel[EventRecord]):
             tooltip=_safe_tooltip,
             ticking=True,
         ),
-        Column("Size", lambda r, m: fmt_bytes(r.bytes), sort=lambda r, m: r.bytes, numeric=True),
         Column(
-            "Last photo",
+            QT_TRANSLATE_NOOP("columns", "Size"),
+            lambda r, m: fmt_bytes(r.bytes),
+            sort=lambda r, m: r.bytes,
+            numeric=True,
+        ),
+        Column(
+            QT_TRANSLATE_NOOP("columns", "Last photo"),
             lambda r, m: fmt_ago(r.last_photo_at, m.now()),
             sort=lambda r, m: r.last_photo_at,
             tooltip=lambda r, m: fmt_time(r.last_photo_at, m.now()),
@@ -186,12 +203,16 @@ class EventsModel(RecordTableModel[EventRecord]):
             ticking=True,
         ),
         Column(
-            "Backup",
+            QT_TRANSLATE_NOOP("columns", "Backup"),
             lambda r, m: backup_summary(r),
             tone=lambda r, m: backup_tone(r),
             tooltip=_backup_tooltip,
         ),
-        Column("Folder", lambda r, m: r.folder or NA, tooltip=lambda r, m: r.folder),
+        Column(
+            QT_TRANSLATE_NOOP("columns", "Folder"),
+            lambda r, m: r.folder or na(),
+            tooltip=lambda r, m: r.folder,
+        ),
     )
 
     def names(self) -> dict[str, str]:

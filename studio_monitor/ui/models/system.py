@@ -13,7 +13,8 @@ from typing import Final
 
 from studio_monitor.protocol.records import Disk, SystemRecord
 from studio_monitor.ui import theme
-from studio_monitor.ui.format import NA, fmt_bytes, fmt_duration, fmt_percent, fmt_rate, fmt_time
+from studio_monitor.ui.format import fmt_bytes, fmt_duration, fmt_percent, fmt_rate, fmt_time, na
+from studio_monitor.ui.i18n import QT_TRANSLATE_NOOP, translate
 from studio_monitor.ui.models.base import Column, RecordTableModel
 
 
@@ -50,30 +51,38 @@ def fullest_disk(record: SystemRecord) -> Disk | None:
 def _memory_text(record: SystemRecord, _model: object) -> str:
     mem = record.memory
     if mem is None:
-        return NA
-    return f"{fmt_percent(mem.percent)} of {fmt_bytes(mem.total)}"
+        return na()
+    return translate("SystemModel", "{percent} of {total}").format(
+        percent=fmt_percent(mem.percent), total=fmt_bytes(mem.total)
+    )
 
 
 def _disk_text(record: SystemRecord, _model: object) -> str:
     disk = fullest_disk(record)
     if disk is None:
-        return NA
-    return f"{disk.mount}: {fmt_bytes(disk.free)} free"
+        return na()
+    return translate("SystemModel", "{mount}: {free} free").format(
+        mount=disk.mount, free=fmt_bytes(disk.free)
+    )
 
 
 def battery_text(record: SystemRecord) -> str:
     battery = record.battery
     if battery is None or battery.percent is None:
-        return NA
+        return na()
     if battery.plugged:
-        return f"{fmt_percent(battery.percent)}, plugged in"
-    return f"{fmt_percent(battery.percent)}, {fmt_duration(battery.secs_left)} left"
+        return translate("SystemModel", "{percent}, plugged in").format(
+            percent=fmt_percent(battery.percent)
+        )
+    return translate("SystemModel", "{percent}, {duration} left").format(
+        percent=fmt_percent(battery.percent), duration=fmt_duration(battery.secs_left)
+    )
 
 
 def net_text(record: SystemRecord) -> str:
     net = record.net
     if net is None:
-        return NA
+        return na()
     return f"↓ {fmt_rate(net.recv_bps)}  ↑ {fmt_rate(net.sent_bps)}"
 
 
@@ -92,10 +101,10 @@ class SystemModel(RecordTableModel[SystemRecord]):
         SAMPLED = 7
 
     COLUMNS = (
-        Column("Host", lambda r, m: r.host),
-        Column("OS", lambda r, m: r.os or NA),
+        Column(QT_TRANSLATE_NOOP("columns", "Host"), lambda r, m: r.host),
+        Column(QT_TRANSLATE_NOOP("columns", "OS"), lambda r, m: r.os or na()),
         Column(
-            "CPU",
+            QT_TRANSLATE_NOOP("columns", "CPU"),
             lambda r, m: fmt_percent(r.cpu_percent),
             sort=lambda r, m: r.cpu_percent,
             tone=lambda r, m: CPU.tone(r.cpu_percent),
@@ -103,21 +112,23 @@ class SystemModel(RecordTableModel[SystemRecord]):
             numeric=True,
         ),
         Column(
-            "Memory",
+            QT_TRANSLATE_NOOP("columns", "Memory"),
             _memory_text,
             sort=lambda r, m: r.memory.percent if r.memory else None,
             tone=lambda r, m: MEMORY.tone(r.memory.percent if r.memory else None),
             numeric=True,
         ),
         Column(
-            "Fullest disk",
+            QT_TRANSLATE_NOOP("columns", "Fullest disk"),
             _disk_text,
             sort=lambda r, m: d.percent if (d := fullest_disk(r)) else None,
             tone=lambda r, m: DISK.tone(d.percent if (d := fullest_disk(r)) else None),
         ),
-        Column("Network", lambda r, m: net_text(r)),
-        Column("Battery", lambda r, m: battery_text(r)),
+        Column(QT_TRANSLATE_NOOP("columns", "Network"), lambda r, m: net_text(r)),
+        Column(QT_TRANSLATE_NOOP("columns", "Battery"), lambda r, m: battery_text(r)),
         Column(
-            "Sampled", lambda r, m: fmt_time(r.sampled_at, m.now()), sort=lambda r, m: r.sampled_at
+            QT_TRANSLATE_NOOP("columns", "Sampled"),
+            lambda r, m: fmt_time(r.sampled_at, m.now()),
+            sort=lambda r, m: r.sampled_at,
         ),
     )
