@@ -21,7 +21,8 @@ import httpx
 import pytest
 from PIL import Image
 
-from studio_monitor.hub.sources.events import event_safety
+from studio_monitor.errors import ConfigError
+from studio_monitor.hub.sources.events import EventsSettings, event_safety
 from tests.support.hub import auth, publish, put, running_hub
 
 _ids = itertools.count(1)
@@ -514,3 +515,18 @@ async def test_an_event_folder_is_not_moved_to_another_disk(tmp_path: Path) -> N
         for path in sorted(other_disk.rglob("*"), reverse=True):
             path.rmdir() if path.is_dir() else path.unlink()
         other_disk.rmdir()
+
+
+def test_allowed_roots_setting(tmp_path: Path) -> None:
+    settings = EventsSettings.from_section(
+        {"library_root": str(tmp_path / "Events"), "allowed_roots": [str(tmp_path / "B")]}
+    )
+    assert settings.roots == (tmp_path / "Events", tmp_path / "B")
+    for bad, message in [
+        ("/srv", "must be a list of folder paths"),
+        ([""], "must be a list of folder paths"),
+        (["relative"], "must be an absolute folder"),
+        (["/"], "not the root of a drive"),
+    ]:
+        with pytest.raises(ConfigError, match=message):
+            EventsSettings.from_section({"allowed_roots": bad})
