@@ -359,8 +359,12 @@ async def attack_with_silent_sockets(url: str, count: int) -> None:
 
 
 @pytest.mark.asyncio
-async def test_silent_and_dripping_connections_are_closed_and_capped(tmp_path: Path) -> None:
-    with hub_process(tmp_path, idle_timeout_s=1.0, max_connections_per_address=20) as proc:
+@pytest.mark.parametrize("cap", ["max_connections_per_address", "max_connections"])
+async def test_silent_and_dripping_connections_are_closed_and_capped(
+    tmp_path: Path, cap: str
+) -> None:
+    settings: dict[str, Any] = {"idle_timeout_s": 1.0, cap: 20}
+    with hub_process(tmp_path, **settings) as proc:
         url = proc.start()
         loop = asyncio.get_running_loop()
         # Past the per-address cap, the oldest connections without a request make room.
