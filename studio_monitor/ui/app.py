@@ -48,6 +48,7 @@ from studio_monitor.ui.commands import CommandCenter
 from studio_monitor.ui.connection_history import ConnectionHistory
 from studio_monitor.ui.dialogs.connection_test import ConnectionTestDialog
 from studio_monitor.ui.dialogs.settings import SettingsDialog
+from studio_monitor.ui.i18n import translate
 from studio_monitor.ui.main_window import MainWindow, Models
 from studio_monitor.ui.notifications import Notification, NotificationBridge, NotificationChoices
 from studio_monitor.ui.state import StudioState
@@ -227,15 +228,15 @@ class AppController(QObject):
             self.bridge.post(
                 Notification(
                     key="setup",
-                    title="No token for the hub",
-                    text=f"{exc}. Open File > Settings to store one.",
+                    title=self.tr("No token for the hub"),
+                    text=self.tr("{reason}. Open File > Settings to store one.").format(reason=exc),
                     tone="critical",
                     balloon=False,
                 )
             )
-            self.window.setWindowTitle(f"Studio Monitor: {url}")
+            self.window.setWindowTitle(self.tr("Studio Monitor: {hub}").format(hub=url))
             return
-        self.window.setWindowTitle(f"Studio Monitor: {url}")
+        self.window.setWindowTitle(self.tr("Studio Monitor: {hub}").format(hub=url))
         self._use_hub(url, token, state_key=url)
 
     def _start_embedded_hub(self) -> None:
@@ -246,7 +247,7 @@ class AppController(QObject):
         hub.stateChanged.connect(self._on_hub_state)
         hub.died.connect(self._on_hub_died)
         self.hub = hub
-        self.window.setWindowTitle("Studio Monitor: this PC")
+        self.window.setWindowTitle(self.tr("Studio Monitor: this PC"))
         hub.start()
 
     def _on_hub_url(self, url: str) -> None:
@@ -291,8 +292,8 @@ class AppController(QObject):
             self.bridge.post(
                 Notification(
                     key="setup",
-                    title="The hub's certificate file cannot be used",
-                    text=f"{exc}. Open File > Settings to fix it.",
+                    title=self.tr("The hub's certificate file cannot be used"),
+                    text=self.tr("{reason}. Open File > Settings to fix it.").format(reason=exc),
                     tone="critical",
                     balloon=False,
                 )
@@ -335,10 +336,10 @@ class AppController(QObject):
 
     def _on_hub_state(self, state: str) -> None:
         texts: dict[str, tuple[str, Tone]] = {
-            "starting": ("Embedded hub starting…", "info"),
-            "running": ("Embedded hub running", "neutral"),
-            "restarting": ("Embedded hub restarting…", "warning"),
-            "stopped": ("Embedded hub stopped", "critical"),
+            "starting": (self.tr("Embedded hub starting…"), "info"),
+            "running": (self.tr("Embedded hub running"), "neutral"),
+            "restarting": (self.tr("Embedded hub restarting…"), "warning"),
+            "stopped": (self.tr("Embedded hub stopped"), "critical"),
         }
         text, tone = texts.get(state, (state, "neutral"))
         self.window.status.set_hub_state(text, tone)
@@ -349,8 +350,8 @@ class AppController(QObject):
         self.bridge.post(
             Notification(
                 key="embedded-hub",
-                title="The embedded hub stopped",
-                text=f"{message}. Restarting it.",
+                title=self.tr("The embedded hub stopped"),
+                text=self.tr("{reason}. Restarting it.").format(reason=message),
                 tone="warning",
                 dock="system",
             )
@@ -417,7 +418,11 @@ class AppController(QObject):
         if self.hub_url is None:
             self.bridge.post(
                 Notification(
-                    "setup", "No hub yet", "There is no hub to test yet.", "warning", balloon=False
+                    "setup",
+                    self.tr("No hub yet"),
+                    self.tr("There is no hub to test yet."),
+                    "warning",
+                    balloon=False,
                 )
             )
             return
@@ -433,7 +438,7 @@ class AppController(QObject):
 
         suggested = str(Path.home() / default_diagnostics_name())
         path, _filter = QFileDialog.getSaveFileName(
-            self.window, "Save diagnostics", suggested, "Zip (*.zip)"
+            self.window, self.tr("Save diagnostics"), suggested, self.tr("Zip (*.zip)")
         )
         if not path:
             return
@@ -446,9 +451,9 @@ class AppController(QObject):
                 extra_secrets=[self.token] if self.token else [],
             )
         except DiagnosticsError as exc:
-            QMessageBox.warning(self.window, "Save diagnostics", str(exc))
+            QMessageBox.warning(self.window, self.tr("Save diagnostics"), str(exc))
             return
-        self.window.command_line.setText(f"Diagnostics saved to {path}")
+        self.window.command_line.setText(self.tr("Diagnostics saved to {path}").format(path=path))
 
     # --- stop ------------------------------------------------------------------------------
 
@@ -514,7 +519,7 @@ def run(options: GuiOptions, argv: Sequence[str] | None = None) -> int:
             config = replace(config, profile=cast(Profile, options.profile))
     except ConfigError as exc:
         i18n.install("system")
-        QMessageBox.critical(None, "Studio Monitor", str(exc))
+        QMessageBox.critical(None, translate("AppController", "Studio Monitor"), str(exc))
         instance.release()
         return 2
     # Before any window: texts are translated when widgets are built.

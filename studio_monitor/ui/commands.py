@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from PySide6.QtCore import QObject, Signal
 
 from studio_monitor.link.status import OutboxEntry
+from studio_monitor.ui.i18n.words import error_text
 from studio_monitor.ui.notifications import Notification, NotificationBridge
 
 
@@ -45,8 +46,8 @@ class CommandCenter(QObject):
             self.bridge.post(
                 Notification(
                     key="command:none",
-                    title=f"{what}: not sent",
-                    text="The app is not connected to a hub yet.",
+                    title=self.tr("{what}: not sent").format(what=what),
+                    text=self.tr("The app is not connected to a hub yet."),
                     tone="warning",
                     balloon=False,
                 )
@@ -54,7 +55,7 @@ class CommandCenter(QObject):
             return None
         command_id = self.service.send_command(name, args)
         self.pending[command_id] = what
-        self.message.emit(f"{what}: sent")
+        self.message.emit(self.tr("{what}: sent").format(what=what))
         return command_id
 
     def on_update(self, entry: OutboxEntry) -> None:
@@ -64,19 +65,21 @@ class CommandCenter(QObject):
         if entry.status == "failed":
             del self.pending[entry.id]
             error = entry.error or {}
-            text = str(error.get("message") or error.get("code") or "the hub refused it")
+            text = error_text(error)
             self.bridge.post(
                 Notification(
                     key=f"command:{entry.id}",
-                    title=f"{what} failed",
+                    title=self.tr("{what} failed").format(what=what),
                     text=text,
                     tone="critical",
                     balloon=False,
                 )
             )
-            self.message.emit(f"{what}: failed: {text}")
+            self.message.emit(self.tr("{what}: failed: {reason}").format(what=what, reason=text))
         elif entry.status == "done":
             del self.pending[entry.id]
-            self.message.emit(f"{what}: done")
+            self.message.emit(self.tr("{what}: done").format(what=what))
         elif entry.status == "queued":
-            self.message.emit(f"{what}: queued until the hub is reachable")
+            self.message.emit(
+                self.tr("{what}: queued until the hub is reachable").format(what=what)
+            )

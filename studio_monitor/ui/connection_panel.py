@@ -26,24 +26,31 @@ from studio_monitor.link.status import LINK_STATES
 from studio_monitor.ui import theme
 from studio_monitor.ui.connection_history import ConnectionHistory, describe
 from studio_monitor.ui.format import (
-    NA,
+    fmt_ago,
     fmt_bytes,
     fmt_count,
     fmt_duration,
     fmt_interval,
     fmt_ms,
     fmt_percent,
+    na,
 )
+from studio_monitor.ui.i18n import QT_TRANSLATE_NOOP, translate
 from studio_monitor.ui.widgets.bars import StatusDot
 from studio_monitor.ui.widgets.sparkline import Sparkline
 
 _STATE_NAMES = {
-    "connecting": "Connecting",
-    "live": "Live (WebSocket)",
-    "longpoll": "Long-poll",
-    "polling": "Polling",
-    "offline": "Offline",
+    "connecting": QT_TRANSLATE_NOOP("ConnectionPanel", "Connecting"),
+    "live": QT_TRANSLATE_NOOP("ConnectionPanel", "Live (WebSocket)"),
+    "longpoll": QT_TRANSLATE_NOOP("ConnectionPanel", "Long-poll"),
+    "polling": QT_TRANSLATE_NOOP("ConnectionPanel", "Polling"),
+    "offline": QT_TRANSLATE_NOOP("ConnectionPanel", "Offline"),
 }
+
+
+def state_name(state: str) -> str:
+    english = _STATE_NAMES.get(state)
+    return translate("ConnectionPanel", english) if english is not None else state
 
 
 class Timeline(QWidget):
@@ -77,15 +84,15 @@ class Timeline(QWidget):
         font.setPointSizeF(max(6.0, font.pointSizeF() * 0.8))
         painter.setFont(font)
         labels = QRectF(rect.left(), rect.bottom() + 1, rect.width(), 11)
-        painter.drawText(labels, Qt.AlignmentFlag.AlignLeft, f"{fmt_duration(total)} ago")
-        painter.drawText(labels, Qt.AlignmentFlag.AlignRight, "now")
+        painter.drawText(labels, Qt.AlignmentFlag.AlignLeft, fmt_ago(0.0, total))
+        painter.drawText(labels, Qt.AlignmentFlag.AlignRight, self.tr("now"))
 
 
 class ConnectionPanel(QDialog):
     def __init__(self, history: ConnectionHistory, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("connection_panel")
-        self.setWindowTitle("Connection")
+        self.setWindowTitle(self.tr("Connection"))
         self.history = history
         self.dot = StatusDot(14)
         self.words = QLabel()
@@ -105,7 +112,7 @@ class ConnectionPanel(QDialog):
             dot = StatusDot(9)
             dot.set_tone(theme.tone_for(theme.CONNECTION_TONES, state))
             legend.addWidget(dot)
-            legend.addWidget(QLabel(_STATE_NAMES[state]))
+            legend.addWidget(QLabel(state_name(state)))
         legend.addStretch(1)
 
         self.rtt_line = Sparkline(window_s=history.rtt_window_s, tone="info")
@@ -114,35 +121,41 @@ class ConnectionPanel(QDialog):
         self.facts: dict[str, QLabel] = {}
         facts = QFormLayout()
         for name in (
-            "Transport",
-            "Epoch",
-            "Round trip",
-            "Next retry",
-            "Poll interval",
-            "Scaling",
-            "Last error",
+            QT_TRANSLATE_NOOP("ConnectionPanel", "Transport"),
+            QT_TRANSLATE_NOOP("ConnectionPanel", "Epoch"),
+            QT_TRANSLATE_NOOP("ConnectionPanel", "Round trip"),
+            QT_TRANSLATE_NOOP("ConnectionPanel", "Next retry"),
+            QT_TRANSLATE_NOOP("ConnectionPanel", "Poll interval"),
+            QT_TRANSLATE_NOOP("ConnectionPanel", "Scaling"),
+            QT_TRANSLATE_NOOP("ConnectionPanel", "Last error"),
         ):
-            label = QLabel(NA)
+            label = QLabel(na())
             label.setWordWrap(True)
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             self.facts[name] = label
-            facts.addRow(name, label)
+            facts.addRow(translate("ConnectionPanel", name), label)
 
         self.counters: dict[str, QLabel] = {}
         counters = QGridLayout()
         for i, name in enumerate(
-            ("Reconnects", "Fallbacks", "Gaps repaired", "Messages", "Received")
+            (
+                QT_TRANSLATE_NOOP("ConnectionPanel", "Reconnects"),
+                QT_TRANSLATE_NOOP("ConnectionPanel", "Fallbacks"),
+                QT_TRANSLATE_NOOP("ConnectionPanel", "Gaps repaired"),
+                QT_TRANSLATE_NOOP("ConnectionPanel", "Messages"),
+                QT_TRANSLATE_NOOP("ConnectionPanel", "Received"),
+            )
         ):
-            value = QLabel(NA)
+            value = QLabel(na())
             value.setFont(theme.scaled_font(self.font(), 1.4, bold=True))
             value.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            caption = QLabel(name)
+            caption = QLabel(translate("ConnectionPanel", name))
             caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
             counters.addWidget(value, 0, i)
             counters.addWidget(caption, 1, i)
             self.counters[name] = value
 
-        self.availability = QLabel(NA)
+        self.availability = QLabel(na())
         self.availability.setObjectName("panel_availability")
         self.availability.setFont(theme.scaled_font(self.font(), 1.2, bold=True))
         self.time_in = QLabel()
@@ -151,21 +164,21 @@ class ConnectionPanel(QDialog):
 
         box = QVBoxLayout(self)
         box.addLayout(head)
-        timeline_box = QGroupBox("States this session")
+        timeline_box = QGroupBox(self.tr("States this session"))
         tl = QVBoxLayout(timeline_box)
         tl.addWidget(self.timeline)
         tl.addLayout(legend)
         box.addWidget(timeline_box)
-        rtt_box = QGroupBox("Round trip, last 10 minutes")
+        rtt_box = QGroupBox(self.tr("Round trip, last 10 minutes"))
         QVBoxLayout(rtt_box).addWidget(self.rtt_line)
         box.addWidget(rtt_box)
-        facts_box = QGroupBox("Now")
+        facts_box = QGroupBox(self.tr("Now"))
         facts_box.setLayout(facts)
         box.addWidget(facts_box)
-        counters_box = QGroupBox("Counters")
+        counters_box = QGroupBox(self.tr("Counters"))
         counters_box.setLayout(counters)
         box.addWidget(counters_box)
-        avail_box = QGroupBox("Availability")
+        avail_box = QGroupBox(self.tr("Availability"))
         av = QVBoxLayout(avail_box)
         av.addWidget(self.availability)
         av.addWidget(self.time_in)
@@ -198,17 +211,21 @@ class ConnectionPanel(QDialog):
         state = status.state if status else history.state
         self.dot.set_tone(theme.tone_for(theme.CONNECTION_TONES, state))
         self.words.setText(describe(status, elapsed_s=history.elapsed_since_status()))
-        self.hub.setText(status.hub_url if status else NA)
+        self.hub.setText(status.hub_url if status else na())
         elapsed = history.elapsed_since_status()
         if status is not None:
             retry = None if status.next_retry_s is None else max(0.0, status.next_retry_s - elapsed)
-            self.facts["Transport"].setText(status.transport or "none")
-            self.facts["Epoch"].setText(status.epoch or NA)
+            self.facts["Transport"].setText(status.transport or self.tr("none"))
+            self.facts["Epoch"].setText(status.epoch or na())
             self.facts["Round trip"].setText(fmt_ms(status.rtt_ms))
-            self.facts["Next retry"].setText(NA if retry is None else f"in {fmt_duration(retry)}")
+            self.facts["Next retry"].setText(
+                na()
+                if retry is None
+                else self.tr("in {duration}").format(duration=fmt_duration(retry))
+            )
             self.facts["Poll interval"].setText(fmt_interval(status.poll_interval_s))
-            self.facts["Scaling"].setText(status.scaling or "none: base rates")
-            self.facts["Last error"].setText(status.last_error or "none")
+            self.facts["Scaling"].setText(status.scaling or self.tr("none: base rates"))
+            self.facts["Last error"].setText(status.last_error or self.tr("none"))
             c = status.counters
             self.counters["Reconnects"].setText(fmt_count(c.reconnects))
             self.counters["Fallbacks"].setText(fmt_count(c.fallbacks))
@@ -216,22 +233,24 @@ class ConnectionPanel(QDialog):
             self.counters["Messages"].setText(fmt_count(c.messages))
             self.counters["Received"].setText(fmt_bytes(c.bytes))
             ages = [
-                f"{topic}: {NA if age is None else fmt_duration(age + elapsed)}"
+                f"{topic}: {na() if age is None else fmt_duration(age + elapsed)}"
                 for topic, age in sorted(status.data_age_s.items())
             ]
-            self.ages.setText("Data age: " + (", ".join(ages) if ages else NA))
+            self.ages.setText(
+                self.tr("Data age: {ages}").format(ages=", ".join(ages) if ages else na())
+            )
         availability = history.availability()
         self.availability.setText(
-            NA
+            na()
             if availability is None
-            else f"{fmt_percent(availability * 100, 1)} of the session with data flowing"
+            else self.tr("{percent} of the session with data flowing").format(
+                percent=fmt_percent(availability * 100, 1)
+            )
         )
         spent = history.time_in()
         self.time_in.setText(
             "  ·  ".join(
-                f"{_STATE_NAMES.get(s, s)} {fmt_duration(spent[s])}"
-                for s in LINK_STATES
-                if s in spent
+                f"{state_name(s)} {fmt_duration(spent[s])}" for s in LINK_STATES if s in spent
             )
         )
         self.rtt_line.set_points(list(history.rtt), now=history.wall())

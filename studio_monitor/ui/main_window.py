@@ -1,7 +1,7 @@
 """The main window: five docks (Backups, Cameras, System, Events, Alerts), menus, banner, status bar.
 
 Docks move, float, stack as tabs and close; the View menu toggles each one and offers
-"Reset layout". Window geometry, the dock layout and each table's column order and widths are
+self.tr("Reset layout"). Window geometry, the dock layout and each table's column order and widths are
 saved in QSettings (an INI file in the app's config folder) when the window closes or hides
 and restored at the next start; a layout saved by an older version with other docks is
 ignored (`LAYOUT_VERSION`). Closing the window hides it to the tray when a tray icon is
@@ -101,7 +101,7 @@ class MainWindow(QMainWindow):
     ) -> None:
         super().__init__(parent)
         self.setObjectName("main_window")
-        self.setWindowTitle("Studio Monitor")
+        self.setWindowTitle(self.tr("Studio Monitor"))
         self.setWindowIcon(resources.app_icon())
         self.state = state
         self.models = models
@@ -131,7 +131,7 @@ class MainWindow(QMainWindow):
 
         self.banner = Banner(bridge)
         self.banner.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
-        self.banner_bar = QToolBar("Notifications")
+        self.banner_bar = QToolBar(self.tr("Notifications"))
         self.banner_bar.setObjectName("banner_bar")
         self.banner_bar.setMovable(False)
         self.banner_bar.setFloatable(False)
@@ -178,40 +178,50 @@ class MainWindow(QMainWindow):
 
     def _build_menus(self) -> None:
         menu = self.menuBar()
-        file_menu = menu.addMenu("&File")
+        file_menu = menu.addMenu(self.tr("&File"))
         self.settings_action = self._action(
-            "Settings…",
+            self.tr("Settings…"),
             "action_settings",
             self.settingsRequested.emit,
             shortcut="Ctrl+,",
             icon="settings",
         )
         self.test_action = self._action(
-            "Test connection…", "action_test", self.connectionTestRequested.emit, icon="check"
+            self.tr("Test connection…"),
+            "action_test",
+            self.connectionTestRequested.emit,
+            icon="check",
         )
         self.diagnostics_action = self._action(
-            "Save diagnostics…", "action_diagnostics", self.diagnosticsRequested.emit
+            self.tr("Save diagnostics…"), "action_diagnostics", self.diagnosticsRequested.emit
         )
-        self.quit_action = self._action("Quit", "action_quit", self.request_quit, shortcut="Ctrl+Q")
+        self.quit_action = self._action(
+            self.tr("Quit"), "action_quit", self.request_quit, shortcut="Ctrl+Q"
+        )
         for action in (self.settings_action, self.test_action, self.diagnostics_action):
             file_menu.addAction(action)
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
 
-        view_menu = menu.addMenu("&View")
+        view_menu = menu.addMenu(self.tr("&View"))
         for name in DOCK_NAMES:
             view_menu.addAction(self.docks[name].toggleViewAction())
         view_menu.addSeparator()
         self.panel_action = self._action(
-            "Connection panel…", "action_panel", self.show_connection_panel, icon="connection"
+            self.tr("Connection panel…"),
+            "action_panel",
+            self.show_connection_panel,
+            icon="connection",
         )
         view_menu.addAction(self.panel_action)
-        self.reset_action = self._action("Reset layout", "action_reset_layout", self.reset_layout)
+        self.reset_action = self._action(
+            self.tr("Reset layout"), "action_reset_layout", self.reset_layout
+        )
         view_menu.addAction(self.reset_action)
 
-        connection_menu = menu.addMenu("&Connection")
+        connection_menu = menu.addMenu(self.tr("&Connection"))
         self.reconnect_action = self._action(
-            "Reconnect now",
+            self.tr("Reconnect now"),
             "action_reconnect",
             self.reconnectRequested.emit,
             shortcut="F5",
@@ -221,8 +231,10 @@ class MainWindow(QMainWindow):
         connection_menu.addAction(self.tray.pause)  # the same action as the tray's
         connection_menu.addAction(self.panel_action)
 
-        help_menu = menu.addMenu("&Help")
-        help_menu.addAction(self._action("About Studio Monitor", "action_about", self._about))
+        help_menu = menu.addMenu(self.tr("&Help"))
+        help_menu.addAction(
+            self._action(self.tr("About Studio Monitor"), "action_about", self._about)
+        )
 
     def _build_default_layout(self) -> None:
         left = Qt.DockWidgetArea.LeftDockWidgetArea
@@ -359,9 +371,11 @@ class MainWindow(QMainWindow):
     def _about(self) -> None:
         QMessageBox.about(
             self,
-            "About Studio Monitor",
-            f"<b>Studio Monitor</b> {__version__}<br>"
-            "Backups, cameras, systems and events, live from the studio hub.",
+            self.tr("About Studio Monitor"),
+            self.tr(
+                "<b>Studio Monitor</b> {version}<br>"
+                "Backups, cameras, systems and events, live from the studio hub."
+            ).format(version=__version__),
         )
 
     # --- Qt events -----------------------------------------------------------------------

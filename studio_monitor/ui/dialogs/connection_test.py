@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 from studio_monitor.errors import StudioMonitorError
 from studio_monitor.link.check import CHECK_NAMES, CheckReport, CheckResult, run_checks
 from studio_monitor.ui import theme
-from studio_monitor.ui.format import NA, fmt_ms
+from studio_monitor.ui.format import fmt_ms, na
 
 log = logging.getLogger(__name__)
 
@@ -52,18 +52,22 @@ class ConnectionTestDialog(QDialog):
     ) -> None:
         super().__init__(parent)
         self.setObjectName("connection_test")
-        self.setWindowTitle("Test connection")
+        self.setWindowTitle(self.tr("Test connection"))
+        self.waiting = self.tr("waiting")
+        self.running = self.tr("running…")
         self.url = url
         self.token = token
         self.ca_file = ca_file
         self.no_token_reason = no_token_reason
         self.task: asyncio.Task[None] | None = None
         self.results: list[CheckResult] = []
-        self.heading = QLabel(f"Checking {url}")
+        self.heading = QLabel(self.tr("Checking {url}").format(url=url))
         self.heading.setFont(theme.scaled_font(self.font(), 1.2, bold=True))
         self.table = QTableWidget(len(CHECK_NAMES), 4)
         self.table.setObjectName("checks_table")
-        self.table.setHorizontalHeaderLabels(["Check", "Result", "Time", "Detail"])
+        self.table.setHorizontalHeaderLabels(
+            [self.tr("Check"), self.tr("Result"), self.tr("Time"), self.tr("Detail")]
+        )
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.setWordWrap(True)
@@ -71,11 +75,11 @@ class ConnectionTestDialog(QDialog):
         header.setSectionResizeMode(COL_DETAIL, QHeaderView.ResizeMode.Stretch)
         for row, name in enumerate(CHECK_NAMES):
             self._set(row, COL_CHECK, name)
-            self._set(row, COL_RESULT, "waiting")
+            self._set(row, COL_RESULT, self.waiting)
         self.summary = QLabel()
         self.summary.setObjectName("checks_summary")
         self.summary.setWordWrap(True)
-        self.rerun = QPushButton("Run again")
+        self.rerun = QPushButton(self.tr("Run again"))
         self.rerun.clicked.connect(self.start)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.addButton(self.rerun, QDialogButtonBox.ButtonRole.ActionRole)
@@ -99,7 +103,7 @@ class ConnectionTestDialog(QDialog):
             return
         self.results = []
         for row in range(self.table.rowCount()):
-            self._set(row, COL_RESULT, "running…" if row == 0 else "waiting")
+            self._set(row, COL_RESULT, self.running if row == 0 else self.waiting)
             self._set(row, COL_TIME, "")
             self._set(row, COL_DETAIL, "")
         self.summary.setText("")
@@ -112,15 +116,18 @@ class ConnectionTestDialog(QDialog):
             CHECK_NAMES.index(result.name) if result.name in CHECK_NAMES else len(self.results) - 1
         )
         if result.ms is None and not result.ok:
-            self._set(row, COL_RESULT, "skipped", "neutral")
+            self._set(row, COL_RESULT, self.tr("skipped"), "neutral")
         else:
             self._set(
-                row, COL_RESULT, "pass" if result.ok else "FAIL", "ok" if result.ok else "critical"
+                row,
+                COL_RESULT,
+                self.tr("pass") if result.ok else self.tr("FAIL"),
+                "ok" if result.ok else "critical",
             )
-        self._set(row, COL_TIME, fmt_ms(result.ms) if result.ms is not None else NA)
+        self._set(row, COL_TIME, fmt_ms(result.ms) if result.ms is not None else na())
         self._set(row, COL_DETAIL, result.detail)
         if row + 1 < self.table.rowCount():
-            self._set(row + 1, COL_RESULT, "running…")
+            self._set(row + 1, COL_RESULT, self.running)
         self.table.resizeRowsToContents()
 
     async def _run(self) -> None:
@@ -140,18 +147,22 @@ class ConnectionTestDialog(QDialog):
             raise
         except Exception as exc:  # shown, not raised: a dialog must not take the app down
             log.exception("connection test failed")
-            self.summary.setText(f"The test stopped: {type(exc).__name__}: {exc}")
+            self.summary.setText(
+                self.tr("The test stopped: {error}").format(error=f"{type(exc).__name__}: {exc}")
+            )
         else:
             failures = report.failures
             if report.ok:
                 self.summary.setText(
-                    "Every check passed: this PC can use the hub over every transport."
+                    self.tr("Every check passed: this PC can use the hub over every transport.")
                 )
                 tone = "ok"
             else:
                 names = ", ".join(f.name for f in failures)
                 self.summary.setText(
-                    f"{len(failures)} check(s) did not pass: {names}. See the details above."
+                    self.tr(
+                        "{count} check(s) did not pass: {names}. See the details above."
+                    ).format(count=len(failures), names=names)
                 )
                 tone = "critical"
             self.summary.setStyleSheet(f"color: {theme.tone_color(tone).name()};")
@@ -159,8 +170,8 @@ class ConnectionTestDialog(QDialog):
             self.rerun.setEnabled(True)
             for row in range(self.table.rowCount()):
                 item = self.table.item(row, COL_RESULT)
-                if item is not None and item.text() in ("running…", "waiting"):
-                    self._set(row, COL_RESULT, "not run", "neutral")
+                if item is not None and item.text() in (self.running, self.waiting):
+                    self._set(row, COL_RESULT, self.tr("not run"), "neutral")
         self.finished_run.emit(report)
 
     def closeEvent(self, event: QCloseEvent) -> None:

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio_monitor.ui import theme
+from studio_monitor.ui.i18n import translate
 
 
 class _Form(QDialog):
@@ -48,7 +49,7 @@ class _Form(QDialog):
         self.form.addRow(self.buttons)
 
     def folder_row(self, edit: QLineEdit, caption: str) -> QHBoxLayout:
-        browse = QPushButton("Browse…")
+        browse = QPushButton(self.tr("Browse…"))
         browse.clicked.connect(lambda: self._browse(edit, caption))
         row = QHBoxLayout()
         row.addWidget(edit, 1)
@@ -75,25 +76,27 @@ class NewEventDialog(_Form):
     """`event.create {name, date, folder?}`."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__("New event", parent)
+        super().__init__(translate("NewEventDialog", "New event"), parent)
         self.name = QLineEdit()
         self.name.setObjectName("event_name")
-        self.name.setPlaceholderText("Smith wedding")
+        self.name.setPlaceholderText(self.tr("Smith wedding"))
         self.date = QDateEdit(QDate.currentDate())
         self.date.setObjectName("event_date")
         self.date.setCalendarPopup(True)
         self.date.setDisplayFormat("yyyy-MM-dd")
         self.folder = QLineEdit()
         self.folder.setObjectName("event_folder")
-        self.folder.setPlaceholderText("optional: the hub chooses one")
-        self.form.addRow("Name", self.name)
-        self.form.addRow("Date", self.date)
-        self.form.addRow("Folder", self.folder_row(self.folder, "Folder of the event's photos"))
+        self.folder.setPlaceholderText(self.tr("optional: the hub chooses one"))
+        self.form.addRow(self.tr("Name"), self.name)
+        self.form.addRow(self.tr("Date"), self.date)
+        self.form.addRow(
+            self.tr("Folder"), self.folder_row(self.folder, self.tr("Folder of the event's photos"))
+        )
         self.finish_layout()
 
     def problem(self) -> str | None:
         if not self.name.text().strip():
-            return "Give the event a name."
+            return self.tr("Give the event a name.")
         return None
 
     def args(self) -> dict[str, Any]:
@@ -118,7 +121,7 @@ class CameraSetupDialog(_Form):
         event_id: str | None = None,
         parent: QWidget | None = None,
     ) -> None:
-        super().__init__("Hot folder and event", parent)
+        super().__init__(translate("CameraSetupDialog", "Hot folder and event"), parent)
         self.folder = QLineEdit(watch_folder or "")
         self.folder.setObjectName("camera_folder")
         self.event_box = QComboBox()
@@ -130,18 +133,19 @@ class CameraSetupDialog(_Form):
             if index >= 0:
                 self.event_box.setCurrentIndex(index)
         self.form.addRow(
-            "Hot folder", self.folder_row(self.folder, "Hot folder of the tethering software")
+            self.tr("Hot folder"),
+            self.folder_row(self.folder, self.tr("Hot folder of the tethering software")),
         )
-        self.form.addRow("Event", self.event_box)
+        self.form.addRow(self.tr("Event"), self.event_box)
         if not events:
-            self.form.addRow(QLabel("No event yet: create one in the Events dock first."))
+            self.form.addRow(QLabel(self.tr("No event yet: create one in the Events dock first.")))
         self.finish_layout()
 
     def problem(self) -> str | None:
         if not self.folder.text().strip():
-            return "Choose the hot folder."
+            return self.tr("Choose the hot folder.")
         if self.event_box.currentData() is None:
-            return "Choose the event the photos belong to."
+            return self.tr("Choose the event the photos belong to.")
         return None
 
     def args(self) -> dict[str, Any]:

@@ -4,7 +4,7 @@ Save checks everything first and changes nothing unless all of it can be done: t
 address must parse, a new token goes to the OS keyring (`platform.credentials`; never to
 the settings file), start at login is applied through `platform.autostart`, and only then is
 the TOML file written. Each problem is shown in the dialog in words, and the dialog stays
-open. "Test connection…" runs the connection checks on what is typed, before saving.
+open. self.tr("Test connection…") runs the connection checks on what is typed, before saving.
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ from studio_monitor.platform import credentials
 from studio_monitor.platform.autostart import Autostart, AutostartError, app_command
 from studio_monitor.ui import i18n, theme
 from studio_monitor.ui.dialogs.connection_test import ConnectionTestDialog
+from studio_monitor.ui.i18n.words import state_word
 
 
 class SettingsDialog(QDialog):
@@ -68,7 +69,7 @@ class SettingsDialog(QDialog):
     ) -> None:
         super().__init__(parent)
         self.setObjectName("settings_dialog")
-        self.setWindowTitle("Settings")
+        self.setWindowTitle(self.tr("Settings"))
         self.config = config
         self.config_file = config_file
         self.autostart = autostart
@@ -83,9 +84,9 @@ class SettingsDialog(QDialog):
             self.profile.addItem(name, name)
         self.profile.setCurrentIndex(PROFILES.index(config.profile))
         self.profile.currentIndexChanged.connect(self._load_profile)
-        self.use_embedded = QRadioButton("Embedded hub on this PC (watches this PC only)")
+        self.use_embedded = QRadioButton(self.tr("Embedded hub on this PC (watches this PC only)"))
         self.use_embedded.setObjectName("settings_embedded")
-        self.use_remote = QRadioButton("Studio hub at:")
+        self.use_remote = QRadioButton(self.tr("Studio hub at:"))
         self.use_remote.setObjectName("settings_remote")
         group = QButtonGroup(self)
         group.addButton(self.use_embedded)
@@ -95,8 +96,8 @@ class SettingsDialog(QDialog):
         self.url.setPlaceholderText("https://studio-hub.local:8765")
         self.ca_file = QLineEdit()
         self.ca_file.setObjectName("settings_ca_file")
-        self.ca_file.setPlaceholderText("optional: PEM certificate of a self-signed hub")
-        browse = QPushButton("Browse…")
+        self.ca_file.setPlaceholderText(self.tr("optional: PEM certificate of a self-signed hub"))
+        browse = QPushButton(self.tr("Browse…"))
         browse.clicked.connect(self._browse_ca)
         self.token = QLineEdit()
         self.token.setObjectName("settings_token")
@@ -106,7 +107,7 @@ class SettingsDialog(QDialog):
         self.token_state.setWordWrap(True)
         self.use_remote.toggled.connect(self._update_enabled)
         self.url.textChanged.connect(self._update_token_state)
-        test = QPushButton("Test connection…")
+        test = QPushButton(self.tr("Test connection…"))
         test.setObjectName("settings_test")
         test.clicked.connect(self.test_connection)
 
@@ -116,36 +117,38 @@ class SettingsDialog(QDialog):
         ca_row = QHBoxLayout()
         ca_row.addWidget(self.ca_file, 1)
         ca_row.addWidget(browse)
-        hub_box = QGroupBox("Hub")
+        hub_box = QGroupBox(self.tr("Hub"))
         hub_form = QFormLayout(hub_box)
-        hub_form.addRow("Profile", self.profile)
+        hub_form.addRow(self.tr("Profile"), self.profile)
         hub_form.addRow(self.use_embedded)
         hub_form.addRow(remote_row)
-        hub_form.addRow("Certificate", ca_row)
-        hub_form.addRow("Token", self.token)
+        hub_form.addRow(self.tr("Certificate"), ca_row)
+        hub_form.addRow(self.tr("Token"), self.token)
         hub_form.addRow("", self.token_state)
         hub_form.addRow("", test)
 
         # --- notifications -------------------------------------------------------------
-        self.notify_connection = QCheckBox("Connection: falling back, offline, live again")
+        self.notify_connection = QCheckBox(self.tr("Connection: falling back, offline, live again"))
         self.notify_connection.setObjectName("settings_notify_connection")
         self.notify_connection.setChecked(config.notify_connection)
-        self.notify_alerts = QCheckBox("New alerts")
+        self.notify_alerts = QCheckBox(self.tr("New alerts"))
         self.notify_alerts.setObjectName("settings_notify_alerts")
         self.notify_alerts.setChecked(config.notify_alerts)
         self.min_severity = QComboBox()
         self.min_severity.setObjectName("settings_min_severity")
         for severity in SEVERITIES:
-            self.min_severity.addItem(f"{severity} and above", severity)
+            self.min_severity.addItem(
+                self.tr("{severity} and above").format(severity=state_word(severity)), severity
+            )
         self.min_severity.setCurrentIndex(SEVERITIES.index(config.notify_min_severity))
-        notes_box = QGroupBox("Notifications")
+        notes_box = QGroupBox(self.tr("Notifications"))
         notes_form = QFormLayout(notes_box)
         notes_form.addRow(self.notify_connection)
         notes_form.addRow(self.notify_alerts)
-        notes_form.addRow("Alerts from", self.min_severity)
+        notes_form.addRow(self.tr("Alerts from"), self.min_severity)
 
         # --- app -----------------------------------------------------------------------
-        self.start_at_login = QCheckBox("Start Studio Monitor when I log in")
+        self.start_at_login = QCheckBox(self.tr("Start Studio Monitor when I log in"))
         self.start_at_login.setObjectName("settings_start_at_login")
         self.start_at_login.setChecked(config.start_at_login)
         if not autostart.available:
@@ -156,11 +159,13 @@ class SettingsDialog(QDialog):
         self.speed.setRange(SPEED_MIN, SPEED_MAX)
         self.speed.setSingleStep(0.25)
         self.speed.setDecimals(2)
-        self.speed.setSuffix(" x")
+        self.speed.setSuffix(self.tr(" x"))
         self.speed.setValue(config.speed)
         self.speed.setToolTip(
-            "Polling and health-check speed: 2x polls twice as often (more network and battery), "
-            "0.5x half as often. No effect while live on WebSocket."
+            self.tr(
+                "Polling and health-check speed: 2x polls twice as often (more network and "
+                "battery), 0.5x half as often. No effect while live on WebSocket."
+            )
         )
         self.language = QComboBox()
         self.language.setObjectName("settings_language")
@@ -168,10 +173,10 @@ class SettingsDialog(QDialog):
             self.language.addItem(language_name, code)
         self.language.setCurrentIndex(max(0, self.language.findData(config.language)))
         self.language.setToolTip(self.tr("Takes effect when Studio Monitor starts again."))
-        app_box = QGroupBox("App")
+        app_box = QGroupBox(self.tr("App"))
         app_form = QFormLayout(app_box)
         app_form.addRow(self.start_at_login)
-        app_form.addRow("Update speed", self.speed)
+        app_form.addRow(self.tr("Update speed"), self.speed)
         app_form.addRow(self.tr("Language"), self.language)
 
         self.error = QLabel()
@@ -212,7 +217,7 @@ class SettingsDialog(QDialog):
 
     def _update_token_state(self) -> None:
         if not self.use_remote.isChecked():
-            self.token_state.setText("The embedded hub uses a one-time token of its own.")
+            self.token_state.setText(self.tr("The embedded hub uses a one-time token of its own."))
             return
         url = self.url.text().strip()
         if not url:
@@ -225,14 +230,21 @@ class SettingsDialog(QDialog):
             return
         if stored:
             self.token_state.setText(
-                f"A token for this hub is kept in {self.keyring.description}. Leave empty to keep it."
+                self.tr("A token for this hub is kept in {place}. Leave empty to keep it.").format(
+                    place=self.keyring.description
+                )
             )
         else:
-            self.token_state.setText(f"No token stored yet ({self.keyring.description}).")
+            self.token_state.setText(
+                self.tr("No token stored yet ({place}).").format(place=self.keyring.description)
+            )
 
     def _browse_ca(self) -> None:
         path, _filter = QFileDialog.getOpenFileName(
-            self, "Hub certificate", self.ca_file.text(), "PEM (*.pem *.crt);;All files (*)"
+            self,
+            self.tr("Hub certificate"),
+            self.ca_file.text(),
+            self.tr("PEM (*.pem *.crt);;All files (*)"),
         )
         if path:
             self.ca_file.setText(path)
@@ -265,10 +277,16 @@ class SettingsDialog(QDialog):
         try:
             if self.use_remote.isChecked():
                 if config.hub.hub_url is None:
-                    raise ConfigError("Type the hub's address, or choose the embedded hub.")
+                    raise ConfigError(
+                        self.tr("Type the hub's address, or choose the embedded hub.")
+                    )
                 credentials.normalise_hub_url(config.hub.hub_url)
                 if config.hub.ca_file and not Path(config.hub.ca_file).is_file():
-                    raise ConfigError(f"The certificate file {config.hub.ca_file} does not exist.")
+                    raise ConfigError(
+                        self.tr("The certificate file {path} does not exist.").format(
+                            path=config.hub.ca_file
+                        )
+                    )
                 if self.token.text().strip():
                     credentials.store_token(
                         config.hub.hub_url, self.token.text(), keyring=self.keyring
@@ -294,7 +312,7 @@ class SettingsDialog(QDialog):
         if self.use_remote.isChecked():
             url = self.url.text().strip()
             if not url:
-                self.show_error("Type the hub's address first.")
+                self.show_error(self.tr("Type the hub's address first."))
                 return
             token: str | None = self.token.text().strip() or None
             reason = None
@@ -308,7 +326,7 @@ class SettingsDialog(QDialog):
             url, token = self.embedded
             reason, ca = None, None
         else:
-            self.show_error("The embedded hub is not running yet.")
+            self.show_error(self.tr("The embedded hub is not running yet."))
             return
         self.show_error(None)
         self.test_dialog = ConnectionTestDialog(

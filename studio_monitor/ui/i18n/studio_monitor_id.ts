@@ -29,6 +29,81 @@
     </message>
 </context>
 <context>
+    <name>AppController</name>
+    <message>
+        <source>No token for the hub</source>
+        <translation>Belum ada token untuk hub</translation>
+    </message>
+    <message>
+        <source>{reason}. Open File &gt; Settings to store one.</source>
+        <translation>{reason}. Buka Berkas &gt; Pengaturan untuk menyimpannya.</translation>
+    </message>
+    <message>
+        <source>Studio Monitor: {hub}</source>
+        <translation>Studio Monitor: {hub}</translation>
+    </message>
+    <message>
+        <source>Studio Monitor: this PC</source>
+        <translation>Studio Monitor: PC ini</translation>
+    </message>
+    <message>
+        <source>The hub&apos;s certificate file cannot be used</source>
+        <translation>File sertifikat hub tidak bisa dipakai</translation>
+    </message>
+    <message>
+        <source>{reason}. Open File &gt; Settings to fix it.</source>
+        <translation>{reason}. Buka Berkas &gt; Pengaturan untuk memperbaikinya.</translation>
+    </message>
+    <message>
+        <source>Embedded hub starting…</source>
+        <translation>Hub bawaan sedang dimulai…</translation>
+    </message>
+    <message>
+        <source>Embedded hub running</source>
+        <translation>Hub bawaan berjalan</translation>
+    </message>
+    <message>
+        <source>Embedded hub restarting…</source>
+        <translation>Hub bawaan dimulai ulang…</translation>
+    </message>
+    <message>
+        <source>Embedded hub stopped</source>
+        <translation>Hub bawaan berhenti</translation>
+    </message>
+    <message>
+        <source>The embedded hub stopped</source>
+        <translation>Hub bawaan berhenti</translation>
+    </message>
+    <message>
+        <source>{reason}. Restarting it.</source>
+        <translation>{reason}. Sedang dimulai ulang.</translation>
+    </message>
+    <message>
+        <source>No hub yet</source>
+        <translation>Belum ada hub</translation>
+    </message>
+    <message>
+        <source>There is no hub to test yet.</source>
+        <translation>Belum ada hub untuk diuji.</translation>
+    </message>
+    <message>
+        <source>Save diagnostics</source>
+        <translation>Simpan diagnostik</translation>
+    </message>
+    <message>
+        <source>Zip (*.zip)</source>
+        <translation>Zip (*.zip)</translation>
+    </message>
+    <message>
+        <source>Diagnostics saved to {path}</source>
+        <translation>Diagnostik disimpan ke {path}</translation>
+    </message>
+    <message>
+        <source>Studio Monitor</source>
+        <translation>Studio Monitor</translation>
+    </message>
+</context>
+<context>
     <name>BackupsDock</name>
     <message>
         <source>Cancel</source>
@@ -118,6 +193,37 @@
     </message>
 </context>
 <context>
+    <name>CameraSetupDialog</name>
+    <message>
+        <source>Hot folder and event</source>
+        <translation>Hot folder dan acara</translation>
+    </message>
+    <message>
+        <source>Hot folder</source>
+        <translation>Hot folder</translation>
+    </message>
+    <message>
+        <source>Hot folder of the tethering software</source>
+        <translation>Hot folder dari software tethering</translation>
+    </message>
+    <message>
+        <source>Event</source>
+        <translation>Acara</translation>
+    </message>
+    <message>
+        <source>No event yet: create one in the Events dock first.</source>
+        <translation>Belum ada acara: buat dulu di panel Acara.</translation>
+    </message>
+    <message>
+        <source>Choose the hot folder.</source>
+        <translation>Pilih hot folder.</translation>
+    </message>
+    <message>
+        <source>Choose the event the photos belong to.</source>
+        <translation>Pilih acara untuk foto-foto ini.</translation>
+    </message>
+</context>
+<context>
     <name>CamerasDock</name>
     <message>
         <source>Pause ingest</source>
@@ -174,10 +280,223 @@ Hot folder: {folder}</translation>
     </message>
 </context>
 <context>
+    <name>CommandCenter</name>
+    <message>
+        <source>{what}: not sent</source>
+        <translation>{what}: tidak terkirim</translation>
+    </message>
+    <message>
+        <source>The app is not connected to a hub yet.</source>
+        <translation>Aplikasi belum terhubung ke hub.</translation>
+    </message>
+    <message>
+        <source>{what}: sent</source>
+        <translation>{what}: terkirim</translation>
+    </message>
+    <message>
+        <source>{what} failed</source>
+        <translation>{what} gagal</translation>
+    </message>
+    <message>
+        <source>{what}: failed: {reason}</source>
+        <translation>{what}: gagal: {reason}</translation>
+    </message>
+    <message>
+        <source>{what}: done</source>
+        <translation>{what}: selesai</translation>
+    </message>
+    <message>
+        <source>{what}: queued until the hub is reachable</source>
+        <translation>{what}: menunggu sampai hub bisa dihubungi</translation>
+    </message>
+</context>
+<context>
     <name>ConnectionIndicator</name>
     <message>
         <source>Not connected</source>
         <translation>Tidak terhubung</translation>
+    </message>
+</context>
+<context>
+    <name>ConnectionPanel</name>
+    <message>
+        <source>Connecting</source>
+        <translation>Menghubungkan</translation>
+    </message>
+    <message>
+        <source>Live (WebSocket)</source>
+        <translation>Live (WebSocket)</translation>
+    </message>
+    <message>
+        <source>Long-poll</source>
+        <translation>Long-poll</translation>
+    </message>
+    <message>
+        <source>Polling</source>
+        <translation>Polling</translation>
+    </message>
+    <message>
+        <source>Offline</source>
+        <translation>Offline</translation>
+    </message>
+    <message>
+        <source>Connection</source>
+        <translation>Koneksi</translation>
+    </message>
+    <message>
+        <source>Transport</source>
+        <translation>Transport</translation>
+    </message>
+    <message>
+        <source>Epoch</source>
+        <translation>Epoch</translation>
+    </message>
+    <message>
+        <source>Round trip</source>
+        <translation>Waktu bolak-balik</translation>
+    </message>
+    <message>
+        <source>Next retry</source>
+        <translation>Coba lagi berikutnya</translation>
+    </message>
+    <message>
+        <source>Poll interval</source>
+        <translation>Interval polling</translation>
+    </message>
+    <message>
+        <source>Scaling</source>
+        <translation>Penyesuaian</translation>
+    </message>
+    <message>
+        <source>Last error</source>
+        <translation>Galat terakhir</translation>
+    </message>
+    <message>
+        <source>Reconnects</source>
+        <translation>Sambung ulang</translation>
+    </message>
+    <message>
+        <source>Fallbacks</source>
+        <translation>Beralih cadangan</translation>
+    </message>
+    <message>
+        <source>Gaps repaired</source>
+        <translation>Celah diperbaiki</translation>
+    </message>
+    <message>
+        <source>Messages</source>
+        <translation>Pesan</translation>
+    </message>
+    <message>
+        <source>Received</source>
+        <translation>Diterima</translation>
+    </message>
+    <message>
+        <source>States this session</source>
+        <translation>Keadaan sesi ini</translation>
+    </message>
+    <message>
+        <source>Round trip, last 10 minutes</source>
+        <translation>Waktu bolak-balik, 10 menit terakhir</translation>
+    </message>
+    <message>
+        <source>Now</source>
+        <translation>Sekarang</translation>
+    </message>
+    <message>
+        <source>Counters</source>
+        <translation>Penghitung</translation>
+    </message>
+    <message>
+        <source>Availability</source>
+        <translation>Ketersediaan</translation>
+    </message>
+    <message>
+        <source>none</source>
+        <translation>belum ada</translation>
+    </message>
+    <message>
+        <source>in {duration}</source>
+        <translation>dalam {duration}</translation>
+    </message>
+    <message>
+        <source>none: base rates</source>
+        <translation>tidak ada: kecepatan dasar</translation>
+    </message>
+    <message>
+        <source>Data age: {ages}</source>
+        <translation>Umur data: {ages}</translation>
+    </message>
+    <message>
+        <source>{percent} of the session with data flowing</source>
+        <translation>{percent} dari sesi dengan data mengalir</translation>
+    </message>
+</context>
+<context>
+    <name>ConnectionTestDialog</name>
+    <message>
+        <source>Test connection</source>
+        <translation>Uji koneksi</translation>
+    </message>
+    <message>
+        <source>waiting</source>
+        <translation>menunggu</translation>
+    </message>
+    <message>
+        <source>running…</source>
+        <translation>berjalan…</translation>
+    </message>
+    <message>
+        <source>Checking {url}</source>
+        <translation>Memeriksa {url}</translation>
+    </message>
+    <message>
+        <source>Check</source>
+        <translation>Pemeriksaan</translation>
+    </message>
+    <message>
+        <source>Result</source>
+        <translation>Hasil</translation>
+    </message>
+    <message>
+        <source>Time</source>
+        <translation>Waktu</translation>
+    </message>
+    <message>
+        <source>Detail</source>
+        <translation>Rincian</translation>
+    </message>
+    <message>
+        <source>Run again</source>
+        <translation>Jalankan lagi</translation>
+    </message>
+    <message>
+        <source>skipped</source>
+        <translation>dilewati</translation>
+    </message>
+    <message>
+        <source>pass</source>
+        <translation>lulus</translation>
+    </message>
+    <message>
+        <source>FAIL</source>
+        <translation>GAGAL</translation>
+    </message>
+    <message>
+        <source>The test stopped: {error}</source>
+        <translation>Pengujian berhenti: {error}</translation>
+    </message>
+    <message>
+        <source>Every check passed: this PC can use the hub over every transport.</source>
+        <translation>Semua pemeriksaan lulus: PC ini bisa memakai hub lewat semua transport.</translation>
+    </message>
+    <message>
+        <source>{count} check(s) did not pass: {names}. See the details above.</source>
+        <translation>{count} pemeriksaan tidak lulus: {names}. Lihat rinciannya di atas.</translation>
+    </message>
+    <message>
+        <source>not run</source>
+        <translation>tidak dijalankan</translation>
     </message>
 </context>
 <context>
@@ -354,6 +673,104 @@ Hot folder: {folder}</translation>
     </message>
 </context>
 <context>
+    <name>MainWindow</name>
+    <message>
+        <source>Studio Monitor</source>
+        <translation>Studio Monitor</translation>
+    </message>
+    <message>
+        <source>Notifications</source>
+        <translation>Notifikasi</translation>
+    </message>
+    <message>
+        <source>&amp;File</source>
+        <translation>&amp;Berkas</translation>
+    </message>
+    <message>
+        <source>Settings…</source>
+        <translation>Pengaturan…</translation>
+    </message>
+    <message>
+        <source>Test connection…</source>
+        <translation>Uji koneksi…</translation>
+    </message>
+    <message>
+        <source>Save diagnostics…</source>
+        <translation>Simpan diagnostik…</translation>
+    </message>
+    <message>
+        <source>Quit</source>
+        <translation>Keluar</translation>
+    </message>
+    <message>
+        <source>&amp;View</source>
+        <translation>&amp;Tampilan</translation>
+    </message>
+    <message>
+        <source>Connection panel…</source>
+        <translation>Panel koneksi…</translation>
+    </message>
+    <message>
+        <source>Reset layout</source>
+        <translation>Atur ulang tata letak</translation>
+    </message>
+    <message>
+        <source>&amp;Connection</source>
+        <translation>&amp;Koneksi</translation>
+    </message>
+    <message>
+        <source>Reconnect now</source>
+        <translation>Hubungkan ulang sekarang</translation>
+    </message>
+    <message>
+        <source>&amp;Help</source>
+        <translation>Ban&amp;tuan</translation>
+    </message>
+    <message>
+        <source>About Studio Monitor</source>
+        <translation>Tentang Studio Monitor</translation>
+    </message>
+    <message>
+        <source>&lt;b&gt;Studio Monitor&lt;/b&gt; {version}&lt;br&gt;Backups, cameras, systems and events, live from the studio hub.</source>
+        <translation>&lt;b&gt;Studio Monitor&lt;/b&gt; {version}&lt;br&gt;Cadangan, kamera, sistem, dan acara, langsung dari hub studio.</translation>
+    </message>
+</context>
+<context>
+    <name>NewEventDialog</name>
+    <message>
+        <source>New event</source>
+        <translation>Acara baru</translation>
+    </message>
+    <message>
+        <source>Smith wedding</source>
+        <translation>Pernikahan Sari &amp; Budi</translation>
+    </message>
+    <message>
+        <source>optional: the hub chooses one</source>
+        <translation>opsional: hub yang memilihkan</translation>
+    </message>
+    <message>
+        <source>Name</source>
+        <translation>Nama</translation>
+    </message>
+    <message>
+        <source>Date</source>
+        <translation>Tanggal</translation>
+    </message>
+    <message>
+        <source>Folder</source>
+        <translation>Folder</translation>
+    </message>
+    <message>
+        <source>Folder of the event&apos;s photos</source>
+        <translation>Folder foto acara</translation>
+    </message>
+    <message>
+        <source>Give the event a name.</source>
+        <translation>Beri nama acaranya.</translation>
+    </message>
+</context>
+<context>
     <name>NotificationBridge</name>
     <message>
         <source>Connection degraded</source>
@@ -406,12 +823,128 @@ Hot folder: {folder}</translation>
 <context>
     <name>SettingsDialog</name>
     <message>
+        <source>Settings</source>
+        <translation>Pengaturan</translation>
+    </message>
+    <message>
+        <source>Embedded hub on this PC (watches this PC only)</source>
+        <translation>Hub bawaan di PC ini (hanya memantau PC ini)</translation>
+    </message>
+    <message>
+        <source>Studio hub at:</source>
+        <translation>Hub studio di:</translation>
+    </message>
+    <message>
+        <source>optional: PEM certificate of a self-signed hub</source>
+        <translation>opsional: sertifikat PEM untuk hub dengan sertifikat sendiri</translation>
+    </message>
+    <message>
+        <source>Browse…</source>
+        <translation>Telusuri…</translation>
+    </message>
+    <message>
+        <source>Test connection…</source>
+        <translation>Uji koneksi…</translation>
+    </message>
+    <message>
+        <source>Hub</source>
+        <translation>Hub</translation>
+    </message>
+    <message>
+        <source>Profile</source>
+        <translation>Profil</translation>
+    </message>
+    <message>
+        <source>Certificate</source>
+        <translation>Sertifikat</translation>
+    </message>
+    <message>
+        <source>Token</source>
+        <translation>Token</translation>
+    </message>
+    <message>
+        <source>Connection: falling back, offline, live again</source>
+        <translation>Koneksi: beralih cadangan, offline, live lagi</translation>
+    </message>
+    <message>
+        <source>New alerts</source>
+        <translation>Peringatan baru</translation>
+    </message>
+    <message>
+        <source>{severity} and above</source>
+        <translation>{severity} ke atas</translation>
+    </message>
+    <message>
+        <source>Notifications</source>
+        <translation>Notifikasi</translation>
+    </message>
+    <message>
+        <source>Alerts from</source>
+        <translation>Peringatan mulai</translation>
+    </message>
+    <message>
+        <source>Start Studio Monitor when I log in</source>
+        <translation>Jalankan Studio Monitor saat saya masuk</translation>
+    </message>
+    <message>
+        <source> x</source>
+        <translation> x</translation>
+    </message>
+    <message>
+        <source>Polling and health-check speed: 2x polls twice as often (more network and battery), 0.5x half as often. No effect while live on WebSocket.</source>
+        <translation>Kecepatan polling dan cek kesehatan: 2x berarti polling dua kali lebih sering (lebih banyak jaringan dan baterai), 0.5x setengahnya. Tidak berpengaruh saat live lewat WebSocket.</translation>
+    </message>
+    <message>
         <source>Takes effect when Studio Monitor starts again.</source>
         <translation>Berlaku setelah Studio Monitor dibuka ulang.</translation>
     </message>
     <message>
+        <source>App</source>
+        <translation>Aplikasi</translation>
+    </message>
+    <message>
+        <source>Update speed</source>
+        <translation>Kecepatan pembaruan</translation>
+    </message>
+    <message>
         <source>Language</source>
         <translation>Bahasa</translation>
+    </message>
+    <message>
+        <source>The embedded hub uses a one-time token of its own.</source>
+        <translation>Hub bawaan memakai token sekali pakai miliknya sendiri.</translation>
+    </message>
+    <message>
+        <source>A token for this hub is kept in {place}. Leave empty to keep it.</source>
+        <translation>Token untuk hub ini tersimpan di {place}. Biarkan kosong untuk tetap memakainya.</translation>
+    </message>
+    <message>
+        <source>No token stored yet ({place}).</source>
+        <translation>Belum ada token tersimpan ({place}).</translation>
+    </message>
+    <message>
+        <source>Hub certificate</source>
+        <translation>Sertifikat hub</translation>
+    </message>
+    <message>
+        <source>PEM (*.pem *.crt);;All files (*)</source>
+        <translation>PEM (*.pem *.crt);;Semua file (*)</translation>
+    </message>
+    <message>
+        <source>Type the hub&apos;s address, or choose the embedded hub.</source>
+        <translation>Ketik alamat hub, atau pilih hub bawaan.</translation>
+    </message>
+    <message>
+        <source>The certificate file {path} does not exist.</source>
+        <translation>File sertifikat {path} tidak ada.</translation>
+    </message>
+    <message>
+        <source>Type the hub&apos;s address first.</source>
+        <translation>Ketik dulu alamat hub.</translation>
+    </message>
+    <message>
+        <source>The embedded hub is not running yet.</source>
+        <translation>Hub bawaan belum berjalan.</translation>
     </message>
 </context>
 <context>
@@ -504,6 +1037,13 @@ Hot folder: {folder}</translation>
     </message>
 </context>
 <context>
+    <name>Timeline</name>
+    <message>
+        <source>now</source>
+        <translation>sekarang</translation>
+    </message>
+</context>
+<context>
     <name>TrayController</name>
     <message>
         <source>Studio Monitor</source>
@@ -548,6 +1088,13 @@ Hot folder: {folder}</translation>
     <message>
         <source>Alerts paused until {time}</source>
         <translation>Peringatan dijeda sampai {time}</translation>
+    </message>
+</context>
+<context>
+    <name>_Form</name>
+    <message>
+        <source>Browse…</source>
+        <translation>Telusuri…</translation>
     </message>
 </context>
 <context>

@@ -15,7 +15,7 @@ from typing import Any, Final
 from PySide6.QtCore import QCoreApplication
 
 from studio_monitor.ui.format import fmt_bytes, fmt_count, fmt_number, fmt_percent
-from studio_monitor.ui.i18n import QT_TRANSLATE_NOOP
+from studio_monitor.ui.i18n import QT_TRANSLATE_NOOP, current
 
 translate = QCoreApplication.translate
 
@@ -240,12 +240,13 @@ _ERRORS: Final[dict[str, str]] = {
 
 
 def error_text(error: Mapping[str, Any]) -> str:
-    """A command's error in words: the app's own for a known code without detail to add,
-    else the hub's message (which names what was wrong), else the code."""
+    """A command's error in words: in English the hub's own message (it names what was
+    wrong); in another language the app's wording of a known code, else the hub's message
+    (English: better than nothing), else the code."""
     code = error.get("code")
     message = error.get("message")
     english = _ERRORS.get(code) if isinstance(code, str) else None
-    if english is not None:
+    if english is not None and not (current() == "en" and isinstance(message, str) and message):
         return translate("errors", english)
     if isinstance(message, str) and message:
         return message
