@@ -171,8 +171,10 @@ def test_verify_finds_a_flipped_byte_and_a_missing_file(h: Harness) -> None:
     assert result.error.code == "mismatch"
     assert "2 of 3" in result.error.message
     assert result.error.path == str(flipped)
-    # The bad copies are forgotten, so the next backup repairs them.
-    assert set(h.manifest.entries("ev1", "usb")) == {"a.jpg"}
+    # The bad copies lose their hash, so the next backup repairs them (and keeps the bad
+    # copy aside: it is never overwritten).
+    entries = h.manifest.entries("ev1", "usb")
+    assert {r for r, e in entries.items() if e.hash} == {"a.jpg"}
     repaired = h.run()
     assert (repaired.state, repaired.files_done, repaired.files_skipped) == ("completed", 2, 1)
     h.assert_copy_is_exact()
@@ -246,7 +248,18 @@ def test_destination_under_a_file_or_on_a_missing_drive(h: Harness, tmp_path: Pa
     assert "connected?" in result.error.message
     assert not (tmp_path / "mnt").exists(), "nothing may be created where a drive should be"
 
-    # A missing last folder of an existing parent is simply created.
+    # An empty folder that is not a mount point is what an unplugged drive leaves behind:
+    # nothing is created in it.
+    empty = tmp_path / "media" / "usb"
+    empty.mkdir(parents=True)
+    result = h.run(destination=DestinationSpec(id="usb2", label="USB", path=empty / "Backups"))
+    assert result.error is not None
+    assert result.error.code == "destination_missing"
+    assert "drive USB is not connected" in result.error.message
+    assert not any(empty.iterdir())
+
+    # A missing last folder of an existing, non-empty parent is simply created.
+    (h.dest_root / "other backups").mkdir(parents=True, exist_ok=True)
     fresh = DestinationSpec(id="new", label="New", path=h.dest_root / "Studio")
     assert h.run(destination=fresh).state == "completed"
     assert (h.dest_root / "Studio" / h.source.name / "a.jpg").is_file()

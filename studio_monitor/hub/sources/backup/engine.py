@@ -42,12 +42,24 @@ if sys.platform != "win32":
     import fcntl
 
 from studio_monitor.hub.sources.backup.manifest import (
+    DestinationIdentity,
     DestinationSpec,
     FileEntry,
     FileStamp,
     JobKind,
     Manifest,
 )
+from studio_monitor.hub.sources.backup.volumes import (
+    Volume,
+    fsync_dir,
+    looks_unplugged,
+    nearest_existing,
+    new_marker,
+    read_marker,
+    volume_of,
+    write_marker,
+)
+from studio_monitor.hub.sources.names import NameTable, utf16_units
 from studio_monitor.protocol.records import BackupState, ErrorInfo
 
 log = logging.getLogger(__name__)
@@ -61,6 +73,14 @@ DEFAULT_RESERVE_BYTES: Final = 64 * MIB
 TEMP_SUFFIX: Final = ".sm-partial"
 #: A file that keeps changing while it is copied is tried this many times, then counted failed.
 MAX_ATTEMPTS: Final = 3
+#: Old copies of photos that changed after their backup, inside the event's backup folder:
+#: `.studio-monitor/versions/<destination relpath>/<UTC time>-<hash><ext>`. Never deleted.
+VERSIONS_DIR: Final = ".studio-monitor/versions"
+#: How many changed relpaths a job record names.
+MAX_CHANGED_LISTED: Final = 20
+#: Windows' MAX_PATH less the terminating NUL: destination paths are kept within it, counted
+#: from the drive's root (`E:\`), so Explorer can open every copy.
+_WINDOWS_MAX_PATH: Final = 259
 _O_BINARY: Final = getattr(os, "O_BINARY", 0)
 
 
@@ -98,9 +118,14 @@ class JobProgress:
     verified: int = 0
     mismatches: int = 0
     error: ErrorInfo | None = None
+    #: The destination is on another disk than the event folder (None: not known yet).
+    independent: bool | None = None
+    #: Photos whose content changed after their backup: the old copy was kept (first 20).
+    changed: list[str] = dataclasses.field(default_factory=list)
+    changed_count: int = 0
 
     def copy(self) -> JobProgress:
-        return dataclasses.replace(self)
+        return dataclasses.replace(self, changed=list(self.changed))
 
 
 #: The fields of a `BackupRecord` that the engine's progress sets (same names, same defaults).
@@ -283,6 +308,16 @@ class _Run:
         self.first_failure: tuple[str, str] | None = None
         self.first_mismatch: Path | None = None
         self.touched_dirs: set[Path] = set()
+        self.changed: set[str] = set()
+        #: The destination root's device, checked on every file written (a drive swapped or
+        #: unmounted in the middle of a job never receives the rest of it elsewhere).
+        self.device: int | None = None
+
+    def note_changed(self, relpath: str) -> None:
+        with self.lock:
+            self.changed.add(relpath)
+            self.progress.changed = sorted(self.changed)[:MAX_CHANGED_LISTED]
+            self.progress.changed_count = len(self.changed)
 
     def check_cancel(self) -> None:
         if self.cancel.is_set() or self.abort.is_set():
@@ -494,14 +529,21 @@ class BackupEngine:
         # Before anything is created: a destination inside the event folder would copy
         # the event into itself.
         _refuse_overlap(source, spec.destination.path, may_hold_source=True)
-        self._prepare_root(spec.destination)
+        identity = self._claim_destination(spec.destination)
+        run.device = identity.device
+        with contextlib.suppress(OSError):
+            run.progress.independent = volume_of(source).disk != identity.disk
         target = self._manifest.target_dir(spec.event_id, spec.destination, source.name)
         _refuse_overlap(source, target)
         remove_temporaries(target)
         entries = self._manifest.entries(spec.event_id, spec.destination.id)
+        names = NameTable(
+            {e.relpath: e.target_relpath for e in entries.values()},
+            max_path_units=_path_budget(target, identity.mount_point),
+        )
 
-        to_copy: list[FileStamp] = []
-        to_verify: list[tuple[str, str]] = []  # (relpath, hash)
+        to_copy: list[tuple[FileStamp, str, FileEntry | None]] = []
+        to_verify: list[tuple[str, str, str]] = []  # (relpath, destination relpath, hash)
         read_back_bytes = 0
         for f in files:
             entry = entries.get(f.relpath)
@@ -510,20 +552,27 @@ class BackupEngine:
                     run.progress.files_skipped += 1
                 else:  # copied by an earlier, interrupted run: only the read-back is left
                     run.progress.files_done += 1
-                    to_verify.append((f.relpath, entry.hash))
+                    to_verify.append((f.relpath, entry.target_relpath, entry.hash))
                     read_back_bytes += f.size
                 continue
-            to_copy.append(f)
+            to_copy.append((f, names.assign(f.relpath), entry))
 
-        needed = sum(f.size for f in to_copy)
+        needed = sum(f.size for f, _d, _e in to_copy)
         self._check_space(spec.destination, needed)
+        try:
+            # Only the event's own folder is created here: the root is the marked drive.
+            target.mkdir(exist_ok=True)
+        except OSError as exc:
+            raise destination_error(exc, target, spec.destination.label) from None
         with run.lock:
             run.progress.files_total = len(files)
             run.progress.bytes_total = needed
             run.work_total = 2 * needed + read_back_bytes
         run.tick(force=True)
 
-        copied = self._each(run, to_copy, lambda lane, f: self._copy_one(run, lane, f, target))
+        copied = self._each(
+            run, to_copy, lambda lane, item: self._copy_one(run, lane, *item, target)
+        )
         to_verify += [item for item in copied if item is not None]
         self._sync_dirs(run)
 
@@ -534,6 +583,8 @@ class BackupEngine:
                 sorted(to_verify),
                 lambda lane, item: self._verify_one(run, lane, target, *item),
             )
+        # Nothing is called verified on a drive that is no longer the one we wrote to.
+        self._recheck_destination(spec.destination, identity)
         if run.progress.mismatches:
             raise JobError(
                 "mismatch",
@@ -576,6 +627,14 @@ class BackupEngine:
                 " connected?",
                 root,
             )
+        if looks_unplugged(ancestor):
+            raise JobError(
+                "destination_missing",
+                f"drive {destination.label} is not connected: {ancestor} is an empty folder"
+                " or an unmounted drive's folder, not a drive; connect the drive (or create"
+                f" {root} yourself if that folder really is where backups go)",
+                root,
+            )
         try:
             root.mkdir()
         except FileExistsError:
@@ -600,16 +659,23 @@ class BackupEngine:
             )
 
     def _copy_one(
-        self, run: _Run, lane: _Lane, f: FileStamp, target: Path
-    ) -> tuple[str, str] | None:
-        """Copy one file; returns (relpath, hash) once it is under its final name, or None
-        when it failed or vanished (counted)."""
+        self,
+        run: _Run,
+        lane: _Lane,
+        f: FileStamp,
+        dest_relpath: str,
+        entry: FileEntry | None,
+        target: Path,
+    ) -> tuple[str, str, str] | None:
+        """Copy one file; returns (relpath, destination relpath, hash) once it is under its
+        final name, or None when it failed or vanished (counted)."""
         spec = run.spec
         source = spec.source_dir / f.relpath
-        final = target / f.relpath
         for _attempt in range(MAX_ATTEMPTS):
             try:
-                digest, size, mtime_ns = self._transfer(run, lane, source, final)
+                digest, size, mtime_ns, dest_relpath, dest_mtime_ns = self._transfer(
+                    run, lane, source, f.relpath, target, dest_relpath, entry
+                )
             except _SourceChanged:
                 continue
             except _SourceFault as fault:
@@ -639,17 +705,30 @@ class BackupEngine:
                 mtime_ns=mtime_ns,
                 hash=digest,
                 at=self._clock(),
+                dest_relpath=dest_relpath,
+                dest_mtime_ns=dest_mtime_ns,
             )
-            run.file_copied(f.size, size, final.parent)
-            return f.relpath, digest
+            run.file_copied(f.size, size, (target / dest_relpath).parent)
+            return f.relpath, dest_relpath, digest
         run.fail_file(
             f.relpath, f"it kept changing while being copied ({MAX_ATTEMPTS} tries)", f.size
         )
         return None
 
-    def _transfer(self, run: _Run, lane: _Lane, source: Path, final: Path) -> tuple[str, int, int]:
-        """Source -> temporary -> fsync -> rename. Returns (hash, size, mtime_ns)."""
-        temp = final.with_name(f".{final.name[:100]}.{run.spec.job_id[:12]}{TEMP_SUFFIX}")
+    def _transfer(
+        self,
+        run: _Run,
+        lane: _Lane,
+        source: Path,
+        relpath: str,
+        target: Path,
+        dest_relpath: str,
+        entry: FileEntry | None,
+    ) -> tuple[str, int, int, str, int | None]:
+        """Source -> temporary -> fsync -> placed under its final name (`_place`). Returns
+        (hash, size, mtime_ns, destination relpath, destination mtime_ns)."""
+        final = target / dest_relpath
+        temp = final.parent / temp_name(dest_relpath, run.spec.job_id)
         try:
             fd_in = os.open(source, os.O_RDONLY | _O_BINARY)
         except OSError as exc:
@@ -660,17 +739,29 @@ class BackupEngine:
             before = os.fstat(fd_in)
             _read_ahead(fd_in)
             try:
-                final.parent.mkdir(parents=True, exist_ok=True)
-                fd_out = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY, 0o644)
+                _make_folders(target, dest_relpath)
+                # Owner-only until the source's own mode is set below: never wider.
+                fd_out = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY, 0o600)
             except OSError as exc:
                 raise _DestinationFault(exc, final.parent) from None
             try:
+                if run.device is not None and os.fstat(fd_out).st_dev != run.device:
+                    raise JobError(
+                        "destination_missing",
+                        f"drive {run.spec.destination.label} is not connected any more:"
+                        f" {target} is now on another disk",
+                        target,
+                    )
                 try:
                     digest = self._pump(run, lane, fd_in, fd_out, counted)
                     os.utime(temp, ns=(before.st_atime_ns, before.st_mtime_ns))
                     _fsync(fd_out)
                 except OSError as exc:
                     raise _DestinationFault(exc, temp) from None
+                if hasattr(os, "fchmod"):
+                    # exFAT and FAT keep no modes: refusing is fine there.
+                    with contextlib.suppress(OSError):
+                        os.fchmod(fd_out, stat.S_IMODE(before.st_mode) & 0o777)
                 _drop_cache(fd_out)
             finally:
                 os.close(fd_out)
@@ -684,10 +775,11 @@ class BackupEngine:
             ):
                 raise _SourceChanged
             try:
-                os.replace(temp, final)
+                placed = self._place(run, lane, temp, target, relpath, dest_relpath, entry, digest)
+                dest_mtime_ns = os.stat(target / placed).st_mtime_ns
             except OSError as exc:
                 raise _DestinationFault(exc, final) from None
-            return digest, before.st_size, before.st_mtime_ns
+            return digest, before.st_size, before.st_mtime_ns, placed, dest_mtime_ns
         except BaseException:
             run.add_copied(-counted[0])
             with contextlib.suppress(OSError):
@@ -695,6 +787,176 @@ class BackupEngine:
             raise
         finally:
             os.close(fd_in)
+
+    def _place(
+        self,
+        run: _Run,
+        lane: _Lane,
+        temp: Path,
+        target: Path,
+        relpath: str,
+        dest_relpath: str,
+        entry: FileEntry | None,
+        digest: str,
+    ) -> str:
+        """Give the complete temporary file its final name without destroying anything:
+
+        - nothing there: renamed into place (never over a file that appears meanwhile);
+        - our own earlier copy (the manifest's size and mtime) with other content: that copy
+          moves to `.studio-monitor/versions/` (kept for good), then ours takes the name;
+        - the same bytes (ours, or a file someone put there): kept, the temporary dropped;
+        - a file the engine did not write (or one changed there since): kept where it is,
+          and ours goes beside it as `<name>~sm-<hash><ext>` (the manifest knows where).
+
+        Returns the destination relpath the copy ended up under."""
+        spec = run.spec
+        final = target / dest_relpath
+        try:
+            st = os.lstat(final)
+        except FileNotFoundError:
+            st = None
+        if st is None and _rename_noreplace(temp, final):
+            return dest_relpath
+        if st is None:
+            st = os.lstat(final)
+        if entry is not None and not entry.hash and entry.target_relpath == dest_relpath:
+            # Our copy that failed its read-back: moved aside (not destroyed), ours replaces it.
+            self._keep_version(target, dest_relpath, entry, damaged=True)
+            if _rename_noreplace(temp, final):
+                return dest_relpath
+            st = os.lstat(final)
+        ours = (
+            entry is not None
+            and entry.target_relpath == dest_relpath
+            and stat.S_ISREG(st.st_mode)
+            and st.st_size == entry.size
+            and (entry.dest_mtime_ns is None or entry.dest_mtime_ns == st.st_mtime_ns)
+        )
+        if ours and entry is not None and entry.hash == digest:
+            os.replace(temp, final)  # the same bytes: nothing is lost
+            return dest_relpath
+        if ours and entry is not None:
+            kept = self._keep_version(target, dest_relpath, entry)
+            self._manifest.record_version(
+                spec.event_id,
+                spec.destination.id,
+                relpath,
+                kept,
+                hash=entry.hash,
+                size=entry.size,
+                at=self._clock(),
+            )
+            run.note_changed(relpath)
+            log.warning(
+                "backup %s: %s changed after its backup; the old copy is kept as %s",
+                spec.job_id,
+                relpath,
+                kept,
+            )
+            if _rename_noreplace(temp, final):
+                return dest_relpath
+        elif stat.S_ISREG(st.st_mode) and st.st_size == os.stat(temp).st_size:
+            try:
+                same = self._hash_file(run, lane, final) == digest
+            except OSError:
+                same = False
+            if same:
+                os.unlink(temp)
+                return dest_relpath
+        # Not ours: never replaced. Ours goes beside it.
+        stem, ext = os.path.splitext(final.name)
+        for n in range(1, 1000):
+            extra = "" if n == 1 else f"-{n}"
+            aside = final.with_name(f"{stem[:200]}~sm-{digest[:8]}{extra}{ext}")
+            if _rename_noreplace(temp, aside):
+                placed = aside.relative_to(target).as_posix()
+                log.warning(
+                    "backup %s: %s is a file the backup did not write; kept it, and the copy of"
+                    " %s is %s",
+                    spec.job_id,
+                    final,
+                    relpath,
+                    placed,
+                )
+                return placed
+        raise OSError(errno.EEXIST, "no free name beside it", str(final))
+
+    def _keep_version(
+        self, target: Path, dest_relpath: str, entry: FileEntry, *, damaged: bool = False
+    ) -> str:
+        """Move our old copy to the versions folder; returns its relpath under `target`.
+        A copy that failed its read-back is named `...-damaged`."""
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(self._clock()))
+        if damaged:
+            stamp += "-damaged"
+        ext = os.path.splitext(dest_relpath)[1]
+        folder = f"{VERSIONS_DIR}/{dest_relpath}"
+        _make_folders(target, f"{folder}/x")
+        for n in range(1, 1000):
+            extra = "" if n == 1 else f"-{n}"
+            kept = f"{folder}/{stamp}-{entry.hash[:16]}{extra}{ext}"
+            if _rename_noreplace(target / dest_relpath, target / kept):
+                fsync_dir(target / folder)
+                return kept
+        raise OSError(errno.EEXIST, "no free name in the versions folder", str(target / folder))
+
+    # --- the destination's drive ------------------------------------------------------------
+
+    def _claim_destination(self, destination: DestinationSpec) -> DestinationIdentity:
+        """The destination's identity, checked (a known one) or made (first use).
+
+        A destination that had a marker must still have it, and be on the same mount (and
+        file system UUID, where the OS names one); otherwise the drive is not connected and
+        nothing is written. On first use, a destination folder is only created inside a
+        folder that is not an unplugged drive's empty mount point."""
+        root = destination.path
+        known = self._manifest.destination_identity(destination.id, str(root))
+        if known is not None:
+            return self._recheck_destination(destination, known)
+        self._prepare_root(destination)
+        marker = read_marker(root)
+        if marker is None:
+            marker = new_marker(destination.id, destination.label, self._clock())
+            try:
+                write_marker(root, marker)
+            except OSError as exc:
+                raise destination_error(exc, root, destination.label) from None
+        try:
+            volume = volume_of(root)
+        except OSError as exc:
+            raise destination_error(exc, root, destination.label) from None
+        identity = _identity(destination, marker.id, volume, marker.created_at or self._clock())
+        self._manifest.save_destination_identity(identity, new=True)
+        log.info(
+            "destination %s (%s) is drive %s on %s (%s)",
+            destination.id,
+            root,
+            marker.id,
+            volume.mount_point,
+            volume.disk,
+        )
+        return identity
+
+    def _recheck_destination(
+        self, destination: DestinationSpec, known: DestinationIdentity
+    ) -> DestinationIdentity:
+        problem, volume = check_identity(destination, known)
+        if problem is not None:
+            raise JobError(
+                "destination_missing",
+                f"drive {destination.label} is not connected: {problem}",
+                destination.path,
+            )
+        assert volume is not None
+        if (volume.device, volume.disk, volume.fs_uuid) != (
+            known.device,
+            known.disk,
+            known.fs_uuid,
+        ):
+            # The same drive, plugged in again (device numbers change between plugs).
+            known = _identity(destination, known.marker_id, volume, known.created_at)
+            self._manifest.save_destination_identity(known, new=False)
+        return known
 
     def _pump(self, run: _Run, lane: _Lane, fd_in: int, fd_out: int, counted: list[int]) -> str:
         """Read, hash (on the lane's hasher, overlapping the next read and this write) and
@@ -769,6 +1031,9 @@ class BackupEngine:
                 f" {destination.label} connected?",
                 destination.path,
             )
+        known = self._manifest.destination_identity(destination.id, str(destination.path))
+        if known is not None:
+            known = self._recheck_destination(destination, known)
         entries = sorted(
             self._manifest.entries(spec.event_id, destination.id).values(),
             key=lambda e: e.relpath,
@@ -781,8 +1046,12 @@ class BackupEngine:
         self._each(
             run,
             entries,
-            lambda lane, e: self._verify_one(run, lane, target, e.relpath, e.hash),
+            lambda lane, e: self._verify_one(
+                run, lane, target, e.relpath, e.target_relpath, e.hash
+            ),
         )
+        if known is not None:
+            self._recheck_destination(destination, known)
         if run.progress.mismatches:
             raise JobError(
                 "mismatch",
@@ -792,10 +1061,10 @@ class BackupEngine:
             )
 
     def _verify_one(
-        self, run: _Run, lane: _Lane, target: Path, relpath: str, expected: str
+        self, run: _Run, lane: _Lane, target: Path, relpath: str, dest_relpath: str, expected: str
     ) -> None:
         spec = run.spec
-        path = target / relpath
+        path = target / dest_relpath
         try:
             digest = self._hash_file(run, lane, path)
         except FileNotFoundError:
@@ -810,7 +1079,7 @@ class BackupEngine:
             )
             run.read_back(path, ok=True)
             return
-        self._manifest.forget(spec.event_id, spec.destination.id, relpath)
+        self._manifest.mark_bad(spec.event_id, spec.destination.id, relpath)
         run.read_back(path, ok=False)
         log.warning(
             "backup %s: %s %s", spec.job_id, path, "missing" if digest is None else "differs"
@@ -856,7 +1125,7 @@ def _same_file(entry: FileEntry, f: FileStamp) -> bool:
 def _destination_has(target: Path, entry: FileEntry) -> bool:
     """Cheap check that a copy the manifest knows is still there (someone may delete it)."""
     try:
-        st = os.stat(target / entry.relpath)
+        st = os.stat(target / entry.target_relpath)
     except OSError:
         return False
     return stat.S_ISREG(st.st_mode) and st.st_size == entry.size
@@ -875,6 +1144,114 @@ def _refuse_overlap(source: Path, target: Path, *, may_hold_source: bool = False
             f"the backup folder {target} and the event folder {source} overlap",
             target,
         )
+
+
+def temp_name(dest_relpath: str, job_id: str) -> str:
+    """A hidden temporary name that fits any file system whatever the final name's length,
+    and that no two files of a job share: a hash of the destination relpath and the job."""
+    digest = hashlib.blake2b(
+        f"{job_id}\0{dest_relpath}".encode("utf-8", "surrogateescape"), digest_size=8
+    ).hexdigest()
+    return f".{digest}{TEMP_SUFFIX}"
+
+
+def _make_folders(target: Path, dest_relpath: str) -> None:
+    """Create the folders of `dest_relpath` inside `target`, never `target` itself or above
+    it: if the event's backup folder is gone, the drive is gone, and nothing is written."""
+    folder = target
+    for part in dest_relpath.split("/")[:-1]:
+        folder = folder / part
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(folder)
+
+
+def _rename_noreplace(source: Path, final: Path) -> bool:
+    """Rename `source` to `final` unless something is there; False when something is.
+
+    POSIX rename replaces silently, so the final name is made as a hard link (which fails if
+    the name exists), then the temporary unlinked. File systems without hard links (FAT,
+    exFAT, some shares) fall back to a check then a rename; Windows' rename never replaces."""
+    if os.name == "nt":
+        try:
+            os.rename(source, final)
+        except FileExistsError:
+            return False
+        return True
+    try:
+        os.link(source, final)
+    except FileExistsError:
+        return False
+    except OSError as exc:
+        if exc.errno not in (
+            errno.EPERM,
+            errno.ENOTSUP,
+            errno.EOPNOTSUPP,
+            errno.EMLINK,
+            errno.EXDEV,
+        ):
+            raise
+        if os.path.lexists(final):
+            return False
+        os.rename(source, final)
+        return True
+    os.unlink(source)
+    return True
+
+
+def _path_budget(target: Path, mount_point: str) -> int:
+    """UTF-16 units left for a relpath inside `target` so that the whole path, counted from
+    the drive's root as Windows would see it (`E:\\...`), stays within MAX_PATH."""
+    try:
+        inside = target.relative_to(mount_point).as_posix()
+    except ValueError:
+        inside = target.as_posix()
+    return _WINDOWS_MAX_PATH - 3 - utf16_units(inside) - 1
+
+
+def _identity(
+    destination: DestinationSpec, marker_id: str, volume: Volume, created_at: float
+) -> DestinationIdentity:
+    return DestinationIdentity(
+        destination_id=destination.id,
+        root=str(destination.path),
+        marker_id=marker_id,
+        mount_point=volume.mount_point,
+        device=volume.device,
+        disk=volume.disk,
+        fs_uuid=volume.fs_uuid,
+        created_at=created_at,
+    )
+
+
+def check_identity(
+    destination: DestinationSpec, known: DestinationIdentity
+) -> tuple[str | None, Volume | None]:
+    """(what is wrong, None) when the destination's drive is not the one it was, else
+    (None, its volume now). Reads the marker and stats the root: cheap."""
+    root = destination.path
+    marker = read_marker(root)
+    if marker is None:
+        if nearest_existing(root) != root:
+            return f"{root} is not there", None
+        return f"{root} holds no Studio Monitor marker (the drive is not mounted?)", None
+    if marker.id != known.marker_id:
+        return (
+            f"{root} is another drive (its marker is {marker.id[:8]}, not {known.marker_id[:8]})",
+            None,
+        )
+    try:
+        volume = volume_of(root)
+    except OSError as exc:
+        return f"{root} cannot be read: {describe_os_error(exc)}", None
+    if volume.mount_point != known.mount_point:
+        return (
+            f"{root} is now on {volume.mount_point}, not on the drive mounted at"
+            f" {known.mount_point}",
+            None,
+        )
+    if volume.fs_uuid and known.fs_uuid and volume.fs_uuid != known.fs_uuid:
+        return f"{root} is on file system {volume.fs_uuid}, not {known.fs_uuid}", None
+    return None, volume
 
 
 def _walk_temporaries(root: Path) -> Iterator[Path]:

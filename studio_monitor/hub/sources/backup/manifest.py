@@ -20,6 +20,7 @@ from typing import Any, Final, Literal
 
 import msgspec
 
+from studio_monitor.hub.sources.names import fold, safe_name
 from studio_monitor.hub.sqlite import LockedDatabase
 from studio_monitor.protocol.records import EventBackupState
 
@@ -63,7 +64,33 @@ CREATE TABLE IF NOT EXISTS jobs (
     record TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS jobs_by_pair ON jobs (event_id, destination_id, created_at);
+CREATE TABLE IF NOT EXISTS versions (
+    event_id TEXT NOT NULL,
+    destination_id TEXT NOT NULL,
+    relpath TEXT NOT NULL,
+    version_relpath TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    kept_at REAL NOT NULL,
+    PRIMARY KEY (event_id, destination_id, version_relpath)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS destinations (
+    destination_id TEXT NOT NULL,
+    root TEXT NOT NULL,
+    marker_id TEXT NOT NULL,
+    mount_point TEXT NOT NULL,
+    device INTEGER NOT NULL,
+    disk TEXT NOT NULL,
+    fs_uuid TEXT,
+    created_at REAL NOT NULL,
+    PRIMARY KEY (destination_id, root)
+) WITHOUT ROWID;
 """
+#: Columns added after the first release, added to an older file when it is opened.
+_ADDED_COLUMNS: Final = (
+    ("files", "dest_relpath", "TEXT"),
+    ("files", "dest_mtime_ns", "INTEGER"),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +147,29 @@ class FileEntry:
     mtime_ns: int
     hash: str
     state: FileState
+    #: Where the copy is, relative to the event's folder on the destination (names.py may
+    #: have mapped the name); "" means the same as `relpath`.
+    dest_relpath: str = ""
+    #: The copy's mtime as the destination reported it after the rename (FAT rounds it).
+    dest_mtime_ns: int | None = None
+
+    @property
+    def target_relpath(self) -> str:
+        return self.dest_relpath or self.relpath
+
+
+@dataclass(frozen=True, slots=True)
+class DestinationIdentity:
+    """What the manifest knows of a destination's drive (its marker and volume)."""
+
+    destination_id: str
+    root: str
+    marker_id: str
+    mount_point: str
+    device: int
+    disk: str
+    fs_uuid: str | None
+    created_at: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +206,10 @@ class Manifest(LockedDatabase):
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     db.execute(statement)
+            for table, column, kind in _ADDED_COLUMNS:
+                have = {r[1] for r in db.execute(f"PRAGMA table_info({table})")}
+                if column not in have:
+                    db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
@@ -188,9 +242,9 @@ class Manifest(LockedDatabase):
                     (root, event_id),
                 )
             }
-            folder = folder_name
-            if folder in taken:
-                folder = f"{folder_name} ({event_id})"
+            folder = safe_name(folder_name)
+            if fold(folder) in {fold(t) for t in taken}:
+                folder = safe_name(f"{folder_name} ({event_id})")
             db.execute(
                 "INSERT OR REPLACE INTO targets (event_id, destination_id, root, folder)"
                 " VALUES (?, ?, ?, ?)",
@@ -211,11 +265,11 @@ class Manifest(LockedDatabase):
 
     def entries(self, event_id: str, destination_id: str) -> dict[str, FileEntry]:
         rows = self._query(
-            "SELECT relpath, size, mtime_ns, hash, state FROM files"
+            "SELECT relpath, size, mtime_ns, hash, state, dest_relpath, dest_mtime_ns FROM files"
             " WHERE event_id = ? AND destination_id = ?",
             (event_id, destination_id),
         )
-        return {r[0]: FileEntry(r[0], r[1], r[2], r[3], r[4]) for r in rows}
+        return {r[0]: FileEntry(r[0], r[1], r[2], r[3], r[4], r[5] or "", r[6]) for r in rows}
 
     def record_copied(
         self,
@@ -227,14 +281,89 @@ class Manifest(LockedDatabase):
         mtime_ns: int,
         hash: str,
         at: float,
+        dest_relpath: str | None = None,
+        dest_mtime_ns: int | None = None,
     ) -> None:
         with self._tx() as db:
             db.execute(
                 "INSERT OR REPLACE INTO files (event_id, destination_id, relpath, size,"
-                " mtime_ns, hash, state, copied_at, verified_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, 'copied', ?, NULL)",
-                (event_id, destination_id, relpath, size, mtime_ns, hash, at),
+                " mtime_ns, hash, state, copied_at, verified_at, dest_relpath, dest_mtime_ns)"
+                " VALUES (?, ?, ?, ?, ?, ?, 'copied', ?, NULL, ?, ?)",
+                (
+                    event_id,
+                    destination_id,
+                    relpath,
+                    size,
+                    mtime_ns,
+                    hash,
+                    at,
+                    None if dest_relpath == relpath else dest_relpath,
+                    dest_mtime_ns,
+                ),
             )
+
+    # --- versions: old copies kept when a photo changed after its backup --------------------
+
+    def record_version(
+        self,
+        event_id: str,
+        destination_id: str,
+        relpath: str,
+        version_relpath: str,
+        *,
+        hash: str,
+        size: int,
+        at: float,
+    ) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO versions (event_id, destination_id, relpath,"
+                " version_relpath, hash, size, kept_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (event_id, destination_id, relpath, version_relpath, hash, size, at),
+            )
+
+    def changed_relpaths(self, event_id: str) -> set[str]:
+        """Source relpaths of the event with an older copy kept on some destination."""
+        rows = self._query("SELECT DISTINCT relpath FROM versions WHERE event_id = ?", (event_id,))
+        return {str(r[0]) for r in rows}
+
+    # --- destinations: the drive a destination is on ----------------------------------------
+
+    def destination_identity(self, destination_id: str, root: str) -> DestinationIdentity | None:
+        rows = self._query(
+            "SELECT destination_id, root, marker_id, mount_point, device, disk, fs_uuid,"
+            " created_at FROM destinations WHERE destination_id = ? AND root = ?",
+            (destination_id, root),
+        )
+        return DestinationIdentity(*rows[0]) if rows else None
+
+    def save_destination_identity(self, identity: DestinationIdentity, *, new: bool) -> None:
+        """Record (or update, after a replug) a destination's drive. A `new` identity turns
+        every verified copy the manifest had for that destination back into `copied`: they
+        were made before the drive had a marker, so the next job reads them back from this
+        drive before they count again."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO destinations (destination_id, root, marker_id,"
+                " mount_point, device, disk, fs_uuid, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    identity.destination_id,
+                    identity.root,
+                    identity.marker_id,
+                    identity.mount_point,
+                    identity.device,
+                    identity.disk,
+                    identity.fs_uuid,
+                    identity.created_at,
+                ),
+            )
+            if new:
+                db.execute(
+                    "UPDATE files SET state = 'copied', verified_at = NULL"
+                    " WHERE destination_id = ? AND state = 'verified'",
+                    (identity.destination_id,),
+                )
 
     def record_verified(self, event_id: str, destination_id: str, relpath: str, at: float) -> None:
         with self._tx() as db:
@@ -242,6 +371,16 @@ class Manifest(LockedDatabase):
                 "UPDATE files SET state = 'verified', verified_at = ?"
                 " WHERE event_id = ? AND destination_id = ? AND relpath = ?",
                 (at, event_id, destination_id, relpath),
+            )
+
+    def mark_bad(self, event_id: str, destination_id: str, relpath: str) -> None:
+        """The destination copy is missing or wrong: the next backup copies the file again
+        (the entry stays, with no hash, so the bad copy is moved aside, never overwritten)."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE files SET state = 'copied', hash = '', mtime_ns = -1, verified_at = NULL"
+                " WHERE event_id = ? AND destination_id = ? AND relpath = ?",
+                (event_id, destination_id, relpath),
             )
 
     def forget(self, event_id: str, destination_id: str, relpath: str) -> None:
