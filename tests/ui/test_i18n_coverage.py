@@ -45,6 +45,7 @@ TEXT_CALLS = frozenset(
         "showMessage",
         "setFormat",
         "setHorizontalHeaderLabels",
+        "drawText",
         # adders
         "addAction",
         "addMenu",

@@ -72,7 +72,7 @@ class Sparkline(QWidget):
         times = [t for points, _tone in self._series for t, v in points if v is not None]
         if not times:
             painter.setPen(theme.subtle())
-            painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, "no data yet")
+            painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, self.tr("no data yet"))
             return
         end = self._now if self._now is not None else max(times)
         # A young history (the app just started) spreads over the width rather than hugging
