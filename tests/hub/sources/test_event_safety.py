@@ -23,6 +23,7 @@ from PIL import Image
 
 from studio_monitor.errors import ConfigError
 from studio_monitor.hub.sources.events import EventsSettings, event_safety
+from tests.hub.sources.test_events import World, running
 from tests.support.hub import auth, publish, put, running_hub
 
 _ids = itertools.count(1)
@@ -530,3 +531,27 @@ def test_allowed_roots_setting(tmp_path: Path) -> None:
     ]:
         with pytest.raises(ConfigError, match=message):
             EventsSettings.from_section({"allowed_roots": bad})
+
+
+@pytest.mark.asyncio
+async def test_the_unfiled_record_survives_a_restart_without_a_flicker(tmp_path: Path) -> None:
+    world = World(tmp_path)
+    unfiled = world.library / "Unfiled"
+    os.makedirs(unfiled)
+    (unfiled / "IMG_0001.JPG").write_bytes(jpeg(1))
+    async with running(world.events(unfiled_folder=unfiled), world.publisher):
+        record = world.event("unfiled")
+        assert (record["photos"], record["state"], record["name"]) == (
+            1,
+            "unfiled",
+            "Unfiled photos",
+        )
+    seen = len(world.publisher.changes)
+    async with running(world.events(unfiled_folder=unfiled), world.publisher):
+        assert world.event("unfiled")["photos"] == 1
+    # The restarted source neither deleted nor re-published the same record.
+    assert [c.key for c in world.publisher.changes[seen:]] == []
+    # Its photos gone (filed by hand): the record goes at the first count.
+    (unfiled / "IMG_0001.JPG").unlink()
+    async with running(world.events(unfiled_folder=unfiled), world.publisher):
+        assert "unfiled" not in world.publisher.records("event")
