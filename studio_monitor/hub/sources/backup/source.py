@@ -48,6 +48,7 @@ from studio_monitor.hub.sources.backup.manifest import (
     Manifest,
     parse_destination,
 )
+from studio_monitor.hub.sources.backup.safety import gather
 from studio_monitor.hub.sources.base import (
     CommandHandler,
     JsonObject,
@@ -64,6 +65,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TOPIC: Final = "backup"
+#: `safety/<event_id>`: how many of an event's photos are safe (see `safety.py`).
+SAFETY_TOPIC: Final = "safety"
 MANIFEST_FILE: Final = "backup.sqlite"
 FINISHED: Final = ("completed", "failed", "cancelled")
 
@@ -84,12 +87,14 @@ class BackupSettings:
     #: Finished job records kept (the latest of each event and destination always stays).
     keep_jobs: int = 200
     reserve_bytes: int = DEFAULT_RESERVE_BYTES
+    #: How often every event's `safety` record is rechecked (stat of the folder only).
+    safety_interval_s: float = 10.0
 
     @classmethod
     def from_section(cls, section: Mapping[str, Any]) -> BackupSettings:
         where = "[sources.backup]"
         known = {"stale_after_s", "progress_hz", "chunk_mib", "files_in_flight",
-                 "max_parallel", "keep_jobs", "reserve_mib"}  # fmt: skip
+                 "max_parallel", "keep_jobs", "reserve_mib", "safety_interval_s"}  # fmt: skip
         unknown = sorted(set(section) - known)
         if unknown:
             raise ConfigError(
@@ -110,6 +115,9 @@ class BackupSettings:
                 _number(section, "reserve_mib", defaults.reserve_bytes // MIB, 0, 1 << 20, True)
             )
             * MIB,
+            safety_interval_s=_number(
+                section, "safety_interval_s", defaults.safety_interval_s, 0.1, 3600
+            ),
         )
 
 
@@ -246,6 +254,10 @@ class BackupSource(Source):
         self._engine: BackupEngine | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._outbox = _Outbox(TOPIC)
+        self._safety_outbox = _Outbox(SAFETY_TOPIC)
+        #: Events whose safety record must be recomputed at once (a job of theirs ended).
+        self._safety_due: set[str] = set()
+        self._safety_wake = asyncio.Event()
         #: Unfinished jobs, by id.
         self._jobs: dict[str, _Job] = {}
         self._queue: deque[_Job] = deque()
@@ -271,6 +283,8 @@ class BackupSource(Source):
         self._queue.clear()
         self._running.clear()
         self._outbox = _Outbox(TOPIC)
+        self._safety_outbox = _Outbox(SAFETY_TOPIC)
+        self._safety_wake = asyncio.Event()
         self._publisher = publisher
         self._manifest = await asyncio.to_thread(Manifest, self._manifest_path)
         self._engine = BackupEngine(
@@ -288,13 +302,81 @@ class BackupSource(Source):
             self._settings.max_parallel, thread_name_prefix="backup-job"
         )
         flusher = asyncio.create_task(self._outbox.run(publisher), name="backup-outbox")
+        safety_flusher = asyncio.create_task(
+            self._safety_outbox.run(publisher), name="safety-outbox"
+        )
         try:
             await self._restore(publisher)
             self.ready.set()
-            await asyncio.Event().wait()
+            await self._safety_loop(publisher)
         finally:
             self.ready.clear()
+            safety_flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await safety_flusher
             await self._shutdown(flusher)
+
+    # --- safety records ---------------------------------------------------------------------
+
+    async def _safety_loop(self, publisher: Publisher) -> None:
+        """Recheck each event's safety every `safety_interval_s`, at once when its event
+        record changes (photos, folder, destinations) or a job of it ends; publish a
+        `safety` record only when something but `computed_at` changed."""
+        interval = self._settings.safety_interval_s
+        signatures: dict[str, Any] = {}
+        next_due: dict[str, float] = {}
+        published: dict[str, JsonObject] = {
+            k: dict(v) for k, v in publisher.records(SAFETY_TOPIC).items()
+        }
+        while True:
+            events = publisher.records("event")
+            now = self._monotonic()
+            due: set[str] = set(self._safety_due)
+            self._safety_due.clear()
+            current: dict[str, Any] = {}
+            for event_id, event in events.items():
+                signature = _safety_signature(event)
+                current[event_id] = signature
+                if signatures.get(event_id) != signature or now >= next_due.get(event_id, 0.0):
+                    due.add(event_id)
+            signatures = current
+            for event_id in sorted(set(published) - set(events)):
+                published.pop(event_id)
+                next_due.pop(event_id, None)
+                self._safety_outbox.put(event_id, None)
+            due &= set(events)
+            if due:
+                jobs = []
+                for event_id in sorted(due):
+                    event = events[event_id]
+                    folder = event.get("folder")
+                    next_due[event_id] = now + interval
+                    if isinstance(folder, str) and folder:
+                        jobs.append((event_id, folder, _event_destinations(event)))
+                try:
+                    records = await asyncio.to_thread(self._gather_safety, jobs)
+                except Exception:
+                    log.exception("safety recheck failed; trying again later")
+                    records = []
+                for event_id, value in records:
+                    old = published.get(event_id)
+                    if old is None or _without_time(old) != _without_time(value):
+                        published[event_id] = value
+                        self._safety_outbox.put(event_id, value)
+            self._safety_wake.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(min(1.0, interval)):
+                    await self._safety_wake.wait()
+
+    def _gather_safety(
+        self, jobs: list[tuple[str, str, list[DestinationSpec]]]
+    ) -> list[tuple[str, JsonObject]]:
+        assert self._manifest is not None
+        now = self._clock()
+        return [
+            (event_id, to_value(gather(self._manifest, event_id, folder, destinations, now)))
+            for event_id, folder, destinations in jobs
+        ]
 
     async def _restore(self, publisher: Publisher) -> None:
         """Bring the `backup` records in line with the manifest, and resume unfinished jobs."""
@@ -547,6 +629,8 @@ class BackupSource(Source):
         await asyncio.to_thread(self._manifest.save_job, job.row())
         await self._outbox.flush()
         job.finished.set()
+        self._safety_due.add(job.spec.event_id)
+        self._safety_wake.set()
         dropped = await asyncio.to_thread(self._manifest.prune_jobs, self._settings.keep_jobs)
         for job_id in dropped:
             self._outbox.put(job_id, None)
@@ -562,6 +646,21 @@ class BackupSource(Source):
     def _update_active(self) -> None:
         if self._publisher is not None:
             self._publisher.set_active(TOPIC, bool(self._jobs))
+
+
+def _safety_signature(event: Mapping[str, Any]) -> Any:
+    backup = event.get("backup")
+    listed = backup.get("destinations") if isinstance(backup, Mapping) else None
+    destinations = (
+        tuple((d.get("id"), d.get("path")) for d in listed if isinstance(d, Mapping))
+        if isinstance(listed, list)
+        else ()
+    )
+    return (event.get("folder"), event.get("photos"), event.get("last_photo_at"), destinations)
+
+
+def _without_time(value: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in value.items() if k != "computed_at"}
 
 
 def _apply(record: BackupRecord, progress: JobProgress) -> None:
