@@ -10,8 +10,9 @@ the UI's event loop, with no thread.
 If the hub dies, it is started again after a short, growing delay (1, 2, 5, 10, then every
 30 s, back to 1 s once it has run for a minute), on the same port so the connection service
 reconnects by itself; only if that port is taken does it fall back to a new one
-(`urlChanged`). The app shows each step (`stateChanged`, `died` with the hub's last words on
-stderr). `stop()` sends SIGTERM (the hub then drains and exits 0 within 5 s, PROTOCOL.md 2a)
+(`urlChanged`). The app shows each step (`stateChanged`, `died`) in words a person reads; the
+technical detail (exit status, the hub's last words on stderr, a traceback) goes to the log
+only (gui.log, hence the diagnostics zip), never to the banner. `stop()` sends SIGTERM (the hub then drains and exits 0 within 5 s, PROTOCOL.md 2a)
 and kills it only if it has not exited by then.
 """
 
@@ -33,6 +34,9 @@ from studio_monitor.platform.autostart import app_command
 log = logging.getLogger(__name__)
 
 HubState = Literal["stopped", "starting", "running", "restarting"]
+#: How the hub last ended: it crashed or exited by itself, could not be started at all, or
+#: never said where it listens.
+ExitKind = Literal["crashed", "exited", "failed_to_start", "no_answer"]
 TOKEN_ENV: Final = "STUDIO_MONITOR_HUB_TOKEN"
 LISTENING_RE: Final = re.compile(r"^Studio Monitor hub (\S+) listening on (\S+)\s*$")
 RESTART_DELAYS_S: Final = (1.0, 2.0, 5.0, 10.0, 30.0)
@@ -65,7 +69,8 @@ class EmbeddedHub(QObject):
     stateChanged = Signal(str)
     #: The hub's address, when first known and whenever a restart moved it to another port.
     urlChanged = Signal(str)
-    #: The hub exited when it should not have: a sentence with its exit status and last words.
+    #: The hub exited when it should not have: the technical detail (exit status and last
+    #: words), for the log; `exit_kind` says how, for the words shown to the user.
     died = Signal(str)
 
     def __init__(
@@ -91,12 +96,14 @@ class EmbeddedHub(QObject):
         self.port = 0
         self.restarts = 0
         self.last_error: str | None = None
+        self.exit_kind: ExitKind | None = None
         self._failures = 0
         self._started_at = 0.0
         self._stdout_buffer = b""
         self._stderr_tail: deque[str] = deque(maxlen=12)
         self._process: QProcess | None = None
         self._stopping = False
+        self._no_answer = False
 
         self.restart_timer = QTimer(self)
         self.restart_timer.setObjectName("embedded_hub_restart")
@@ -163,6 +170,7 @@ class EmbeddedHub(QObject):
         process.errorOccurred.connect(self._on_error)
         self._stdout_buffer = b""
         self._stderr_tail.clear()
+        self._no_answer = False
         self._process = process
         command = self.command()
         log.info("starting the embedded hub: %s", " ".join(command))
@@ -216,22 +224,28 @@ class EmbeddedHub(QObject):
             self._stderr_tail.append(
                 f"could not start {self.command()[0]}: {self._process.errorString()}"
             )
-            self._after_exit("the hub could not be started")
+            self._after_exit("the hub could not be started", "failed_to_start")
 
     def _on_finished(self, code: int, status: QProcess.ExitStatus) -> None:
-        how = "crashed" if status == QProcess.ExitStatus.CrashExit else f"exited with code {code}"
-        self._after_exit(f"the embedded hub {how}")
+        crashed = status == QProcess.ExitStatus.CrashExit
+        how = "crashed" if crashed else f"exited with code {code}"
+        kind: ExitKind = "crashed" if crashed else "exited"
+        if self._no_answer:
+            kind = "no_answer"
+        self._after_exit(f"the embedded hub {how}", kind)
 
     def _on_startup_timeout(self) -> None:
         log.warning("embedded hub did not say where it listens within the start-up time")
         self._stderr_tail.append("no 'listening on' line in time")
+        self._no_answer = True
         if self._process is not None:
             self._process.kill()  # _on_finished follows and schedules the restart
 
-    def _after_exit(self, what: str) -> None:
+    def _after_exit(self, what: str, kind: ExitKind) -> None:
         self.startup_timer.stop()
         if self._stopping:
             return
+        self.exit_kind = kind
         ran = self._clock() - self._started_at
         never_listened = self.state != "running"
         if ran >= STABLE_AFTER_S:
@@ -239,12 +253,18 @@ class EmbeddedHub(QObject):
         # It died before listening on a fixed port: the port may be taken now; take any.
         if never_listened and self.port:
             self.port = 0
-        detail = "; ".join(list(self._stderr_tail)[-3:])
-        self.last_error = f"{what}" + (f": {detail}" if detail else "")
+        tail = list(self._stderr_tail)
+        self.last_error = f"{what}" + (f": {tail[-1]}" if tail else "")
         delay = self._delays[min(self._failures, len(self._delays) - 1)]
         self._failures += 1
         self.restarts += 1
-        log.warning("%s; restarting in %.0f s", self.last_error, delay)
+        # The whole tail (a traceback, the last log lines) is for support: the log only.
+        log.warning(
+            "%s; restarting in %.0f s%s",
+            what,
+            delay,
+            "; its last output:\n  " + "\n  ".join(tail) if tail else "",
+        )
         self._drop_process()
         self._set_state("restarting")
         self.died.emit(self.last_error)

@@ -58,6 +58,8 @@ from studio_monitor.ui.tray import TrayController
 log = logging.getLogger(__name__)
 
 EMBEDDED_KEY = "embedded"
+#: The notification about the embedded hub (crashed, restarting), replaced and withdrawn.
+HUB_NOTICE_KEY = "embedded-hub"
 
 
 @dataclass(frozen=True)
@@ -336,25 +338,39 @@ class AppController(QObject):
 
     def _on_hub_state(self, state: str) -> None:
         texts: dict[str, tuple[str, Tone]] = {
-            "starting": (self.tr("Embedded hub starting…"), "info"),
-            "running": (self.tr("Embedded hub running"), "neutral"),
-            "restarting": (self.tr("Embedded hub restarting…"), "warning"),
-            "stopped": (self.tr("Embedded hub stopped"), "critical"),
+            "starting": (self.tr("Photo service starting…"), "info"),
+            "running": (self.tr("Photo service running"), "neutral"),
+            "restarting": (self.tr("Photo service restarting…"), "warning"),
+            "stopped": (self.tr("Photo service stopped"), "critical"),
         }
         text, tone = texts.get(state, (state, "neutral"))
         self.window.status.set_hub_state(text, tone)
         if state == "running":
-            self.bridge.withdraw("embedded-hub")
+            self.bridge.withdraw(HUB_NOTICE_KEY)
+            # After a crash (or a crash loop) the link may be deep in its backoff; the hub
+            # listens again now, so waiting for the next scheduled retry only loses time.
+            if self.service is not None and self.service.state != "live":
+                self.service.reconnect()
 
-    def _on_hub_died(self, message: str) -> None:
-        self.bridge.post(
-            Notification(
-                key="embedded-hub",
-                title=self.tr("The embedded hub stopped"),
-                text=self.tr("{reason}. Restarting it.").format(reason=message),
-                tone="warning",
-                dock="system",
+    def _on_hub_died(self, detail: str) -> None:
+        """The embedded hub ended by itself: one sentence for a person (the detail, exit
+        status and last output included, is already in gui.log for the diagnostics zip)."""
+        hub = self.hub
+        kind = hub.exit_kind if hub is not None else None
+        if kind in ("failed_to_start", "no_answer"):
+            title = self.tr("The photo service could not start")
+            text = self.tr(
+                "The photo service could not start and is being tried again; photos in the "
+                "hot folder wait and will be filed once it runs."
             )
+        else:
+            title = self.tr("The photo service stopped")
+            text = self.tr(
+                "The photo service stopped unexpectedly and is being restarted; photos in the "
+                "hot folder wait and will be filed."
+            )
+        self.bridge.post(
+            Notification(key=HUB_NOTICE_KEY, title=title, text=text, tone="warning", dock=None)
         )
 
     def reconnect(self) -> None:
