@@ -162,7 +162,7 @@ class AppController(QObject):
         self.tray = TrayController(self.bridge, tray_available=tray_available, parent=self)
         self.bridge.notifier = default_notifier(self.tray.tray)
         self.bridge.watch_alerts(self.models.alerts)
-        self.commands = CommandCenter(self.bridge, parent=self)
+        self.commands = CommandCenter(self.bridge, self.state, parent=self)
         self.settings = QSettings(str(paths.layout_file), QSettings.Format.IniFormat)
         self.window = MainWindow(
             state=self.state,
@@ -332,9 +332,10 @@ class AppController(QObject):
             self.service.set_window_visible(visible)
 
     def _update_tray_alerts(self) -> None:
+        # Acknowledged is not resolved: an acknowledged alert no longer pops up, but it keeps
+        # the tray amber or red until the hub clears it.
         alerts = self.models.alerts
-        unacked = [r for _k, r in alerts.open_alerts() if not r.acked]
-        self.tray.set_alerts(alerts.worst_open(), len(unacked))
+        self.tray.set_alerts(alerts.worst_open(include_acked=True), len(alerts.open_alerts()))
 
     def _on_hub_state(self, state: str) -> None:
         texts: dict[str, tuple[str, Tone]] = {
@@ -516,7 +517,9 @@ def run(options: GuiOptions, argv: Sequence[str] | None = None) -> int:
     if not isinstance(app, QApplication):
         app = QApplication(list(argv) if argv is not None else sys.argv[:1])
     app.setApplicationName("Studio Monitor")
-    app.setApplicationDisplayName("Studio Monitor")
+    # No application display name: Qt would append it to every window title ("Studio
+    # Monitor: this PC — Studio Monitor", "New event — Studio Monitor" cut in a small
+    # dialog). The main window's title names the app itself.
     app.setApplicationVersion(__version__)
     app.setOrganizationName("Studio Monitor")
     app.setDesktopFileName("studio-monitor")

@@ -25,7 +25,14 @@ from PySide6.QtGui import (
     QKeySequence,
     QShowEvent,
 )
-from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QSizePolicy, QToolBar, QWidget
+from PySide6.QtWidgets import (
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QSizePolicy,
+    QToolBar,
+    QWidget,
+)
 
 from studio_monitor import __version__
 from studio_monitor.ui import resources
@@ -45,7 +52,7 @@ from studio_monitor.ui.models import (
     EventsModel,
     SystemModel,
 )
-from studio_monitor.ui.notifications import NotificationBridge
+from studio_monitor.ui.notifications import Notification, NotificationBridge
 from studio_monitor.ui.state import StudioState
 from studio_monitor.ui.statusbar import StatusBarController
 from studio_monitor.ui.tray import TrayController
@@ -55,6 +62,9 @@ from studio_monitor.ui.widgets.banner import Banner
 LAYOUT_VERSION: Final = 1
 DOCK_NAMES: Final = ("cameras", "backups", "events", "system", "alerts")
 ICON_PROPERTY: Final = "icon_name"
+#: The notification said once, the first time closing the window hides it to the tray.
+CLOSE_TO_TRAY_KEY: Final = "close-to-tray"
+CLOSE_TO_TRAY_TOLD: Final = "window/close_to_tray_told"
 
 
 @dataclass
@@ -218,6 +228,21 @@ class MainWindow(QMainWindow):
             self.tr("Reset layout"), "action_reset_layout", self.reset_layout
         )
         view_menu.addAction(self.reset_action)
+        view_menu.addSeparator()
+        # Tables keep Tab for moving between widgets (no tab-key navigation inside them);
+        # F6 and Ctrl+Tab jump from one dock to the next, as in most desktop apps.
+        self.next_dock_action = self._action(
+            self.tr("Next panel"), "action_next_dock", lambda: self.cycle_docks(1)
+        )
+        self.next_dock_action.setShortcuts([QKeySequence("F6"), QKeySequence("Ctrl+Tab")])
+        self.previous_dock_action = self._action(
+            self.tr("Previous panel"), "action_previous_dock", lambda: self.cycle_docks(-1)
+        )
+        self.previous_dock_action.setShortcuts(
+            [QKeySequence("Shift+F6"), QKeySequence("Ctrl+Shift+Tab")]
+        )
+        view_menu.addAction(self.next_dock_action)
+        view_menu.addAction(self.previous_dock_action)
 
         connection_menu = menu.addMenu(self.tr("&Connection"))
         self.reconnect_action = self._action(
@@ -327,15 +352,23 @@ class MainWindow(QMainWindow):
 
     # --- behaviour -----------------------------------------------------------------------
 
-    def open_dock(self, name: str) -> None:
-        """Show the window and bring dock `name` to the front (a notification was clicked)."""
+    def open_dock(self, name: str, key: str = "") -> None:
+        """Show the window and bring dock `name` to the front, floating docks included,
+        with the row of `key` selected and the keyboard in its table (a notification's Open
+        was clicked: the user must see where to look)."""
         self.bring_forward()
         dock = self.docks.get(name)
         if dock is None:
             return
         dock.setVisible(True)
         dock.raise_()
-        dock.widget().setFocus()
+        table = getattr(dock, "table", None)
+        if isinstance(table, RecordTable):
+            if key and table.select_key(key):
+                table.scrollTo(table.currentIndex())
+            table.setFocus(Qt.FocusReason.OtherFocusReason)
+        else:
+            dock.widget().setFocus(Qt.FocusReason.OtherFocusReason)
 
     def bring_forward(self) -> None:
         if self.isMinimized():
@@ -351,9 +384,25 @@ class MainWindow(QMainWindow):
             self.bring_forward()
 
     def request_quit(self) -> None:
-        self.quitting = True
+        """Ctrl+Q, File > Quit, the tray's Quit: the controller decides (it may ask first)."""
         self.save_layout()
         self.quitRequested.emit()
+
+    def cycle_docks(self, step: int) -> None:
+        """Move the keyboard to the next (or previous) visible dock, in the layout's order."""
+        shown = [self.docks[name] for name in DOCK_NAMES if self.docks[name].isVisible()]
+        if not shown:
+            return
+        focus = self.focusWidget()
+        current = next(
+            (i for i, dock in enumerate(shown) if focus is not None and dock.isAncestorOf(focus)),
+            -1 if step > 0 else 0,
+        )
+        dock = shown[(current + step) % len(shown)]
+        dock.raise_()
+        table = getattr(dock, "table", None)
+        target = table if isinstance(table, QWidget) else dock.widget()
+        target.setFocus(Qt.FocusReason.ShortcutFocusReason)
 
     def show_connection_panel(self) -> None:
         if self.panel is None:
@@ -382,18 +431,38 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.save_layout()
-        if not self.quitting and self.tray.available:
-            # Hidden to the tray: the monitor keeps watching and notifying.
-            event.ignore()
-            self.hide()
+        if self.quitting:
+            event.accept()
             return
-        event.accept()
-        if not self.quitting:
-            self.quitting = True
-            self.quitRequested.emit()
+        event.ignore()
+        if self.tray.available:
+            # Hidden to the tray: the monitor keeps watching and notifying.
+            self.hide()
+            self._tell_close_to_tray_once()
+            return
+        # No tray to hide to: closing is quitting, which the controller may confirm first.
+        self.quitRequested.emit()
+
+    def _tell_close_to_tray_once(self) -> None:
+        if self.settings.value(CLOSE_TO_TRAY_TOLD, False, type=bool):
+            return
+        self.settings.setValue(CLOSE_TO_TRAY_TOLD, True)
+        self.settings.sync()
+        self.bridge.post(
+            Notification(
+                key=CLOSE_TO_TRAY_KEY,
+                title=self.tr("Studio Monitor is still running"),
+                text=self.tr(
+                    "It keeps watching your photos and backups from the tray. To stop it, "
+                    "choose Quit in the tray menu or File > Quit."
+                ),
+                tone="info",
+            )
+        )
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
+        self.bridge.withdraw(CLOSE_TO_TRAY_KEY)
         self.status.refresh()
         self.tray.set_window_visible(True)
         self.windowVisibilityChanged.emit(True)

@@ -66,6 +66,7 @@ class Notification:
     text: str
     tone: theme.Tone
     dock: str | None = None  # objectName of the dock a click opens
+    select: str | None = None  # the record (key) a click selects in that dock
     balloon: bool = True  # also a desktop notification, where one can be shown
 
 
@@ -81,8 +82,8 @@ class NotificationBridge(QObject):
     posted = Signal(object)
     #: The notification with this key is no longer relevant.
     withdrawn = Signal(str)
-    #: The user clicked a notification: open this dock.
-    openDock = Signal(str)
+    #: The user clicked a notification: open this dock (and select this key there, or "").
+    openDock = Signal(str, str)
     #: Alerts were paused (until a Unix time) or resumed (None).
     pauseChanged = Signal(object)
 
@@ -141,7 +142,7 @@ class NotificationBridge(QObject):
         key = key if key is not None else self._last_balloon
         note = self._current.get(key) if key is not None else None
         if note is not None and note.dock:
-            self.openDock.emit(note.dock)
+            self.openDock.emit(note.dock, note.select or "")
 
     # --- connection ----------------------------------------------------------------------
 
@@ -240,6 +241,7 @@ class NotificationBridge(QObject):
                     text=alert_text(record.code, record.args, record.message),
                     tone=theme.tone_for(theme.SEVERITY_TONES, record.severity),
                     dock="alerts",
+                    select=ident[0],
                 )
             )
         open_keys = {key for key, _raised in open_now}

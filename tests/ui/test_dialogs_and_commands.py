@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from studio_monitor.ui.docks.alerts import AlertsDock
 from tests.support.hub import OPERATOR_TOKEN, publish, put, running_hub
 from tests.support.qt import run, until
 from tests.ui.rig import studio_app
+from tests.ui.test_window import RecordingNotifier
 
 HUB = "https://studio-hub.lan:8765"
 
@@ -144,7 +146,20 @@ def test_acknowledging_a_real_alert_from_the_alerts_dock(
             await until(lambda: any(n.key == f"alert:{key}" for n in posted), 5, what="announced")
             dock = rig.window.docks["alerts"]
             assert isinstance(dock, AlertsDock)
-            assert dock.table.select_key(key)
+            # The banner's Open brings the dock forward with that alert selected.
+            rig.window.show()
+            dock.table.clearSelection()
+            rig.window.docks["cameras"].table.setFocus()
+            assert rig.window.banner.note is not None
+            assert rig.window.banner.note.key == f"alert:{key}"
+            rig.window.banner.open_button.click()
+            assert dock.isVisible()
+            assert dock.table.selected_key() == key
+            # The source says what it is about in words, not "camera/r5".
+            assert alerts.text(0, alerts.Col.SOURCE) == "Canon EOS R5"
+            tray = rig.controller.tray
+            raised_state = tray.state
+            assert raised_state in ("warning", "critical")
             assert dock.ack.isEnabled()
             dock.ack.trigger()
             await until(
@@ -153,6 +168,13 @@ def test_acknowledging_a_real_alert_from_the_alerts_dock(
             assert not dock.ack.isEnabled()
             assert all(n.key != f"alert:{key}" for n in rig.controller.bridge.current())
             assert "Acknowledge alert: done" in rig.window.command_line.text()
+            # Acknowledged is not resolved: the tray keeps the alert's colour until cleared.
+            assert tray.state == raised_state
+            await publish(
+                rig.hub.url, [put("camera", "r5", {"model": "Canon EOS R5", "failed": 0})]
+            )
+            await until(lambda: alerts.text(0, alerts.Col.STATUS) == "cleared", 15, what="cleared")
+            await until(lambda: tray.state == "ok", 5, what="the tray back to green")
 
     run(qloop, scenario(), 60)
 
@@ -235,21 +257,36 @@ def test_the_window_shows_the_embedded_hub_dying_and_coming_back(
             )
             hub = controller.hub
             assert hub is not None
-            assert controller.window.status.hub.text() == "Embedded hub running"
+            notifier = RecordingNotifier()
+            controller.bridge.notifier = notifier
+            assert controller.window.status.hub.text() == "Photo service running"
             assert hub.pid is not None
             os.kill(hub.pid, signal.SIGKILL)
             await until(
-                lambda: controller.window.status.hub.text() == "Embedded hub restarting…",
+                lambda: controller.window.status.hub.text() == "Photo service restarting…",
                 10,
                 what="shown",
             )
-            assert any(n.key == "embedded-hub" for n in controller.bridge.current())
+            # One human sentence in the banner and the balloon: what happened, that photos
+            # are safe, what the app does. No log line, exit code or traceback.
+            sentence = (
+                "The photo service stopped unexpectedly and is being restarted; photos in "
+                "the hot folder wait and will be filed."
+            )
+            note = next(n for n in controller.bridge.current() if n.key == "embedded-hub")
+            assert note.text == sentence
+            assert controller.window.banner.text.text() == sentence
+            assert notifier.shown == [("The photo service stopped", sentence, "warning")]
+            assert hub.last_error is not None  # the detail is kept for the log
             await until(lambda: hub.state == "running", 30, what="restarted")
-            assert controller.window.status.hub.text() == "Embedded hub running"
+            running_at = time.monotonic()
+            assert controller.window.status.hub.text() == "Photo service running"
             assert all(n.key != "embedded-hub" for n in controller.bridge.current())
             service = controller.service
             assert service is not None
+            # The app reconnects as soon as the hub listens again, not at its next retry.
             await until(lambda: service.state == "live", 30, what="live again on the restarted hub")
+            assert time.monotonic() - running_at < 3.0
         finally:
             await controller.shutdown()
         assert controller.hub is None

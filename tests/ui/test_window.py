@@ -108,8 +108,8 @@ def test_layout_is_saved_and_restored(qtbot: QtBot, parts: Parts) -> None:
     assert saved != window.default_size()
     window.docks["events"].setVisible(False)
     window.docks["alerts"].setFloating(True)
-    window.close()  # no tray: closing quits, after saving
-    assert window.quitting
+    with qtbot.waitSignal(window.quitRequested, timeout=2000):
+        window.close()  # no tray: closing asks to quit, after saving
 
     again = parts.new_window()
     qtbot.addWidget(again)

@@ -32,6 +32,8 @@ class _Form(QDialog):
     def __init__(self, title: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle(title)
+        # Wide enough for its title, a folder path and the hints, on any desktop.
+        self.setMinimumWidth(480)
         self.form = QFormLayout(self)
         self.error = QLabel()
         self.error.setObjectName("form_error")
@@ -86,12 +88,18 @@ class NewEventDialog(_Form):
         self.date.setDisplayFormat("yyyy-MM-dd")
         self.folder = QLineEdit()
         self.folder.setObjectName("event_folder")
-        self.folder.setPlaceholderText(self.tr("optional: the hub chooses one"))
+        self.folder.setPlaceholderText(self.tr("Optional"))
+        self.folder_hint = QLabel(
+            self.tr("Leave it empty and the hub makes a folder for the event in the library.")
+        )
+        self.folder_hint.setObjectName("event_folder_hint")
+        self.folder_hint.setWordWrap(True)
         self.form.addRow(self.tr("Name"), self.name)
         self.form.addRow(self.tr("Date"), self.date)
         self.form.addRow(
             self.tr("Folder"), self.folder_row(self.folder, self.tr("Folder of the event's photos"))
         )
+        self.form.addRow("", self.folder_hint)
         self.finish_layout()
 
     def problem(self) -> str | None:

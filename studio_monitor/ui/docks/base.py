@@ -63,6 +63,8 @@ class RecordTable(QTableView):
         self.setModel(self.proxy)
         self.setSortingEnabled(True)
         self.sortByColumn(sort_column, order)
+        # Tab leaves the table for the next widget (arrows move between rows and cells).
+        self.setTabKeyNavigation(False)
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.setAlternatingRowColors(True)

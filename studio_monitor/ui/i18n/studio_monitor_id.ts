@@ -29,6 +29,29 @@
     </message>
 </context>
 <context>
+    <name>AlertsModel</name>
+    <message>
+        <source>This PC</source>
+        <translation>PC ini</translation>
+    </message>
+    <message>
+        <source>A camera</source>
+        <translation>Sebuah kamera</translation>
+    </message>
+    <message>
+        <source>An event</source>
+        <translation>Sebuah acara</translation>
+    </message>
+    <message>
+        <source>Backups</source>
+        <translation>Cadangan</translation>
+    </message>
+    <message>
+        <source>Studio</source>
+        <translation>Studio</translation>
+    </message>
+</context>
+<context>
     <name>AppController</name>
     <message>
         <source>No token for the hub</source>
@@ -55,28 +78,36 @@
         <translation>{reason}. Buka Berkas &gt; Pengaturan untuk memperbaikinya.</translation>
     </message>
     <message>
-        <source>Embedded hub starting…</source>
-        <translation>Hub bawaan sedang dimulai…</translation>
+        <source>Photo service starting…</source>
+        <translation>Layanan foto sedang dimulai…</translation>
     </message>
     <message>
-        <source>Embedded hub running</source>
-        <translation>Hub bawaan berjalan</translation>
+        <source>Photo service running</source>
+        <translation>Layanan foto berjalan</translation>
     </message>
     <message>
-        <source>Embedded hub restarting…</source>
-        <translation>Hub bawaan dimulai ulang…</translation>
+        <source>Photo service restarting…</source>
+        <translation>Layanan foto sedang dimulai ulang…</translation>
     </message>
     <message>
-        <source>Embedded hub stopped</source>
-        <translation>Hub bawaan berhenti</translation>
+        <source>Photo service stopped</source>
+        <translation>Layanan foto berhenti</translation>
     </message>
     <message>
-        <source>The embedded hub stopped</source>
-        <translation>Hub bawaan berhenti</translation>
+        <source>The photo service could not start</source>
+        <translation>Layanan foto tidak dapat dimulai</translation>
     </message>
     <message>
-        <source>{reason}. Restarting it.</source>
-        <translation>{reason}. Sedang dimulai ulang.</translation>
+        <source>The photo service could not start and is being tried again; photos in the hot folder wait and will be filed once it runs.</source>
+        <translation>Layanan foto tidak dapat dimulai dan sedang dicoba lagi; foto di hot folder menunggu dan akan diimpor begitu layanan berjalan.</translation>
+    </message>
+    <message>
+        <source>The photo service stopped</source>
+        <translation>Layanan foto berhenti</translation>
+    </message>
+    <message>
+        <source>The photo service stopped unexpectedly and is being restarted; photos in the hot folder wait and will be filed.</source>
+        <translation>Layanan foto berhenti tiba-tiba dan sedang dimulai ulang; foto di hot folder menunggu dan akan diimpor.</translation>
     </message>
     <message>
         <source>No hub yet</source>
@@ -169,8 +200,16 @@
 <context>
     <name>BackupsModel</name>
     <message>
-        <source>{done} done, {skipped} skipped (already there), {failed} failed, of {total}</source>
-        <translation>{done} selesai, {skipped} dilewati (sudah ada), {failed} gagal, dari {total}</translation>
+        <source>{copied} copied, {skipped} already there</source>
+        <translation>{copied} disalin, {skipped} sudah ada</translation>
+    </message>
+    <message>
+        <source>{copied} copied</source>
+        <translation>{copied} disalin</translation>
+    </message>
+    <message>
+        <source>{copied} copied, {skipped} already there (skipped), {failed} failed, of {total}</source>
+        <translation>{copied} disalin, {skipped} sudah ada (dilewati), {failed} gagal, dari {total}</translation>
     </message>
     <message>
         <source>Started {started}, finished {finished}</source>
@@ -271,6 +310,14 @@ Sumber: {source}
 Hot folder: {folder}</translation>
     </message>
     <message>
+        <source>paused</source>
+        <translation>dijeda</translation>
+    </message>
+    <message>
+        <source>Ingest is paused: new photos wait in the hot folder until you resume it.</source>
+        <translation>Impor dijeda: foto baru menunggu di hot folder sampai Anda melanjutkannya.</translation>
+    </message>
+    <message>
         <source>{count} in total</source>
         <translation>total {count}</translation>
     </message>
@@ -300,6 +347,18 @@ Hot folder: {folder}</translation>
     <message>
         <source>{what}: failed: {reason}</source>
         <translation>{what}: gagal: {reason}</translation>
+    </message>
+    <message>
+        <source>{what}: started</source>
+        <translation>{what}: dimulai</translation>
+    </message>
+    <message>
+        <source>the backup job failed</source>
+        <translation>pekerjaan pencadangan gagal</translation>
+    </message>
+    <message>
+        <source>{what}: cancelled</source>
+        <translation>{what}: dibatalkan</translation>
     </message>
     <message>
         <source>{what}: done</source>
@@ -715,6 +774,14 @@ Hot folder: {folder}</translation>
         <translation>Atur ulang tata letak</translation>
     </message>
     <message>
+        <source>Next panel</source>
+        <translation>Panel berikutnya</translation>
+    </message>
+    <message>
+        <source>Previous panel</source>
+        <translation>Panel sebelumnya</translation>
+    </message>
+    <message>
         <source>&amp;Connection</source>
         <translation>&amp;Koneksi</translation>
     </message>
@@ -734,6 +801,14 @@ Hot folder: {folder}</translation>
         <source>&lt;b&gt;Studio Monitor&lt;/b&gt; {version}&lt;br&gt;Backups, cameras, systems and events, live from the studio hub.</source>
         <translation>&lt;b&gt;Studio Monitor&lt;/b&gt; {version}&lt;br&gt;Cadangan, kamera, sistem, dan acara, langsung dari hub studio.</translation>
     </message>
+    <message>
+        <source>Studio Monitor is still running</source>
+        <translation>Studio Monitor masih berjalan</translation>
+    </message>
+    <message>
+        <source>It keeps watching your photos and backups from the tray. To stop it, choose Quit in the tray menu or File &gt; Quit.</source>
+        <translation>Aplikasi tetap memantau foto dan cadangan Anda dari tray. Untuk menghentikannya, pilih Keluar di menu tray atau File &gt; Keluar.</translation>
+    </message>
 </context>
 <context>
     <name>NewEventDialog</name>
@@ -746,8 +821,12 @@ Hot folder: {folder}</translation>
         <translation>Pernikahan Sari &amp; Budi</translation>
     </message>
     <message>
-        <source>optional: the hub chooses one</source>
-        <translation>opsional: hub yang memilihkan</translation>
+        <source>Optional</source>
+        <translation>Opsional</translation>
+    </message>
+    <message>
+        <source>Leave it empty and the hub makes a folder for the event in the library.</source>
+        <translation>Biarkan kosong dan hub akan membuat folder untuk acara ini di pustaka.</translation>
     </message>
     <message>
         <source>Name</source>

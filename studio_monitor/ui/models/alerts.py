@@ -12,7 +12,7 @@ from enum import IntEnum
 from studio_monitor.protocol.records import SEVERITY_RANK, AlertRecord
 from studio_monitor.ui import theme
 from studio_monitor.ui.format import fmt_time, na
-from studio_monitor.ui.i18n import QT_TRANSLATE_NOOP
+from studio_monitor.ui.i18n import QT_TRANSLATE_NOOP, translate
 from studio_monitor.ui.i18n.words import alert_text, state_word
 from studio_monitor.ui.models.base import Column, RecordTableModel
 
@@ -27,13 +27,38 @@ def _dim(record: AlertRecord, _model: object) -> theme.Tone | None:
     return "neutral" if record.cleared_at is not None else None
 
 
-def _source(record: AlertRecord, _model: object) -> str:
-    return f"{record.source.topic}/{record.source.key}"
+def _name_in(model: AlertsModel, topic: str, key: str, field: str) -> str | None:
+    value = model.state.record(topic, key)
+    name = value.get(field) if value else None
+    return name if isinstance(name, str) and name else None
+
+
+def _source(record: AlertRecord, model: AlertsModel) -> str:
+    """What the alert is about, in words: a host, a camera, an event; never a record key
+    such as "backup/39ab…" (the message already names the backup's event and destination)."""
+    topic, key = record.source.topic, record.source.key
+    if topic == "system":
+        return _name_in(model, "system", key, "host") or translate("AlertsModel", "This PC")
+    if topic == "camera":
+        value = model.state.record("camera", key) or {}
+        name = value.get("model") or value.get("serial")
+        return name if isinstance(name, str) and name else translate("AlertsModel", "A camera")
+    if topic == "event":
+        return _name_in(model, "event", key, "name") or translate("AlertsModel", "An event")
+    if topic == "backup":
+        job = model.state.record("backup", key) or {}
+        event_id = job.get("event_id")
+        event = _name_in(model, "event", event_id, "name") if isinstance(event_id, str) else None
+        return event or translate("AlertsModel", "Backups")
+    if topic == "safety":
+        return _name_in(model, "event", key, "name") or translate("AlertsModel", "An event")
+    return translate("AlertsModel", "Studio")
 
 
 class AlertsModel(RecordTableModel[AlertRecord]):
     TOPIC = "alert"
     RECORD = AlertRecord
+    DEPENDS_ON = ("event",)
 
     class Col(IntEnum):
         SEVERITY = 0

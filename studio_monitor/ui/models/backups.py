@@ -51,8 +51,14 @@ def progress(record: BackupRecord) -> float | None:
     if record.bytes_total:
         return max(0.0, min(1.0, record.bytes_done / record.bytes_total))
     if record.files_total:
-        return max(0.0, min(1.0, record.files_done / record.files_total))
+        return max(0.0, min(1.0, files_handled(record) / record.files_total))
     return None
+
+
+def files_handled(record: BackupRecord) -> int:
+    """Files the job is through with: copied, skipped because already there, or failed. An
+    incremental job skips most of an event, so `files_done` alone never reaches the total."""
+    return record.files_done + record.files_skipped + record.files_failed
 
 
 def _same_day(a: float, b: float, localtime: Callable[[float], time.struct_time]) -> bool:
@@ -93,16 +99,24 @@ def _event_name(record: BackupRecord, model: RecordTableModel[BackupRecord]) -> 
 
 
 def _files(record: BackupRecord, _model: object) -> str:
-    total = fmt_count(record.files_total)
-    return f"{fmt_count(record.files_done)} / {total}"  # digits only: no words to translate
+    if record.state == "completed" and record.kind == "copy":
+        # Finished: what it did, not a fraction that looks unfinished ("4 / 11").
+        if record.files_skipped:
+            return translate("BackupsModel", "{copied} copied, {skipped} already there").format(
+                copied=fmt_count(record.files_done), skipped=fmt_count(record.files_skipped)
+            )
+        return translate("BackupsModel", "{copied} copied").format(
+            copied=fmt_count(record.files_done)
+        )
+    return f"{fmt_count(files_handled(record))} / {fmt_count(record.files_total)}"
 
 
 def _files_tooltip(record: BackupRecord, _model: object) -> str:
     return translate(
         "BackupsModel",
-        "{done} done, {skipped} skipped (already there), {failed} failed, of {total}",
+        "{copied} copied, {skipped} already there (skipped), {failed} failed, of {total}",
     ).format(
-        done=fmt_count(record.files_done),
+        copied=fmt_count(record.files_done),
         skipped=fmt_count(record.files_skipped),
         failed=fmt_count(record.files_failed),
         total=fmt_count(record.files_total),
@@ -165,7 +179,7 @@ class BackupsModel(RecordTableModel[BackupRecord]):
         Column(
             QT_TRANSLATE_NOOP("columns", "Destination"),
             lambda r, m: r.destination.label,
-            tooltip=lambda r, m: r.destination.id,
+            tooltip=lambda r, m: r.destination.label,
         ),
         Column(QT_TRANSLATE_NOOP("columns", "Kind"), lambda r, m: state_word(r.kind)),
         Column(
@@ -185,7 +199,7 @@ class BackupsModel(RecordTableModel[BackupRecord]):
         Column(
             QT_TRANSLATE_NOOP("columns", "Files"),
             _files,
-            sort=lambda r, m: r.files_done,
+            sort=lambda r, m: files_handled(r),
             tooltip=_files_tooltip,
             numeric=True,
         ),

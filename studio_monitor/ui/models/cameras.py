@@ -80,6 +80,28 @@ def _last_shot_tooltip(record: CameraRecord, model: CamerasModel) -> str:
     return f"{fmt_time(record.last_shot_at, model.now())}\n{record.last_file or na()}"
 
 
+def _state_text(record: CameraRecord, _model: object) -> str:
+    # Paused ingest files nothing, whatever the camera does: never a green "shooting".
+    if record.paused:
+        return translate("CamerasModel", "paused")
+    return state_word(record.state)
+
+
+def _state_tone(record: CameraRecord, _model: object) -> theme.Tone | None:
+    if record.paused:
+        return "warning"
+    return theme.tone_for(theme.CAMERA_TONES, record.state)
+
+
+def _state_tooltip(record: CameraRecord, _model: object) -> str | None:
+    if record.paused:
+        return translate(
+            "CamerasModel",
+            "Ingest is paused: new photos wait in the hot folder until you resume it.",
+        )
+    return None
+
+
 def _battery_tone(record: CameraRecord, _model: object) -> theme.Tone | None:
     if record.battery_percent is None:
         return None
@@ -114,8 +136,9 @@ class CamerasModel(RecordTableModel[CameraRecord]):
         ),
         Column(
             QT_TRANSLATE_NOOP("columns", "State"),
-            lambda r, m: state_word(r.state),
-            tone=lambda r, m: theme.tone_for(theme.CAMERA_TONES, r.state),
+            _state_text,
+            tone=_state_tone,
+            tooltip=_state_tooltip,
         ),
         Column(QT_TRANSLATE_NOOP("columns", "Event"), _event_name),
         Column(
