@@ -45,10 +45,12 @@ from studio_monitor.errors import MessageTooLarge, ProtocolError, ResyncRequired
 from studio_monitor.protocol import (
     MAX_MESSAGE_BYTES,
     MAX_VALUE_BYTES,
+    MAX_VALUE_DEPTH,
     PublishChange,
     encode,
     is_valid_key,
     is_valid_topic,
+    value_too_deep,
 )
 
 log = logging.getLogger(__name__)
@@ -270,6 +272,8 @@ class Store:
         self._changes_made = 0
         self._generation_fd: int | None = None
         self._created = False
+        #: (topic, key) of stored records today's rules refuse (see `_purge_unfit`).
+        self._unfit: list[tuple[str, str]] = []
         self.path = data_dir / DB_NAME
         self._retention_changes = retention_changes
         self._retention_s = retention_s
@@ -322,6 +326,13 @@ class Store:
         )
         store._reader.execute("PRAGMA query_only = 1")
         store._committer = asyncio.create_task(store._commit_loop(), name="hub-store-commit")
+        if store._unfit:
+            future: asyncio.Future[dict[str, int]] = asyncio.get_running_loop().create_future()
+            deletes = [_Prepared(t, k, "delete", None, UNSET) for t, k in store._unfit]
+            store._pending.append(_Publish(deletes, future))
+            store._wakeup.set()
+            await future
+            store._unfit = []
         return store
 
     def _open_sync(self) -> None:
@@ -333,6 +344,7 @@ class Store:
         try:
             self._connect_and_load()
             self._check_generation()
+            self._purge_unfit()
         except _OlderStore as exc:
             self._move_aside("older", f"is older than the one this folder last served ({exc})")
         except sqlite3.DatabaseError as exc:
@@ -399,6 +411,7 @@ class Store:
             log.warning("cannot update %s: %s", GENERATION_NAME, exc)
 
     def _reset_mirror(self) -> None:
+        self._unfit.clear()
         self.records_bytes = 0
         self._changes_made = 0
         self._history_bytes.clear()
@@ -452,6 +465,14 @@ class Store:
         decoder = msgspec.json.Decoder(_StoredRecordValue)
         for topic, key, seq, data in db.execute("SELECT topic, key, seq, data FROM records"):
             value = _decode_row(decoder, data, f"record {topic}/{key}").value
+            if (
+                not is_valid_key(key)
+                or len(data) > MAX_VALUE_BYTES + len(key.encode()) + 2 * RECORD_OVERHEAD
+                or value_too_deep(value)
+            ):
+                # Accepted by an older hub, refused by today's rules (a value no client can
+                # decode, a spoofing key): it goes, with a delete change, at open.
+                self._unfit.append((topic, key))
             self._records.setdefault(topic, {})[key] = _Record(seq, Raw(bytes(data)), value)
             self.records_bytes += len(data)
         check = msgspec.json.Decoder(_StoredChangeShape)
@@ -487,6 +508,47 @@ class Store:
                 max_bytes=self._tail_bytes,
                 items=items,
                 nbytes=nbytes,
+            )
+
+    def _purge_unfit(self) -> None:
+        """Records today's rules refuse: logged, their topics' history cut at the present
+        (so no replay carries them; resuming clients take a snapshot), then deleted by one
+        ordinary commit (a delete change each), before anyone is served."""
+        bad_topics = sorted({t for t, _ in self._unfit if not is_valid_topic(t)})
+        if bad_topics:
+            assert self._writer is not None
+            db = self._writer
+            db.execute("BEGIN IMMEDIATE")
+            for table in ("records", "changes", "topics"):
+                db.executemany(f"DELETE FROM {table} WHERE topic = ?", [(t,) for t in bad_topics])
+            db.execute("COMMIT")
+            for topic in bad_topics:
+                self._seq.pop(topic, None)
+                self._floor.pop(topic, None)
+                self._last_ts.pop(topic, None)
+                self._records.pop(topic, None)
+                self._tail.pop(topic, None)
+                self._history_bytes.pop(topic, None)
+            log.warning("removed the store's topics with invalid names: %s", bad_topics)
+        unfit = [(t, k) for t, k in self._unfit if is_valid_topic(t)]
+        self._unfit = unfit
+        for topic in sorted({t for t, _ in unfit}):
+            seq = self._seq.get(topic, 0)
+            self._floor[topic] = max(self._floor.get(topic, 0), seq)
+            self._pending_deletes[topic] = self._floor[topic]
+            self._tail[topic] = _Tail(
+                first_seq=seq + 1, size=self._tail_size, max_bytes=self._tail_bytes
+            )
+        for topic, key in unfit:
+            log.warning(
+                "record %s/%r breaks today's rules for values and keys (nested over %d levels, "
+                "over %d bytes, or an invalid key): deleting it; history of %s before now is "
+                "no longer served",
+                topic,
+                key,
+                MAX_VALUE_DEPTH,
+                MAX_VALUE_BYTES,
+                topic,
             )
 
     def _take_lock(self) -> None:

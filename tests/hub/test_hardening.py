@@ -623,3 +623,48 @@ def test_the_change_log_on_disk_is_bounded_in_bytes_per_topic(tmp_path: Path) ->
             (kept,) = db.execute("SELECT SUM(LENGTH(data)) FROM changes").fetchone()
         assert kept <= bound + 256 * 1024, kept
         no_traceback(proc)
+
+
+def test_records_an_older_hub_accepted_that_no_client_can_decode_are_purged(
+    tmp_path: Path,
+) -> None:
+    with hub_process(tmp_path) as proc:
+        url = proc.start()
+        publish_sync(url, [put("camera", "good", {"n": 1}), put("camera", "deep", {"n": 2})])
+        publish_sync(url, [put("event", "e1", {"n": 3})])
+        epoch = httpx.get(f"{url}/health").json()["epoch"]
+        proc.terminate()
+        # What an older hub let in: a value 985 deep, and a key with a bidi override.
+        deep = nested_json(985)
+        with sqlite3.connect(proc.data_dir / "hub.sqlite") as db:
+            record = '{"topic":"camera","key":"deep","seq":2,"ts":1.0,"value":' + deep + "}"
+            change = (
+                '{"topic":"camera","key":"deep","seq":2,"op":"put","ts":1.0,"value":' + deep + "}"
+            )
+            db.execute("UPDATE records SET data = ? WHERE key = 'deep'", (record.encode(),))
+            db.execute(
+                "UPDATE changes SET data = ? WHERE topic = 'camera' AND seq = 2",
+                (change.encode(),),
+            )
+            spoof = '{"topic":"event","key":"e\u202e1","seq":1,"ts":1.0,"value":{}}'
+            db.execute(
+                "INSERT INTO records VALUES ('event', ?, 1, ?)", ("e\u202e1", spoof.encode())
+            )
+        url = proc.start()
+        assert httpx.get(f"{url}/health").json()["epoch"] == epoch  # history kept...
+        snapshot = httpx.get(f"{url}/api/v1/snapshot", headers=auth()).json()
+        assert sorted((r["topic"], r["key"]) for r in snapshot["records"]) == [
+            ("camera", "good"),
+            ("event", "e1"),
+        ]
+        # ... but no replay of the camera topic can carry the deep value any more.
+        old = httpx.get(
+            f"{url}/api/v1/changes", params={"epoch": epoch, "cursors": "camera:0"}, headers=auth()
+        )
+        assert old.status_code == 409
+        now = httpx.get(
+            f"{url}/api/v1/changes", params={"epoch": epoch, "cursors": "camera:2"}, headers=auth()
+        ).json()
+        assert [(c["key"], c["op"]) for c in now["changes"]] == [("deep", "delete")]
+        assert "breaks today's rules" in proc.log_text()
+        no_traceback(proc)
