@@ -26,6 +26,7 @@ import pytest
 import tomli_w
 
 from studio_monitor.hub.sources.backup.volumes import MARKER_NAME
+from studio_monitor.hub.sources.names import fold
 from studio_monitor.protocol.records import SafetyRecord, from_value
 from tests.support.hub import HubProcess, auth
 
@@ -196,16 +197,26 @@ def test_long_and_look_alike_names_back_up(tmp_path: Path) -> None:
     with hub(tmp_path, usb) as h:
         event_id, folder = h.create_event()
         shared = "A" * 100
-        names = [f"{shared}_1.JPG", f"{shared}_2.JPG", "B" * 236 + ".NEF", "CON.JPG"]
+        names = [
+            f"{shared}_1.JPG",
+            f"{shared}_2.JPG",
+            "B" * 236 + ".NEF",
+            "CON.JPG",
+            "IMG_0001.JPG",
+            "img_0001.jpg",  # one file on exFAT, NTFS and APFS: never one copy
+        ]
         assert len(names[2].encode()) == 240
         for name in names:
             (folder / name).write_bytes(os.urandom(20_000))
-        h.wait(lambda r: r.get(("event", event_id), {}).get("photos") == 4, "4 photos")
+        h.wait(lambda r: r.get(("event", event_id), {}).get("photos") == 6, "6 photos")
         job = h.backup(event_id)
         assert job["state"] == "completed", job
-        assert (job["verified"], job["files_failed"]) == (4, 0)
-        copies = {b2(p.read_bytes()) for p in (usb / folder.name).iterdir() if p.is_file()}
-        assert copies == {b2((folder / n).read_bytes()) for n in names}
+        assert (job["verified"], job["files_failed"]) == (6, 0)
+        copied = [p for p in (usb / folder.name).iterdir() if p.is_file()]
+        assert {b2(p.read_bytes()) for p in copied} == {
+            b2((folder / n).read_bytes()) for n in names
+        }
+        assert len({fold(p.name) for p in copied}) == len(names)
         # CON is a device on Windows: the copy has another name.
         assert not (usb / folder.name / "CON.JPG").exists()
 
