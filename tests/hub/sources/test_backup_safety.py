@@ -16,6 +16,7 @@ import hashlib
 import os
 import shutil
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,6 +26,8 @@ import httpx
 import pytest
 import tomli_w
 
+from studio_monitor.hub.sources.backup.engine import BackupEngine, JobProgress, JobSpec
+from studio_monitor.hub.sources.backup.manifest import DestinationSpec, Manifest
 from studio_monitor.hub.sources.backup.volumes import MARKER_NAME
 from studio_monitor.hub.sources.names import fold
 from studio_monitor.protocol.records import SafetyRecord, from_value
@@ -341,3 +344,41 @@ def test_a_copied_marker_on_the_system_disk_is_not_the_drive(tmp_path: Path, dri
         assert "not on the drive mounted at" in refused["error"]["message"]
         assert sorted(p.name for p in backups.iterdir()) == [MARKER_NAME]
         shutil.rmtree(backups)
+
+
+def test_a_drive_pulled_during_a_job_never_ends_completed(tmp_path: Path, drive: Drive) -> None:
+    # The drive goes away (a lazy unmount: open files still finish on it) in the middle of
+    # the copy; the job must not call anything verified on what is now the system disk.
+    source = tmp_path / "Events" / "2024-06-01 Gala"
+    source.mkdir(parents=True)
+    for i in range(6):
+        (source / f"IMG_{i}.JPG").write_bytes(os.urandom(200_000))
+    manifest = Manifest(tmp_path / "data" / "backup.sqlite")
+    destination = DestinationSpec(id="usb", label="USB", path=drive.mount_point / "Backups")
+    chunks = [0]
+
+    def pull_the_drive() -> None:
+        chunks[0] += 1
+        if chunks[0] == 3:
+            subprocess.run(["umount", "-l", str(drive.mount_point)], check=True)
+            drive.mounted = False
+
+    def run(engine: BackupEngine, job_id: str) -> JobProgress:
+        spec = JobSpec(job_id, "ev1", "copy", source, destination)
+        return engine.run(spec, threading.Event(), lambda _p: None)
+
+    try:
+        first = run(BackupEngine(manifest, chunk_size=64 * 1024, reserve_bytes=0), "j0")
+        assert first.state == "completed"
+        for i in range(6):
+            (source / f"IMG_{i}.JPG").write_bytes(os.urandom(200_000))
+        engine = BackupEngine(
+            manifest, chunk_size=64 * 1024, reserve_bytes=0, chunk_hook=pull_the_drive
+        )
+        result = run(engine, "j1")
+        assert result.state == "failed", result
+        assert result.error is not None
+        assert result.error.code == "destination_missing"
+        assert not any(drive.mount_point.iterdir())
+    finally:
+        manifest.close()
