@@ -18,6 +18,11 @@ comment segment), about 12 MB each.
     .venv/bin/python benchmarks/ingest/run.py                 # 20 drops + 40 photos, ~1 min
     .venv/bin/python benchmarks/ingest/run.py --quick         # 8 drops + 12 photos
     .venv/bin/python benchmarks/ingest/run.py --stable-s 0.25 --dir /mnt/ssd
+    .venv/bin/python benchmarks/ingest/run.py --format nef   # 24 MiB NEFs instead
+
+The completeness checks are on, as in the product: each settled file's structure is read
+(JPEG segments and end marker; for `--format nef` every IFD, strip and the EXIF IFD of a
+TIFF-based RAW laid out as a Nikon writes it: IFD0 with preview, SubIFD with the raw strips).
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from studio_monitor.hub.sources.ingest.settings import IngestSettings
 from studio_monitor.hub.sources.ingest.source import IngestSource
 from studio_monitor.protocol import PublishChange
+from tests.hub.sources.test_ingest_formats import tiff_photo
 from tests.hub.sources.test_ingest_parts import camera_exif, preview_of
 
 MB = 1_000_000
@@ -123,7 +129,19 @@ async def run(args: argparse.Namespace, root: Path) -> dict[str, Any]:
     source = IngestSource(settings, root / "data")
     task = asyncio.create_task(source.run(publisher))
     print("making the photo...", flush=True)
-    photo = await asyncio.to_thread(base_photo)
+    if args.format == "nef":
+        ext = "NEF"
+        photo = await asyncio.to_thread(tiff_photo, raw_size=24 * 1024 * 1024)
+
+        def make(n: int) -> bytes:
+            return tiff_photo(raw_size=24 * 1024 * 1024, seed=n % 250 + 1, serial=f"{n}")
+    else:
+        ext = "JPG"
+        photo = await asyncio.to_thread(base_photo)
+
+        def make(n: int) -> bytes:
+            return unique(photo, n)
+
     size_mb = len(photo) / MB
     try:
         while not source.status()["folders"].get(str(hot)):  # noqa: ASYNC110 - polls a status
@@ -131,8 +149,8 @@ async def run(args: argparse.Namespace, root: Path) -> dict[str, Any]:
         # Latency: one photo at a time.
         latencies: list[float] = []
         for n in range(args.drops):
-            name = f"LAT_{n:04d}.JPG"
-            data = unique(photo, n)
+            name = f"LAT_{n:04d}.{ext}"
+            data = make(n)
             with (hot / name).open("wb") as out:
                 out.write(data)
             complete = time.monotonic()
@@ -143,7 +161,7 @@ async def run(args: argparse.Namespace, root: Path) -> dict[str, Any]:
         await source.commands()["ingest.pause"]({})
         before = publisher.ingested
         for n in range(args.batch):
-            (hot / f"THR_{n:04d}.JPG").write_bytes(unique(photo, 100_000 + n))
+            (hot / f"THR_{n:04d}.{ext}").write_bytes(make(100_000 + n))
         while source.status()["ready"] < args.batch:  # noqa: ASYNC110 - polls a status
             await asyncio.sleep(0.05)
         started = time.monotonic()
@@ -155,6 +173,7 @@ async def run(args: argparse.Namespace, root: Path) -> dict[str, Any]:
         with contextlib.suppress(asyncio.CancelledError):
             await task
     return {
+        "format": args.format,
         "photo_mb": round(size_mb, 1),
         "stable_s": args.stable_s,
         "drops": args.drops,
@@ -177,6 +196,9 @@ def main() -> None:
     parser.add_argument("--stable-s", type=float, default=1.0, help="stability window (s)")
     parser.add_argument("--dir", type=Path, help="where to put the hot folder and library")
     parser.add_argument("--quick", action="store_true", help="8 drops and 12 photos")
+    parser.add_argument(
+        "--format", choices=("jpeg", "nef"), default="jpeg", help="24 MP JPEGs or 24 MiB NEFs"
+    )
     args = parser.parse_args()
     if args.quick:
         args.drops, args.batch = 8, 12
@@ -187,7 +209,8 @@ def main() -> None:
         result = asyncio.run(run(args, root))
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    print(f"CPUs: {os.cpu_count()}  photo: {result['photo_mb']} MB (24 MP JPEG)")
+    kind = "24 MP JPEG" if result["format"] == "jpeg" else "NEF, TIFF-based RAW"
+    print(f"CPUs: {os.cpu_count()}  photo: {result['photo_mb']} MB ({kind})")
     print(
         f"latency file complete -> record ({result['drops']} drops, stable_s "
         f"{result['stable_s']}): p50 {result['latency_p50_s']} s, p99 "
