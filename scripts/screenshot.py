@@ -145,6 +145,7 @@ async def stage(
     event_name: str = "Smith wedding",
 ) -> None:
     from studio_monitor.ui.app import AppController
+    from studio_monitor.ui.i18n import translate
 
     assert isinstance(controller, AppController)
     models = controller.models
@@ -155,7 +156,9 @@ async def stage(
     if demo:
         today = dt.date.today().isoformat()
         controller.commands.send(
-            "event.create", {"name": event_name, "date": today}, "Create event"
+            "event.create",
+            {"name": event_name, "date": today},
+            translate("EventsDock", "Create event"),
         )
         await until(lambda: models.events.rowCount() > 0, 30, "the event")
         await asyncio.to_thread(hot_folder.mkdir, parents=True, exist_ok=True)
@@ -176,7 +179,9 @@ async def stage(
             "18 shots filed",
         )
         event_id = models.events.key_at(0)
-        controller.commands.send("backup.start", {"event_id": event_id}, "Start backup")
+        controller.commands.send(
+            "backup.start", {"event_id": event_id}, translate("EventsDock", "Start backup")
+        )
         await until(
             lambda: any(r.state == "completed" for _k, r in models.backups.records()),
             90,

@@ -142,14 +142,15 @@ def fmt_time(
 
 
 def fmt_date(iso_date: str | None) -> str:
-    """An ISO date (`"2026-03-14"`) as the locale writes it short (`"3/14/26"`, `"14/03/26"`);
-    the text itself when it is not a date."""
+    """An ISO date (`"2026-03-14"`) with the locale's month name: `"14 Mar 2026"`
+    (`"14 Agu 2026"` in August in Indonesian); the text itself when it is not a date."""
     if not iso_date:
         return na()
     date = QDate.fromString(iso_date, "yyyy-MM-dd")
     if not date.isValid():
         return iso_date
-    return QLocale().toString(date, QLocale.FormatType.ShortFormat)
+    # Translators: a Qt date pattern (d day, MMM short month name, yyyy year).
+    return QLocale().toString(date, translate("format", "d MMM yyyy"))
 
 
 def fmt_eta(seconds: float | None) -> str:

@@ -101,12 +101,12 @@ def test_numbers_follow_the_locale() -> None:
         assert fmt_rate(45_600_000) == "45,6 MB/s"
         assert fmt_percent(42.45, 1) == "42,5 %"
         assert fmt_interval(4.5) == "4,5 s"
-        assert fmt_date("2026-08-17") == "17/08/26"
+        assert fmt_date("2026-08-17") == "17 Agu 2026"
         when = time.mktime((2024, 8, 3, 14, 5, 0, 0, 0, -1))
         now = time.mktime((2024, 9, 15, 14, 0, 0, 0, 0, -1))
         assert fmt_time(when, now) == "3 Agu 14:05"
     finally:
         QLocale.setDefault(QLocale("en_US"))
     assert fmt_count(1234567) == "1,234,567"
-    assert fmt_date("2026-08-17") == "8/17/26"
+    assert fmt_date("2026-08-17") == "17 Aug 2026"
     assert fmt_date("soon") == "soon"

@@ -1701,6 +1701,10 @@ Hot folder: {folder}</translation>
         <translation>d MMM yyyy HH.mm</translation>
     </message>
     <message>
+        <source>d MMM yyyy</source>
+        <translation>d MMM yyyy</translation>
+    </message>
+    <message>
         <source>done</source>
         <translation>selesai</translation>
     </message>

@@ -13,7 +13,15 @@ from enum import IntEnum
 
 from studio_monitor.protocol.records import DestinationBackup, EventRecord
 from studio_monitor.ui import theme
-from studio_monitor.ui.format import fmt_ago, fmt_bytes, fmt_count, fmt_duration, fmt_time, na
+from studio_monitor.ui.format import (
+    fmt_ago,
+    fmt_bytes,
+    fmt_count,
+    fmt_date,
+    fmt_duration,
+    fmt_time,
+    na,
+)
 from studio_monitor.ui.i18n import QT_TRANSLATE_NOOP, translate
 from studio_monitor.ui.i18n.words import state_word
 from studio_monitor.ui.models.base import Column, RecordTableModel
@@ -167,7 +175,12 @@ class EventsModel(RecordTableModel[EventRecord]):
 
     COLUMNS = (
         Column(QT_TRANSLATE_NOOP("columns", "Event"), lambda r, m: r.name),
-        Column(QT_TRANSLATE_NOOP("columns", "Date"), lambda r, m: r.date),
+        Column(
+            QT_TRANSLATE_NOOP("columns", "Date"),
+            lambda r, m: fmt_date(r.date),
+            sort=lambda r, m: r.date,
+            tooltip=lambda r, m: r.date,
+        ),
         Column(
             QT_TRANSLATE_NOOP("columns", "State"),
             lambda r, m: state_word(r.state),
