@@ -43,11 +43,17 @@ class Usage(Struct, kw_only=True):
 
 
 class Disk(Struct, kw_only=True):
+    #: The disk's mount point when known, else the folder it was measured at.
     mount: str
     total: int | None = None
     used: int | None = None
     free: int | None = None
     percent: float | None = None
+    #: What this disk holds for the studio: any of "system", "hub" (the hub's data),
+    #: "library" (event folders), "backup" (a backup destination). Empty from older hubs.
+    holds: list[str] = msgspec.field(default_factory=list)
+    #: The folders of those (library, destinations, hub data) that lie on this disk.
+    paths: list[str] = msgspec.field(default_factory=list)
 
 
 class NetRates(Struct, kw_only=True):

@@ -55,7 +55,10 @@ def test_first_sample_leaves_rates_unknown_then_fills_them(tmp_path: Path) -> No
     assert second.cpu_count == psutil.cpu_count()
     assert second.memory is not None
     assert second.memory.total == psutil.virtual_memory().total
+    # The system disk is measured at "/" (or the system drive) itself: it is there even
+    # where psutil lists no partition (a minimal container).
     assert second.disks
+    assert "system" in second.disks[0].holds
     assert all(d.total is None or d.used is not None for d in second.disks)
     assert second.sampled_at is not None
     # It is a valid record value, as the app reads it.
@@ -119,5 +122,74 @@ async def test_the_system_record_reaches_clients_of_a_real_hub(tmp_path: Path) -
                 assert isinstance(change.value, dict)
                 record = from_value(SystemRecord, change.value)
                 assert record.hub is not None
+                # The hub's data folder is on a disk shown, by path.
+                assert any(str(hub.config.data_dir) in d.paths for d in record.disks)
                 if record.hub.clients == 1:
                     break
+
+
+def test_disks_are_those_that_hold_the_studios_folders_by_path(tmp_path: Path) -> None:
+    library, hub_data = tmp_path / "Events", tmp_path / "hub"
+    library.mkdir()
+    not_yet = tmp_path / "Backups" / "not created yet"
+    source = SystemSource(
+        "pc",
+        battery=no_battery,
+        folders={"library": [library], "hub": [hub_data], "backup": [not_yet]},
+    )
+    disks = source.sample().disks
+    # tmp_path is on one device: one disk holds all three, listed by path; a destination not
+    # created yet is measured at its nearest existing parent.
+    holding = [d for d in disks if str(library) in d.paths]
+    assert len(holding) == 1
+    disk = holding[0]
+    assert {"library", "hub", "backup"} <= set(disk.holds)
+    assert set(disk.paths) == {str(library), str(hub_data), str(not_yet)}
+    assert disk.total is not None
+    assert disk.free is not None
+    assert disk.total >= disk.free
+    assert len({d.mount for d in disks}) == len(disks)  # each device once
+    assert sum("system" in d.holds for d in disks) == 1
+
+
+def test_events_add_their_folders_and_destinations(tmp_path: Path) -> None:
+    source = SystemSource("pc", battery=no_battery)
+    folders = source._folders_of(
+        {
+            "e1": {
+                "folder": str(tmp_path / "e1"),
+                "backup": {"destinations": [{"id": "usb", "path": str(tmp_path / "usb")}]},
+            },
+            "bad": {"folder": 3, "backup": None},
+        }
+    )
+    assert folders == {"library": [tmp_path / "e1"], "backup": [tmp_path / "usb"]}
+
+
+def test_network_rates_leave_loopback_out() -> None:
+    import socket
+    import time as _time
+
+    source = SystemSource("pc", battery=no_battery)
+    source.sample()
+    started = _time.monotonic()
+    # 40 MB over 127.0.0.1 between two readings: none of it is network traffic.
+    server = socket.create_server(("127.0.0.1", 0))
+    client = socket.create_connection(server.getsockname())
+    peer, _ = server.accept()
+    chunk = b"x" * 1_000_000
+    received = 0
+    for _ in range(40):
+        client.sendall(chunk)
+        while received < 1_000_000 * (_ + 1):
+            received += len(peer.recv(4_000_000))
+    for sock in (client, peer, server):
+        sock.close()
+    net = source.sample().net
+    elapsed = _time.monotonic() - started
+    assert net is not None
+    assert net.sent_bps is not None
+    assert net.recv_bps is not None
+    # Whatever the real card did meanwhile, it is far from the 40 MB that went over loopback.
+    assert net.sent_bps * elapsed < 10_000_000
+    assert net.recv_bps * elapsed < 10_000_000

@@ -1,7 +1,12 @@
 """The system source: this PC's health (psutil) every 2 s, as `system/<host_id>` (PROTOCOL.md 5).
 
-What a studio needs at a glance: CPU, memory, swap, every real disk (the one the photos land
-on must not fill up), network rates, the battery of a laptop, and the hub process itself.
+What a studio needs at a glance: CPU, memory, swap, the disks that matter (the system disk
+and, by path, those holding the library, each backup destination and the hub's data: the one
+the photos land on must not fill up), network rates of the real network cards (loopback and
+virtual interfaces left out: the hub talking to the app on 127.0.0.1 is not network
+traffic), the battery of a laptop, and the hub process itself. Disks are measured at their
+folders (`shutil.disk_usage`), so they are shown even where psutil lists no partition (a
+container); another user's mount that holds nothing of the studio's is not shown.
 Anything the platform cannot tell is `null`, never a guess: the first sample has no CPU
 percentage or network rate yet (they need two readings), a desktop has no battery, and
 `sensors_battery()` is wrapped because it can raise on some machines.
@@ -16,12 +21,15 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import os
 import platform
 import re
+import shutil
 import socket
+import sys
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Final
 
@@ -29,6 +37,7 @@ import psutil
 
 from studio_monitor.errors import ConfigError
 from studio_monitor.hub.config import HubConfig
+from studio_monitor.hub.sources import paths as default_paths
 from studio_monitor.hub.sources.base import Publisher, Source
 from studio_monitor.protocol import PublishChange
 from studio_monitor.protocol.records import (
@@ -50,6 +59,26 @@ DEFAULT_INTERVAL_S: Final = 2.0
 _SKIP_FSTYPES: Final = frozenset(
     {"squashfs", "tmpfs", "devtmpfs", "ramfs", "autofs", "iso9660", "udf", "proc", "sysfs"}
 )
+#: Interfaces that carry no traffic to or from the network: loopback, and the virtual
+#: bridges and pairs of containers and VMs (their traffic is counted again on the real card).
+_VIRTUAL_NIC_PREFIXES: Final = (
+    "lo",
+    "docker",
+    "veth",
+    "br-",
+    "virbr",
+    "vboxnet",
+    "vmnet",
+    "cni",
+    "flannel",
+    "cali",
+    "kube",
+    "ifb",
+    "dummy",
+    "loopback pseudo-interface",
+)
+#: Order of the kinds of folder a disk may hold, as shown.
+HOLDS_ORDER: Final = ("system", "library", "backup", "hub")
 
 BatteryProbe = Callable[[], Any]
 
@@ -114,8 +143,12 @@ class SystemSource(Source):
         monotonic: Callable[[], float] = time.monotonic,
         hostname: str | None = None,
         hub_process: psutil.Process | None = None,
+        folders: Mapping[str, Iterable[Path]] | None = None,
     ) -> None:
         self.host_id = host_id
+        #: The folders whose disks are shown, by kind ("library", "backup", "hub"); the
+        #: event records add each event's folder and destinations as they come.
+        self.folders: dict[str, list[Path]] = {k: list(v) for k, v in (folders or {}).items()}
         self.interval_s = interval_s
         self._clients = clients
         self._battery = battery
@@ -129,13 +162,14 @@ class SystemSource(Source):
             else (psutil.Process() if clients is not None else None)
         )
         self._primed = False
-        self._last_net: tuple[float, int, int] | None = None
+        self._last_net: tuple[float, dict[str, tuple[int, int]]] | None = None
 
     async def run(self, publisher: Publisher) -> None:
         next_at = self._monotonic()
         while True:
             try:
-                record = await asyncio.to_thread(self.sample)
+                folders = self._folders_of(publisher.records("event"))
+                record = await asyncio.to_thread(self.sample, folders)
                 await publisher.publish(
                     [PublishChange(topic=TOPIC, key=self.host_id, op="put", value=to_value(record))]
                 )
@@ -149,7 +183,24 @@ class SystemSource(Source):
                 next_at = now + self.interval_s
             await asyncio.sleep(next_at - now)
 
-    def sample(self) -> SystemRecord:
+    def _folders_of(self, events: Mapping[str, Any]) -> dict[str, list[Path]]:
+        """The configured folders plus each event's folder and backup destinations."""
+        folders = {kind: list(paths) for kind, paths in self.folders.items()}
+        for event in events.values():
+            if not isinstance(event, Mapping):
+                continue
+            folder = event.get("folder")
+            if isinstance(folder, str) and folder:
+                folders.setdefault("library", []).append(Path(folder))
+            backup = event.get("backup")
+            listed = backup.get("destinations") if isinstance(backup, Mapping) else None
+            for dest in listed if isinstance(listed, list) else []:
+                path = dest.get("path") if isinstance(dest, Mapping) else None
+                if isinstance(path, str) and path:
+                    folders.setdefault("backup", []).append(Path(path))
+        return folders
+
+    def sample(self, folders: Mapping[str, Iterable[Path]] | None = None) -> SystemRecord:
         """One reading. CPU and network figures are None until a previous reading exists."""
         primed = self._primed
         self._primed = True
@@ -163,7 +214,7 @@ class SystemSource(Source):
             cpu_count=_safe(psutil.cpu_count),
             memory=_usage(psutil.virtual_memory),
             swap=_usage(psutil.swap_memory),
-            disks=_disks(),
+            disks=disks_for(self.folders if folders is None else folders),
             net=self._net(),
             battery=self._read_battery(),
             hub=hub,
@@ -172,19 +223,27 @@ class SystemSource(Source):
 
     def _net(self) -> NetRates:
         try:
-            # Typed as always present, but None on a machine with no interface at all.
-            counters: Any = psutil.net_io_counters()
+            per_nic: Any = psutil.net_io_counters(pernic=True)
         except Exception:
             return NetRates()
-        if counters is None:
+        if not per_nic:
             return NetRates()
+        loopback = _loopback_nics()
+        counters = {
+            name: (c.bytes_sent, c.bytes_recv)
+            for name, c in per_nic.items()
+            if name not in loopback and not is_virtual_nic(name)
+        }
         now = self._monotonic()
         last = self._last_net
-        self._last_net = (now, counters.bytes_sent, counters.bytes_recv)
+        self._last_net = (now, counters)
         if last is None:
             return NetRates()
         elapsed = now - last[0]
-        sent, recv = counters.bytes_sent - last[1], counters.bytes_recv - last[2]
+        # Only cards present at both readings: one plugged in meanwhile has no rate yet.
+        common = counters.keys() & last[1].keys()
+        sent = sum(counters[n][0] - last[1][n][0] for n in common)
+        recv = sum(counters[n][1] - last[1][n][1] for n in common)
         if elapsed <= 0 or sent < 0 or recv < 0:  # counters reset (interface gone, wrap)
             return NetRates()
         return NetRates(sent_bps=round(sent / elapsed, 1), recv_bps=round(recv / elapsed, 1))
@@ -263,33 +322,112 @@ def _usage(probe: Callable[[], Any]) -> Usage | None:
     return Usage(total=int(reading.total), used=int(reading.used), percent=_pct(reading.percent))
 
 
-def _disks() -> list[Disk]:
+def is_virtual_nic(name: str) -> bool:
+    """Loopback or a virtual interface by its name (the flags say it better, where known)."""
+    return name.lower().startswith(_VIRTUAL_NIC_PREFIXES)
+
+
+def _loopback_nics() -> set[str]:
     try:
-        partitions = psutil.disk_partitions(all=False)
+        stats = psutil.net_if_stats()
+    except Exception:
+        return set()
+    return {name for name, st in stats.items() if "loopback" in getattr(st, "flags", "")}
+
+
+def system_folder() -> Path:
+    """The system disk's root: `C:\\` (the system drive) on Windows, `/` elsewhere."""
+    if sys.platform == "win32":
+        return Path(os.environ.get("SYSTEMDRIVE", "C:") + "\\")
+    return Path("/")
+
+
+def _existing(path: Path) -> Path | None:
+    """`path`, or its nearest existing parent (a destination not created yet lies on the
+    disk of its parent)."""
+    for candidate in (path, *path.parents):
+        try:
+            if candidate.exists():
+                return candidate
+        except OSError:
+            continue
+    return None
+
+
+def _mount_points() -> list[str]:
+    try:
+        partitions = psutil.disk_partitions(all=True)
     except Exception:
         return []
-    disks: list[Disk] = []
-    seen: set[str] = set()
-    for part in partitions:
-        if part.fstype in _SKIP_FSTYPES or "cdrom" in part.opts:
+    return [p.mountpoint for p in partitions if p.fstype not in _SKIP_FSTYPES]
+
+
+def _mount_of(path: Path, mounts: list[str]) -> str | None:
+    text = str(path)
+    best: str | None = None
+    for mount in mounts:
+        inside = text == mount or mount == "/" or text.startswith(mount.rstrip("/\\") + os.sep)
+        if inside and (best is None or len(mount) > len(best)):
+            best = mount
+    return best
+
+
+def _same_device(path: str, device: object) -> bool:
+    try:
+        return os.stat(path).st_dev == device
+    except OSError:
+        return False
+
+
+def disks_for(folders: Mapping[str, Iterable[Path]]) -> list[Disk]:
+    """One `Disk` per device that holds the system or one of `folders` (kind -> paths),
+    measured at the folder itself, so no partition list is needed."""
+    wanted: list[tuple[str, Path]] = [("system", system_folder())]
+    for kind in HOLDS_ORDER:
+        wanted += [(kind, Path(p)) for p in folders.get(kind, ())]
+    mounts = _mount_points()
+    by_device: dict[object, dict[str, Any]] = {}
+    for kind, folder in wanted:
+        existing = _existing(folder)
+        if existing is None:
             continue
-        # The same device mounted twice (bind mounts, snaps) is one disk.
-        ident = part.device or part.mountpoint
-        if ident in seen:
-            continue
-        seen.add(ident)
         try:
-            usage = psutil.disk_usage(part.mountpoint)
-        except (OSError, RuntimeError):
-            disks.append(Disk(mount=part.mountpoint))
+            device: object = os.stat(existing).st_dev
+        except OSError:
+            device = str(existing)
+        entry = by_device.get(device)
+        if entry is None:
+            mount = _mount_of(existing, mounts) if kind != "system" else str(existing)
+            if mount is not None and not _same_device(mount, device):
+                mount = None  # a mount psutil does not list (tmpfs, a container's volume)
+            entry = by_device[device] = {
+                "mount": mount or str(existing),
+                "at": existing,
+                "holds": [],
+                "paths": [],
+            }
+        if kind not in entry["holds"]:
+            entry["holds"].append(kind)
+        if kind != "system" and str(folder) not in entry["paths"]:
+            entry["paths"].append(str(folder))
+    disks: list[Disk] = []
+    for entry in by_device.values():
+        holds = sorted(entry["holds"], key=HOLDS_ORDER.index)
+        try:
+            usage = shutil.disk_usage(entry["at"])
+        except OSError:
+            disks.append(Disk(mount=entry["mount"], holds=holds, paths=entry["paths"]))
             continue
+        used = usage.total - usage.free
         disks.append(
             Disk(
-                mount=part.mountpoint,
+                mount=entry["mount"],
                 total=int(usage.total),
-                used=int(usage.used),
+                used=int(used),
                 free=int(usage.free),
-                percent=_pct(usage.percent),
+                percent=_pct(100.0 * used / usage.total) if usage.total else None,
+                holds=holds,
+                paths=entry["paths"],
             )
         )
     return disks
@@ -308,7 +446,34 @@ def from_config(
     interval = section.get("interval_s", DEFAULT_INTERVAL_S)
     if isinstance(interval, bool) or not isinstance(interval, int | float) or interval < 0.5:
         raise ConfigError("[sources.system] interval_s must be a number of seconds, at least 0.5")
-    return SystemSource(host_id_for(config.data_dir), interval_s=float(interval), clients=clients)
+    return SystemSource(
+        host_id_for(config.data_dir),
+        interval_s=float(interval),
+        clients=clients,
+        folders=configured_folders(config),
+    )
+
+
+def configured_folders(config: HubConfig) -> dict[str, list[Path]]:
+    """The hub's data folder, the library root and the destinations of the events source's
+    settings (or their defaults); each event's own folders come with its record."""
+    events = config.sources.get("events", {})
+    root = events.get("library_root") if isinstance(events, Mapping) else None
+    library = Path(root).expanduser() if isinstance(root, str) else None
+    backups: list[Path] = []
+    listed = events.get("destinations") if isinstance(events, Mapping) else None
+    if isinstance(listed, list):
+        for item in listed:
+            path = item.get("path") if isinstance(item, Mapping) else None
+            if isinstance(path, str) and path:
+                backups.append(Path(path).expanduser())
+    else:
+        backups.append(default_paths.default_backup_dir())
+    return {
+        "hub": [config.data_dir],
+        "library": [library or default_paths.default_library_root()],
+        "backup": backups,
+    }
 
 
 __all__ = ["SystemSource", "from_config", "host_id_for", "make_host_id"]
