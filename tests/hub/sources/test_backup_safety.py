@@ -382,3 +382,35 @@ def test_a_drive_pulled_during_a_job_never_ends_completed(tmp_path: Path, drive:
         assert not any(drive.mount_point.iterdir())
     finally:
         manifest.close()
+
+
+def test_copies_made_before_markers_are_read_back_from_the_marked_drive(tmp_path: Path) -> None:
+    # A manifest from before destinations had markers says "verified" for copies that might
+    # have gone to the wrong disk: they are read back once from the marked drive.
+    source = tmp_path / "Events" / "Gala"
+    source.mkdir(parents=True)
+    for i in range(3):
+        (source / f"IMG_{i}.JPG").write_bytes(os.urandom(10_000))
+    usb = tmp_path / "usb"
+    usb.mkdir()
+    manifest = Manifest(tmp_path / "data" / "backup.sqlite")
+    destination = DestinationSpec(id="usb", label="USB", path=usb)
+    engine = BackupEngine(manifest, chunk_size=64 * 1024, reserve_bytes=0)
+
+    def run(job_id: str) -> JobProgress:
+        spec = JobSpec(job_id, "ev1", "copy", source, destination)
+        return engine.run(spec, threading.Event(), lambda _p: None)
+
+    try:
+        assert run("j0").state == "completed"
+        with manifest._tx() as db:  # what an older manifest looks like
+            db.execute("DELETE FROM destinations")
+        (usb / MARKER_NAME).unlink()
+        (usb / "Gala" / "IMG_1.JPG").unlink()  # it "went elsewhere"
+        again = run("j1")
+        assert again.state == "completed", again
+        assert (again.files_skipped, again.verified) == (0, 3)
+        assert (usb / MARKER_NAME).is_file()
+        assert (usb / "Gala" / "IMG_1.JPG").read_bytes() == (source / "IMG_1.JPG").read_bytes()
+    finally:
+        manifest.close()
