@@ -124,15 +124,35 @@ def _box(kind: bytes, payload: bytes) -> bytes:
     return struct.pack(">I4s", 8 + len(payload), kind) + payload
 
 
-def heic_photo(seed: int = 1, data_size: int = 32 * 1024) -> bytes:
-    """An HEIF file's top level: ftyp, meta, mdat (the coded image)."""
-    meta = _box(b"hdlr", b"\0" * 8 + b"pict" + b"\0" * 13)
+def heic_photo(seed: int = 1, data_size: int = 32 * 1024, exif: Image.Exif | None = None) -> bytes:
+    """A HEIF file: ftyp, meta (hdlr, iinf naming an `hvc1` image and an `Exif` item, iloc
+    locating both in mdat), mdat (the EXIF item, then the coded image)."""
     data = bytes((i * 13 + seed) % 251 + 1 for i in range(data_size))
-    return (
-        _box(b"ftyp", b"heic\0\0\0\0mif1heic")
-        + _box(b"meta", b"\0\0\0\0" + meta)
-        + _box(b"mdat", data)
-    )
+    exif_blob = b"\0\0\0\0" + (exif.tobytes()[6:] if exif is not None else b"")
+
+    def full(kind: bytes, version: int, payload: bytes) -> bytes:
+        return _box(kind, bytes([version, 0, 0, 0]) + payload)
+
+    def infe(item_id: int, item_type: bytes) -> bytes:
+        return full(b"infe", 2, struct.pack(">HH4s", item_id, 0, item_type) + b"\0")
+
+    items = [(1, b"hvc1")] + ([(2, b"Exif")] if exif is not None else [])
+
+    def meta(offsets: dict[int, tuple[int, int]]) -> bytes:
+        iinf = full(b"iinf", 0, struct.pack(">H", len(items)) + b"".join(infe(*i) for i in items))
+        iloc_body = b"\x44\x00" + struct.pack(">H", len(items))
+        for item_id, _ in items:
+            offset, length = offsets.get(item_id, (0, 0))
+            iloc_body += struct.pack(">HHHII", item_id, 0, 1, offset, length)
+        hdlr = full(b"hdlr", 0, b"\0" * 4 + b"pict" + b"\0" * 13)
+        return full(b"meta", 0, hdlr + iinf + full(b"iloc", 0, iloc_body))
+
+    ftyp = _box(b"ftyp", b"heic\0\0\0\0mif1heic")
+    mdat_payload_at = len(ftyp) + len(meta({})) + 8
+    offsets = {1: (mdat_payload_at + len(exif_blob), len(data))}
+    if exif is not None:
+        offsets[2] = (mdat_payload_at, len(exif_blob))
+    return ftyp + meta(offsets) + _box(b"mdat", exif_blob + data)
 
 
 def mpf_jpeg(seed: int = 1) -> bytes:
@@ -251,7 +271,8 @@ def sample_of(extension: str, seed: int) -> tuple[bytes, str | None]:
         exif = exif_for("Canon", "Canon EOS R5", f"5{seed:03d}")
         return make_jpeg(seed, exif=exif), f"canon-eos-r5-5{seed:03d}"
     if fmt.container is Container.ISOBMFF:
-        return heic_photo(seed), None  # HEIF metadata is not read: the folder's camera
+        exif = exif_for("Apple", "iPhone 15 Pro", f"6{seed:03d}")
+        return heic_photo(seed, exif=exif), f"apple-iphone-15-pro-6{seed:03d}"
     return b"FOVb" + bytes((i * 3 + seed) % 250 + 1 for i in range(8192)), None  # opaque
 
 

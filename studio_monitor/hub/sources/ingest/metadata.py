@@ -3,7 +3,8 @@
 Make, model, body serial and capture time come from EXIF through exifread, which reads JPEG
 and the TIFF-based RAW formats (CR2, NEF, ARW, ORF, DNG). Two RAW formats need a step first:
 a Fuji RAF carries a whole JPEG (with the EXIF) at an offset named in its header, and a Canon
-CR3 is an ISO media file whose EXIF sits in `CMT1`/`CMT2` boxes as small TIFF blobs. The body
+CR3 is an ISO media file whose EXIF sits in `CMT1`/`CMT2` boxes as small TIFF blobs, and a
+HEIC/HEIF keeps its EXIF as an `Exif` item that its `meta` box names and locates. The body
 serial is the EXIF BodySerialNumber, else the DNG CameraSerialNumber, else the maker note's
 serial (parsed only when the first two are missing, since maker notes cost more).
 
@@ -212,6 +213,78 @@ def _cr3_parts(stream: BinaryIO) -> tuple[list[bytes], bytes | None]:
     return tiffs, preview
 
 
+def _heif_exif(stream: BinaryIO) -> bytes | None:
+    """The EXIF (a bare TIFF) of a HEIC/HEIF: the `Exif` item that `meta` > `iinf` names and
+    `meta` > `iloc` locates (ISO/IEC 23008-12). None when there is none or it is unreadable."""
+    stream.seek(0)
+    head = stream.read(1 << 20)  # `meta` comes first; the image data follows in `mdat`
+    meta = next(((s, e) for kind, s, e in _boxes(head, 0, len(head)) if kind == b"meta"), None)
+    if meta is None:
+        return None
+    exif_id: int | None = None
+    location: dict[int, tuple[int, int]] = {}
+    try:
+        for kind, start, end in _boxes(head, meta[0] + 4, meta[1]):  # meta is a full box
+            version = head[start]
+            if kind == b"iinf":
+                count_size = 2 if version == 0 else 4
+                for inner, istart, _iend in _boxes(head, start + 4 + count_size, end):
+                    if inner != b"infe" or head[istart] < 2:
+                        continue
+                    id_size = 2 if head[istart] == 2 else 4
+                    item_id = int.from_bytes(head[istart + 4 : istart + 4 + id_size], "big")
+                    type_at = istart + 4 + id_size + 2
+                    if head[type_at : type_at + 4] == b"Exif":
+                        exif_id = item_id
+            elif kind == b"iloc":
+                location = _iloc(head, start, version)
+    except (IndexError, struct.error):
+        return None
+    if exif_id is None or exif_id not in location:
+        return None
+    offset, length = location[exif_id]
+    if not 4 < length <= 1 << 20:
+        return None
+    stream.seek(offset)
+    blob = stream.read(length)
+    if len(blob) != length:
+        return None
+    skip = int.from_bytes(blob[:4], "big")  # exif_tiff_header_offset
+    tiff = blob[4 + skip :]
+    return tiff if tiff[:2] in (b"II", b"MM") else None
+
+
+def _iloc(data: bytes, start: int, version: int) -> dict[int, tuple[int, int]]:
+    """item id -> (file offset, length) of each single-extent item an `iloc` box lists."""
+    pos = start + 4
+    sizes = data[pos] << 8 | data[pos + 1]
+    offset_size, length_size = sizes >> 12, (sizes >> 8) & 0xF
+    base_size, index_size = (sizes >> 4) & 0xF, sizes & 0xF if version in (1, 2) else 0
+    pos += 2
+
+    def read(n: int) -> int:
+        nonlocal pos
+        value = int.from_bytes(data[pos : pos + n], "big")
+        pos += n
+        return value
+
+    count = read(2 if version < 2 else 4)
+    found: dict[int, tuple[int, int]] = {}
+    for _ in range(min(count, 10_000)):
+        item_id = read(2 if version < 2 else 4)
+        method = read(2) & 0xF if version in (1, 2) else 0
+        read(2)  # data_reference_index
+        base = read(base_size)
+        extents = read(2)
+        spans = []
+        for _ in range(extents):
+            read(index_size)
+            spans.append((base + read(offset_size), read(length_size)))
+        if method == 0 and len(spans) == 1:
+            found[item_id] = spans[0]
+    return found
+
+
 def _tags_and_preview(path: Path) -> tuple[dict[str, Any], bytes | None]:
     """EXIF tags (without maker notes) and the embedded JPEG preview, if any.
 
@@ -225,6 +298,11 @@ def _tags_and_preview(path: Path) -> tuple[dict[str, Any], bytes | None]:
             if jpeg is None:
                 return {}, None
             return _exif_tags(io.BytesIO(jpeg), details=False, thumbnail=False), jpeg
+        if ext in (".heic", ".heif", ".hif"):
+            blob = _heif_exif(stream)
+            if blob is None:
+                return {}, None
+            return _exif_tags(io.BytesIO(blob), details=False, thumbnail=True), None
         if ext == ".cr3":
             tiffs, preview = _cr3_parts(stream)
             tags: dict[str, Any] = {}
@@ -242,7 +320,7 @@ def _tags_and_preview(path: Path) -> tuple[dict[str, Any], bytes | None]:
 
 def _maker_note_serial(path: Path) -> str | None:
     ext = path.suffix.lower()
-    if ext in (".raf", ".cr3"):
+    if ext in (".raf", ".cr3", ".heic", ".heif", ".hif"):
         return None
     with path.open("rb") as stream:
         tags = _exif_tags(stream, details=True, thumbnail=False)
