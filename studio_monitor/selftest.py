@@ -259,6 +259,7 @@ async def run_self_test(
         isolation.enter_context(_private_pictures(work_dir / "home"))
         controller.start(show=True)
         step("window", "main window built")
+        _check_translations(step)
 
         stage = "hub"
 
@@ -373,6 +374,23 @@ def _describe(service: ConnectionService) -> str:
     if status.last_error:
         text += f", last error: {status.last_error}"
     return text
+
+
+def _check_translations(step: Callable[[str, str], None]) -> None:
+    """The Indonesian translation loads and translates (a bundle must ship it; a source
+    checkout has it once `scripts/bootstrap.sh` ran, else this only says so)."""
+    from PySide6.QtCore import QTranslator
+
+    from studio_monitor.ui.i18n import qm_path
+
+    path = qm_path("id")
+    translator = QTranslator()
+    if translator.load(str(path)) and translator.translate("docks", "Events") == "Acara":
+        step("translations", "Bahasa Indonesia translation loads")
+    elif getattr(sys, "frozen", False):
+        raise SelfTestFailed("window", f"the Indonesian translation is missing ({path})")
+    else:
+        step("translations", f"Bahasa Indonesia translation not built ({path})")
 
 
 def environment_line() -> str:

@@ -1866,5 +1866,9 @@ Hot folder: {folder}</translation>
         <source>connecting</source>
         <translation>menghubungkan</translation>
     </message>
+    <message>
+        <source>This disk: Pictures/Studio Monitor/Backups (not a separate drive)</source>
+        <translation>Disk ini: Pictures/Studio Monitor/Backups (bukan drive terpisah)</translation>
+    </message>
 </context>
 </TS>

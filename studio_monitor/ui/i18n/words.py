@@ -14,6 +14,7 @@ from typing import Any, Final
 
 from PySide6.QtCore import QCoreApplication
 
+from studio_monitor.hub.sources.paths import DEFAULT_DESTINATION_LABEL
 from studio_monitor.ui.format import fmt_bytes, fmt_count, fmt_number, fmt_percent
 from studio_monitor.ui.i18n import QT_TRANSLATE_NOOP, current
 
@@ -75,6 +76,16 @@ def state_word(code: str | None) -> str:
     return translate("words", english) if english is not None else code
 
 
+def destination_label(label: str) -> str:
+    """A backup destination's label; the hub's default one ("This disk: ...") in the app's
+    language (a studio's own labels are their own words)."""
+    if label == DEFAULT_DESTINATION_LABEL:
+        return translate(
+            "words", "This disk: Pictures/Studio Monitor/Backups (not a separate drive)"
+        )
+    return label
+
+
 def _minutes(value: Any) -> str:
     return fmt_number(float(value)) if isinstance(value, int | float) else "?"
 
@@ -133,14 +144,18 @@ def _ingest_failed(a: Mapping[str, Any]) -> str:
 def _backup_failed(a: Mapping[str, Any]) -> str:
     if a["failed"]:
         text = translate("alerts", "Backup of {event} to {destination} failed").format(
-            event=a["event"], destination=a["destination"]
+            event=a["event"], destination=destination_label(a["destination"])
         )
         reason = a.get("reason")
         # The reason is the hub's own words (an OS error): kept as it came.
         return f"{text}: {reason}" if reason else text
     return translate(
         "alerts", "Verify of {event} on {destination} found {count} damaged or missing files"
-    ).format(event=a["event"], destination=a["destination"], count=fmt_count(a["mismatches"]))
+    ).format(
+        event=a["event"],
+        destination=destination_label(a["destination"]),
+        count=fmt_count(a["mismatches"]),
+    )
 
 
 def _backup_stale(a: Mapping[str, Any]) -> str:

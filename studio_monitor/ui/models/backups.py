@@ -29,7 +29,7 @@ from studio_monitor.ui.format import (
     na,
 )
 from studio_monitor.ui.i18n import QT_TRANSLATE_NOOP, translate
-from studio_monitor.ui.i18n.words import error_text, state_word
+from studio_monitor.ui.i18n.words import destination_label, error_text, state_word
 from studio_monitor.ui.models.base import Column, RecordTableModel
 
 ACTIVE_STATES = frozenset({"queued", "running", "verifying"})
@@ -178,8 +178,8 @@ class BackupsModel(RecordTableModel[BackupRecord]):
         Column(QT_TRANSLATE_NOOP("columns", "Event"), _event_name),
         Column(
             QT_TRANSLATE_NOOP("columns", "Destination"),
-            lambda r, m: r.destination.label,
-            tooltip=lambda r, m: r.destination.label,
+            lambda r, m: destination_label(r.destination.label),
+            tooltip=lambda r, m: destination_label(r.destination.label),
         ),
         Column(QT_TRANSLATE_NOOP("columns", "Kind"), lambda r, m: state_word(r.kind)),
         Column(

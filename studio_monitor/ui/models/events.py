@@ -23,7 +23,7 @@ from studio_monitor.ui.format import (
     na,
 )
 from studio_monitor.ui.i18n import QT_TRANSLATE_NOOP, translate
-from studio_monitor.ui.i18n.words import state_word
+from studio_monitor.ui.i18n.words import destination_label, state_word
 from studio_monitor.ui.models.base import Column, RecordTableModel
 
 #: The key of the record that stands for the photos filed with no event.
@@ -32,7 +32,7 @@ UNFILED_KEY = "unfiled"
 
 def destination_text(d: DestinationBackup) -> str:
     """ "USB: current", "This disk: current, same disk", "USB: none, not connected"."""
-    text = f"{d.label}: {state_word(d.state)}"
+    text = f"{destination_label(d.label)}: {state_word(d.state)}"
     if d.independent is False:
         text += translate("EventsModel", ", same disk")
     if d.connected is False:
@@ -117,7 +117,9 @@ def _safe_tooltip(record: EventRecord, model: EventsModel) -> str:
     for d in record.backup.destinations:
         if d.independent is True and d.connected is False:
             lines.append(
-                translate("EventsModel", "{label} is not connected.").format(label=d.label)
+                translate("EventsModel", "{label} is not connected.").format(
+                    label=destination_label(d.label)
+                )
             )
     if record.changed_after_backup > 0:
         lines.append(
@@ -144,7 +146,9 @@ def _backup_tooltip(record: EventRecord, model: EventsModel) -> str:
     ]
     for d in record.backup.destinations:
         line = translate("EventsModel", "{label}: {state}, last completed {time}").format(
-            label=d.label, state=state_word(d.state), time=fmt_time(d.last_completed_at, now)
+            label=destination_label(d.label),
+            state=state_word(d.state),
+            time=fmt_time(d.last_completed_at, now),
         )
         if d.verified is not None:
             line += translate("EventsModel", ", {count} photos verified there").format(
