@@ -27,6 +27,11 @@ os.environ.pop("XDG_PICTURES_DIR", None)
 # No display in CI: Qt renders offscreen unless a test starts its own X server.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.pop("STUDIO_MONITOR_TOKEN", None)
+# The app follows the system language (ui/i18n): the suite, and the apps it starts, check
+# English texts whatever the machine's locale; the Indonesian tests ask for it themselves.
+for _name in ("LC_ALL", "LC_MESSAGES", "LANGUAGE"):
+    os.environ.pop(_name, None)
+os.environ["LANG"] = "C.UTF-8"
 
 from tests.support.qt import qloop  # noqa: E402  (after the environment is set)
 
