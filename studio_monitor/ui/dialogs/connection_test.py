@@ -31,10 +31,28 @@ from studio_monitor.errors import StudioMonitorError
 from studio_monitor.link.check import CHECK_NAMES, CheckReport, CheckResult, run_checks
 from studio_monitor.ui import theme
 from studio_monitor.ui.format import fmt_ms, na
+from studio_monitor.ui.i18n import QT_TRANSLATE_NOOP, translate
 
 log = logging.getLogger(__name__)
 
 COL_CHECK, COL_RESULT, COL_TIME, COL_DETAIL = range(4)
+
+
+#: The checks' names in words (the checks themselves, and their details, are `link.check`'s).
+_CHECK_LABELS = {
+    "health": QT_TRANSLATE_NOOP("ConnectionTestDialog", "health"),
+    "latency": QT_TRANSLATE_NOOP("ConnectionTestDialog", "latency"),
+    "tls": QT_TRANSLATE_NOOP("ConnectionTestDialog", "TLS certificate"),
+    "auth": QT_TRANSLATE_NOOP("ConnectionTestDialog", "token"),
+    "websocket": QT_TRANSLATE_NOOP("ConnectionTestDialog", "WebSocket"),
+    "snapshot": QT_TRANSLATE_NOOP("ConnectionTestDialog", "snapshot"),
+    "longpoll": QT_TRANSLATE_NOOP("ConnectionTestDialog", "long-poll"),
+}
+
+
+def check_label(name: str) -> str:
+    english = _CHECK_LABELS.get(name)
+    return translate("ConnectionTestDialog", english) if english is not None else name
 
 
 class ConnectionTestDialog(QDialog):
@@ -74,7 +92,7 @@ class ConnectionTestDialog(QDialog):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(COL_DETAIL, QHeaderView.ResizeMode.Stretch)
         for row, name in enumerate(CHECK_NAMES):
-            self._set(row, COL_CHECK, name)
+            self._set(row, COL_CHECK, check_label(name))
             self._set(row, COL_RESULT, self.waiting)
         self.summary = QLabel()
         self.summary.setObjectName("checks_summary")
@@ -158,7 +176,7 @@ class ConnectionTestDialog(QDialog):
                 )
                 tone = "ok"
             else:
-                names = ", ".join(f.name for f in failures)
+                names = ", ".join(check_label(f.name) for f in failures)
                 self.summary.setText(
                     self.tr(
                         "{count} check(s) did not pass: {names}. See the details above."

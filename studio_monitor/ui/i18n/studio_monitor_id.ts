@@ -494,6 +494,34 @@ Hot folder: {folder}</translation>
 <context>
     <name>ConnectionTestDialog</name>
     <message>
+        <source>health</source>
+        <translation>kesehatan hub</translation>
+    </message>
+    <message>
+        <source>latency</source>
+        <translation>latensi</translation>
+    </message>
+    <message>
+        <source>TLS certificate</source>
+        <translation>sertifikat TLS</translation>
+    </message>
+    <message>
+        <source>token</source>
+        <translation>token</translation>
+    </message>
+    <message>
+        <source>WebSocket</source>
+        <translation>WebSocket</translation>
+    </message>
+    <message>
+        <source>snapshot</source>
+        <translation>snapshot</translation>
+    </message>
+    <message>
+        <source>long-poll</source>
+        <translation>long-poll</translation>
+    </message>
+    <message>
         <source>Test connection</source>
         <translation>Uji koneksi</translation>
     </message>
