@@ -148,6 +148,10 @@ def literal_text(node: ast.expr) -> str | None:
             return None
         if name == "format" and isinstance(node.func, ast.Attribute):
             return literal_text(node.func.value)
+        # A private helper of one's own (`_tr("Backups")`) hides the text from lupdate: it
+        # is never put in the .ts, so never translated.
+        if name and name.startswith("_") and node.args and isinstance(node.args[0], ast.Constant):
+            return literal_text(node.args[0])
     return None
 
 
@@ -198,6 +202,7 @@ def test_the_walk_finds_escapes_and_spares_translated_or_letterless_text(tmp_pat
         "label.setText('Done: ' + name)\n"
         "box = QMessageBox.warning(self, 'Quit', text)\n"
         "label.setText(self.tr('Backups'))\n"
+        "label.setText(_tr('Hidden from lupdate'))\n"
         "label.setText(translate('X', '{n} photos').format(n=n))\n"
         "label.setText('')\n"
         "label.setText(f'{a} / {b}')\n"
@@ -222,5 +227,6 @@ def test_the_walk_finds_escapes_and_spares_translated_or_letterless_text(tmp_pat
             "warning(... 'Quit' ...)",
             "headerData returns 'Camera'",
             "action(... 'Check the copies' ...)",
+            "setText(... 'Hidden from lupdate' ...)",
         ]
     )
