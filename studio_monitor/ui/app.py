@@ -29,9 +29,10 @@ from pathlib import Path
 from typing import Any, Protocol, cast
 
 from PySide6.QtCore import QObject, QSettings, QSocketNotifier, Signal
-from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
+from PySide6.QtWidgets import QAbstractButton, QApplication, QFileDialog, QMessageBox
 
 from studio_monitor import __version__, logs
+from studio_monitor.app.background_hub import BackgroundHub, free_port
 from studio_monitor.app.config import AppConfig, AppPaths, Profile, load_config
 from studio_monitor.app.embedded_hub import EmbeddedHub
 from studio_monitor.errors import ConfigError, StudioMonitorError
@@ -41,6 +42,11 @@ from studio_monitor.link.service import ConnectionService
 from studio_monitor.link.status import LinkStatus
 from studio_monitor.platform import credentials
 from studio_monitor.platform.autostart import Autostart, default_autostart
+from studio_monitor.platform.background import (
+    BackgroundError,
+    BackgroundService,
+    default_background_service,
+)
 from studio_monitor.platform.notify import default_notifier
 from studio_monitor.platform.single_instance import SingleInstance
 from studio_monitor.ui import i18n, resources
@@ -131,6 +137,7 @@ class AppController(QObject):
         hub_base_command: Sequence[str] | None = None,
         keyring: credentials.Keyring | None = None,
         autostart: Autostart | None = None,
+        background: BackgroundService | None = None,
         clock: Callable[[], float] = time.time,
         parent: QObject | None = None,
     ) -> None:
@@ -142,6 +149,10 @@ class AppController(QObject):
         self.hub_base_command = hub_base_command
         self.keyring = keyring
         self.autostart = autostart or default_autostart()
+        self._background = background
+        #: The hub of a background service this app connected to (instead of a child hub).
+        self.background_hub: BackgroundHub | None = None
+        self.quit_dialog: QMessageBox | None = None
         self.service: ConnectionService | None = None
         self.hub: EmbeddedHub | None = None
         self.hub_url: str | None = None
@@ -181,7 +192,7 @@ class AppController(QObject):
 
     def _connect_signals(self) -> None:
         window = self.window
-        window.quitRequested.connect(self.quit)
+        window.quitRequested.connect(self.request_quit)
         window.reconnectRequested.connect(self.reconnect)
         window.settingsRequested.connect(self.open_settings)
         window.connectionTestRequested.connect(self.open_connection_test)
@@ -218,10 +229,22 @@ class AppController(QObject):
     def configured_hub(self) -> str | None:
         return self.options.hub or self.config.hub.hub_url
 
+    @property
+    def background(self) -> BackgroundService:
+        """The OS's background service (looked up when first needed: on Linux that asks
+        systemd, which costs a process start)."""
+        if self._background is None:
+            self._background = default_background_service()
+        return self._background
+
     def _connect_to_configured_hub(self) -> None:
         url = self.configured_hub()
         if url is None:
-            self._start_embedded_hub()
+            handed_over = BackgroundHub.load(self.paths.hub_data_dir)
+            if handed_over is not None and self.background.is_installed():
+                self._use_background_hub(handed_over)
+            else:
+                self._start_embedded_hub()
             return
         self._stop_embedded_hub()
         try:
@@ -240,6 +263,25 @@ class AppController(QObject):
             return
         self.window.setWindowTitle(self.tr("Studio Monitor: {hub}").format(hub=url))
         self._use_hub(url, token, state_key=url)
+
+    def _use_background_hub(self, hub: BackgroundHub) -> None:
+        """Connect to the hub a background service runs for this user (handed over at the
+        last quit), starting it if it does not run (nothing happens if it does)."""
+        try:
+            self.background.start()
+        except BackgroundError as exc:
+            log.warning("the background photo service could not be started: %s", exc)
+        try:
+            token = hub.token()
+        except (ConfigError, OSError) as exc:
+            log.warning("the background photo service's token cannot be read: %s", exc)
+            BackgroundHub.forget(self.paths.hub_data_dir)
+            self._start_embedded_hub()
+            return
+        self.background_hub = hub
+        self.window.setWindowTitle(self.tr("Studio Monitor: this PC"))
+        self.window.status.set_hub_state(self.tr("Photo service running in the background"))
+        self._use_hub(hub.url, token, state_key=EMBEDDED_KEY)
 
     def _start_embedded_hub(self) -> None:
         if self.hub is not None:
@@ -473,6 +515,120 @@ class AppController(QObject):
         self.window.command_line.setText(self.tr("Diagnostics saved to {path}").format(path=path))
 
     # --- stop ------------------------------------------------------------------------------
+
+    def activity(self) -> list[str]:
+        """What quitting would stop, in words: photos arriving, backups running. Empty when
+        nothing runs, or when the hub is not this app's child (quitting stops nothing)."""
+        if self.hub is None:
+            return []
+        words: list[str] = []
+        cameras = [
+            r
+            for _k, r in self.models.cameras.records()
+            if not r.paused and (r.queue > 0 or r.state == "shooting")
+        ]
+        if len(cameras) == 1:
+            words.append(self.tr("photos are arriving from a camera"))
+        elif cameras:
+            words.append(
+                self.tr("photos are arriving from {count} cameras").format(count=len(cameras))
+            )
+        backups = [
+            r
+            for _k, r in self.models.backups.records()
+            if r.state in ("queued", "running", "verifying")
+        ]
+        if len(backups) == 1:
+            words.append(self.tr("a backup is running"))
+        elif backups:
+            words.append(self.tr("{count} backups are running").format(count=len(backups)))
+        return words
+
+    def request_quit(self) -> None:
+        """Quit, asking first when quitting would stop photo filing or a backup."""
+        if self._stopping is not None:
+            return
+        what = self.activity()
+        if not what:
+            self.quit()
+            return
+        if self.quit_dialog is not None:
+            self.window.bring_forward()
+            self.quit_dialog.raise_()
+            return
+        self.window.bring_forward()
+        dialog = QMessageBox(self.window)
+        dialog.setObjectName("quit_dialog")
+        dialog.setIcon(QMessageBox.Icon.Warning)
+        dialog.setWindowTitle(self.tr("Quit Studio Monitor?"))
+        dialog.setText(
+            self.tr(
+                "Right now {what}. Quitting stops the photo service on this PC: new photos "
+                "wait in the hot folder and backups stop until Studio Monitor runs again."
+            ).format(what=self.tr(" and ").join(what))
+        )
+        keep = dialog.addButton(
+            self.tr("Keep running in the background"), QMessageBox.ButtonRole.AcceptRole
+        )
+        keep.setObjectName("quit_keep_background")
+        stop = dialog.addButton(self.tr("Quit and stop"), QMessageBox.ButtonRole.DestructiveRole)
+        stop.setObjectName("quit_stop")
+        cancel = dialog.addButton(QMessageBox.StandardButton.Cancel)
+        cancel.setObjectName("quit_cancel")
+        dialog.setDefaultButton(keep)
+        dialog.setEscapeButton(cancel)
+        if self.background.available:
+            dialog.setInformativeText(
+                self.tr(
+                    "In the background the photo service keeps filing and backing up, starts "
+                    "again when you log in, and Studio Monitor connects to it when you open it."
+                )
+            )
+        else:
+            keep.setEnabled(False)
+        dialog.buttonClicked.connect(lambda button: self._on_quit_choice(button, keep, stop))
+        dialog.finished.connect(self._forget_quit_dialog)
+        self.quit_dialog = dialog
+        dialog.open()
+
+    def _forget_quit_dialog(self) -> None:
+        if self.quit_dialog is not None:
+            self.quit_dialog.deleteLater()
+            self.quit_dialog = None
+
+    def _on_quit_choice(
+        self, button: QAbstractButton, keep: QAbstractButton, stop: QAbstractButton
+    ) -> None:
+        if button is stop or (button is keep and self.move_hub_to_background()):
+            self.quit()
+
+    def move_hub_to_background(self) -> bool:
+        """Hand the embedded hub over to the background service: same data folder and port,
+        started at every login. False (and the hub left as it was) when that failed."""
+        hub = self.hub
+        if hub is None:
+            return False
+        handed = BackgroundHub(hub.port or free_port(), self.paths.hub_data_dir)
+        try:
+            handed.token()  # the hub's own tokens file, before the hub needs it
+            self.background.install(handed.command(base=self.hub_base_command))
+            handed.save()
+        except (BackgroundError, ConfigError, OSError) as exc:
+            QMessageBox.warning(
+                self.window,
+                self.tr("Keep running in the background"),
+                self.tr("The photo service could not be set up in the background: {error}").format(
+                    error=str(exc)
+                ),
+            )
+            return False
+        self._stop_embedded_hub()  # drains, frees the port and the store
+        try:
+            self.background.start()
+        except BackgroundError as exc:
+            log.warning("the background photo service did not start now: %s", exc)
+        log.info("the photo service runs in the background: %s", self.background.description)
+        return True
 
     def quit(self) -> None:
         """Shut down (once) and emit `finished`."""

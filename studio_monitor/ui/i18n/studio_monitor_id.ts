@@ -70,6 +70,10 @@
         <translation>Studio Monitor: PC ini</translation>
     </message>
     <message>
+        <source>Photo service running in the background</source>
+        <translation>Layanan foto berjalan di latar belakang</translation>
+    </message>
+    <message>
         <source>The hub&apos;s certificate file cannot be used</source>
         <translation>File sertifikat hub tidak bisa dipakai</translation>
     </message>
@@ -128,6 +132,50 @@
     <message>
         <source>Diagnostics saved to {path}</source>
         <translation>Diagnostik disimpan ke {path}</translation>
+    </message>
+    <message>
+        <source>photos are arriving from a camera</source>
+        <translation>foto sedang masuk dari sebuah kamera</translation>
+    </message>
+    <message>
+        <source>photos are arriving from {count} cameras</source>
+        <translation>foto sedang masuk dari {count} kamera</translation>
+    </message>
+    <message>
+        <source>a backup is running</source>
+        <translation>sebuah pencadangan sedang berjalan</translation>
+    </message>
+    <message>
+        <source>{count} backups are running</source>
+        <translation>{count} pencadangan sedang berjalan</translation>
+    </message>
+    <message>
+        <source>Quit Studio Monitor?</source>
+        <translation>Keluar dari Studio Monitor?</translation>
+    </message>
+    <message>
+        <source>Right now {what}. Quitting stops the photo service on this PC: new photos wait in the hot folder and backups stop until Studio Monitor runs again.</source>
+        <translation>Saat ini {what}. Keluar akan menghentikan layanan foto di PC ini: foto baru menunggu di hot folder dan pencadangan berhenti sampai Studio Monitor berjalan lagi.</translation>
+    </message>
+    <message>
+        <source> and </source>
+        <translation> dan </translation>
+    </message>
+    <message>
+        <source>Keep running in the background</source>
+        <translation>Tetap berjalan di latar belakang</translation>
+    </message>
+    <message>
+        <source>Quit and stop</source>
+        <translation>Keluar dan hentikan</translation>
+    </message>
+    <message>
+        <source>In the background the photo service keeps filing and backing up, starts again when you log in, and Studio Monitor connects to it when you open it.</source>
+        <translation>Di latar belakang, layanan foto tetap mengimpor dan mencadangkan, mulai lagi saat Anda masuk (login), dan Studio Monitor terhubung ke layanan itu saat Anda membukanya.</translation>
+    </message>
+    <message>
+        <source>The photo service could not be set up in the background: {error}</source>
+        <translation>Layanan foto tidak dapat disiapkan di latar belakang: {error}</translation>
     </message>
     <message>
         <source>Studio Monitor</source>
