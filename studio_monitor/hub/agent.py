@@ -46,9 +46,9 @@ from msgspec import UNSET
 from studio_monitor.errors import ConfigError, MessageTooLarge, ProtocolError
 from studio_monitor.hub.sources.base import JsonObject, Source
 from studio_monitor.hub.sqlite import LockedDatabase
-from studio_monitor.hub.store import FRAME_OVERHEAD
 from studio_monitor.protocol import (
     MAX_MESSAGE_BYTES,
+    MAX_VALUE_BYTES,
     ErrorResponse,
     PublishChange,
     PublishRequest,
@@ -216,10 +216,14 @@ class RemotePublisher:
             if change.op == "put" and not isinstance(change.value, dict):
                 raise ProtocolError(f"{where}: a `put` needs an object `value`")
             if change.op == "put":
-                # The hub's own rule (store.py): a record must fit in one 1 MiB frame.
-                size = len(encode(change.value)) + len(change.key.encode()) + FRAME_OVERHEAD
-                if size > MAX_MESSAGE_BYTES:
-                    raise MessageTooLarge(f"{where}: value would not fit a 1 MiB frame")
+                # The hub's own rule (protocol: MAX_VALUE_BYTES), refused here rather than
+                # set aside by the hub later.
+                size = len(encode(change.value))
+                if size > MAX_VALUE_BYTES:
+                    raise MessageTooLarge(
+                        f"{where}: value of {size} bytes is over the {MAX_VALUE_BYTES} byte "
+                        "limit of a record"
+                    )
         last = await asyncio.to_thread(self._outbox.append, list(changes), self._clock())
         touched: dict[str, int] = {}
         first = last - len(changes) + 1

@@ -239,7 +239,8 @@ class HubServer:
             config.publish_rate_bytes, config.publish_burst_bytes, monotonic=monotonic
         )
         #: (topic, key) of records the hub's own sources write: agents may not (one writer).
-        self.own_records: frozenset[tuple[str, str]] = frozenset()
+        self._own_records: frozenset[tuple[str, str]] = frozenset()
+        self._own_topics: frozenset[str] = frozenset()
         #: The last snapshot frame per topic set, shared by every client that takes it.
         self._snapshots: dict[frozenset[str] | None, tuple[str, bytes]] = {}
         self._http_snapshots: dict[tuple[str, ...] | None, tuple[str, bytes]] = {}
@@ -298,6 +299,15 @@ class HubServer:
         except Exception:
             log.exception("%s %s failed", request.method, request.path)
             return error_response("internal", "the hub hit an internal error; see its log")
+
+    @property
+    def own_records(self) -> frozenset[tuple[str, str]]:
+        return self._own_records
+
+    @own_records.setter
+    def own_records(self, records: frozenset[tuple[str, str]]) -> None:
+        self._own_records = records
+        self._own_topics = frozenset(topic for topic, _ in records)
 
     def _token(self, request: web.Request, role: Role) -> str:
         """The name of the request's token, if it holds `role`."""
@@ -413,8 +423,9 @@ class HubServer:
             )
         body = decode(data, PublishRequest)
         own = self.own_records
+        own_topics = self._own_topics
         for index, change in enumerate(body.changes if own else ()):
-            if (change.topic, change.key) in own:
+            if change.topic in own_topics and (change.topic, change.key) in own:
                 raise WireError(
                     f"changes[{index}]: {change.topic}/{change.key} is this hub's own record "
                     "(an agent on the hub's PC: switch its system source off, the hub "

@@ -43,7 +43,6 @@ from msgspec import UNSET, Raw, UnsetType
 
 from studio_monitor.errors import MessageTooLarge, ProtocolError, ResyncRequired, WireError
 from studio_monitor.protocol import (
-    MAX_MESSAGE_BYTES,
     MAX_VALUE_BYTES,
     MAX_VALUE_DEPTH,
     PublishChange,
@@ -76,8 +75,6 @@ TAIL_SIZE: Final = 10_000
 MAX_GROUP: Final = 2_000
 #: Most rows one compaction pass deletes per topic, so a pass never stalls commits for long.
 MAX_COMPACT_ROWS: Final = 20_000
-#: Room left under the 1 MiB frame limit for the frame around one change.
-FRAME_OVERHEAD: Final = 512
 #: A record's JSON besides its value, key and topic: field names, seq, ts (upper bound).
 RECORD_OVERHEAD: Final = 96
 
@@ -207,6 +204,8 @@ class _Prepared:
     op: str
     value: dict[str, Any] | None
     value_raw: Raw | UnsetType
+    #: An upper bound of the record's JSON size (0 for a delete).
+    size: int = 0
 
 
 @dataclass(slots=True)
@@ -613,8 +612,13 @@ class Store:
         if self._closing:
             raise WireError("the hub is shutting down", code="unavailable")
         prepared = [self._prepare(change, index) for index, change in enumerate(changes)]
-        growth = self._growth(prepared)
-        if self.records_bytes + self._reserved_bytes + growth > self._max_records_bytes:
+        # The sizes of the new values bound the growth from above; only near the bound is
+        # it worth subtracting what the records they replace held.
+        room = self._max_records_bytes - self.records_bytes - self._reserved_bytes
+        growth = sum(p.size for p in prepared)
+        if growth > room:
+            growth = self._growth(prepared)
+        if growth > room:
             raise MessageTooLarge(
                 f"the hub's records would pass {self._max_records_bytes} bytes, the most a "
                 "snapshot may hold; delete records or publish smaller values"
@@ -631,10 +635,8 @@ class Store:
         for p in prepared:
             if p.op != "put":
                 continue
-            assert isinstance(p.value_raw, Raw)
             old = self._records.get(p.topic, {}).get(p.key)
-            size = len(p.value_raw) + len(p.topic) + len(p.key.encode()) + RECORD_OVERHEAD
-            growth += max(0, size - (len(old.raw) if old is not None else 0))
+            growth += max(0, p.size - (len(old.raw) if old is not None else 0))
         return growth
 
     def _prepare(self, change: PublishChange, index: int) -> _Prepared:
@@ -660,10 +662,8 @@ class Store:
                 f"{where}: value of {len(encoded)} bytes is over the {MAX_VALUE_BYTES} byte "
                 "limit of a record"
             )
-        size = len(encoded) + len(change.topic) + len(change.key.encode()) + FRAME_OVERHEAD
-        if size > MAX_MESSAGE_BYTES:  # pragma: no cover - MAX_VALUE_BYTES is far below
-            raise MessageTooLarge(f"{where}: value would not fit a 1 MiB frame")
-        return _Prepared(change.topic, change.key, "put", change.value, Raw(encoded))
+        size = len(encoded) + len(change.topic) + len(change.key.encode()) + RECORD_OVERHEAD
+        return _Prepared(change.topic, change.key, "put", change.value, Raw(encoded), size)
 
     async def _commit_loop(self) -> None:
         loop = asyncio.get_running_loop()

@@ -226,9 +226,10 @@ async def test_a_record_too_big_for_the_hub_is_refused_at_publish(tmp_path: Path
     outbox = Outbox(tmp_path / OUTBOX_NAME)
     publisher = RemotePublisher(outbox)
     try:
-        with pytest.raises(MessageTooLarge, match="1 MiB"):
+        # Over the hub's 256 KiB record limit (far under the 1 MiB body limit).
+        with pytest.raises(MessageTooLarge, match="262144 byte limit"):
             await publisher.publish(
-                [PublishChange(topic=TOPIC, key="big", op="put", value={"b": "x" * (1 << 20)})]
+                [PublishChange(topic=TOPIC, key="big", op="put", value={"b": "x" * (300 << 10)})]
             )
         assert outbox.pending() == 0
         assert publisher.records(TOPIC) == {}
