@@ -24,6 +24,8 @@ from PySide6.QtWidgets import QDialogButtonBox
 from pytestqt.qtbot import QtBot
 
 from studio_monitor.app.config import AppConfig, load_config
+from studio_monitor.hub.sources.events import UNFILED_NAME as HUB_UNFILED_NAME
+from studio_monitor.hub.sources.paths import DEFAULT_DESTINATION_LABEL
 from studio_monitor.platform.autostart import NullAutostart
 from studio_monitor.platform.credentials import MemoryKeyring
 from studio_monitor.platform.notify import NullNotifier
@@ -32,7 +34,7 @@ from studio_monitor.ui import i18n
 from studio_monitor.ui.commands import CommandCenter
 from studio_monitor.ui.connection_history import ConnectionHistory
 from studio_monitor.ui.dialogs.settings import SettingsDialog
-from studio_monitor.ui.i18n import tools
+from studio_monitor.ui.i18n import tools, words
 from studio_monitor.ui.main_window import MainWindow, Models
 from studio_monitor.ui.notifications import NotificationBridge
 from studio_monitor.ui.state import StudioState
@@ -321,3 +323,19 @@ def test_lang_id_gives_indonesian(qm_dir: Path) -> None:
         assert proc.returncode == 0, proc.stderr
         outputs.append(proc.stdout.split())
     assert outputs == [["id", "Acara", "id_ID"], ["en", "Events", "en_US"]]
+
+
+def test_hub_words_the_app_shows_are_translated(indonesian: Path) -> None:
+    """Names the hub gives (the Unfiled row, the default destination) read in Indonesian;
+    a studio's own names stay as they are."""
+    assert words.UNFILED_NAME == HUB_UNFILED_NAME
+    assert words.event_label(HUB_UNFILED_NAME) == "Foto tanpa acara"
+    assert words.event_label("Smith wedding") == "Smith wedding"
+    assert words.destination_label(DEFAULT_DESTINATION_LABEL).startswith("Disk ini")
+    assert words.destination_label("Studio NAS") == "Studio NAS"
+    text = words.alert_text(
+        "backup_stale", {"event": HUB_UNFILED_NAME, "minutes": 30.0}, "English message"
+    )
+    assert text == (
+        "Acara Foto tanpa acara: foto baru belum dicadangkan; cadangan lengkap terakhir 30 mnt lalu"
+    )

@@ -1943,6 +1943,10 @@ Hot folder: {folder}</translation>
         <translation>menghubungkan</translation>
     </message>
     <message>
+        <source>Unfiled photos</source>
+        <translation>Foto tanpa acara</translation>
+    </message>
+    <message>
         <source>This disk: Pictures/Studio Monitor/Backups (not a separate drive)</source>
         <translation>Disk ini: Pictures/Studio Monitor/Backups (bukan drive terpisah)</translation>
     </message>

@@ -76,6 +76,17 @@ def state_word(code: str | None) -> str:
     return translate("words", english) if english is not None else code
 
 
+#: The name the hub gives the photos filed with no event (`hub/sources/events.py`).
+UNFILED_NAME: Final = "Unfiled photos"
+
+
+def event_label(name: str) -> str:
+    """An event's name; the hub's own "Unfiled photos" in the app's language."""
+    if name == UNFILED_NAME:
+        return translate("words", "Unfiled photos")
+    return name
+
+
 def destination_label(label: str) -> str:
     """A backup destination's label; the hub's default one ("This disk: ...") in the app's
     language (a studio's own labels are their own words)."""
@@ -112,7 +123,7 @@ def _battery_low(a: Mapping[str, Any]) -> str:
 
 
 def _camera_silent(a: Mapping[str, Any]) -> str:
-    event = a.get("event") or translate("alerts", "the live event")
+    event = event_label(a.get("event") or "") or translate("alerts", "the live event")
     if a.get("minutes") is None:
         return translate("alerts", "{camera} has sent no photo yet during {event}").format(
             camera=a["camera"], event=event
@@ -126,7 +137,7 @@ def _camera_offline(a: Mapping[str, Any]) -> str:
     return translate("alerts", "{camera}: {folder} is gone during {event}").format(
         camera=a["camera"],
         folder=a.get("folder") or translate("alerts", "its hot folder"),
-        event=a.get("event") or translate("alerts", "the live event"),
+        event=event_label(a.get("event") or "") or translate("alerts", "the live event"),
     )
 
 
@@ -144,7 +155,7 @@ def _ingest_failed(a: Mapping[str, Any]) -> str:
 def _backup_failed(a: Mapping[str, Any]) -> str:
     if a["failed"]:
         text = translate("alerts", "Backup of {event} to {destination} failed").format(
-            event=a["event"], destination=destination_label(a["destination"])
+            event=event_label(a["event"]), destination=destination_label(a["destination"])
         )
         reason = a.get("reason")
         # The reason is the hub's own words (an OS error): kept as it came.
@@ -152,7 +163,7 @@ def _backup_failed(a: Mapping[str, Any]) -> str:
     return translate(
         "alerts", "Verify of {event} on {destination} found {count} damaged or missing files"
     ).format(
-        event=a["event"],
+        event=event_label(a["event"]),
         destination=destination_label(a["destination"]),
         count=fmt_count(a["mismatches"]),
     )
@@ -161,12 +172,12 @@ def _backup_failed(a: Mapping[str, Any]) -> str:
 def _backup_stale(a: Mapping[str, Any]) -> str:
     if a.get("minutes") is None:
         return translate("alerts", "Event {event}: new photos are not backed up").format(
-            event=a["event"]
+            event=event_label(a["event"])
         )
     return translate(
         "alerts",
         "Event {event}: new photos are not backed up; last complete backup {minutes} min ago",
-    ).format(event=a["event"], minutes=_minutes(a["minutes"]))
+    ).format(event=event_label(a["event"]), minutes=_minutes(a["minutes"]))
 
 
 _UNSAFE_REASONS: Final[dict[str, str]] = {
@@ -186,7 +197,9 @@ def _photos_unsafe(a: Mapping[str, Any]) -> str:
         text = translate(
             "alerts", "Event {event}: {count} photos are not safe yet, the oldest for {minutes} min"
         )
-    text = text.format(event=a["event"], count=fmt_count(count), minutes=_minutes(a["minutes"]))
+    text = text.format(
+        event=event_label(a["event"]), count=fmt_count(count), minutes=_minutes(a["minutes"])
+    )
     reason = a.get("reason")
     if reason == "not_connected":
         why = translate("alerts", "{destination} is not connected").format(
@@ -207,7 +220,7 @@ def _changed_after_backup(a: Mapping[str, Any]) -> str:
         text = translate(
             "alerts", "Event {event}: {count} photos changed after they were backed up"
         )
-    text = text.format(event=a["event"], count=fmt_count(count))
+    text = text.format(event=event_label(a["event"]), count=fmt_count(count))
     files = [f for f in a.get("files") or [] if isinstance(f, str)]
     if not files:
         return text

@@ -29,7 +29,7 @@ from studio_monitor.ui.format import (
     na,
 )
 from studio_monitor.ui.i18n import QT_TRANSLATE_NOOP, translate
-from studio_monitor.ui.i18n.words import destination_label, error_text, state_word
+from studio_monitor.ui.i18n.words import destination_label, error_text, event_label, state_word
 from studio_monitor.ui.models.base import Column, RecordTableModel
 
 ACTIVE_STATES = frozenset({"queued", "running", "verifying"})
@@ -95,7 +95,7 @@ def backup_totals(
 def _event_name(record: BackupRecord, model: RecordTableModel[BackupRecord]) -> str:
     event = model.state.record("event", record.event_id)
     name = event.get("name") if event else None
-    return name if isinstance(name, str) and name else record.event_id
+    return event_label(name) if isinstance(name, str) and name else record.event_id
 
 
 def _files(record: BackupRecord, _model: object) -> str:

@@ -30,7 +30,7 @@ from studio_monitor.ui.format import (
     na,
 )
 from studio_monitor.ui.i18n import QT_TRANSLATE_NOOP, translate
-from studio_monitor.ui.i18n.words import state_word
+from studio_monitor.ui.i18n.words import event_label, state_word
 from studio_monitor.ui.models.base import Column, RecordTableModel
 from studio_monitor.ui.state import StudioState
 
@@ -73,7 +73,7 @@ def _event_name(record: CameraRecord, model: CamerasModel) -> str:
         return na()
     event = model.state.record("event", record.event_id)
     name = event.get("name") if event else None
-    return name if isinstance(name, str) and name else record.event_id
+    return event_label(name) if isinstance(name, str) and name else record.event_id
 
 
 def _last_shot_tooltip(record: CameraRecord, model: CamerasModel) -> str:

@@ -23,7 +23,7 @@ from studio_monitor.ui.format import (
     na,
 )
 from studio_monitor.ui.i18n import QT_TRANSLATE_NOOP, translate
-from studio_monitor.ui.i18n.words import destination_label, state_word
+from studio_monitor.ui.i18n.words import destination_label, event_label, state_word
 from studio_monitor.ui.models.base import Column, RecordTableModel
 
 #: The key of the record that stands for the photos filed with no event.
@@ -178,7 +178,7 @@ class EventsModel(RecordTableModel[EventRecord]):
         FOLDER = 8
 
     COLUMNS = (
-        Column(QT_TRANSLATE_NOOP("columns", "Event"), lambda r, m: r.name),
+        Column(QT_TRANSLATE_NOOP("columns", "Event"), lambda r, m: event_label(r.name)),
         Column(
             QT_TRANSLATE_NOOP("columns", "Date"),
             lambda r, m: fmt_date(r.date),
