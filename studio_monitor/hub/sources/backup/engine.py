@@ -894,7 +894,8 @@ class BackupEngine:
         _make_folders(target, f"{folder}/x")
         for n in range(1, 1000):
             extra = "" if n == 1 else f"-{n}"
-            kept = f"{folder}/{stamp}-{entry.hash[:16]}{extra}{ext}"
+            digest = f"-{entry.hash[:16]}" if entry.hash else ""
+            kept = f"{folder}/{stamp}{digest}{extra}{ext}"
             if _rename_noreplace(target / dest_relpath, target / kept):
                 fsync_dir(target / folder)
                 return kept
