@@ -1165,10 +1165,12 @@ class ConnectionMachine:
             self._check_health(out)
         elif self._state is State.OFFLINE:
             self._move(State.CONNECTING, out)
-            if not self._health_pending:
-                self._check_health(out)
+            # A check in flight may be one that waits out its deadline: ask again, now.
+            self._cancel_health(out)
+            self._check_health(out)
         elif self._state is State.CONNECTING:
-            if not self._health_pending and self._ws is None:
+            if self._ws is None:
+                self._cancel_health(out)
                 self._check_health(out)
         elif self._ws is None:
             # Long-poll or polling: keep HTTP flowing, try the WebSocket beside it now.

@@ -896,3 +896,15 @@ def test_the_round_trip_belongs_to_one_connection() -> None:
     machine.handle(WsCaughtUp())
     assert machine.state is State.LIVE
     assert machine.rtt_ms is None  # the WebSocket's own ping measures it now
+
+
+def test_reconnect_checks_again_even_with_a_check_in_flight() -> None:
+    machine, clock = to_state(State.OFFLINE)
+    run_until(machine, clock, of(CheckHealth))  # a retry, not answered yet
+    actions = machine.handle(ReconnectRequested())
+    assert machine.state is State.CONNECTING
+    assert actions[-2:] == [Cancel("health"), CheckHealth(T)]
+    actions = machine.handle(ReconnectRequested())  # again, while connecting
+    assert actions[-2:] == [Cancel("health"), CheckHealth(T)]
+    assert OpenWs(timeout_s=10.0) in machine.handle(HealthOk(rtt_ms=1.0))
+    assert machine.ws_phase == "opening"
