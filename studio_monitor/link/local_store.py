@@ -176,7 +176,7 @@ class LocalStore:
         ):
             try:
                 records.setdefault(topic, {})[key] = _json_object.decode(value)
-            except msgspec.DecodeError:
+            except (msgspec.DecodeError, RecursionError):
                 log.warning("dropping an unreadable saved record %s/%s", topic, key)
         return SavedState(epoch, cursors, active, records, confirmed)
 
