@@ -161,7 +161,11 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._build_default_layout()
         self.default_state = self.saveState(LAYOUT_VERSION)
-        self.restore_layout()
+        self.default_headers = {
+            name: table.horizontalHeader().saveState() for name, table in self.tables().items()
+        }
+        #: No saved layout: the first show sizes the docks for the window's real size.
+        self._size_docks_on_show = not self.restore_layout()
         self._connect_signals()
         self._sync_banner()
 
@@ -272,16 +276,29 @@ class MainWindow(QMainWindow):
         self.splitDockWidget(self.docks["cameras"], self.docks["backups"], Qt.Orientation.Vertical)
         self.splitDockWidget(self.docks["backups"], self.docks["events"], Qt.Orientation.Vertical)
         self.splitDockWidget(self.docks["system"], self.docks["alerts"], Qt.Orientation.Vertical)
+        self._apply_default_sizes()
+
+    def _apply_default_sizes(self) -> None:
+        """The docks' share of the window, in proportion to its size (so a 1280x720 laptop
+        and a 2560 px screen both get the first-start arrangement): two thirds for the
+        tables on the left, cameras and backups with room for a few rows each."""
+        width = max(self.width(), 800)
+        height = max(self.height() - 120, 400)  # menus, banner and status bar
+        left = round(width * 0.66)
         self.resizeDocks(
-            [self.docks["cameras"], self.docks["system"]], [900, 460], Qt.Orientation.Horizontal
+            [self.docks["cameras"], self.docks["system"]],
+            [left, width - left],
+            Qt.Orientation.Horizontal,
         )
         self.resizeDocks(
             [self.docks["cameras"], self.docks["backups"], self.docks["events"]],
-            [300, 320, 220],
+            [round(height * 0.34), round(height * 0.38), round(height * 0.28)],
             Qt.Orientation.Vertical,
         )
         self.resizeDocks(
-            [self.docks["system"], self.docks["alerts"]], [520, 320], Qt.Orientation.Vertical
+            [self.docks["system"], self.docks["alerts"]],
+            [round(height * 0.6), round(height * 0.4)],
+            Qt.Orientation.Vertical,
         )
 
     def default_size(self) -> QSize:
@@ -332,15 +349,17 @@ class MainWindow(QMainWindow):
         return restored
 
     def reset_layout(self) -> None:
-        """Every dock back where it starts, shown and docked; the default size."""
+        """The first-start layout: every dock back where it starts, shown and docked, the
+        default size, the docks' first-start proportions and each table's first columns."""
         for dock in self.docks.values():
             dock.setFloating(False)
             dock.setVisible(True)
         self.restoreState(self.default_state, LAYOUT_VERSION)
         self.resize(self.default_size())
-        for table in self.tables().values():
-            table.horizontalHeader().reset()
-            table.fit_columns()
+        self._apply_default_sizes()
+        for name, table in self.tables().items():
+            table.horizontalHeader().restoreState(self.default_headers[name])
+            table.fit_to_width()
         self._sync_banner()
 
     def tables(self) -> dict[str, RecordTable]:
@@ -462,6 +481,9 @@ class MainWindow(QMainWindow):
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
+        if self._size_docks_on_show:
+            self._size_docks_on_show = False
+            self._apply_default_sizes()
         self.bridge.withdraw(CLOSE_TO_TRAY_KEY)
         self.status.refresh()
         self.tray.set_window_visible(True)

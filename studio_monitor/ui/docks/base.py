@@ -8,11 +8,18 @@ Docks tick (move "12 s ago" on) once a second only while visible.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from PySide6.QtCore import QAbstractItemModel, QCoreApplication, QSortFilterProxyModel, Qt, QTimer
-from PySide6.QtGui import QAction, QFontMetrics, QResizeEvent
+from PySide6.QtCore import (
+    QAbstractItemModel,
+    QCoreApplication,
+    QEvent,
+    QSortFilterProxyModel,
+    Qt,
+    QTimer,
+)
+from PySide6.QtGui import QAction, QFontMetrics, QHelpEvent, QResizeEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDockWidget,
@@ -20,6 +27,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QTableView,
     QToolBar,
+    QToolTip,
     QVBoxLayout,
     QWidget,
 )
@@ -82,6 +90,10 @@ class RecordTable(QTableView):
         header.setSectionsMovable(True)
         header.setStretchLastSection(True)
         header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        self._preferred: dict[int, int] = {}
+        #: Columns that give way when the table is narrow, the first to go first.
+        self._optional: list[int] = []
+        self.setTextElideMode(Qt.TextElideMode.ElideRight)
         self._delegates = [PillDelegate(self), ProgressDelegate(self)]
         for column in pills:
             self.setItemDelegateForColumn(column, self._delegates[0])
@@ -103,6 +115,63 @@ class RecordTable(QTableView):
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         self._update_placeholder()
+        self.fit_to_width()
+
+    def setColumnWidth(self, column: int, width: int) -> None:
+        """Also the column's preferred width, which `fit_to_width` plans with."""
+        self._preferred[column] = width
+        super().setColumnWidth(column, width)
+
+    def set_optional_columns(self, columns: Sequence[int]) -> None:
+        """Columns hidden, the first one first, when the others would not fit without
+        scrolling sideways (a 1280 px laptop): the key figures stay in view."""
+        self._optional = list(columns)
+        self.fit_to_width()
+
+    def fit_to_width(self) -> None:
+        if not self._optional:
+            return
+        available = self.viewport().width()
+        header = self.horizontalHeader()
+        columns = range(self.source.columnCount())
+        width = {c: self._preferred.get(c, self.columnWidth(c)) for c in columns}
+        # Plan with the preferred widths (a stretched last section says nothing).
+        shown = [c for c in columns if not (header.isSectionHidden(c) and c not in self._optional)]
+        total = sum(width[c] for c in shown)
+        hidden: set[int] = set()
+        for column in self._optional:
+            if total <= available:
+                break
+            hidden.add(column)
+            total -= width[column]
+        for column in self._optional:
+            if self.isColumnHidden(column) != (column in hidden):
+                self.setColumnHidden(column, column in hidden)
+                if column not in hidden:
+                    super().setColumnWidth(column, width[column])
+        last = header.logicalIndex(header.count() - 1)
+        for column in shown:
+            # Back to its planned width (a section that stretched stays too wide).
+            if (
+                column not in hidden
+                and column != last
+                and self.columnWidth(column) != width[column]
+            ):
+                super().setColumnWidth(column, width[column])
+
+    def viewportEvent(self, event: QEvent) -> bool:
+        # A cell whose text is cut ("This disk: Pictu…") shows it whole as its tooltip when
+        # the model has no tooltip of its own.
+        if event.type() == QEvent.Type.ToolTip and isinstance(event, QHelpEvent):
+            index = self.indexAt(event.pos())
+            if index.isValid() and index.data(Qt.ItemDataRole.ToolTipRole) is None:
+                text = index.data(Qt.ItemDataRole.DisplayRole)
+                if isinstance(text, str) and text:
+                    needed = self.fontMetrics().horizontalAdvance(text) + 12
+                    if needed > self.visualRect(index).width():
+                        QToolTip.showText(event.globalPos(), text, self.viewport())
+                        return True
+        return super().viewportEvent(event)
 
     def setModel(self, model: QAbstractItemModel | None) -> None:  # the proxy, once
         super().setModel(model)

@@ -66,10 +66,12 @@ class CamerasDock(MonitorDock):
             self.tr("No camera yet. Photos dropped into a hot folder show their camera here.")
         )
         self.table.setIconSize(QSize(72, 48))
-        self.table.setColumnWidth(col.CAMERA, 220)
-        self.table.setColumnWidth(col.STATE, 110)
-        self.table.setColumnWidth(col.EVENT, 160)
-        self.table.setColumnWidth(col.LAST_SHOT, 130)
+        self.table.setColumnWidth(col.CAMERA, 190)
+        self.table.setColumnWidth(col.STATE, 100)
+        self.table.setColumnWidth(col.EVENT, 130)
+        self.table.setColumnWidth(col.LAST_SHOT, 100)
+        # Kept in view first: camera, state, shots, last shot, queue, failed, battery.
+        self.table.set_optional_columns([col.RATE, col.INGEST, col.EVENT])
         self.body.addWidget(self.table, 1)
 
     def tick(self) -> None:

@@ -209,6 +209,15 @@ class HostCard(QFrame):
                 [(history.series("recv_bps"), "info"), (history.series("sent_bps"), "ok")]
             )
 
+    def _holds_text(self, holds: list[str]) -> str:
+        words = {
+            "system": self.tr("System"),
+            "library": self.tr("Photos"),
+            "backup": self.tr("Backups"),
+            "hub": self.tr("Hub data"),
+        }
+        return ", ".join(words[h] for h in holds if h in words)
+
     def _show_disks(self, record: SystemRecord) -> None:
         while len(self._disk_rows) < len(record.disks):
             row = len(self._disk_rows)
@@ -216,7 +225,9 @@ class HostCard(QFrame):
             bar = UsageBar(height=8)
             bar.set_ticks(_ticks(DISK))
             free = _subtle(QLabel())
-            mount.setMaximumWidth(140)
+            mount.setObjectName("disk_holds")
+            mount.setMaximumWidth(170)
+            free.setObjectName("disk_free")
             free.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             self.disks_box.addWidget(mount, row, 0)
             self.disks_box.addWidget(bar, row, 1)
@@ -230,15 +241,23 @@ class HostCard(QFrame):
             if not shown:
                 continue
             disk = record.disks[i]
-            mount.setText(disk.mount)
-            mount.setToolTip(disk.mount)
+            # What the disk holds for the studio, in words; its mount and folders in the
+            # tooltip. Short enough for a narrow card: the total is in the tooltip too.
+            name = self._holds_text(disk.holds) or disk.mount
+            mount.setText(mount.fontMetrics().elidedText(name, Qt.TextElideMode.ElideMiddle, 170))
+            free.setText(self.tr("{free} free").format(free=fmt_bytes(disk.free)))
+            tip = "\n".join(
+                [
+                    self.tr("{free} free of {total} on {mount}").format(
+                        free=fmt_bytes(disk.free), total=fmt_bytes(disk.total), mount=disk.mount
+                    ),
+                    *disk.paths,
+                ]
+            )
+            for widget in (mount, bar, free):
+                widget.setToolTip(tip)
             tone = DISK.tone(disk.percent) or "info"
             bar.set_value(None if disk.percent is None else disk.percent / 100, tone)
-            free.setText(
-                self.tr("{free} free of {total}").format(
-                    free=fmt_bytes(disk.free), total=fmt_bytes(disk.total)
-                )
-            )
         self.no_disks.setVisible(not record.disks)
 
 

@@ -803,8 +803,28 @@ Hot folder: {folder}</translation>
         <translation>{used} dari {total}</translation>
     </message>
     <message>
-        <source>{free} free of {total}</source>
-        <translation>{free} kosong dari {total}</translation>
+        <source>System</source>
+        <translation>Sistem</translation>
+    </message>
+    <message>
+        <source>Photos</source>
+        <translation>Foto</translation>
+    </message>
+    <message>
+        <source>Backups</source>
+        <translation>Cadangan</translation>
+    </message>
+    <message>
+        <source>Hub data</source>
+        <translation>Data hub</translation>
+    </message>
+    <message>
+        <source>{free} free</source>
+        <translation>{free} kosong</translation>
+    </message>
+    <message>
+        <source>{free} free of {total} on {mount}</source>
+        <translation>{free} kosong dari {total} di {mount}</translation>
     </message>
 </context>
 <context>
