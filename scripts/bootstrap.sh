@@ -13,7 +13,8 @@ debs=(libegl1 libgl1 libxkbcommon0 libfontconfig1 libdbus-1-3 libglib2.0-0
 if [ "$kind" = dev ]; then
   # xvfb: the screenshot test's real X server; desktop-file-utils validates the Linux
   # bundle's .desktop file; binutils (objdump) is what PyInstaller reads libraries with.
-  debs+=(xvfb xauth desktop-file-utils binutils)
+  # redis-server: the tests of the hub replicas' Redis store start a real one.
+  debs+=(xvfb xauth desktop-file-utils binutils redis-server)
 fi
 
 if command -v dpkg-query >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then

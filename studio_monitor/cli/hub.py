@@ -46,6 +46,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--tls-cert", type=Path, help="TLS certificate (PEM): serve HTTPS/WSS")
     parser.add_argument("--tls-key", type=Path, help="private key of --tls-cert (PEM)")
     parser.add_argument(
+        "--store",
+        metavar="URL",
+        help="keep records and change logs in Redis (redis://host:6379/0) so several hubs "
+        "can serve as replicas (docs/replicas.md); default: SQLite in the data dir",
+    )
+    parser.add_argument(
         "--exit-on-stdin-close",
         action="store_true",
         help="stop cleanly when standard input closes (how the app's embedded hub ends "
@@ -66,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
             tokens_file=args.tokens,
             tls_cert=args.tls_cert,
             tls_key=args.tls_key,
+            store=args.store,
         )
     except ConfigError as exc:
         print(f"studio-monitor hub: {exc}", file=sys.stderr)

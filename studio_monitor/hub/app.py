@@ -26,14 +26,16 @@ from typing import Final
 from aiohttp import web
 
 from studio_monitor.errors import ConfigError
+from studio_monitor.hub import replicas
 from studio_monitor.hub.commands import CommandCenter
 from studio_monitor.hub.config import HubConfig
 from studio_monitor.hub.fanout import Fanout
 from studio_monitor.hub.guard import ConnectionGuard, GuardedSite, connection_cap, raise_fd_limit
 from studio_monitor.hub.server import AccessLogger, HubServer
 from studio_monitor.hub.sources import build_sources
-from studio_monitor.hub.sources.base import CommandHandler, Source
+from studio_monitor.hub.sources.base import CommandHandler, Publisher, Source
 from studio_monitor.hub.store import Store
+from studio_monitor.hub.store_api import HubStore
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +115,7 @@ class Hub:
         self.sources: list[Source] = []
         self.url = ""
         self.port = 0
-        self._store: Store | None = None
+        self._store: HubStore | None = None
         self._fanout: Fanout | None = None
         self._commands: CommandCenter | None = None
         self._server: HubServer | None = None
@@ -124,7 +126,7 @@ class Hub:
         self._stopped = False
 
     @property
-    def store(self) -> Store:
+    def store(self) -> HubStore:
         assert self._store is not None, "the hub is not started"
         return self._store
 
@@ -145,16 +147,20 @@ class Hub:
     async def start(self) -> None:
         config = self.config
         tls = _tls_context(config)
-        store = await Store.open(
-            config.data_dir,
-            retention_changes=config.retention_changes,
-            retention_s=config.retention_s,
-            compact_every_s=config.compact_every_s,
-            tail_bytes=config.tail_bytes,
-            max_records_bytes=config.max_records_bytes,
-            retention_bytes=config.retention_bytes,
-            clock=self._clock,
-        )
+        store: HubStore
+        if config.store:
+            store = await replicas.open_store(config, clock=self._clock)
+        else:
+            store = await Store.open(
+                config.data_dir,
+                retention_changes=config.retention_changes,
+                retention_s=config.retention_s,
+                compact_every_s=config.compact_every_s,
+                tail_bytes=config.tail_bytes,
+                max_records_bytes=config.max_records_bytes,
+                retention_bytes=config.retention_bytes,
+                clock=self._clock,
+            )
         self._store = store
         try:
             await self._start_rest(store, tls)
@@ -162,10 +168,13 @@ class Hub:
             await self._teardown()
             raise
         log.info(
-            "hub listening on %s, epoch %s, data in %s", self.url, store.epoch, config.data_dir
+            "hub listening on %s, epoch %s, data in %s",
+            self.url,
+            store.epoch,
+            config.store or config.data_dir,
         )
 
-    async def _start_rest(self, store: Store, tls: ssl.SSLContext | None) -> None:
+    async def _start_rest(self, store: HubStore, tls: ssl.SSLContext | None) -> None:
         config = self.config
         fanout = self._fanout = Fanout(max_pending_bytes=config.client_queue_bytes)
         store.add_listener(fanout.on_commit)
@@ -192,8 +201,11 @@ class Hub:
             if source.name == "system"
             and isinstance(host_id := getattr(source, "host_id", None), str)
         )
+        app = self._server.make_app()
+        if config.store:
+            replicas.watch_availability(app, store, self._server)
         runner = web.AppRunner(
-            self._server.make_app(),
+            app,
             handle_signals=False,
             access_log_class=AccessLogger,
             access_log=logging.getLogger("studio_monitor.hub.access"),
@@ -231,16 +243,19 @@ class Hub:
         await self._site.start()
         self.url = f"{config.scheme}://{_url_host(config.host, sock)}:{self.port}"
         for source in self.sources:
-            self._source_tasks.append(
-                asyncio.create_task(self._supervise(source), name=f"source {source.name}")
-            )
+            if config.store:
+                # Among replicas each source runs once, under its lease in Redis.
+                run = replicas.leased(config, store, source, self._supervise)
+            else:
+                run = self._supervise(source, store)
+            self._source_tasks.append(asyncio.create_task(run, name=f"source {source.name}"))
 
-    async def _supervise(self, source: Source) -> None:
+    async def _supervise(self, source: Source, publisher: Publisher) -> None:
         """Run a source; restart it with backoff if it raises (it should not)."""
         delay = 1.0
         while True:
             try:
-                await source.run(self.store)
+                await source.run(publisher)
                 log.info("source %s finished", source.name)
                 return
             except asyncio.CancelledError:

@@ -23,7 +23,7 @@ import msgspec
 
 from studio_monitor.errors import HTTP_STATUS, HubError, MessageTooLarge, ProtocolError, WireError
 from studio_monitor.hub.sources.base import CommandHandler
-from studio_monitor.hub.store import Store
+from studio_monitor.hub.store_api import HubStore
 from studio_monitor.protocol import (
     MAX_ARGS_BYTES,
     CommandStatus,
@@ -115,7 +115,7 @@ class CommandCenter:
 
     def __init__(
         self,
-        store: Store,
+        store: HubStore,
         handlers: Mapping[str, CommandHandler],
         *,
         clock: Callable[[], float] = time.time,

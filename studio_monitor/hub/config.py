@@ -116,6 +116,13 @@ class HubConfig:
     #: The change log of one topic on disk: past it the oldest changes are compacted away
     #: (to three quarters of it), even within `retention_changes` and `retention_s`.
     retention_bytes: int = 256 * 1024 * 1024
+    #: Where records and change logs live: "" for SQLite in `data_dir` (the default), or a
+    #: Redis URL (redis://, rediss://, unix://) shared by hub replicas (docs/replicas.md).
+    store: str = ""
+    #: Prefix of every key the store writes in Redis (several studios may share one Redis).
+    redis_prefix: str = "studio-monitor:"
+    #: Redis replicas that must hold a change (WAIT) before it is acknowledged; 0: none.
+    redis_wait_replicas: int = 0
 
     def __post_init__(self) -> None:
         validate(self)
@@ -172,6 +179,13 @@ def validate(config: HubConfig) -> None:
     ):
         if getattr(config, name) < low:
             raise ConfigError(f"{name} must be at least {low}, not {getattr(config, name)}")
+    if config.store and not config.store.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError(
+            f"store {config.store!r} is not a Redis URL (redis://host:6379/0); leave it empty "
+            "for the embedded SQLite store"
+        )
+    if config.redis_wait_replicas < 0:
+        raise ConfigError("redis_wait_replicas must not be negative")
     for source_name, section in config.sources.items():
         if not isinstance(section, dict):
             raise ConfigError(f"[sources.{source_name}] must be a table")
@@ -316,6 +330,9 @@ _HUB_KEYS: Final = {
     "max_records_bytes": int,
     "max_commands": int,
     "retention_bytes": int,
+    "store": str,
+    "redis_prefix": str,
+    "redis_wait_replicas": int,
 }
 
 
@@ -370,6 +387,7 @@ def build_config(
     tokens_file: Path | None = None,
     tls_cert: Path | None = None,
     tls_key: Path | None = None,
+    store: str | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> tuple[HubConfig, TokensNotice]:
     """The config of `studio-monitor hub`: file, then command line, then environment."""
@@ -385,6 +403,7 @@ def build_config(
         "tokens": tokens_file,
         "tls_cert": tls_cert,
         "tls_key": tls_key,
+        "store": store,
     }
     settings.update({k: v for k, v in overrides.items() if v is not None})
     resolved_dir = Path(settings.pop("data_dir", None) or default_data_dir()).expanduser()

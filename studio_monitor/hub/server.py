@@ -44,7 +44,7 @@ from studio_monitor.hub.commands import CommandCenter
 from studio_monitor.hub.config import HubConfig
 from studio_monitor.hub.fanout import Fanout, SinkGone, Subscriber, snapshot_frame
 from studio_monitor.hub.guard import ConnectionGuard, RateBuckets
-from studio_monitor.hub.store import Store
+from studio_monitor.hub.store_api import HubStore
 from studio_monitor.protocol import (
     MAX_MESSAGE_BYTES,
     PROTOCOL_VERSION,
@@ -218,7 +218,7 @@ class HubServer:
     def __init__(
         self,
         config: HubConfig,
-        store: Store,
+        store: HubStore,
         fanout: Fanout,
         commands: CommandCenter,
         *,

@@ -1,4 +1,8 @@
-"""The store on real SQLite files: the invariant, durability across reopen, retention, bad input."""
+"""The store on real SQLite files: the invariant, durability across reopen, retention, bad input.
+
+The tests that are not about SQLite files run against both backends (`backend` fixture): the
+embedded SQLite store and the Redis store of hub replicas, on a real redis-server.
+"""
 
 from __future__ import annotations
 
@@ -14,10 +18,42 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from studio_monitor.errors import MessageTooLarge, ProtocolError, ResyncRequired
+from studio_monitor.hub.redis_store import RedisStore
 from studio_monitor.hub.store import DataDirLocked, Store
+from studio_monitor.hub.store_api import HubStore
 from studio_monitor.protocol import Change, PublishChange, Record, decode
+from tests.support.redis import REDIS_SERVER, SKIP_REASON, RedisServer
 
 State = dict[str, dict[str, tuple[int, dict[str, Any]]]]
+
+
+class Backend:
+    """Opens a store by place: a data folder (SQLite) or a key prefix in one Redis."""
+
+    def __init__(self, redis_url: str | None) -> None:
+        self.redis_url = redis_url
+
+    @property
+    def name(self) -> str:
+        return "sqlite" if self.redis_url is None else "redis"
+
+    async def open(self, where: Path, **kwargs: Any) -> HubStore:
+        if self.redis_url is None:
+            return await Store.open(where, **kwargs)
+        # The Redis store keeps every retained change in memory: it has no tail size.
+        kwargs.pop("tail_size", None)
+        prefix = f"t{abs(hash(str(where)))}:"
+        return await RedisStore.open(self.redis_url, prefix=prefix, **kwargs)
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def backend(request: pytest.FixtureRequest) -> Backend:
+    if request.param == "sqlite":
+        return Backend(None)
+    if REDIS_SERVER is None:
+        pytest.skip(SKIP_REASON)
+    server: RedisServer = request.getfixturevalue("redis_server")
+    return Backend(server.url)
 
 
 def put(topic: str, key: str, **value: Any) -> PublishChange:
@@ -28,7 +64,7 @@ def delete(topic: str, key: str) -> PublishChange:
     return PublishChange(topic=topic, key=key, op="delete")
 
 
-def state_of(store: Store, topics: list[str] | None = None) -> State:
+def state_of(store: HubStore, topics: list[str] | None = None) -> State:
     """The store's records as {topic: {key: (seq, value)}}, read through a snapshot."""
     snap = store.snapshot(topics)
     state: State = {t: {} for t in snap.cursors}
@@ -49,7 +85,7 @@ def apply_changes(state: State, raws: list[msgspec.Raw]) -> None:
             topic.pop(change.key, None)
 
 
-def replay_all(store: Store, cursors: dict[str, int], limit: int) -> list[msgspec.Raw]:
+def replay_all(store: HubStore, cursors: dict[str, int], limit: int) -> list[msgspec.Raw]:
     """Every change after `cursors`, page by page as a client would fetch them."""
     out: list[msgspec.Raw] = []
     cursors = dict(cursors)
@@ -73,7 +109,11 @@ ops = st.lists(
 )
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(
     batches=st.lists(ops, min_size=1, max_size=6),
     snap_at=st.integers(0, 6),
@@ -81,14 +121,18 @@ ops = st.lists(
     tail=st.sampled_from([2, 10_000]),
 )
 def test_snapshot_plus_later_changes_is_the_state(
-    batches: list[list[tuple[str, str, bool, int]]], snap_at: int, limit: int, tail: int
+    backend: Backend,
+    batches: list[list[tuple[str, str, bool, int]]],
+    snap_at: int,
+    limit: int,
+    tail: int,
 ) -> None:
     """PROTOCOL.md section 1, for any interleaving of puts and deletes, published in any
     grouping, with the snapshot taken at any point; and again after the store is reopened
     (the history comes back from disk, seqs and epoch unchanged)."""
 
     async def scenario(data_dir: Path) -> None:
-        store = await Store.open(data_dir, tail_size=tail)
+        store = await backend.open(data_dir, tail_size=tail)
         snapshots: list[tuple[State, dict[str, int]]] = []
         try:
             for index, batch in enumerate(batches):
@@ -113,7 +157,7 @@ def test_snapshot_plus_later_changes_is_the_state(
             assert sum(seqs.values()) == total
         finally:
             await store.close()
-        reopened = await Store.open(data_dir, tail_size=tail)
+        reopened = await backend.open(data_dir, tail_size=tail)
         try:
             assert reopened.epoch == epoch
             assert reopened.cursors() == seqs
@@ -129,8 +173,10 @@ def test_snapshot_plus_later_changes_is_the_state(
 
 
 @pytest.mark.asyncio
-async def test_seqs_grow_by_one_per_topic_and_publishes_share_commits(tmp_path: Path) -> None:
-    store = await Store.open(tmp_path)
+async def test_seqs_grow_by_one_per_topic_and_publishes_share_commits(
+    backend: Backend, tmp_path: Path
+) -> None:
+    store = await backend.open(tmp_path)
     try:
         results = await asyncio.gather(
             *(
@@ -140,8 +186,9 @@ async def test_seqs_grow_by_one_per_topic_and_publishes_share_commits(tmp_path: 
         )
         assert sorted(r["camera"] for r in results) == list(range(1, 201))
         assert all(r["system"] == r["camera"] for r in results)
-        # 200 publishes, far fewer transactions: that is what makes a burst cheap.
-        assert store.commits < 50
+        if isinstance(store, Store):
+            # 200 publishes, far fewer transactions: that is what makes a burst cheap.
+            assert store.commits < 50
         page = store.changes_after(None, {"camera": 0}, 10_000)
         seqs = [decode(bytes(raw), Change).seq for raw in page.changes]
         assert seqs == list(range(1, 201))
@@ -150,15 +197,17 @@ async def test_seqs_grow_by_one_per_topic_and_publishes_share_commits(tmp_path: 
 
 
 @pytest.mark.asyncio
-async def test_a_new_database_is_a_new_epoch_and_a_reopen_keeps_it(tmp_path: Path) -> None:
-    store = await Store.open(tmp_path / "a")
+async def test_a_new_database_is_a_new_epoch_and_a_reopen_keeps_it(
+    backend: Backend, tmp_path: Path
+) -> None:
+    store = await backend.open(tmp_path / "a")
     first = store.epoch
     await store.publish([put("event", "e1", name="Gala")])
     await store.close()
-    store = await Store.open(tmp_path / "a")
+    store = await backend.open(tmp_path / "a")
     assert store.epoch == first
     await store.close()
-    other = await Store.open(tmp_path / "b")
+    other = await backend.open(tmp_path / "b")
     assert other.epoch != first
     await other.close()
 
@@ -192,9 +241,11 @@ async def test_two_stores_cannot_share_a_data_folder(tmp_path: Path) -> None:
 
 
 @pytest.mark.asyncio
-async def test_compaction_keeps_the_larger_of_count_and_age(tmp_path: Path) -> None:
+async def test_compaction_keeps_the_larger_of_count_and_age(
+    backend: Backend, tmp_path: Path
+) -> None:
     now = [1_000_000.0]
-    store = await Store.open(
+    store = await backend.open(
         tmp_path, retention_changes=5, retention_s=60.0, clock=lambda: now[0], tail_size=3
     )
     try:
@@ -214,7 +265,7 @@ async def test_compaction_keeps_the_larger_of_count_and_age(tmp_path: Path) -> N
         assert dict(store.records("camera")) == {"c1": {"i": 19}}
     finally:
         await store.close()
-    reopened = await Store.open(tmp_path, retention_changes=5, retention_s=60.0, tail_size=3)
+    reopened = await backend.open(tmp_path, retention_changes=5, retention_s=60.0, tail_size=3)
     try:
         with pytest.raises(ResyncRequired):
             reopened.changes_after(None, {"camera": 14}, 100)
@@ -224,8 +275,10 @@ async def test_compaction_keeps_the_larger_of_count_and_age(tmp_path: Path) -> N
 
 
 @pytest.mark.asyncio
-async def test_cursors_ahead_or_of_another_epoch_need_a_resync(tmp_path: Path) -> None:
-    store = await Store.open(tmp_path)
+async def test_cursors_ahead_or_of_another_epoch_need_a_resync(
+    backend: Backend, tmp_path: Path
+) -> None:
+    store = await backend.open(tmp_path)
     try:
         await store.publish([put("camera", "c1", i=1)])
         with pytest.raises(ResyncRequired, match="ahead"):
@@ -244,8 +297,8 @@ async def test_cursors_ahead_or_of_another_epoch_need_a_resync(tmp_path: Path) -
 
 
 @pytest.mark.asyncio
-async def test_limit_splits_across_topics_and_says_more(tmp_path: Path) -> None:
-    store = await Store.open(tmp_path)
+async def test_limit_splits_across_topics_and_says_more(backend: Backend, tmp_path: Path) -> None:
+    store = await backend.open(tmp_path)
     try:
         await store.publish(
             [put("a", "k", i=i) for i in range(3)] + [put("b", "k", i=i) for i in range(3)]
@@ -270,9 +323,9 @@ async def test_limit_splits_across_topics_and_says_more(tmp_path: Path) -> None:
 
 @pytest.mark.asyncio
 async def test_bad_changes_are_refused_with_the_reason_and_nothing_is_written(
-    tmp_path: Path,
+    backend: Backend, tmp_path: Path
 ) -> None:
-    store = await Store.open(tmp_path)
+    store = await backend.open(tmp_path)
     try:
         cases: list[tuple[PublishChange, type[Exception], str]] = [
             (put("Bad Topic", "k"), ProtocolError, "topic"),
@@ -296,8 +349,10 @@ async def test_bad_changes_are_refused_with_the_reason_and_nothing_is_written(
 
 
 @pytest.mark.asyncio
-async def test_activity_flags_change_the_etag_and_wake_long_polls(tmp_path: Path) -> None:
-    store = await Store.open(tmp_path)
+async def test_activity_flags_change_the_etag_and_wake_long_polls(
+    backend: Backend, tmp_path: Path
+) -> None:
+    store = await backend.open(tmp_path)
     flips: list[tuple[str, bool]] = []
     store.add_active_listener(lambda t, a: flips.append((t, a)))
     try:
