@@ -55,7 +55,6 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from studio_monitor.errors import MessageTooLarge, ProtocolError, ResyncRequired, WireError
 from studio_monitor.hub.store import (
-    RECORD_OVERHEAD,
     ChangesPage,
     Snapshot,
     StoredChange,
@@ -64,7 +63,7 @@ from studio_monitor.hub.store import (
 )
 from studio_monitor.hub.store_api import ActiveListener, CommitListener
 from studio_monitor.protocol import (
-    MAX_MESSAGE_BYTES,
+    MAX_VALUE_BYTES,
     PublishChange,
     encode,
     is_valid_key,
@@ -250,9 +249,11 @@ def prepare(change: PublishChange, index: int) -> _Prepared:
         encoded = encode(change.value)
     except (TypeError, msgspec.EncodeError, OverflowError) as exc:
         raise ProtocolError(f"{where}: value is not JSON: {exc}") from None
-    size = len(encoded) + len(change.topic) + len(change.key.encode()) + RECORD_OVERHEAD
-    if size > MAX_MESSAGE_BYTES:
-        raise MessageTooLarge(f"{where}: value of {len(encoded)} bytes would not fit a 1 MiB frame")
+    if len(encoded) > MAX_VALUE_BYTES:
+        raise MessageTooLarge(
+            f"{where}: value of {len(encoded)} bytes is over the {MAX_VALUE_BYTES} byte "
+            "limit of a record"
+        )
     return _Prepared(change.topic, change.key, "put", encoded)
 
 
