@@ -32,14 +32,24 @@ from studio_monitor.protocol import (
     format_cursors_param,
 )
 from tests.support.hub import HubProcess, auth, delete, publish_sync, put, ws_url
+from tests.support.redis import REDIS_SERVER, SKIP_REASON, RedisServer
 
 State = dict[str, dict[str, tuple[int, dict[str, Any]]]]
 _examples = itertools.count()
 
 
-@pytest.fixture(scope="module")
-def hub_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with HubProcess(Path(tmp_path_factory.mktemp("invariant")) / "hub") as proc:
+@pytest.fixture(scope="module", params=["sqlite", "redis"])
+def hub_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A hub process on the embedded SQLite store, and one replica on the Redis store."""
+    args: list[str] = []
+    if request.param == "redis":
+        if REDIS_SERVER is None:
+            pytest.skip(SKIP_REASON)
+        server: RedisServer = request.getfixturevalue("redis_server")
+        args = ["--store", server.url]
+    with HubProcess(Path(tmp_path_factory.mktemp("invariant")) / "hub", args=args) as proc:
         yield proc.start()
 
 
