@@ -1586,7 +1586,7 @@ Hot folder: {folder}</translation>
     </message>
     <message>
         <source>Last shot</source>
-        <translation>Jepretan terakhir</translation>
+        <translation>Terakhir</translation>
     </message>
     <message>
         <source>Queue</source>
