@@ -142,7 +142,10 @@ class CameraRecord(Struct, kw_only=True):
 
 # --- backup/<job_id> -------------------------------------------------------------------------
 
-BackupState = Literal["queued", "running", "verifying", "completed", "failed", "cancelled"]
+#: `waiting` (docs/destinations.md): a cloud rate limit or quota; `retry_at` says until when.
+BackupState = Literal[
+    "queued", "running", "verifying", "waiting", "completed", "failed", "cancelled"
+]
 
 
 class Destination(Struct, kw_only=True):
@@ -181,6 +184,8 @@ class BackupRecord(Struct, kw_only=True):
     #: old copies are kept on the destination (`.studio-monitor/versions/`).
     changed: list[str] = msgspec.field(default_factory=list)
     changed_count: int = 0
+    #: While `waiting`: when the job tries again (Unix time); null otherwise.
+    retry_at: float | None = None
 
 
 # --- safety/<event_id> -------------------------------------------------------------------------

@@ -123,6 +123,8 @@ class JobProgress:
     #: Photos whose content changed after their backup: the old copy was kept (first 20).
     changed: list[str] = dataclasses.field(default_factory=list)
     changed_count: int = 0
+    #: While `waiting` (a cloud rate limit): when the job tries again.
+    retry_at: float | None = None
 
     def copy(self) -> JobProgress:
         return dataclasses.replace(self, changed=list(self.changed))

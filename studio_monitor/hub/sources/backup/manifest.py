@@ -27,7 +27,7 @@ from studio_monitor.protocol.records import EventBackupState
 JobKind = Literal["copy", "verify"]
 FileState = Literal["copied", "verified"]
 #: Job states that mean "not finished": a hub that starts and finds one resumes it.
-UNFINISHED_STATES: Final = ("queued", "running", "verifying")
+UNFINISHED_STATES: Final = ("queued", "running", "verifying", "waiting")
 
 _DESTINATION_ID_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
