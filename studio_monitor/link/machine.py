@@ -59,8 +59,12 @@ never touches a socket, and decides every duration itself: timeouts, backoff, gr
 Transitions are the table `TRANSITIONS`: a pair not in it raises `IllegalEvent` and leaves
 the machine unchanged. An outcome event (`HEALTH_OK`, `LONGPOLL_OK`...) is legal only while
 the matching request is outstanding: the service drops outcomes of requests the machine has
-cancelled. Timers are named (`Timer`); `tick()` turns the ones that are due into their
-events, which go through the table like any other. Notices ("fallback", "offline", "live")
+cancelled. Timers are named (`Timer`) and kept here as deadlines (`deadlines`,
+`next_deadline()`); `tick()` turns the ones that are due into their events, which go through
+the table like any other. The driver arms one timer of its own on `next_deadline()` and calls
+`tick()` when it fires: the table of deadlines is the only truth about timers, so there are
+no schedule/cancel actions for a driver to mirror (a copy could only disagree with it, and
+`tick()` fires nothing early whatever a driver's timer does). Notices ("fallback", "offline", "live")
 wait out a grace period, so a 2 s blip, or a hiccup right after start or wake, says nothing.
 """
 
@@ -527,17 +531,6 @@ class FlushOutbox(Action):
     """A transport just started carrying data: (re)send every unanswered command on it."""
 
 
-@dataclass(frozen=True)
-class Schedule(Action):
-    timer: Timer
-    delay_s: float
-
-
-@dataclass(frozen=True)
-class CancelTimer(Action):
-    timer: Timer
-
-
 NoticeKind = Literal["fallback", "offline", "live"]
 
 
@@ -778,7 +771,7 @@ class ConnectionMachine:
             raise RuntimeError("the machine is already started")
         self._started = True
         out: list[Action] = []
-        self._schedule(Timer.CLOCK, self.config.clock_check_s, out)
+        self._schedule(Timer.CLOCK, self.config.clock_check_s)
         self._check_health(out)
         return out
 
@@ -877,7 +870,7 @@ class ConnectionMachine:
         keep = _TIMERS_BY_STATE[target]
         for timer in list(self._deadlines):
             if timer not in keep:
-                self._cancel_timer(timer, out)
+                self._cancel_timer(timer)
         if target in _DATA_STATES:
             if self._ever_connected and (
                 old in (State.CONNECTING, State.OFFLINE) or target is State.LIVE
@@ -903,9 +896,9 @@ class ConnectionMachine:
         self._data_ok()
         self._reset_probes(refused=False)
         self._last_compare = self._clock.monotonic()
-        self._schedule(Timer.HEALTH, self.config.health_interval_s, out)
+        self._schedule(Timer.HEALTH, self.config.health_interval_s)
         self._notice_pending = False
-        self._cancel_timer(Timer.NOTICE, out)
+        self._cancel_timer(Timer.NOTICE)
         if self._notified is not None:
             self._notified = None
             out.append(Notify("live", "Live again: updates arrive over WebSocket."))
@@ -928,8 +921,8 @@ class ConnectionMachine:
     def _enter_polling(self, old: State, out: list[Action]) -> None:
         self._cancel_http(out)
         self._last_polled.clear()
-        self._schedule(Timer.POLL, 0.0, out)
-        self._schedule(Timer.HEALTH, self.config.health_interval_s, out)
+        self._schedule(Timer.POLL, 0.0)
+        self._schedule(Timer.HEALTH, self.config.health_interval_s)
         if self._ws is None and Timer.PROBE not in self._deadlines:
             self._schedule_probe(out)
         self._arm_notice(out)
@@ -962,7 +955,7 @@ class ConnectionMachine:
         if self._state is State.CONNECTING:
             self._open_ws(out)
         else:
-            self._schedule(Timer.HEALTH, self.config.health_interval_s, out)
+            self._schedule(Timer.HEALTH, self.config.health_interval_s)
 
     def _on_health_failed(self, event: HealthFailed, out: list[Action]) -> None:
         self._health_pending = False
@@ -973,16 +966,16 @@ class ConnectionMachine:
             self._schedule_retry(out)
         elif self._state is State.LIVE:
             # The WebSocket is the judge while live (its pings); HTTP trouble is only noted.
-            self._schedule(Timer.HEALTH, self.config.health_interval_s, out)
+            self._schedule(Timer.HEALTH, self.config.health_interval_s)
         else:
             self._move(State.OFFLINE, out)
 
     def _on_cursors_compared(self, event: CursorsCompared, out: list[Action]) -> None:
         self._compare_pending = False
         self._note_rtt(event.rtt_ms)
-        self._schedule(Timer.HEALTH, self.config.health_interval_s, out)
+        self._schedule(Timer.HEALTH, self.config.health_interval_s)
         if not event.in_sync:
-            self._schedule(Timer.VERIFY, self.config.verify_delay_s, out)
+            self._schedule(Timer.VERIFY, self.config.verify_delay_s)
 
     def _on_verify_due(self, event: Due, out: list[Action]) -> None:
         out.append(VerifyWsPosition())
@@ -997,17 +990,17 @@ class ConnectionMachine:
         if self._state is State.CONNECTING:
             self._heard()
         self._heartbeat_s = event.heartbeat_s
-        self._schedule(Timer.CATCHUP, self.config.catchup_timeout_s, out)
+        self._schedule(Timer.CATCHUP, self.config.catchup_timeout_s)
 
     def _on_ws_caught_up(self, event: WsCaughtUp, out: list[Action]) -> None:
         self._ws = "live"
         self._heard()
-        self._cancel_timer(Timer.CATCHUP, out)
+        self._cancel_timer(Timer.CATCHUP)
         self._move(State.LIVE, out)
 
     def _ws_gone(self, reason: str, error: str, out: list[Action], *, refused: bool) -> None:
         self._ws = None
-        self._cancel_timer(Timer.CATCHUP, out)
+        self._cancel_timer(Timer.CATCHUP)
         self.last_error = error
         if self._state in (State.CONNECTING, State.LIVE):
             self._reset_probes(refused=refused)
@@ -1117,7 +1110,7 @@ class ConnectionMachine:
         now = self._clock.monotonic()
         for topic in event.topics:
             self._last_polled[topic] = now
-        self._schedule(Timer.HEALTH, self.config.health_interval_s, out)
+        self._schedule(Timer.HEALTH, self.config.health_interval_s)
         self._schedule_poll(out)
 
     def _on_poll_failed(self, event: PollFailed, out: list[Action]) -> None:
@@ -1130,7 +1123,7 @@ class ConnectionMachine:
         self._health_pending = False
         self._ws = None
         self._http = None
-        self._cancel_timer(Timer.CATCHUP, out)
+        self._cancel_timer(Timer.CATCHUP)
         if self._state is State.OFFLINE:
             self._schedule_retry(out)
         else:
@@ -1196,7 +1189,7 @@ class ConnectionMachine:
         elif self._state is State.POLLING:
             self._last_polled.clear()
             if self._http is None:
-                self._schedule(Timer.POLL, 0.0, out)
+                self._schedule(Timer.POLL, 0.0)
 
     def _on_retry_due(self, event: Due, out: list[Action]) -> None:
         if not self._health_pending:
@@ -1226,7 +1219,7 @@ class ConnectionMachine:
         out.append(Notify(*notice))
 
     def _on_clock_due(self, event: Due, out: list[Action]) -> None:
-        self._schedule(Timer.CLOCK, self.config.clock_check_s, out)
+        self._schedule(Timer.CLOCK, self.config.clock_check_s)
 
     # --- helpers -----------------------------------------------------------------------------
 
@@ -1271,14 +1264,11 @@ class ConnectionMachine:
         self._retry_delays = self._new_retry_delays()
         self._fatal = False
 
-    def _schedule(self, timer: Timer, delay: float, out: list[Action]) -> None:
-        delay = max(0.0, delay)
-        self._deadlines[timer] = self._clock.monotonic() + delay
-        out.append(Schedule(timer, delay))
+    def _schedule(self, timer: Timer, delay: float) -> None:
+        self._deadlines[timer] = self._clock.monotonic() + max(0.0, delay)
 
-    def _cancel_timer(self, timer: Timer, out: list[Action]) -> None:
-        if self._deadlines.pop(timer, None) is not None:
-            out.append(CancelTimer(timer))
+    def _cancel_timer(self, timer: Timer) -> None:
+        self._deadlines.pop(timer, None)
 
     def _schedule_retry(self, out: list[Action]) -> None:
         if self._fatal:
@@ -1287,19 +1277,19 @@ class ConnectionMachine:
             delay = self._rng.uniform(self.config.retry_cap_s / 2, self.config.retry_cap_s)
         else:
             delay = next(self._retry_delays)
-        self._schedule(Timer.RETRY, delay, out)
+        self._schedule(Timer.RETRY, delay)
 
     def _retry_now(self, out: list[Action]) -> None:
         self._retry_delays = self._new_retry_delays()
-        self._cancel_timer(Timer.RETRY, out)
+        self._cancel_timer(Timer.RETRY)
         if not self._health_pending:
             self._check_health(out)
 
     def _schedule_probe(self, out: list[Action]) -> None:
-        self._schedule(Timer.PROBE, next(self._probe_delays), out)
+        self._schedule(Timer.PROBE, next(self._probe_delays))
 
     def _probe_now(self, out: list[Action]) -> None:
-        self._cancel_timer(Timer.PROBE, out)
+        self._cancel_timer(Timer.PROBE)
         self._open_ws(out)
 
     def _reset_probes(self, *, refused: bool) -> None:
@@ -1348,7 +1338,7 @@ class ConnectionMachine:
     def _close_ws(self, reason: str, out: list[Action]) -> None:
         if self._ws is not None:
             self._ws = None
-            self._cancel_timer(Timer.CATCHUP, out)
+            self._cancel_timer(Timer.CATCHUP)
             out.append(CloseWs(reason))
 
     def _send_longpoll(self, wait_s: float, out: list[Action]) -> None:
@@ -1376,7 +1366,7 @@ class ConnectionMachine:
         else:
             # Nothing known yet (an empty hub): look again at the idle rate of a new topic.
             deadline = self._clock.monotonic() + self.topic_interval("")
-        self._schedule(Timer.POLL, deadline - self._clock.monotonic(), out)
+        self._schedule(Timer.POLL, deadline - self._clock.monotonic())
 
     def _reschedule_polls(self, out: list[Action]) -> None:
         if self._state is State.POLLING and self._http is None:
@@ -1393,7 +1383,7 @@ class ConnectionMachine:
             self._woke_at + self.config.wake_grace_s,
         )
         self._notice_pending = True
-        self._schedule(Timer.NOTICE, due - now, out)
+        self._schedule(Timer.NOTICE, due - now)
 
     def _current_notice(self) -> tuple[NoticeKind, str] | None:
         state = self._state

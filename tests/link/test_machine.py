@@ -19,7 +19,6 @@ from studio_monitor.link.machine import (
     Action,
     ActivityChanged,
     Cancel,
-    CancelTimer,
     CheckHealth,
     CloseWs,
     CompareCursors,
@@ -47,7 +46,6 @@ from studio_monitor.link.machine import (
     PollOk,
     PowerChanged,
     ReconnectRequested,
-    Schedule,
     State,
     StateChanged,
     Timer,
@@ -76,6 +74,12 @@ def new_machine(**kwargs: object) -> tuple[ConnectionMachine, ManualClock]:
     kwargs.setdefault("rng", random.Random(7))
     machine = ConnectionMachine(clock=clock, **kwargs)  # type: ignore[arg-type]
     return machine, clock
+
+
+def armed(machine: ConnectionMachine, clock: ManualClock, timer: Timer) -> float | None:
+    """Seconds until `timer` fires, None when it is not armed."""
+    deadline = machine.deadlines.get(timer)
+    return None if deadline is None else deadline - clock.monotonic()
 
 
 def run_until(
@@ -259,11 +263,11 @@ def test_feeding_before_start_or_starting_twice_is_an_error() -> None:
 
 
 def test_start_checks_health_then_opens_the_websocket_and_goes_live() -> None:
-    machine, _ = new_machine()
+    machine, clock = new_machine()
     assert CheckHealth(T) in machine.start()
     assert machine.handle(HealthOk(rtt_ms=4.0)) == [OpenWs(timeout_s=10.0)]
-    actions = machine.handle(WsOpened(heartbeat_s=5.0))
-    assert Schedule(Timer.CATCHUP, CONFIG.catchup_timeout_s) in actions
+    assert machine.handle(WsOpened(heartbeat_s=5.0)) == []
+    assert armed(machine, clock, Timer.CATCHUP) == CONFIG.catchup_timeout_s
     assert machine.state is State.CONNECTING
     actions = machine.handle(WsCaughtUp())
     assert StateChanged(State.CONNECTING, State.LIVE) in actions
@@ -279,9 +283,9 @@ def test_websocket_lost_means_longpoll_at_once_then_probe_and_promote_make_befor
     actions = machine.handle(WsLost("connection reset"))
     assert machine.state is State.LONGPOLL
     assert LP(0.0) in actions  # at once, from the same cursors (a catch-up first)
-    probe = [a for a in actions if isinstance(a, Schedule) and a.timer is Timer.PROBE]
-    assert len(probe) == 1
-    assert 0 <= probe[0].delay_s <= CONFIG.probe_initial_s
+    probe = armed(machine, clock, Timer.PROBE)
+    assert probe is not None
+    assert 0 <= probe <= CONFIG.probe_initial_s
     assert machine.fallbacks == 1
     run_until(machine, clock, of(OpenWs))
     # The probe opened: HTTP keeps flowing until the WebSocket has caught up.
@@ -302,17 +306,17 @@ def test_longpoll_with_more_asks_again_at_once() -> None:
 
 
 def test_longpoll_answered_early_three_times_falls_back_to_polling() -> None:
-    machine, _ = to_state(State.LONGPOLL)
+    machine, clock = to_state(State.LONGPOLL)
     early = LongpollOk(had_changes=False, more=False, elapsed_s=1.0)
     machine.handle(early)
     machine.handle(LongpollOk(had_changes=True, more=False, elapsed_s=1.0))  # resets the count
     machine.handle(early)
     machine.handle(early)
     assert machine.state is State.LONGPOLL
-    actions = machine.handle(early)
+    machine.handle(early)
     assert machine.state is State.POLLING
     assert "answered early" in (machine.last_error or "")
-    assert Schedule(Timer.POLL, 0.0) in actions
+    assert armed(machine, clock, Timer.POLL) == 0.0
     assert machine.fallbacks == 2  # to long-poll, then to polling
 
 
@@ -343,7 +347,7 @@ def test_a_cut_longpoll_with_the_hub_still_answering_means_polling() -> None:
     assert not [a for a in machine.handle(Wake()) if isinstance(a, Longpoll)]
     actions = machine.handle(HealthOk(rtt_ms=3.0))
     assert StateChanged(State.LONGPOLL, State.POLLING) in actions
-    assert Schedule(Timer.POLL, 0.0) in actions
+    assert armed(machine, clock, Timer.POLL) == 0.0
     assert machine.fallbacks == 2
     assert machine.last_error == "HTTP 504 Gateway Timeout from a proxy"
     (notice,) = notices(run_until(machine, clock, of(Notify)))
@@ -353,13 +357,13 @@ def test_a_cut_longpoll_with_the_hub_still_answering_means_polling() -> None:
 
 
 def test_longpoll_unreachable_goes_offline_with_backoff() -> None:
-    machine, _ = to_state(State.LONGPOLL)
-    actions = machine.handle(LongpollFailed("connection refused"))
+    machine, clock = to_state(State.LONGPOLL)
+    machine.handle(LongpollFailed("connection refused"))
     assert machine.state is State.OFFLINE
-    retry = [a for a in actions if isinstance(a, Schedule) and a.timer is Timer.RETRY]
-    assert len(retry) == 1
-    assert 0 <= retry[0].delay_s <= CONFIG.retry_initial_s
-    assert machine.next_retry_in() == pytest.approx(retry[0].delay_s)
+    retry = armed(machine, clock, Timer.RETRY)
+    assert retry is not None
+    assert 0 <= retry <= CONFIG.retry_initial_s
+    assert machine.next_retry_in() == pytest.approx(retry)
 
 
 def test_offline_retries_forever_within_the_cap_and_reconnects_when_health_answers() -> None:
@@ -562,8 +566,8 @@ def test_live_checks_health_every_30_s_and_compares_cursors_every_60_s() -> None
 def test_a_websocket_behind_the_hub_after_the_grace_is_stalled() -> None:
     machine, clock = to_state(State.LIVE)
     _compare(machine, clock)
-    actions = machine.handle(CursorsCompared(in_sync=False))
-    assert Schedule(Timer.VERIFY, CONFIG.verify_delay_s) in actions
+    machine.handle(CursorsCompared(in_sync=False))
+    assert armed(machine, clock, Timer.VERIFY) == CONFIG.verify_delay_s
     clock.advance(CONFIG.verify_delay_s)
     assert VerifyWsPosition() in machine.tick()
     actions = machine.handle(WsStalled())
@@ -573,12 +577,13 @@ def test_a_websocket_behind_the_hub_after_the_grace_is_stalled() -> None:
 
 
 def test_fatal_goes_offline_and_retries_slowly() -> None:
-    machine, _ = to_state(State.CONNECTING)
+    machine, clock = to_state(State.CONNECTING)
     machine.handle(HealthOk())
-    actions = machine.handle(Fatal("unauthorized: the token was refused"))
+    machine.handle(Fatal("unauthorized: the token was refused"))
     assert machine.state is State.OFFLINE
-    (retry,) = [a for a in actions if isinstance(a, Schedule) and a.timer is Timer.RETRY]
-    assert CONFIG.retry_cap_s / 2 <= retry.delay_s <= CONFIG.retry_cap_s
+    retry = armed(machine, clock, Timer.RETRY)
+    assert retry is not None
+    assert CONFIG.retry_cap_s / 2 <= retry <= CONFIG.retry_cap_s
     assert machine.last_error == "unauthorized: the token was refused"
 
 
@@ -609,7 +614,7 @@ def test_network_back_retries_at_once_when_offline() -> None:
     assert machine.next_retry_in() is not None
     actions = machine.handle(NetworkChanged(NetworkState(online=True)))
     assert CheckHealth(T) in actions
-    assert CancelTimer(Timer.RETRY) in actions
+    assert Timer.RETRY not in machine.deadlines
     # A network change that is not "back" does nothing special.
     actions = machine.handle(NetworkChanged(NetworkState(online=True, metered=True)))
     assert CheckHealth(T) not in actions
