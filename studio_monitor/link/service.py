@@ -1,14 +1,16 @@
 """The connection service: the QObject that keeps the app fed from the hub.
 
-It does the I/O the connection machine asks for and nothing else: it runs the machine's
-actions on the qasync event loop (a WebSocket session, one HTTP request at a time, health
-checks, timers), feeds every outcome back as an event, and turns what arrives into Qt
-signals. Changes from any transport go through one `Replica`, which checks every seq: the
-overlap of two transports during a switch is dropped, a gap is repaired at once (a
-`resync` frame on the WebSocket; on HTTP the next request starts from the applied cursors),
-and a new epoch or `resync_required` brings a fresh snapshot. Everything applied is written
-to the `LocalStore` in the same step, so a restarted app shows its last data at once
-(marked stale) and resumes with `hello` `resume`. Commands go through the `Outbox`.
+It runs the connection machine's actions on the qasync event loop and feeds their outcomes
+back as events, like websockets' `asyncio/connection.py` around its sans-I/O protocol: a
+WebSocket session, one HTTP request at a time, health checks and cursor comparisons, and
+one loop timer on the machine's next deadline (the machine keeps its timers as deadlines
+and `tick()` fires the due ones; it asks for no timer actions). What arrives is handed to
+the `DataApplier` (`applier.py`: replica, local store, data signals), which checks every
+seq; a gap it reports is repaired at once (a `resync` frame on the WebSocket; on HTTP the
+next request starts from the applied cursors), and a new epoch or `resync_required` brings
+a fresh snapshot. Commands go to the `CommandSender` (`sender.py`: the outbox, on whichever
+transport carries data). Power is looked at every minute (psutil cannot say when it
+changes), the network probe says when it changes.
 
 Signals fire only when their value changes; `statusChanged` is coalesced to a few per
 second. The service needs a running qasync loop (`start()` is called on it) but no window:
@@ -25,7 +27,7 @@ import logging
 import math
 import random
 import ssl
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any, Final
 
@@ -33,7 +35,6 @@ import httpx
 from PySide6.QtCore import QObject, Signal
 
 from studio_monitor.errors import (
-    AuthError,
     HubError,
     LinkError,
     MessageTooLarge,
@@ -45,12 +46,13 @@ from studio_monitor.errors import (
     UpgradeRefused,
 )
 from studio_monitor.link import machine as m
+from studio_monitor.link.applier import DataApplier, DataListener
 from studio_monitor.link.clock import Clock, SystemClock
-from studio_monitor.link.cursors import Gap, Replica
 from studio_monitor.link.local_store import LocalStore
 from studio_monitor.link.outbox import Outbox
 from studio_monitor.link.policy import NetworkState, classify
 from studio_monitor.link.salvage import BadRecord
+from studio_monitor.link.sender import CommandSender, Route
 from studio_monitor.link.status import STATE_TRANSPORT, Counters, LinkStatus, OutboxEntry
 from studio_monitor.link.transports.http import HttpTransport
 from studio_monitor.link.transports.ws import WsSession
@@ -64,11 +66,8 @@ from studio_monitor.protocol import (
     ChangeFrame,
     ChangesBody,
     ChangesFrame,
-    CommandFrame,
-    ErrorBody,
     ErrorFrame,
     HelloFrame,
-    Record,
     ResultFrame,
     Resume,
     ResyncFrame,
@@ -83,17 +82,11 @@ STATUS_COALESCE_S: Final = 0.25
 STATUS_REFRESH_S: Final = 1.0
 #: psutil cannot tell us when the power changes: look this often.
 POWER_POLL_S: Final = 60.0
-#: While a command sent over HTTP is accepted but not finished, ask for its status this often.
-COMMAND_POLL_S: Final = 1.0
 #: At most this many pages of `/changes` per poll (each up to 1000 changes).
 MAX_POLL_PAGES: Final = 20
 #: A second `resync_required` this soon after a resync's snapshot is a failure (backoff),
 #: not another snapshot.
 RESYNC_MIN_INTERVAL_S: Final = 5.0
-#: Errors that mean the command itself was refused: retrying the same id cannot help.
-COMMAND_REFUSALS: Final = frozenset(
-    {"bad_request", "not_found", "conflict", "forbidden", "too_large"}
-)
 
 
 class ConnectionService(QObject):
@@ -156,11 +149,23 @@ class ConnectionService(QObject):
             on_bad_record=self._bad_record,
         )
         self._store = store if store is not None else LocalStore(state_dir, hub_url)
-        # A write to the store failed (a full disk): what is on disk lags what was applied,
-        # so the next write rewrites the whole replica.
-        self._store_dirty = False
-        self._outbox = Outbox(self._store, self._clock)
-        self._replica = Replica(topics)
+        self._data = DataApplier(
+            self._store,
+            self._clock,
+            topics=topics,
+            listener=DataListener(
+                topic_reset=self.topicReset.emit,
+                changes_applied=self.changesApplied.emit,
+                active_changed=self.activeChanged.emit,
+                activity=lambda flags: self._feed(m.ActivityChanged(flags)),
+                snapshot_applied=self.snapshotApplied.emit,
+                gap_detected=self.gapDetected.emit,
+                error=self._set_error,
+            ),
+        )
+        self._commands = CommandSender(
+            Outbox(self._store, self._clock), on_update=self.commandUpdated.emit
+        )
         self._power = self._power_probe.current()
         self._network = NetworkState()
         self._visible = True
@@ -171,7 +176,6 @@ class ConnectionService(QObject):
         self._started = False
         self._stopped = False
         self._tasks: dict[str, asyncio.Task[None]] = {}
-        self._command_tasks: dict[str, asyncio.Task[None]] = {}
         self._other_tasks: set[asyncio.Task[None]] = set()
         self._timer: asyncio.TimerHandle | None = None
         self._power_timer: asyncio.TimerHandle | None = None
@@ -185,9 +189,7 @@ class ConnectionService(QObject):
         self._verify_target: dict[str, int] = {}
         self._etag: str | None = None
         self._last_resync = -math.inf
-        self._confirmed: dict[str, float | None] = {}
         self._last_error: str | None = None
-        self._gaps_repaired = 0
         self._closed_messages = 0
         self._closed_bytes = 0
         self._last_status: LinkStatus | None = None
@@ -200,15 +202,9 @@ class ConnectionService(QObject):
             raise RuntimeError("the connection service is already started")
         self._loop = asyncio.get_running_loop()
         self._started = True
-        saved = self._store.load()
-        if not saved.empty:
-            self._replica.restore(saved.epoch, saved.cursors, saved.active, saved.records)
-            self._confirmed = {t: saved.confirmed_at.get(t) for t in self._replica.cursors}
-            for topic, records in self._replica.records.items():
-                self.topicReset.emit(topic, dict(records))
-            for topic, flag in self._replica.active.items():
-                self.activeChanged.emit(topic, flag)
-        for entry in self._outbox.entries():
+        self._data.restore()
+        self._commands.start(self._loop)
+        for entry in self._commands.entries():
             self.commandUpdated.emit(entry)
         if self._network_probe is None:
             self._network_probe = default_network_probe()
@@ -218,7 +214,7 @@ class ConnectionService(QObject):
         self._feed(m.NetworkChanged(self._network))
         if not self._visible:  # hidden before the start (an app started in the tray)
             self._feed(m.VisibilityChanged(False))
-        self._feed(m.ActivityChanged(dict(self._replica.active)))
+        self._feed(m.ActivityChanged(dict(self._data.replica.active)))
         self._power_timer = self._loop.call_later(POWER_POLL_S, self._poll_power)
         self._schedule_refresh()
         self._mark_status()
@@ -233,25 +229,21 @@ class ConnectionService(QObject):
                 handle.cancel()
         if self._network_probe is not None:
             self._network_probe.close()
-        tasks = [*self._tasks.values(), *self._command_tasks.values(), *self._other_tasks]
+        tasks = [*self._tasks.values(), *self._other_tasks]
         self._tasks.clear()
-        self._command_tasks.clear()
         self._other_tasks.clear()
         for task in tasks:
             task.cancel()
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
+        await self._commands.stop()
         if self._ws is not None:
             self._remember_ws_confirmation()
             await self._ws.close("client stopping")
             self._ws = None
         await self._http.aclose()
         try:
-            self._store.save_confirmed(
-                {t: at for t, at in self._confirmed.items() if at is not None}
-            )
-        except StoreError as exc:
-            log.warning("could not save the data ages on stop: %s", exc)
+            self._data.save_ages()
         finally:
             with contextlib.suppress(StoreError):
                 self._store.close()
@@ -265,10 +257,9 @@ class ConnectionService(QObject):
         comes through `commandUpdated`. Returns the command id."""
         if self._stopped:
             raise RuntimeError("the connection service is stopped: the command was not queued")
-        entry = self._outbox.add(name, args)
-        self.commandUpdated.emit(entry)
-        if self._started and not self._stopped:
-            self._send_command(entry)
+        entry = self._commands.add(name, args)
+        if self._started:
+            self._commands.send(entry, self._command_route())
         return entry.id
 
     def set_window_visible(self, visible: bool) -> None:
@@ -279,11 +270,11 @@ class ConnectionService(QObject):
         self._schedule_refresh()
 
     def records(self, topic: str) -> dict[str, dict[str, Any]]:
-        return dict(self._replica.records.get(topic, {}))
+        return self._data.records(topic)
 
     def commands(self) -> list[OutboxEntry]:
         """Every command the outbox lists (a day of history), oldest first."""
-        return self._outbox.entries()
+        return self._commands.entries()
 
     @property
     def state(self) -> str:
@@ -306,18 +297,18 @@ class ConnectionService(QObject):
             state=state.value,
             transport=STATE_TRANSPORT[state.value],
             hub_url=self.hub_url,
-            epoch=self._replica.epoch,
+            epoch=self._data.epoch,
             rtt_ms=round(rtt, 1) if rtt is not None else None,
             next_retry_s=round(next_retry, 1) if next_retry is not None else None,
             poll_interval_s=poll_interval,
             scaling=self._machine.scaling(),
             stale=state in (m.State.CONNECTING, m.State.OFFLINE),
-            data_age_s=self._data_ages(),
+            data_age_s=self._data.data_ages(self._live_age()),
             last_error=self._last_error,
             counters=Counters(
                 reconnects=self._machine.reconnects,
                 fallbacks=self._machine.fallbacks,
-                gaps_repaired=self._gaps_repaired,
+                gaps_repaired=self._data.gaps_repaired,
                 messages=messages,
                 bytes=nbytes,
                 time_in_state={k: round(v, 1) for k, v in self._machine.time_in_state().items()},
@@ -406,16 +397,14 @@ class ConnectionService(QObject):
             case m.Cancel(request=request):
                 self._cancel(request)
             case m.FlushOutbox():
-                for entry in self._outbox.unfinished():
-                    self._send_command(entry)
+                self._commands.flush(self._command_route())
             case m.Notify(kind=kind, text=text):
                 self.notice.emit(kind, text)
-            case m.Schedule() | m.CancelTimer():
-                pass  # one loop timer follows the machine's next deadline (_arm_timer)
             case _:
                 raise AssertionError(f"unknown action {action!r}")
 
     def _arm_timer(self) -> None:
+        """One loop timer on the machine's next deadline; when it fires, `tick()`."""
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -497,7 +486,7 @@ class ConnectionService(QObject):
     async def _health(self, timeout_s: float) -> None:
         health, rtt_ms = await self._http.health(answer_s=timeout_s)
         if self._done("health"):
-            if self._replica.epoch is not None and health.epoch != self._replica.epoch:
+            if self._data.epoch is not None and health.epoch != self._data.epoch:
                 log.info("the hub is in a new epoch (%s): a snapshot will follow", health.epoch)
             self._feed(m.HealthOk(rtt_ms=rtt_ms))
 
@@ -508,14 +497,14 @@ class ConnectionService(QObject):
         started = self._clock.monotonic()
         in_sync = True
         try:
-            cursors = self._replica.request_cursors()
-            if self._replica.epoch is not None and cursors:
-                body = await self._http.changes(self._replica.epoch, cursors, answer_s=timeout_s)
-                if body.epoch == self._replica.epoch:
+            epoch = self._data.epoch
+            cursors = self._data.replica.request_cursors()
+            if epoch is not None and cursors:
+                body = await self._http.changes(epoch, cursors, answer_s=timeout_s)
+                if body.epoch == epoch:
                     in_sync = not body.changes
                     self._verify_target = dict(body.cursors)
-                    self._apply_changes(body.changes, source=None, confirm=body.cursors)
-                    self._apply_active(body.active)
+                    self._apply_body(body)
         except ResyncRequired as exc:
             in_sync = False
             await self._resync(exc)
@@ -526,7 +515,7 @@ class ConnectionService(QObject):
     # --- WebSocket -----------------------------------------------------------------------------
 
     async def _websocket(self, timeout_s: float) -> None:
-        replica = self._replica
+        replica = self._data.replica
         resume = (
             Resume(epoch=replica.epoch, cursors=replica.request_cursors())
             if replica.epoch is not None
@@ -596,7 +585,7 @@ class ConnectionService(QObject):
             return
         if not self._ws_synced:
             return  # not resumed, and the snapshot has not come yet
-        if self._replica.caught_up(self._ws_pos):
+        if self._data.replica.caught_up(self._ws_pos):
             self._feed(m.WsCaughtUp())
 
     def _on_frame(self, frame: object, session: WsSession) -> None:
@@ -606,19 +595,13 @@ class ConnectionService(QObject):
             case ChangesFrame(items=items):
                 self._ws_changes(items, session)
             case SnapshotFrame():
-                self._apply_snapshot(frame.epoch, frame.cursors, frame.active, frame.records)
+                self._data.apply_snapshot(frame.epoch, frame.cursors, frame.active, frame.records)
                 self._ws_pos = dict(frame.cursors)
                 self._ws_synced = True
             case ActiveFrame(topics=flags):
-                self._apply_active(flags)
-            case ResultFrame(id=command_id, ok=ok):
-                error = (
-                    {"code": frame.error.code, "message": frame.error.message}
-                    if isinstance(frame.error, ErrorBody)
-                    else None
-                )
-                result = frame.result if isinstance(frame.result, dict) else {}
-                self._finish_command(command_id, result=result, error=error, ok=ok)
+                self._data.apply_active(flags)
+            case ResultFrame():
+                self._commands.on_result(frame)
             case ErrorFrame(error=error):
                 log.warning("the hub refused a frame of ours: %s (%s)", error.message, error.code)
             case WelcomeFrame():
@@ -628,16 +611,14 @@ class ConnectionService(QObject):
         for change in changes:
             if change.seq > self._ws_pos.get(change.topic, 0):
                 self._ws_pos[change.topic] = change.seq
-        gaps = self._apply_changes(changes, source=session, confirm=None)
+        gaps = self._data.apply_changes(changes)
         if gaps:
             # Ask the WebSocket again from where the replica stands, for those topics.
-            cursors = {gap.topic: self._replica.cursors.get(gap.topic, 0) for gap in gaps}
-            self._spawn(
-                functools.partial(self._send_ws, session, ResyncFrame(cursors=cursors)),
-                "link-resync",
-            )
+            applied = self._data.replica.cursors
+            frame = ResyncFrame(cursors={gap.topic: applied.get(gap.topic, 0) for gap in gaps})
+            self._spawn(functools.partial(self._send_ws, session, frame), "link-resync")
 
-    async def _send_ws(self, session: WsSession, frame: ResyncFrame | CommandFrame) -> None:
+    async def _send_ws(self, session: WsSession, frame: ResyncFrame) -> None:
         with contextlib.suppress(StudioMonitorError):
             await session.send(frame)
 
@@ -646,11 +627,13 @@ class ConnectionService(QObject):
         moment as the topics' confirmation when the WebSocket stops being the source."""
         if self._ws is None or self._machine.state is not m.State.LIVE:
             return
-        at = self._clock.wall() - self._ws.seconds_since_alive()
-        for topic in self._known_topics():
-            previous = self._confirmed.get(topic)
-            if previous is None or previous < at:
-                self._confirmed[topic] = at
+        self._data.confirm_until(self._clock.wall() - self._ws.seconds_since_alive())
+
+    def _live_age(self) -> float | None:
+        """Seconds since the WebSocket's last sign of life, while it carries the data."""
+        if self._ws is None or self._machine.state is not m.State.LIVE:
+            return None
+        return self._ws.seconds_since_alive()
 
     # --- HTTP data ---------------------------------------------------------------------------
 
@@ -670,9 +653,9 @@ class ConnectionService(QObject):
 
     async def _poll(self, topics: tuple[str, ...], answer_s: float) -> None:
         started = self._clock.monotonic()
-        if not topics or self._replica.epoch is None:
+        if not topics or self._data.epoch is None:
             await self._http_snapshot()
-            covered = tuple(sorted(self._replica.cursors))
+            covered = tuple(sorted(self._data.replica.cursors))
         else:
             covered = topics
             for _ in range(MAX_POLL_PAGES):
@@ -692,7 +675,7 @@ class ConnectionService(QObject):
     ) -> tuple[bool, bool]:
         """One /changes request from the applied cursors (a snapshot first when there is
         nothing to start from, or when the hub says resync). Returns (had changes, more)."""
-        replica = self._replica
+        replica = self._data.replica
         if replica.epoch is None:
             await self._http_snapshot()
             return True, True
@@ -726,8 +709,8 @@ class ConnectionService(QObject):
         return bool(body.changes), body.more
 
     def _apply_body(self, body: ChangesBody) -> None:
-        self._apply_changes(body.changes, source=None, confirm=body.cursors)
-        self._apply_active(body.active)
+        self._data.apply_changes(body.changes, confirm=body.cursors)
+        self._data.apply_active(body.active)
 
     async def _resync(self, exc: ResyncRequired) -> None:
         """The hub refuses the applied cursors (a new epoch, history compacted, or cursors
@@ -746,218 +729,21 @@ class ConnectionService(QObject):
     async def _http_snapshot(self, *, authoritative: bool = False) -> None:
         body, etag = await self._http.snapshot(self._topics, etag=self._etag)
         if body is None:
-            now = self._clock.wall()
-            for topic in self._known_topics():
-                self._confirmed[topic] = now
+            self._data.confirm_all()
             return
         self._etag = etag
-        self._apply_snapshot(
+        self._data.apply_snapshot(
             body.epoch, body.cursors, body.active, body.records, authoritative=authoritative
         )
 
-    # --- applying data -------------------------------------------------------------------------
-
-    def _apply_snapshot(
-        self,
-        epoch: str,
-        cursors: Mapping[str, int],
-        active: Mapping[str, bool],
-        records: list[Record],
-        *,
-        authoritative: bool = False,
-    ) -> None:
-        before = dict(self._replica.active)
-        result = self._replica.load_snapshot(
-            epoch, cursors, active, records, authoritative=authoritative
-        )
-        now = self._clock.wall()
-        if self._store_dirty:
-            self._save_replica(now)
-        else:
-            self._save(
-                functools.partial(
-                    self._store.save_snapshot,
-                    epoch,
-                    result.reset,
-                    self._replica.cursors,
-                    self._replica.active,
-                    epoch_changed=result.epoch_changed,
-                    confirmed_at=now,
-                )
-            )
-        if result.epoch_changed:
-            log.info("snapshot of epoch %s", epoch)
-            self._confirmed = {}
-        for topic in cursors:
-            if self._replica.follows(topic):
-                self._confirmed[topic] = now
-        self._gaps_repaired += result.repaired
-        for topic, topic_records in result.reset.items():
-            self.topicReset.emit(topic, topic_records)
-        self.snapshotApplied.emit(dict(self._replica.cursors))
-        self._active_diff(before)
-
-    def _apply_changes(
-        self,
-        changes: list[Change],
-        *,
-        source: WsSession | None,
-        confirm: Mapping[str, int] | None,
-    ) -> list[Gap]:
-        result = self._replica.apply(changes)
-        now = self._clock.wall()
-        if result.applied:
-            self.changesApplied.emit(result.applied)
-            if self._store_dirty:
-                self._save_replica(now)
-            else:
-                self._save(
-                    functools.partial(
-                        self._store.save_changes,
-                        result.applied,
-                        self._replica.cursors,
-                        confirmed_at=now,
-                    )
-                )
-        for topic in confirm or ():
-            if self._replica.follows(topic):
-                self._confirmed[topic] = now
-        for change in result.applied:
-            self._confirmed[change.topic] = now
-        for gap in result.gaps:
-            log.warning(
-                "gap in %s: changes %d..%d missing; repairing", gap.topic, gap.first, gap.last
-            )
-            self.gapDetected.emit(gap.topic, gap.first, gap.last)
-        if result.repaired:
-            self._gaps_repaired += result.repaired
-        return result.gaps
-
-    def _save(self, write: Callable[[], None]) -> None:
-        """One write to the local store; a failure is said, remembered (the next write
-        rewrites everything) and raised, so the job applying the data fails with it."""
-        try:
-            write()
-        except StoreError as exc:
-            self._store_dirty = True
-            self._set_error(exc.args[0] if exc.args else "the local store failed")
-            raise
-
-    def _save_replica(self, now: float) -> None:
-        replica = self._replica
-        if replica.epoch is None:
-            return
-        self._save(
-            functools.partial(
-                self._store.save_snapshot,
-                replica.epoch,
-                {t: dict(r) for t, r in replica.records.items()},
-                replica.cursors,
-                replica.active,
-                epoch_changed=True,
-                confirmed_at=now,
-            )
-        )
-        self._store_dirty = False
-        log.info("the local store is written again, in full")
-
-    def _apply_active(self, flags: Mapping[str, bool]) -> None:
-        before = dict(self._replica.active)
-        self._replica.set_active(flags)
-        self._active_diff(before)
-
-    def _active_diff(self, before: Mapping[str, bool]) -> None:
-        after = self._replica.active
-        changed = {t: f for t, f in after.items() if before.get(t) != f}
-        if not changed and after.keys() == before.keys():
-            return
-        if changed:
-            self._save(functools.partial(self._store.save_active, changed))
-            for topic, flag in changed.items():
-                self.activeChanged.emit(topic, flag)
-        self._feed(m.ActivityChanged(dict(after)))
-
-    # --- commands --------------------------------------------------------------------------
-
-    def _send_command(self, entry: OutboxEntry) -> None:
+    def _command_route(self) -> Route:
+        """Where a command goes now: the WebSocket while live, HTTP while it carries data."""
         state = self._machine.state
-        if state is m.State.LIVE and self._ws is not None:
-            frame = CommandFrame(id=entry.id, name=entry.name, args=dict(entry.args))
-            self._spawn(
-                functools.partial(self._send_ws, self._ws, frame), f"link-command-{entry.id}"
-            )
-            self._mark_sent(entry.id)
-        elif state in (m.State.LONGPOLL, m.State.POLLING):
-            running = self._command_tasks.get(entry.id)
-            if running is not None and not running.done():
-                return
-            assert self._loop is not None
-            task = self._loop.create_task(
-                _guard(functools.partial(self._http_command, entry), f"command {entry.id}"),
-                name=f"link-command-{entry.id}",
-            )
-            self._command_tasks[entry.id] = task
-            task.add_done_callback(functools.partial(self._command_task_done, entry.id))
-        # connecting, offline: it waits in the outbox for the next FlushOutbox
-
-    def _command_task_done(self, command_id: str, task: asyncio.Task[None]) -> None:
-        if self._command_tasks.get(command_id) is task:
-            del self._command_tasks[command_id]
-
-    async def _http_command(self, entry: OutboxEntry) -> None:
-        try:
-            status = await self._http.send_command(entry.id, entry.name, entry.args)
-            self._mark_sent(entry.id)
-            while status.status == "accepted":
-                await asyncio.sleep(COMMAND_POLL_S)
-                status = await self._http.command_status(entry.id)
-        except HubError as exc:
-            if exc.code in COMMAND_REFUSALS or (
-                isinstance(exc, AuthError) and exc.code == "forbidden"
-            ):
-                self._finish_command(
-                    entry.id, result={}, error={"code": exc.code, "message": exc.message}, ok=False
-                )
-            else:
-                log.info(
-                    "command %s not answered yet (%s): kept for the next reconnect", entry.id, exc
-                )
-            return
-        except StudioMonitorError as exc:
-            log.info("command %s not answered yet (%s): kept for the next reconnect", entry.id, exc)
-            return
-        if status.status == "done":
-            result = status.result if isinstance(status.result, dict) else {}
-            self._finish_command(entry.id, result=result, error=None, ok=True)
-        else:
-            error = (
-                {"code": status.error.code, "message": status.error.message}
-                if isinstance(status.error, ErrorBody)
-                else {"code": "internal", "message": "the hub says the command failed"}
-            )
-            self._finish_command(entry.id, result={}, error=error, ok=False)
-
-    def _mark_sent(self, command_id: str) -> None:
-        entry = self._outbox.mark_sent(command_id)
-        if entry is not None:
-            self.commandUpdated.emit(entry)
-
-    def _finish_command(
-        self,
-        command_id: str,
-        *,
-        result: Mapping[str, Any],
-        error: Mapping[str, Any] | None,
-        ok: bool,
-    ) -> None:
-        if ok:
-            entry = self._outbox.finish(command_id, result=result)
-        else:
-            entry = self._outbox.finish(
-                command_id, error=error or {"code": "internal", "message": "the command failed"}
-            )
-        if entry is not None:
-            self.commandUpdated.emit(entry)
+        if state is m.State.LIVE:
+            return self._ws
+        if state in (m.State.LONGPOLL, m.State.POLLING):
+            return self._http
+        return None
 
     # --- probes and status ---------------------------------------------------------------------
 
@@ -988,26 +774,6 @@ class ConnectionService(QObject):
             self._last_error = message
             self.errorOccurred.emit(message)
             self._mark_status()
-
-    def _known_topics(self) -> list[str]:
-        topics = set(self._replica.cursors) | set(self._topics or ())
-        return sorted(topics)
-
-    def _data_ages(self) -> dict[str, float | None]:
-        now = self._clock.wall()
-        live_age = (
-            self._ws.seconds_since_alive()
-            if self._ws is not None and self._machine.state is m.State.LIVE
-            else None
-        )
-        ages: dict[str, float | None] = {}
-        for topic in self._known_topics():
-            confirmed = self._confirmed.get(topic)
-            age = None if confirmed is None else max(0.0, now - confirmed)
-            if live_age is not None and (age is None or live_age < age):
-                age = live_age
-            ages[topic] = None if age is None else round(age, 1)
-        return ages
 
     def _mark_status(self) -> None:
         """Emit the status soon, once, whatever the number of changes until then."""
@@ -1077,7 +843,7 @@ def _describe(exc: BaseException) -> str:
 
 
 async def _guard(job: Callable[[], Awaitable[None]], what: str) -> None:
-    """Run a task the machine does not wait on (a frame sent, a command over HTTP); a
+    """Run a task the machine does not wait on (a resync frame sent); a
     failure is logged rather than lost in an unawaited task (the machine's own requests
     run in `ConnectionService._job`, which reports failures). The coroutine is made here,
     so a task cancelled before it starts leaves none unawaited."""

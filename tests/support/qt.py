@@ -18,13 +18,16 @@ QApplication instead.
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Coroutine, Iterator
 from typing import Any, TypeVar
 
 import PySide6.QtWidgets  # noqa: F401  (PySide6 before qasync, which picks its Qt binding on import)
 import pytest
 import qasync
+
+from tests.support.wait import until
+
+__all__ = ["qloop", "run", "until"]
 
 T = TypeVar("T")
 
@@ -56,18 +59,3 @@ def run(
             return await coro
 
     return loop.run_until_complete(bounded())
-
-
-async def until(
-    condition: Callable[[], object],
-    timeout_s: float = 10.0,
-    *,
-    what: str = "",
-    step_s: float = 0.01,
-) -> None:
-    """Wait until `condition()` is true, looking every `step_s`; TimeoutError naming `what`."""
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"not true within {timeout_s} s: {what or condition}")
-        await asyncio.sleep(step_s)
