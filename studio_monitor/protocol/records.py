@@ -186,6 +186,8 @@ class BackupRecord(Struct, kw_only=True):
     changed_count: int = 0
     #: While `waiting`: when the job tries again (Unix time); null otherwise.
     retry_at: float | None = None
+    #: What started the job: a person (`manual`), a live event's new photos, the overnight run.
+    trigger: Literal["manual", "live", "overnight"] | None = None
 
 
 # --- safety/<event_id> -------------------------------------------------------------------------
@@ -249,12 +251,26 @@ class DestinationBackup(Struct, kw_only=True):
     connected: bool | None = None
     #: Photos of the event verified there (by content hash); None: unknown.
     verified: int | None = None
+    #: From the destination registry (docs/destinations.md): what it is, and, when it is
+    #: not ready, a sentence saying why and when it is tried again. Older hubs: absent.
+    kind: DestinationKind = "folder"
+    message: str | None = None
+    retry_at: float | None = None
+    #: An rclone destination's remote (`name:path`); None for a folder or share.
+    remote: str | None = None
 
 
 class EventBackup(Struct, kw_only=True):
     state: EventBackupState = "none"
     last_completed_at: float | None = None
     destinations: list[DestinationBackup] = msgspec.field(default_factory=list)
+
+
+class TimeToSafe(Struct, kw_only=True):
+    last_s: float | None = None
+    p50_s: float | None = None
+    p95_s: float | None = None
+    samples: int = 0
 
 
 class EventRecord(Struct, kw_only=True):
@@ -273,6 +289,59 @@ class EventRecord(Struct, kw_only=True):
     #: Photos whose content changed after a verified backup of them.
     changed_after_backup: int = 0
     safety: EventSafety = "unchecked"
+    #: From a photo complete in the hot folder to its hash verified on a second device.
+    time_to_safe: TimeToSafe | None = None
+
+
+# --- destination/<destination_id> (docs/destinations.md) ------------------------------------
+
+DestinationKind = Literal["folder", "share", "rclone"]
+DestinationUpload = Literal["live", "overnight", "manual"]
+#: `ready`: it can be written now; `missing`: its drive, share or folder is not there;
+#: `waiting`: a job of it waits (a cloud rate limit or quota) until `retry_at`; `error`:
+#: it is there but cannot be used (no permission, a remote refusing the credentials...).
+DestinationState = Literal["ready", "missing", "waiting", "error"]
+
+
+class VolumeInfo(Struct, kw_only=True):
+    #: The volume's name as the OS shows it (its label, else its mount point).
+    name: str | None = None
+    #: The file system's UUID (or serial) where the OS tells; None elsewhere.
+    id: str | None = None
+
+
+class DestinationRecord(Struct, kw_only=True):
+    label: str
+    kind: DestinationKind = "folder"
+    #: What the user sees as its place: the folder path, or `remote:path`. Never a secret.
+    target: str = ""
+    upload: DestinationUpload = "manual"
+    #: In the studio's default set (what events with no list of their own use).
+    default: bool = False
+    connected: bool | None = None
+    volume: VolumeInfo | None = None
+    free: int | None = None
+    total: int | None = None
+    #: On another device than the library root (so its copies can make photos safe).
+    independent: bool | None = None
+    state: DestinationState = "missing"
+    message: str | None = None
+    retry_at: float | None = None
+    checked_at: float | None = None
+    #: The public options of an rclone remote the hub configured (`type`, `url`, `user`...);
+    #: passwords, keys and tokens are never published.
+    rclone: dict[str, str] | None = None
+
+
+# --- config/hub (docs/destinations.md, `hub.configure`) ---------------------------------------
+
+
+class HubConfigRecord(Struct, kw_only=True):
+    library_root: str | None = None
+    hot_folders: list[str] = msgspec.field(default_factory=list)
+    #: Alert thresholds, as `[sources.alerts]` of the hub config holds them.
+    alerts: dict[str, Any] = msgspec.field(default_factory=dict)
+    updated_at: float | None = None
 
 
 # --- alert/<alert_id> ------------------------------------------------------------------------

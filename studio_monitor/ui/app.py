@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import os
 import signal
 import socket
 import sys
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import Any, Protocol, cast
 
 from PySide6.QtCore import QObject, QSettings, QSocketNotifier, Signal
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QAbstractButton, QApplication, QFileDialog, QMessageBox
 
 from studio_monitor import __version__, logs
@@ -56,6 +58,8 @@ from studio_monitor.ui.dialogs.connection_test import ConnectionTestDialog
 from studio_monitor.ui.dialogs.settings import SettingsDialog
 from studio_monitor.ui.i18n import translate
 from studio_monitor.ui.main_window import MainWindow, Models
+from studio_monitor.ui.models.destinations import TOPIC as DESTINATION_TOPIC
+from studio_monitor.ui.models.destinations import only_this_disk
 from studio_monitor.ui.notifications import Notification, NotificationBridge, NotificationChoices
 from studio_monitor.ui.state import StudioState
 from studio_monitor.ui.theme import Tone
@@ -66,6 +70,18 @@ log = logging.getLogger(__name__)
 EMBEDDED_KEY = "embedded"
 #: The notification about the embedded hub (crashed, restarting), replaced and withdrawn.
 HUB_NOTICE_KEY = "embedded-hub"
+#: The first-run prompt: backups go only to this disk; its button opens Settings > Backups.
+THIS_DISK_KEY = "destinations:this-disk"
+SETTINGS_BACKUPS = "settings:backups"
+
+
+def prompt_wanted(option: bool | None) -> bool:
+    """The first-run prompt is shown unless asked not to, or in CI or offscreen (tests)."""
+    if option is not None:
+        return option
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        return False
+    return QGuiApplication.platformName() != "offscreen"
 
 
 @dataclass(frozen=True)
@@ -76,6 +92,9 @@ class GuiOptions:
     token_file: Path | None = None
     profile: str | None = None
     data_dir: Path | None = None
+    #: Say so when backups go only to this disk (None: yes, except in CI and on the
+    #: offscreen platform, where tests ask for it when they check it).
+    first_run_prompt: bool | None = None
 
 
 class ServiceFactory(Protocol):
@@ -186,6 +205,9 @@ class AppController(QObject):
         )
         self.settings_dialog: SettingsDialog | None = None
         self.test_dialog: ConnectionTestDialog | None = None
+        self.first_run_prompt = prompt_wanted(self.options.first_run_prompt)
+        #: The prompt was shown in this session (it is not shown again once dismissed).
+        self._this_disk_told = False
         self._connect_signals()
 
     # --- wiring ----------------------------------------------------------------------------
@@ -199,7 +221,9 @@ class AppController(QObject):
         window.diagnosticsRequested.connect(self.save_diagnostics)
         window.windowVisibilityChanged.connect(self._on_window_visible)
         self.state.flushed.connect(self._update_tray_alerts)
+        self.state.flushed.connect(self._check_destinations)
         self.models.alerts.modelReset.connect(self._update_tray_alerts)
+        self.bridge.openDock.connect(self._on_open_dock)
 
     def _connect_service(self, service: ConnectionService) -> None:
         self.state.connect_service(service)
@@ -436,7 +460,7 @@ class AppController(QObject):
 
     # --- dialogs ---------------------------------------------------------------------------
 
-    def open_settings(self) -> None:
+    def open_settings(self, *, backups: bool = False) -> None:
         embedded = (self.hub.url, self.hub.token) if self.hub is not None and self.hub.url else None
         dialog = SettingsDialog(
             self.config,
@@ -444,11 +468,45 @@ class AppController(QObject):
             autostart=self.autostart,
             keyring=self.keyring,
             embedded=embedded,
+            state=self.state,
+            commands=self.commands,
             parent=self.window,
         )
         dialog.saved.connect(self.apply_config)
+        if backups:
+            dialog.show_backups()
         self.settings_dialog = dialog
         dialog.open()
+
+    def _on_open_dock(self, name: str, _key: str) -> None:
+        if name == SETTINGS_BACKUPS:
+            self.open_settings(backups=True)
+
+    def _check_destinations(self) -> None:
+        """The first-run prompt: said once a session while every destination the hub lists
+        is on the photos' own disk; withdrawn as soon as one is not. Never blocks anything."""
+        if not self.first_run_prompt:
+            return
+        if not only_this_disk(self.state.records(DESTINATION_TOPIC)):
+            self.bridge.withdraw(THIS_DISK_KEY)
+            return
+        if self._this_disk_told:
+            return
+        self._this_disk_told = True
+        self.bridge.post(
+            Notification(
+                key=THIS_DISK_KEY,
+                title=self.tr("Backups go to this disk only"),
+                text=self.tr(
+                    "Your photos are copied only to the disk they are already on: if it fails, "
+                    "both copies are lost. Add an external drive, a network share or a cloud "
+                    "remote in Settings > Backups."
+                ),
+                tone="warning",
+                dock=SETTINGS_BACKUPS,
+                balloon=False,
+            )
+        )
 
     def apply_config(self, config: AppConfig) -> None:
         """Settings saved: notification choices now, a new hub means a new connection."""

@@ -47,6 +47,9 @@ class CommandSink(Protocol):
 class CommandCenter(QObject):
     #: A short line for the status bar ("Start backup: sent").
     message = Signal(str)
+    #: (command id, OutboxEntry) for each status a command sent here goes through: a form
+    #: that sent it follows its own command (to show the hub's answer in place).
+    updated = Signal(str, object)
 
     def __init__(
         self,
@@ -58,6 +61,8 @@ class CommandCenter(QObject):
         self.bridge = bridge
         self.service: CommandSink | None = None
         self.pending: dict[str, tuple[str, str]] = {}  # command id -> (name, what was asked)
+        #: Commands whose failure the sender shows itself (a form): no banner for them.
+        self.quiet: set[str] = set()
         self.watched: list[_Watched] = []
         self.state = state
         if state is not None:
@@ -69,9 +74,14 @@ class CommandCenter(QObject):
         if service is not None and hasattr(service, "commandUpdated"):
             service.commandUpdated.connect(self.on_update)
 
-    def send(self, name: str, args: dict[str, Any], what: str) -> str | None:
-        """Queue a command; returns its id, or None when there is no hub to send it to."""
+    def send(
+        self, name: str, args: dict[str, Any], what: str, *, quiet: bool = False
+    ) -> str | None:
+        """Queue a command; returns its id, or None when there is no hub to send it to.
+        `quiet`: the sender shows a failure itself (follow `updated`), so no banner."""
         if self.service is None:
+            if quiet:
+                return None
             self.bridge.post(
                 Notification(
                     key="command:none",
@@ -84,6 +94,8 @@ class CommandCenter(QObject):
             return None
         command_id = self.service.send_command(name, args)
         self.pending[command_id] = (name, what)
+        if quiet:
+            self.quiet.add(command_id)
         self.message.emit(self.tr("{what}: sent").format(what=what))
         return command_id
 
@@ -92,13 +104,21 @@ class CommandCenter(QObject):
         if pending is None:
             return
         name, what = pending
+        self.updated.emit(entry.id, entry)
         if entry.status == "failed":
             del self.pending[entry.id]
             error = entry.error or {}
             text = error_text(error)
-            self._failed(entry.id, what, text)
+            if entry.id in self.quiet:
+                self.quiet.discard(entry.id)
+                self.message.emit(
+                    self.tr("{what}: failed: {reason}").format(what=what, reason=text)
+                )
+            else:
+                self._failed(entry.id, what, text)
         elif entry.status == "done":
             del self.pending[entry.id]
+            self.quiet.discard(entry.id)
             if name in JOB_COMMANDS:
                 self._watch_jobs(what, entry.result or {})
                 return
@@ -167,3 +187,44 @@ class CommandCenter(QObject):
             elif all(st in ("completed", "cancelled") for st in states.values()):
                 self.watched.remove(watched)
                 self.message.emit(self.tr("{what}: done").format(what=watched.what))
+
+
+class FollowedCommand(QObject):
+    """One command a form sends and waits for, to say the hub's answer in place: `done`
+    with the result, or `failed` with the hub's sentence (the form keeps what was typed).
+    `waiting` says it is queued until the hub is reachable (it is still sent then)."""
+
+    done = Signal(object)
+    failed = Signal(str)
+    waiting = Signal()
+
+    def __init__(self, commands: CommandCenter, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.commands = commands
+        self.command_id: str | None = None
+        commands.updated.connect(self._on_update)
+
+    @property
+    def busy(self) -> bool:
+        return self.command_id is not None
+
+    def send(self, name: str, args: dict[str, Any], what: str) -> bool:
+        """Send; False (and `failed` said why) when there is no hub to send it to."""
+        command_id = self.commands.send(name, args, what, quiet=True)
+        if command_id is None:
+            self.failed.emit(self.tr("The app is not connected to a hub yet."))
+            return False
+        self.command_id = command_id
+        return True
+
+    def _on_update(self, command_id: str, entry: OutboxEntry) -> None:
+        if command_id != self.command_id:
+            return
+        if entry.status == "done":
+            self.command_id = None
+            self.done.emit(dict(entry.result or {}))
+        elif entry.status == "failed":
+            self.command_id = None
+            self.failed.emit(error_text(entry.error or {}))
+        elif entry.status == "queued":
+            self.waiting.emit()

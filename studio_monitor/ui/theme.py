@@ -43,6 +43,7 @@ BACKUP_TONES: Final[dict[str, Tone]] = {
     "queued": "neutral",
     "running": "info",
     "verifying": "info",
+    "waiting": "warning",
     "completed": "ok",
     "failed": "critical",
     "cancelled": "neutral",

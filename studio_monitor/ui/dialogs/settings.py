@@ -5,6 +5,10 @@ address must parse, a new token goes to the OS keyring (`platform.credentials`; 
 the settings file), start at login is applied through `platform.autostart`, and only then is
 the TOML file written. Each problem is shown in the dialog in words, and the dialog stays
 open. self.tr("Test connection…") runs the connection checks on what is typed, before saving.
+
+The Backups tab (`dialogs/destinations.py`) is the hub's, not this file's: the studio's backup
+destinations and the hub's photo folders, each change a command to the hub, at once (Save and
+Cancel are about the app's own settings on the General tab).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QRadioButton,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -49,8 +54,11 @@ from studio_monitor.errors import ConfigError
 from studio_monitor.platform import credentials
 from studio_monitor.platform.autostart import Autostart, AutostartError, app_command
 from studio_monitor.ui import i18n, theme
+from studio_monitor.ui.commands import CommandCenter
 from studio_monitor.ui.dialogs.connection_test import ConnectionTestDialog
+from studio_monitor.ui.dialogs.destinations import BackupsSettings
 from studio_monitor.ui.i18n.words import state_word
+from studio_monitor.ui.state import StudioState
 
 
 class SettingsDialog(QDialog):
@@ -65,6 +73,8 @@ class SettingsDialog(QDialog):
         autostart: Autostart,
         keyring: credentials.Keyring | None = None,
         embedded: tuple[str, str] | None = None,
+        state: StudioState | None = None,
+        commands: CommandCenter | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -189,13 +199,29 @@ class SettingsDialog(QDialog):
         )
         buttons.accepted.connect(self.save)
         buttons.rejected.connect(self.reject)
+        general = QWidget()
+        general_layout = QVBoxLayout(general)
+        general_layout.addWidget(hub_box)
+        general_layout.addWidget(notes_box)
+        general_layout.addWidget(app_box)
+        general_layout.addStretch(1)
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("settings_tabs")
+        self.tabs.addTab(general, self.tr("General"))
+        self.backups: BackupsSettings | None = None
+        if state is not None and commands is not None:
+            self.backups = BackupsSettings(state, commands)
+            self.tabs.addTab(self.backups, self.tr("Backups"))
         layout = QVBoxLayout(self)
-        layout.addWidget(hub_box)
-        layout.addWidget(notes_box)
-        layout.addWidget(app_box)
+        layout.addWidget(self.tabs, 1)
         layout.addWidget(self.error)
         layout.addWidget(buttons)
         self._load_profile()
+
+    def show_backups(self) -> None:
+        """Open on the Backups tab (the first-run prompt's button)."""
+        if self.backups is not None:
+            self.tabs.setCurrentWidget(self.backups)
 
     # --- reading the form ------------------------------------------------------------------
 

@@ -4,20 +4,29 @@ destination on the photos' own disk says "same disk", an unplugged one "not conn
 The photos filed with no event show as one more row, "Unfiled photos", which can be backed up
 and verified but not archived.
 
-Actions: New event… (`event.create`), Start backup and Verify for the selected event
-(`backup.start`, `backup.verify`: every destination of the hub), and Archive
-(`event.archive`, after a confirmation, since an archived event stops taking photos).
+Actions: New event… (`event.create`) and Change… (`event.update`), both with the event's
+backup destinations (the studio's default set or a chosen list); Start backup and Verify for
+the selected event (`backup.start`, `backup.verify`) on every destination of the event, or,
+from the button's menu, on one of them; and Archive (`event.archive`, after a confirmation,
+since an archived event stops taking photos).
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDialog, QMessageBox, QWidget
+from typing import Any
 
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QDialog, QMenu, QMessageBox, QToolButton, QWidget
+
+from studio_monitor.protocol.records import EventRecord
 from studio_monitor.ui.commands import CommandCenter
-from studio_monitor.ui.dialogs.forms import NewEventDialog
+from studio_monitor.ui.dialogs.forms import DestinationChoice, NewEventDialog
 from studio_monitor.ui.docks.base import MonitorDock, RecordTable
 from studio_monitor.ui.i18n import QT_TRANSLATE_NOOP
+from studio_monitor.ui.i18n.words import destination_label
+from studio_monitor.ui.models.destinations import TOPIC as DESTINATION_TOPIC
+from studio_monitor.ui.models.destinations import destinations_of
 from studio_monitor.ui.models.events import UNFILED_KEY, EventsModel
 
 
@@ -38,11 +47,17 @@ class EventsDock(MonitorDock):
             self.tr("Create an event to file photos into"),
             "event_create",
         )
+        self.edit_event = self.action(
+            self.tr("Change…"),
+            "settings",
+            self.tr("Change the selected event: name, date, folder, backup destinations"),
+            "event_edit",
+        )
         self.toolbar.addSeparator()
         self.backup = self.action(
             self.tr("Start backup"),
             "start",
-            self.tr("Back up the selected event to every destination"),
+            self.tr("Back up the selected event to every destination (the arrow: to one)"),
             "event_backup",
         )
         self.verify = self.action(
@@ -58,23 +73,37 @@ class EventsDock(MonitorDock):
             "event_archive",
         )
         self.new_event.triggered.connect(self._create)
+        self.edit_event.triggered.connect(self._edit)
         self.backup.triggered.connect(
             lambda: self._on_selected("backup.start", self.tr("Start backup"))
         )
         self.verify.triggered.connect(
             lambda: self._on_selected("backup.verify", self.tr("Verify event"))
         )
+        self.backup_menu = self._destination_menu("backup.start", "event_backup_menu")
+        self.verify_menu = self._destination_menu("backup.verify", "event_verify_menu")
+        self.backup.setMenu(self.backup_menu)
+        self.verify.setMenu(self.verify_menu)
+        for action in (self.backup, self.verify):
+            button = self.toolbar.widgetForAction(action)
+            if isinstance(button, QToolButton):
+                button.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
         self.archive.triggered.connect(self._archive)
         self.table = RecordTable(
             model, pills=[col.STATE], sort_column=col.DATE, order=Qt.SortOrder.DescendingOrder
         )
         self.table.setObjectName("events_table")
         self.table.set_placeholder(self.tr("No event yet. Create one with New event…"))
-        self.table.setColumnWidth(col.NAME, 200)
-        self.table.setColumnWidth(col.DATE, 110)
-        self.table.setColumnWidth(col.SAFE, 230)
-        self.table.setColumnWidth(col.BACKUP, 220)
-        self.table.setColumnWidth(col.LAST_PHOTO, 130)
+        self.table.setColumnWidth(col.NAME, 180)
+        self.table.setColumnWidth(col.DATE, 100)
+        self.table.setColumnWidth(col.SAFE, 210)
+        self.table.setColumnWidth(col.BACKUP, 260)
+        self.table.setColumnWidth(col.LAST_PHOTO, 110)
+        self.table.setColumnWidth(col.TIME_TO_SAFE, 100)
+        # A 1280 px laptop: these give way (the first first) before the table scrolls.
+        self.table.set_optional_columns(
+            [col.FOLDER, col.SIZE, col.DATE, col.TIME_TO_SAFE, col.LAST_PHOTO, col.PHOTOS]
+        )
         self.body.addWidget(self.table, 1)
         self.table.selectionModel().selectionChanged.connect(self._update_actions)
         model.modelReset.connect(self._update_actions)
@@ -89,14 +118,95 @@ class EventsDock(MonitorDock):
         record = self.model.record(key) if key else None
         self.backup.setEnabled(record is not None and record.state != "archived")
         self.verify.setEnabled(record is not None)
+        self.edit_event.setEnabled(
+            record is not None and record.state != "archived" and key != UNFILED_KEY
+        )
         self.archive.setEnabled(
             record is not None and record.state != "archived" and key != UNFILED_KEY
         )
 
+    # --- destinations ---------------------------------------------------------------------
+
+    def destination_choices(self) -> list[DestinationChoice]:
+        """The studio's destinations (the hub's `destination` topic), by label."""
+        records = self.model.state.records(DESTINATION_TOPIC)
+        return [
+            DestinationChoice(key, destination_label(record.label), record.default)
+            for key, record in destinations_of(records)
+        ]
+
+    def event_choice(self, record: EventRecord) -> list[str] | None:
+        """The event's destinations as a choice: None when they are the default set."""
+        ids = [d.id for d in record.backup.destinations]
+        defaults = {c.id for c in self.destination_choices() if c.default}
+        if not defaults or set(ids) == defaults:
+            return None
+        return ids
+
+    def _destination_menu(self, command: str, name: str) -> QMenu:
+        menu = QMenu(self)
+        menu.setObjectName(name)
+        menu.aboutToShow.connect(lambda: self.fill_menu(menu, command))
+        return menu
+
+    def fill_menu(self, menu: QMenu, command: str) -> None:
+        """Every destination of the selected event, then each one alone."""
+        menu.clear()
+        key = self.table.selected_key()
+        record = self.model.record(key) if key else None
+        if key is None or record is None:
+            return
+        every = menu.addAction(self.tr("Every destination of the event"))
+        every.setObjectName(f"{menu.objectName()}_all")
+        every.triggered.connect(lambda: self._send_for(command, key, None))
+        if record.backup.destinations:
+            menu.addSeparator()
+        for d in record.backup.destinations:
+            action: QAction = menu.addAction(destination_label(d.label))
+            action.setObjectName(f"{menu.objectName()}_{d.id}")
+            action.setData(d.id)
+            action.triggered.connect(
+                lambda _checked=False, dest=d.id: self._send_for(command, key, dest)
+            )
+
+    def _send_for(self, command: str, event_id: str, destination_id: str | None) -> None:
+        args: dict[str, Any] = {"event_id": event_id}
+        if destination_id is not None:
+            args["destination_id"] = destination_id
+        what = self.tr("Start backup") if command == "backup.start" else self.tr("Verify event")
+        self.commands.send(command, args, what)
+
+    # --- actions ----------------------------------------------------------------------------
+
+    def create_dialog(self) -> NewEventDialog:
+        return NewEventDialog(self, destinations=self.destination_choices())
+
+    def edit_dialog(self) -> NewEventDialog | None:
+        key = self.table.selected_key()
+        record = self.model.record(key) if key else None
+        if key is None or record is None:
+            return None
+        return NewEventDialog(
+            self,
+            destinations=self.destination_choices(),
+            event_id=key,
+            name=record.name,
+            date=record.date,
+            folder=record.folder,
+            chosen=self.event_choice(record),
+        )
+
     def _create(self) -> None:
-        dialog = NewEventDialog(self)
+        dialog = self.create_dialog()
         if dialog.exec() == QDialog.DialogCode.Accepted:
             self.commands.send("event.create", dialog.args(), self.tr("Create event"))
+
+    def _edit(self) -> None:
+        dialog = self.edit_dialog()
+        if dialog is not None and dialog.exec() == QDialog.DialogCode.Accepted:
+            args = dialog.args()
+            if len(args) > 1:
+                self.commands.send("event.update", args, self.tr("Change event"))
 
     def _on_selected(self, name: str, what: str) -> None:
         key = self.table.selected_key()

@@ -114,6 +114,14 @@
         <translation>Layanan foto berhenti tiba-tiba dan sedang dimulai ulang; foto di hot folder menunggu dan akan diimpor.</translation>
     </message>
     <message>
+        <source>Backups go to this disk only</source>
+        <translation>Cadangan hanya ke disk ini</translation>
+    </message>
+    <message>
+        <source>Your photos are copied only to the disk they are already on: if it fails, both copies are lost. Add an external drive, a network share or a cloud remote in Settings &gt; Backups.</source>
+        <translation>Foto Anda hanya disalin ke disk tempat foto itu sudah berada: jika disk itu rusak, kedua salinan hilang. Tambahkan drive eksternal, folder jaringan, atau remote cloud di Pengaturan &gt; Cadangan.</translation>
+    </message>
+    <message>
         <source>No hub yet</source>
         <translation>Belum ada hub</translation>
     </message>
@@ -260,8 +268,107 @@
         <translation>{copied} disalin, {skipped} sudah ada (dilewati), {failed} gagal, dari {total}</translation>
     </message>
     <message>
+        <source>{state}, retry at {time}</source>
+        <translation>{state}, dicoba lagi pukul {time}</translation>
+    </message>
+    <message>
         <source>Started {started}, finished {finished}</source>
         <translation>Mulai {started}, selesai {finished}</translation>
+    </message>
+    <message>
+        <source>Waiting: {why}; tried again at {time}</source>
+        <translation>Menunggu: {why}; dicoba lagi pukul {time}</translation>
+    </message>
+    <message>
+        <source>Started by hand</source>
+        <translation>Dimulai secara manual</translation>
+    </message>
+    <message>
+        <source>Started by new photos of a live event</source>
+        <translation>Dimulai oleh foto baru dari acara yang berlangsung</translation>
+    </message>
+    <message>
+        <source>Started by the overnight upload</source>
+        <translation>Dimulai oleh unggahan malam hari</translation>
+    </message>
+</context>
+<context>
+    <name>BackupsSettings</name>
+    <message>
+        <source>A photo is safe once it is verified on two separate devices. Add an external drive, a network share or a cloud remote: the hub keeps this list.</source>
+        <translation>Foto aman setelah terverifikasi di dua perangkat terpisah. Tambahkan drive eksternal, folder jaringan, atau remote cloud: hub menyimpan daftar ini.</translation>
+    </message>
+    <message>
+        <source>No destination yet.</source>
+        <translation>Belum ada tujuan.</translation>
+    </message>
+    <message>
+        <source>Add…</source>
+        <translation>Tambah…</translation>
+    </message>
+    <message>
+        <source>Change…</source>
+        <translation>Ubah…</translation>
+    </message>
+    <message>
+        <source>Remove</source>
+        <translation>Hapus</translation>
+    </message>
+    <message>
+        <source>Backup destinations</source>
+        <translation>Tujuan cadangan</translation>
+    </message>
+    <message>
+        <source>Browse…</source>
+        <translation>Telusuri…</translation>
+    </message>
+    <message>
+        <source>One folder a line</source>
+        <translation>Satu folder per baris</translation>
+    </message>
+    <message>
+        <source>Apply to the hub</source>
+        <translation>Terapkan ke hub</translation>
+    </message>
+    <message>
+        <source>Photo folders of the hub</source>
+        <translation>Folder foto hub</translation>
+    </message>
+    <message>
+        <source>Event library</source>
+        <translation>Pustaka acara</translation>
+    </message>
+    <message>
+        <source>Hot folders</source>
+        <translation>Hot folder</translation>
+    </message>
+    <message>
+        <source>The hub has not said yet</source>
+        <translation>Hub belum memberi tahu</translation>
+    </message>
+    <message>
+        <source>Backups go only to this disk, where the photos already are: if it fails, both copies are lost. Add an external drive, a network share or a cloud remote.</source>
+        <translation>Cadangan hanya ke disk ini, tempat foto sudah berada: jika disk itu rusak, kedua salinan hilang. Tambahkan drive eksternal, folder jaringan, atau remote cloud.</translation>
+    </message>
+    <message>
+        <source>Remove destination</source>
+        <translation>Hapus tujuan</translation>
+    </message>
+    <message>
+        <source>Remove “{label}”? Events stop backing up there. Copies already made stay where they are.</source>
+        <translation>Hapus “{label}”? Acara berhenti dicadangkan ke sana. Salinan yang sudah dibuat tetap di tempatnya.</translation>
+    </message>
+    <message>
+        <source>Folder of the event library</source>
+        <translation>Folder pustaka acara</translation>
+    </message>
+    <message>
+        <source>Photo folders</source>
+        <translation>Folder foto</translation>
+    </message>
+    <message>
+        <source>The hub uses these folders now.</source>
+        <translation>Hub kini memakai folder ini.</translation>
     </message>
 </context>
 <context>
@@ -635,6 +742,287 @@ Hot folder: {folder}</translation>
     </message>
 </context>
 <context>
+    <name>DestinationForm</name>
+    <message>
+        <source>On {volume}: {free} free of {total}</source>
+        <translation>Di {volume}: {free} kosong dari {total}</translation>
+    </message>
+    <message>
+        <source>Add a backup destination</source>
+        <translation>Tambah tujuan cadangan</translation>
+    </message>
+    <message>
+        <source>Change backup destination</source>
+        <translation>Ubah tujuan cadangan</translation>
+    </message>
+    <message>
+        <source>Backup USB</source>
+        <translation>USB cadangan</translation>
+    </message>
+    <message>
+        <source>/media/studio/Backup USB/Studio Monitor</source>
+        <translation>/media/studio/USB cadangan/Studio Monitor</translation>
+    </message>
+    <message>
+        <source>Browse…</source>
+        <translation>Telusuri…</translation>
+    </message>
+    <message>
+        <source>Folder</source>
+        <translation>Folder</translation>
+    </message>
+    <message>
+        <source>A folder on an external drive or a second disk. The drive is recognised by a small marker file, so a backup never fills an empty folder when it is unplugged.</source>
+        <translation>Folder di drive eksternal atau disk kedua. Drive dikenali dari file penanda kecil, jadi cadangan tidak pernah mengisi folder kosong saat drive dicabut.</translation>
+    </message>
+    <message>
+        <source>/mnt/nas/photos or \\nas\photos</source>
+        <translation>/mnt/nas/foto atau \\nas\foto</translation>
+    </message>
+    <message>
+        <source>Share path</source>
+        <translation>Path folder jaringan</translation>
+    </message>
+    <message>
+        <source>The share as the hub&apos;s computer mounts it (SMB or NFS), or a UNC path on Windows. Connect it there first.</source>
+        <translation>Folder jaringan seperti yang dipasang komputer hub (SMB atau NFS), atau path UNC di Windows. Sambungkan di sana dulu.</translation>
+    </message>
+    <message>
+        <source>Use an existing rclone remote</source>
+        <translation>Pakai remote rclone yang sudah ada</translation>
+    </message>
+    <message>
+        <source>Set up a remote here</source>
+        <translation>Atur remote di sini</translation>
+    </message>
+    <message>
+        <source>gdrive:Studio Backups</source>
+        <translation>gdrive:Cadangan Studio</translation>
+    </message>
+    <message>
+        <source>A remote set up with “rclone config” on the hub&apos;s computer (Google Drive, OneDrive, Dropbox, B2… with their own sign-in), then a colon and a folder.</source>
+        <translation>Remote yang diatur dengan “rclone config” di komputer hub (Google Drive, OneDrive, Dropbox, B2… dengan login masing-masing), lalu titik dua dan sebuah folder.</translation>
+    </message>
+    <message>
+        <source>WebDAV (Nextcloud, ownCloud…)</source>
+        <translation>WebDAV (Nextcloud, ownCloud…)</translation>
+    </message>
+    <message>
+        <source>SFTP (SSH server)</source>
+        <translation>SFTP (server SSH)</translation>
+    </message>
+    <message>
+        <source>S3 or S3-compatible (Backblaze B2, Wasabi, MinIO…)</source>
+        <translation>S3 atau yang kompatibel S3 (Backblaze B2, Wasabi, MinIO…)</translation>
+    </message>
+    <message>
+        <source>Studio Backups</source>
+        <translation>Cadangan Studio</translation>
+    </message>
+    <message>
+        <source>Remote</source>
+        <translation>Remote</translation>
+    </message>
+    <message>
+        <source>Type</source>
+        <translation>Tipe</translation>
+    </message>
+    <message>
+        <source>Folder there</source>
+        <translation>Folder di sana</translation>
+    </message>
+    <message>
+        <source>When new photos of a live event go there: as they are filed, overnight (from 22:00), or only when you start a backup.</source>
+        <translation>Kapan foto baru dari acara yang berlangsung dikirim ke sana: saat diimpor, malam hari (mulai 22.00), atau hanya saat Anda memulai cadangan.</translation>
+    </message>
+    <message>
+        <source>In the default set (events without their own choice)</source>
+        <translation>Dalam set bawaan (acara tanpa pilihan sendiri)</translation>
+    </message>
+    <message>
+        <source>Name</source>
+        <translation>Nama</translation>
+    </message>
+    <message>
+        <source>Kind</source>
+        <translation>Jenis</translation>
+    </message>
+    <message>
+        <source>New photos go there</source>
+        <translation>Foto baru dikirim</translation>
+    </message>
+    <message>
+        <source>URL</source>
+        <translation>URL</translation>
+    </message>
+    <message>
+        <source>Server</source>
+        <translation>Server</translation>
+    </message>
+    <message>
+        <source>User</source>
+        <translation>Pengguna</translation>
+    </message>
+    <message>
+        <source>Password</source>
+        <translation>Kata sandi</translation>
+    </message>
+    <message>
+        <source>Host</source>
+        <translation>Host</translation>
+    </message>
+    <message>
+        <source>Port</source>
+        <translation>Port</translation>
+    </message>
+    <message>
+        <source>Key file</source>
+        <translation>File kunci</translation>
+    </message>
+    <message>
+        <source>Provider</source>
+        <translation>Penyedia</translation>
+    </message>
+    <message>
+        <source>Endpoint</source>
+        <translation>Endpoint</translation>
+    </message>
+    <message>
+        <source>Region</source>
+        <translation>Region</translation>
+    </message>
+    <message>
+        <source>Access key ID</source>
+        <translation>ID kunci akses</translation>
+    </message>
+    <message>
+        <source>Secret key</source>
+        <translation>Kunci rahasia</translation>
+    </message>
+    <message>
+        <source>unchanged</source>
+        <translation>tidak diubah</translation>
+    </message>
+    <message>
+        <source>This is the same disk as the photos: a copy there does not make them safe.</source>
+        <translation>Ini disk yang sama dengan foto: salinan di sana tidak membuat foto aman.</translation>
+    </message>
+    <message>
+        <source>Backup folder on a drive</source>
+        <translation>Folder cadangan di drive</translation>
+    </message>
+    <message>
+        <source>Give the destination a name.</source>
+        <translation>Beri nama tujuan.</translation>
+    </message>
+    <message>
+        <source>Choose the folder on the drive.</source>
+        <translation>Pilih folder di drive.</translation>
+    </message>
+    <message>
+        <source>Type the share&apos;s path.</source>
+        <translation>Ketik path folder jaringan.</translation>
+    </message>
+    <message>
+        <source>Type the remote as name:folder, e.g. gdrive:Studio Backups.</source>
+        <translation>Ketik remote sebagai nama:folder, mis. gdrive:Cadangan Studio.</translation>
+    </message>
+    <message>
+        <source>Fill in the {field}.</source>
+        <translation>Isi {field}.</translation>
+    </message>
+    <message>
+        <source>Add destination</source>
+        <translation>Tambah tujuan</translation>
+    </message>
+    <message>
+        <source>Change destination</source>
+        <translation>Ubah tujuan</translation>
+    </message>
+    <message>
+        <source>Asking the hub…</source>
+        <translation>Menanyakan hub…</translation>
+    </message>
+    <message>
+        <source>Waiting for the hub (not reachable now)…</source>
+        <translation>Menunggu hub (belum terjangkau)…</translation>
+    </message>
+</context>
+<context>
+    <name>DestinationsModel</name>
+    <message>
+        <source>Drive folder</source>
+        <translation>Folder di drive</translation>
+    </message>
+    <message>
+        <source>Network share</source>
+        <translation>Folder jaringan</translation>
+    </message>
+    <message>
+        <source>Cloud (rclone)</source>
+        <translation>Cloud (rclone)</translation>
+    </message>
+    <message>
+        <source>As photos arrive</source>
+        <translation>Saat foto masuk</translation>
+    </message>
+    <message>
+        <source>Overnight</source>
+        <translation>Malam hari</translation>
+    </message>
+    <message>
+        <source>Only when asked</source>
+        <translation>Hanya jika diminta</translation>
+    </message>
+    <message>
+        <source>{state}, retry at {time}</source>
+        <translation>{state}, dicoba lagi pukul {time}</translation>
+    </message>
+    <message>
+        <source>On the same disk as the photos: copies there do not make photos safe.</source>
+        <translation>Di disk yang sama dengan foto: salinan di sana tidak membuat foto aman.</translation>
+    </message>
+    <message>
+        <source>Checked {time}</source>
+        <translation>Diperiksa {time}</translation>
+    </message>
+    <message>
+        <source>{free} of {total}</source>
+        <translation>{free} dari {total}</translation>
+    </message>
+    <message>
+        <source>yes</source>
+        <translation>ya</translation>
+    </message>
+    <message>
+        <source>not connected</source>
+        <translation>tidak tersambung</translation>
+    </message>
+    <message>
+        <source> (same disk)</source>
+        <translation> (disk yang sama)</translation>
+    </message>
+</context>
+<context>
+    <name>EventDestinations</name>
+    <message>
+        <source>The studio&apos;s default set ({names})</source>
+        <translation>Set bawaan studio ({names})</translation>
+    </message>
+    <message>
+        <source>The studio&apos;s default set</source>
+        <translation>Set bawaan studio</translation>
+    </message>
+    <message>
+        <source>Only these:</source>
+        <translation>Hanya ini:</translation>
+    </message>
+    <message>
+        <source>No destination yet: add one in Settings &gt; Backups.</source>
+        <translation>Belum ada tujuan: tambahkan di Pengaturan &gt; Cadangan.</translation>
+    </message>
+</context>
+<context>
     <name>EventsDock</name>
     <message>
         <source>New event…</source>
@@ -645,12 +1033,20 @@ Hot folder: {folder}</translation>
         <translation>Buat acara untuk menampung foto</translation>
     </message>
     <message>
+        <source>Change…</source>
+        <translation>Ubah…</translation>
+    </message>
+    <message>
+        <source>Change the selected event: name, date, folder, backup destinations</source>
+        <translation>Ubah acara yang dipilih: nama, tanggal, folder, tujuan cadangan</translation>
+    </message>
+    <message>
         <source>Start backup</source>
         <translation>Mulai cadangan</translation>
     </message>
     <message>
-        <source>Back up the selected event to every destination</source>
-        <translation>Cadangkan acara yang dipilih ke semua tujuan</translation>
+        <source>Back up the selected event to every destination (the arrow: to one)</source>
+        <translation>Cadangkan acara yang dipilih ke semua tujuan (panah: ke satu tujuan)</translation>
     </message>
     <message>
         <source>Verify</source>
@@ -677,8 +1073,16 @@ Hot folder: {folder}</translation>
         <translation>Belum ada acara. Buat dengan Acara baru…</translation>
     </message>
     <message>
+        <source>Every destination of the event</source>
+        <translation>Semua tujuan acara ini</translation>
+    </message>
+    <message>
         <source>Create event</source>
         <translation>Buat acara</translation>
+    </message>
+    <message>
+        <source>Change event</source>
+        <translation>Ubah acara</translation>
     </message>
     <message>
         <source>Archive event</source>
@@ -692,12 +1096,30 @@ Hot folder: {folder}</translation>
 <context>
     <name>EventsModel</name>
     <message>
+        <source>, {count} verified</source>
+        <translation>, {count} terverifikasi</translation>
+    </message>
+    <message>
         <source>, same disk</source>
         <translation>, disk yang sama</translation>
     </message>
     <message>
         <source>, not connected</source>
         <translation>, tidak terhubung</translation>
+    </message>
+    <message>
+        <source>, waiting until {time}</source>
+        <translation>, menunggu sampai {time}</translation>
+    </message>
+    <message>
+        <source>p95 {p95}</source>
+        <translation>p95 {p95}</translation>
+    </message>
+    <message>
+        <source>Time from a photo complete in the hot folder to verified on a second device:
+last {last}, median {p50}, 95% within {p95} ({count} photos)</source>
+        <translation>Waktu dari foto lengkap di hot folder sampai terverifikasi di perangkat kedua:
+terakhir {last}, median {p50}, 95% dalam {p95} ({count} foto)</translation>
     </message>
     <message>
         <source>No photos</source>
@@ -762,6 +1184,17 @@ Hot folder: {folder}</translation>
     <message>
         <source> (not connected)</source>
         <translation> (tidak terhubung)</translation>
+    </message>
+    <message>
+        <source>; tried again at {time}</source>
+        <translation>; dicoba lagi pukul {time}</translation>
+    </message>
+</context>
+<context>
+    <name>FollowedCommand</name>
+    <message>
+        <source>The app is not connected to a hub yet.</source>
+        <translation>Aplikasi belum terhubung ke hub.</translation>
     </message>
 </context>
 <context>
@@ -913,6 +1346,10 @@ Hot folder: {folder}</translation>
         <translation>Acara baru</translation>
     </message>
     <message>
+        <source>Change event</source>
+        <translation>Ubah acara</translation>
+    </message>
+    <message>
         <source>Smith wedding</source>
         <translation>Pernikahan Sari &amp; Budi</translation>
     </message>
@@ -941,8 +1378,16 @@ Hot folder: {folder}</translation>
         <translation>Folder foto acara</translation>
     </message>
     <message>
+        <source>Back up to</source>
+        <translation>Cadangkan ke</translation>
+    </message>
+    <message>
         <source>Give the event a name.</source>
         <translation>Beri nama acaranya.</translation>
+    </message>
+    <message>
+        <source>Choose at least one destination, or the default set.</source>
+        <translation>Pilih minimal satu tujuan, atau set bawaan.</translation>
     </message>
 </context>
 <context>
@@ -1208,6 +1653,14 @@ Hot folder: {folder}</translation>
     <message>
         <source>Language</source>
         <translation>Bahasa</translation>
+    </message>
+    <message>
+        <source>General</source>
+        <translation>Umum</translation>
+    </message>
+    <message>
+        <source>Backups</source>
+        <translation>Cadangan</translation>
     </message>
     <message>
         <source>The embedded hub uses a one-time token of its own.</source>
@@ -1629,6 +2082,10 @@ Hot folder: {folder}</translation>
         <translation>Cadangan</translation>
     </message>
     <message>
+        <source>Time to safe</source>
+        <translation>Waktu ke aman</translation>
+    </message>
+    <message>
         <source>Folder</source>
         <translation>Folder</translation>
     </message>
@@ -1659,6 +2116,30 @@ Hot folder: {folder}</translation>
     <message>
         <source>Sampled</source>
         <translation>Diukur</translation>
+    </message>
+    <message>
+        <source>Where</source>
+        <translation>Lokasi</translation>
+    </message>
+    <message>
+        <source>Volume</source>
+        <translation>Volume</translation>
+    </message>
+    <message>
+        <source>Free</source>
+        <translation>Kosong</translation>
+    </message>
+    <message>
+        <source>Connected</source>
+        <translation>Tersambung</translation>
+    </message>
+    <message>
+        <source>Upload</source>
+        <translation>Unggah</translation>
+    </message>
+    <message>
+        <source>Default set</source>
+        <translation>Set bawaan</translation>
     </message>
 </context>
 <context>
@@ -1863,6 +2344,10 @@ Hot folder: {folder}</translation>
         <translation>dibatalkan</translation>
     </message>
     <message>
+        <source>waiting</source>
+        <translation>menunggu</translation>
+    </message>
+    <message>
         <source>copy</source>
         <translation>salin</translation>
     </message>
@@ -1941,6 +2426,18 @@ Hot folder: {folder}</translation>
     <message>
         <source>unchecked</source>
         <translation>belum diperiksa</translation>
+    </message>
+    <message>
+        <source>ready</source>
+        <translation>siap</translation>
+    </message>
+    <message>
+        <source>missing</source>
+        <translation>tidak ada</translation>
+    </message>
+    <message>
+        <source>error</source>
+        <translation>galat</translation>
     </message>
     <message>
         <source>hot folder</source>

@@ -35,6 +35,7 @@ _STATES: Final[dict[str, str]] = {
     "completed": QT_TRANSLATE_NOOP("words", "completed"),
     "failed": QT_TRANSLATE_NOOP("words", "failed"),
     "cancelled": QT_TRANSLATE_NOOP("words", "cancelled"),
+    "waiting": QT_TRANSLATE_NOOP("words", "waiting"),
     "copy": QT_TRANSLATE_NOOP("words", "copy"),
     "verify": QT_TRANSLATE_NOOP("words", "verify"),
     # events and their backups
@@ -58,6 +59,10 @@ _STATES: Final[dict[str, str]] = {
     "safe": QT_TRANSLATE_NOOP("words", "safe"),
     "unsafe": QT_TRANSLATE_NOOP("words", "unsafe"),
     "unchecked": QT_TRANSLATE_NOOP("words", "unchecked"),
+    # backup destinations
+    "ready": QT_TRANSLATE_NOOP("words", "ready"),
+    "missing": QT_TRANSLATE_NOOP("words", "missing"),
+    "error": QT_TRANSLATE_NOOP("words", "error"),
     # sources
     "hotfolder": QT_TRANSLATE_NOOP("words", "hot folder"),
     "gphoto2": QT_TRANSLATE_NOOP("words", "USB tether (gPhoto2)"),

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import IntEnum
+from typing import Final
 
 from msgspec import to_builtins
 from PySide6.QtCore import Signal
@@ -32,7 +33,7 @@ from studio_monitor.ui.i18n import QT_TRANSLATE_NOOP, translate
 from studio_monitor.ui.i18n.words import destination_label, error_text, event_label, state_word
 from studio_monitor.ui.models.base import Column, RecordTableModel
 
-ACTIVE_STATES = frozenset({"queued", "running", "verifying"})
+ACTIVE_STATES = frozenset({"queued", "running", "verifying", "waiting"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,11 +144,39 @@ def _error_tooltip(record: BackupRecord, _model: object) -> str | None:
     return f"{record.error.code}: {record.error.message}{where}"
 
 
+def _state_text(record: BackupRecord, model: RecordTableModel[BackupRecord]) -> str:
+    """ "running"; a job that waits for its destination says until when: "waiting, retry at
+    14:05" (the Error column says why: a cloud rate limit, a drive not connected)."""
+    text = state_word(record.state)
+    if record.state == "waiting" and record.retry_at is not None:
+        text = translate("BackupsModel", "{state}, retry at {time}").format(
+            state=text, time=fmt_time(record.retry_at, model.now())
+        )
+    return text
+
+
 def _state_tooltip(record: BackupRecord, model: RecordTableModel[BackupRecord]) -> str:
     now = model.now()
-    return translate("BackupsModel", "Started {started}, finished {finished}").format(
+    text = translate("BackupsModel", "Started {started}, finished {finished}").format(
         started=fmt_time(record.started_at, now), finished=fmt_time(record.finished_at, now)
     )
+    if record.state == "waiting":
+        why = _error_text(record, model)
+        line = translate("BackupsModel", "Waiting: {why}; tried again at {time}").format(
+            why=why or state_word("waiting"), time=fmt_time(record.retry_at, now)
+        )
+        text = f"{line}\n{text}"
+    if record.trigger is not None:
+        english = _TRIGGERS.get(record.trigger)
+        text += "\n" + (translate("BackupsModel", english) if english else record.trigger)
+    return text
+
+
+_TRIGGERS: Final = {
+    "manual": QT_TRANSLATE_NOOP("BackupsModel", "Started by hand"),
+    "live": QT_TRANSLATE_NOOP("BackupsModel", "Started by new photos of a live event"),
+    "overnight": QT_TRANSLATE_NOOP("BackupsModel", "Started by the overnight upload"),
+}
 
 
 class BackupsModel(RecordTableModel[BackupRecord]):
@@ -184,7 +213,7 @@ class BackupsModel(RecordTableModel[BackupRecord]):
         Column(QT_TRANSLATE_NOOP("columns", "Kind"), lambda r, m: state_word(r.kind)),
         Column(
             QT_TRANSLATE_NOOP("columns", "State"),
-            lambda r, m: state_word(r.state),
+            _state_text,
             tone=lambda r, m: theme.tone_for(theme.BACKUP_TONES, r.state),
             tooltip=_state_tooltip,
         ),

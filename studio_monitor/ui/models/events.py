@@ -9,6 +9,7 @@ is a row like an event.
 
 from __future__ import annotations
 
+import time
 from enum import IntEnum
 
 from studio_monitor.protocol.records import DestinationBackup, EventRecord
@@ -30,21 +31,53 @@ from studio_monitor.ui.models.base import Column, RecordTableModel
 UNFILED_KEY = "unfiled"
 
 
-def destination_text(d: DestinationBackup) -> str:
-    """ "USB: current", "This disk: current, same disk", "USB: none, not connected"."""
+def destination_text(d: DestinationBackup, now: float | None = None) -> str:
+    """ "USB: current", "This disk: current, same disk", "USB: none, not connected",
+    "NAS: partial, 120 verified", "Drive: partial, waiting until 14:05"."""
     text = f"{destination_label(d.label)}: {state_word(d.state)}"
+    if d.verified is not None and d.state != "current" and d.verified > 0:
+        text += translate("EventsModel", ", {count} verified").format(count=fmt_count(d.verified))
     if d.independent is False:
         text += translate("EventsModel", ", same disk")
     if d.connected is False:
         text += translate("EventsModel", ", not connected")
+    if d.retry_at is not None:
+        text += translate("EventsModel", ", waiting until {time}").format(
+            time=fmt_time(d.retry_at, now if now is not None else time.time())
+        )
     return text
 
 
-def backup_summary(record: EventRecord) -> str:
+def backup_summary(record: EventRecord, now: float | None = None) -> str:
     """ "NAS: current · USB: stale", or the overall state when no destination is listed."""
     if not record.backup.destinations:
         return state_word(record.backup.state)
-    return " · ".join(destination_text(d) for d in record.backup.destinations)
+    return " · ".join(destination_text(d, now) for d in record.backup.destinations)
+
+
+def time_to_safe_text(record: EventRecord) -> str:
+    """ "p95 24 s" (from a photo complete in the hot folder to verified on a second device),
+    "n/a" before any photo became safe."""
+    tts = record.time_to_safe
+    if tts is None or tts.samples == 0 or tts.p95_s is None:
+        return na()
+    return translate("EventsModel", "p95 {p95}").format(p95=fmt_duration(tts.p95_s))
+
+
+def _time_to_safe_tooltip(record: EventRecord, model: EventsModel) -> str | None:
+    tts = record.time_to_safe
+    if tts is None or tts.samples == 0:
+        return None
+    return translate(
+        "EventsModel",
+        "Time from a photo complete in the hot folder to verified on a second device:\n"
+        "last {last}, median {p50}, 95% within {p95} ({count} photos)",
+    ).format(
+        last=fmt_duration(tts.last_s),
+        p50=fmt_duration(tts.p50_s),
+        p95=fmt_duration(tts.p95_s),
+        count=fmt_count(tts.samples),
+    )
 
 
 def backup_tone(record: EventRecord) -> theme.Tone:
@@ -158,7 +191,16 @@ def _backup_tooltip(record: EventRecord, model: EventsModel) -> str:
             line += translate("EventsModel", " (on the photos' own disk: not a second copy)")
         elif d.connected is False:
             line += translate("EventsModel", " (not connected)")
+        if d.retry_at is not None:
+            line += translate("EventsModel", "; tried again at {time}").format(
+                time=fmt_time(d.retry_at, now)
+            )
         lines.append(line)
+        if d.message:
+            lines.append("    " + d.message)  # the hub's own sentence (why it waits...)
+    tts = _time_to_safe_tooltip(record, model)
+    if tts is not None:
+        lines.append(tts)
     return "\n".join(lines)
 
 
@@ -175,7 +217,8 @@ class EventsModel(RecordTableModel[EventRecord]):
         SIZE = 5
         LAST_PHOTO = 6
         BACKUP = 7
-        FOLDER = 8
+        TIME_TO_SAFE = 8
+        FOLDER = 9
 
     COLUMNS = (
         Column(QT_TRANSLATE_NOOP("columns", "Event"), lambda r, m: event_label(r.name)),
@@ -221,9 +264,16 @@ class EventsModel(RecordTableModel[EventRecord]):
         ),
         Column(
             QT_TRANSLATE_NOOP("columns", "Backup"),
-            lambda r, m: backup_summary(r),
+            lambda r, m: backup_summary(r, m.now()),
             tone=lambda r, m: backup_tone(r),
             tooltip=_backup_tooltip,
+        ),
+        Column(
+            QT_TRANSLATE_NOOP("columns", "Time to safe"),
+            lambda r, m: time_to_safe_text(r),
+            sort=lambda r, m: r.time_to_safe.p95_s if r.time_to_safe else None,
+            tooltip=_time_to_safe_tooltip,
+            numeric=True,
         ),
         Column(
             QT_TRANSLATE_NOOP("columns", "Folder"),
