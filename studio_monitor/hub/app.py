@@ -27,6 +27,7 @@ from aiohttp import web
 
 from studio_monitor.errors import ConfigError
 from studio_monitor.hub import replicas
+from studio_monitor.hub.command_relay import CommandRelay
 from studio_monitor.hub.commands import CommandCenter
 from studio_monitor.hub.config import HubConfig
 from studio_monitor.hub.fanout import Fanout
@@ -118,6 +119,7 @@ class Hub:
         self._store: HubStore | None = None
         self._fanout: Fanout | None = None
         self._commands: CommandCenter | None = None
+        self._relay: CommandRelay | None = None
         self._server: HubServer | None = None
         self._runner: web.AppRunner | None = None
         self._site: web.SockSite | None = None
@@ -134,6 +136,11 @@ class Hub:
     def fanout(self) -> Fanout:
         assert self._fanout is not None, "the hub is not started"
         return self._fanout
+
+    @property
+    def commands(self) -> CommandCenter:
+        assert self._commands is not None, "the hub is not started"
+        return self._commands
 
     @property
     def server(self) -> HubServer:
@@ -189,8 +196,10 @@ class Hub:
                 if name in handlers:
                     raise ConfigError(f"two sources offer the command {name!r}")
                 handlers[name] = handler
+        relay = replicas.command_relay(config, store) if config.store else None
+        self._relay = relay
         self._commands = CommandCenter(
-            store, handlers, clock=self._clock, max_commands=config.max_commands
+            store, handlers, clock=self._clock, max_commands=config.max_commands, relay=relay
         )
         await self._commands.load()
         self._server = HubServer(config, store, fanout, self._commands)
@@ -245,7 +254,15 @@ class Hub:
         for source in self.sources:
             if config.store:
                 # Among replicas each source runs once, under its lease in Redis.
-                run = replicas.leased(config, store, source, self._supervise)
+                assert self._relay is not None
+                run = replicas.leased(
+                    config,
+                    store,
+                    source,
+                    self._supervise,
+                    relay=self._relay,
+                    commands=self.commands,
+                )
             else:
                 run = self._supervise(source, store)
             self._source_tasks.append(asyncio.create_task(run, name=f"source {source.name}"))

@@ -6,6 +6,11 @@ twice) and runs the handler as its own task, which outlives the connection that 
 Every repeat of that id with the same name and args gets the same answer, errors included;
 the same id with another name or other args is a `conflict`. Answers are kept for a week
 in the store, so a client's outbox can resend after a hub restart and still be answered.
+
+Among hub replicas on Redis a `Relay` (`command_relay.CommandRelay`) makes this hold across
+replicas: the first replica to see an id claims it in Redis, the replica that holds the
+lease of the command's source runs it (others forward it there), and a repeat on any replica
+waits for the one outcome.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import os
 import time
 import traceback
 from collections.abc import Callable, Mapping
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, Protocol
 
 import msgspec
 
@@ -42,7 +47,36 @@ MAX_COMMANDS: Final = 2000
 #: Largest result a handler may return, as JSON (a bigger one is the handler's bug).
 MAX_RESULT_BYTES: Final = 64 * 1024
 
+#: How often a replica looks for the outcome of a command another replica runs.
+POLL_MIN_S: Final = 0.005
+POLL_MAX_S: Final = 0.1
+#: How often it checks that such a command still has a live runner (or a taker at all).
+SETTLE_EVERY_S: Final = 0.5
+
 Status = Literal["accepted", "done", "failed"]
+
+
+class Relay(Protocol):
+    """Where command ids live and run among hub replicas (`command_relay.CommandRelay`)."""
+
+    forward_s: float
+
+    def lease_for(self, name: str) -> tuple[Any, bool]:
+        """The lease command `name` runs under (None: here) and whether we hold it."""
+        ...
+
+    async def claim(self, command_id: str, data: bytes, created_at: float) -> bytes | None: ...
+
+    async def find(self, command_id: str) -> bytes | None: ...
+
+    async def take(self, command_id: str, lease: Any) -> bool: ...
+
+    async def settle(
+        self, command_id: str, unavailable: bytes, orphaned: bytes
+    ) -> bytes | None: ...
+
+    async def forward(self, lease: Any, command_id: str) -> None: ...
+
 
 _canonical = msgspec.json.Encoder(order="sorted")
 
@@ -55,6 +89,9 @@ class _Saved(msgspec.Struct, kw_only=True, omit_defaults=True):
     created_at: float
     result: dict[str, Any] | None = None
     error: ErrorBody | None = None
+
+
+_decoder = msgspec.json.Decoder(_Saved)
 
 
 class CommandEntry:
@@ -120,14 +157,17 @@ class CommandCenter:
         *,
         clock: Callable[[], float] = time.time,
         max_commands: int = MAX_COMMANDS,
+        relay: Relay | None = None,
     ) -> None:
         self._store = store
+        self._relay = relay
         self._max_commands = max_commands
         self._handlers = dict(handlers)
         self._clock = clock
         self._entries: dict[str, CommandEntry] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._saves: set[asyncio.Task[None]] = set()
+        self._watchers: set[asyncio.Task[None]] = set()
         self._closing = False
 
     @property
@@ -146,6 +186,10 @@ class CommandCenter:
                 log.warning("skipping an unreadable saved command")
                 continue
             if saved.status == "accepted":
+                if self._relay is not None:
+                    # Another replica may be running it: its outcome is looked up (and an
+                    # orphan marked failed) in Redis when the id is asked for.
+                    continue
                 saved.status = "failed"
                 saved.error = ErrorBody(
                     code="internal",
@@ -191,12 +235,146 @@ class CommandCenter:
         entry = CommandEntry(saved)
         # In the table before any await: a concurrent repeat finds it and waits on it.
         self._entries[command_id] = entry
+        if self._relay is not None:
+            return await self._submit_shared(entry, handler, self._relay)
         self._evict()
         await self._save(saved)
-        task = asyncio.create_task(self._run(entry, handler), name=f"command {name}")
+        self._start(entry, handler)
+        return entry
+
+    def _start(self, entry: CommandEntry, handler: CommandHandler) -> None:
+        task = asyncio.create_task(self._run(entry, handler), name=f"command {entry.saved.name}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def _submit_shared(
+        self, entry: CommandEntry, handler: CommandHandler, relay: Relay
+    ) -> CommandEntry:
+        """Claim the id in Redis; run it here, forward it to its lease holder, or wait for
+        the earlier request's outcome (another replica saw this id first)."""
+        saved = entry.saved
+        try:
+            earlier = await relay.claim(saved.id, encode(saved), saved.created_at)
+        except BaseException:
+            self._entries.pop(saved.id, None)
+            raise
+        if earlier is not None:
+            first = _decoder.decode(earlier)
+            entry = CommandEntry(first)
+            self._entries[saved.id] = entry
+            if entry.fingerprint != _canonical.encode([saved.name, saved.args]):
+                raise HubError(
+                    "conflict",
+                    f"command id {saved.id!r} was already used for another command "
+                    f"({first.name}) or other arguments; choose a new id",
+                )
+            if not entry.finished.is_set():
+                self._watch(entry)
+            return entry
+        self._evict()
+        lease, here = relay.lease_for(saved.name)
+        if here and await relay.take(saved.id, lease):
+            self._start(entry, handler)
+        else:
+            if not here:
+                await relay.forward(lease, saved.id)
+            self._watch(entry)
         return entry
+
+    async def run_forwarded(self, command_id: str, lease: object) -> None:
+        """Run a command another replica forwarded to this one (it holds `lease`)."""
+        relay = self._relay
+        if relay is None or self._closing:
+            return
+        try:
+            data = await relay.find(command_id)
+            if data is None:
+                return
+            saved = _decoder.decode(data)
+            handler = self._handlers.get(saved.name)
+            if saved.status != "accepted" or handler is None:
+                return
+            if not await relay.take(command_id, lease):
+                return
+        except WireError as exc:
+            log.warning("could not take forwarded command %s: %s", command_id, exc.message)
+            return
+        entry = self._entries.get(command_id)
+        if entry is None or entry.finished.is_set():
+            entry = self._entries[command_id] = CommandEntry(saved)
+        self._start(entry, handler)
+
+    async def lookup(self, command_id: str) -> CommandEntry | None:
+        """The entry for an id, from any replica's record when this one does not know it."""
+        entry = self._entries.get(command_id)
+        if entry is not None or self._relay is None:
+            return entry
+        data = await self._relay.find(command_id)
+        if data is None:
+            return None
+        saved = _decoder.decode(data)
+        if saved.status == "accepted":
+            unavailable, orphaned = self._failures(saved)
+            data = await self._relay.settle(command_id, unavailable, orphaned)
+            if data is None:
+                return None
+            saved = _decoder.decode(data)
+        return CommandEntry(saved)
+
+    def _failures(self, saved: _Saved) -> tuple[bytes, bytes]:
+        """The two ways a command run elsewhere is given up, as saved records."""
+        assert self._relay is not None
+        lease, _ = self._relay.lease_for(saved.name)
+        where = getattr(lease, "name", "its source")
+        unavailable = msgspec.structs.replace(
+            saved,
+            status="failed",
+            error=ErrorBody(
+                code="unavailable",
+                message=f"no hub replica runs {where} now (the command was not taken within "
+                f"{self._relay.forward_s:g} s); try again",
+            ),
+        )
+        orphaned = msgspec.structs.replace(
+            saved,
+            status="failed",
+            error=ErrorBody(
+                code="internal",
+                message="the hub replica running this command stopped; check the records "
+                "before asking again with a new id",
+            ),
+        )
+        return encode(unavailable), encode(orphaned)
+
+    def _watch(self, entry: CommandEntry) -> None:
+        task = asyncio.create_task(self._follow(entry), name=f"command {entry.id} elsewhere")
+        self._watchers.add(task)
+        task.add_done_callback(self._watchers.discard)
+
+    async def _follow(self, entry: CommandEntry) -> None:
+        """Wait for the outcome of a command another replica runs (or was sent to)."""
+        relay = self._relay
+        assert relay is not None
+        unavailable, orphaned = self._failures(entry.saved)
+        delay = POLL_MIN_S
+        settled_at = time.monotonic()
+        while True:
+            try:
+                if time.monotonic() - settled_at >= SETTLE_EVERY_S:
+                    settled_at = time.monotonic()
+                    data = await relay.settle(entry.id, unavailable, orphaned)
+                else:
+                    data = await relay.find(entry.id)
+            except WireError:
+                data = None  # Redis is away: the store says so; look again
+            if data is not None:
+                saved = _decoder.decode(data)
+                if saved.status != "accepted":
+                    entry.saved = saved
+                    entry.finished.set()
+                    return
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, POLL_MAX_S)
 
     def _evict(self) -> None:
         """Forget the oldest finished answers past `max_commands` (memory and store)."""
@@ -275,6 +453,8 @@ class CommandCenter:
         """Give running handlers `grace` seconds, then cancel them (recorded as failed:
         unavailable), and wait until every outcome is saved."""
         self._closing = True
+        for watcher in list(self._watchers):
+            watcher.cancel()
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=grace)
         tasks = list(self._tasks)

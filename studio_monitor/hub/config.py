@@ -123,6 +123,9 @@ class HubConfig:
     redis_prefix: str = "studio-monitor:"
     #: Redis replicas that must hold a change (WAIT) before it is acknowledged; 0: none.
     redis_wait_replicas: int = 0
+    #: Among replicas: how long a command forwarded to the replica running its source may
+    #: wait to be taken before it fails `unavailable` (keep it under `command_wait_s`).
+    command_forward_s: float = 8.0
 
     def __post_init__(self) -> None:
         validate(self)
@@ -153,7 +156,7 @@ def validate(config: HubConfig) -> None:
         raise ConfigError(f"port {config.port} is not between 0 and 65535")
     if (config.tls_cert is None) != (config.tls_key is None):
         raise ConfigError("TLS needs both a certificate (--tls-cert) and its key (--tls-key)")
-    for name in ("heartbeat_s", "hello_timeout_s", "command_wait_s"):
+    for name in ("heartbeat_s", "hello_timeout_s", "command_wait_s", "command_forward_s"):
         value = getattr(config, name)
         if not (math.isfinite(value) and value > 0):
             raise ConfigError(f"{name} must be a positive number of seconds, not {value!r}")
@@ -333,6 +336,7 @@ _HUB_KEYS: Final = {
     "store": str,
     "redis_prefix": str,
     "redis_wait_replicas": int,
+    "command_forward_s": float,
 }
 
 

@@ -143,6 +143,8 @@ class FencedPublisher:
 
 
 Run = Callable[[Publisher], Coroutine[Any, Any, None]]
+#: Runs beside the source while the lease is held (the commands forwarded to it).
+Serve = Callable[[Lease], Coroutine[Any, Any, None]]
 
 
 class LeasedRunner:
@@ -154,11 +156,13 @@ class LeasedRunner:
         lease: Lease,
         run: Run,
         *,
+        serve: Serve | None = None,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._store = store
         self._lease = lease
         self._run = run
+        self._serve = serve
         self._monotonic = monotonic
         #: True while this replica runs the source (tests and /health-style introspection).
         self.holding = False
@@ -192,6 +196,9 @@ class LeasedRunner:
         task: asyncio.Task[None] = asyncio.create_task(
             self._run(FencedPublisher(self._store, lease.fence)), name=f"leased {lease.name}"
         )
+        serving: asyncio.Task[None] | None = None
+        if self._serve is not None:
+            serving = asyncio.create_task(self._serve(lease), name=f"commands of {lease.name}")
         try:
             while not task.done():
                 await asyncio.wait({task}, timeout=interval)
@@ -212,6 +219,10 @@ class LeasedRunner:
                 renewed_at = self._monotonic()
         finally:
             self.holding = False
+            if serving is not None:
+                serving.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await serving
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task

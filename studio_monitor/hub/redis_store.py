@@ -472,6 +472,10 @@ class RedisStore:
         self._set_available(False, error.message)
         return error
 
+    def lost(self, exc: BaseException) -> StoreUnavailable:
+        """Say Redis is away (503 until the follower is back); the error to raise."""
+        return self._lost(exc)
+
     # --- publishing --------------------------------------------------------------------------
 
     async def publish(

@@ -1,10 +1,11 @@
 """How a hub runs as one of several replicas on Redis: the glue between `Hub` and Redis.
 
-`app.Hub` calls these three when its config names a Redis store (`--store redis://...`):
+`app.Hub` calls these when its config names a Redis store (`--store redis://...`):
 `open_store` opens the `RedisStore`; `watch_availability` makes every request answer 503
 `unavailable` while Redis cannot be reached and closes the WebSockets when it goes (their
-clients resume by cursor, on this replica or another, once it is back); `leased` runs a
-source under its lease, so each source runs once among the replicas.
+clients resume by cursor, on this replica or another, once it is back); `command_relay`
+makes command ids run once whichever replica gets them; `leased` runs a source under its
+lease, so each source runs once among the replicas, and routes its commands to the holder.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import Any, Final
 
 from aiohttp import web
 
+from studio_monitor.hub.command_relay import CommandRelay
+from studio_monitor.hub.commands import CommandCenter
 from studio_monitor.hub.config import HubConfig
 from studio_monitor.hub.lease import MOVABLE, Lease, LeasedRunner, lease_name
 from studio_monitor.hub.redis_store import RedisStore
@@ -68,10 +71,22 @@ def watch_availability(app: web.Application, store: HubStore, server: HubServer)
     store.add_availability_listener(on_change)
 
 
+def command_relay(config: HubConfig, store: HubStore) -> CommandRelay:
+    assert isinstance(store, RedisStore)
+    return CommandRelay(store, forward_s=config.command_forward_s)
+
+
 def leased(
-    config: HubConfig, store: HubStore, source: Source, supervise: Supervise
+    config: HubConfig,
+    store: HubStore,
+    source: Source,
+    supervise: Supervise,
+    *,
+    relay: CommandRelay,
+    commands: CommandCenter,
 ) -> Coroutine[Any, Any, None]:
-    """`supervise(source, publisher)`, run only while this replica holds the source's lease."""
+    """`supervise(source, publisher)`, run only while this replica holds the source's lease;
+    the source's commands are run by the holder (forwarded there by the others)."""
     assert isinstance(store, RedisStore)
     host_id = host_id_for(config.data_dir)
     lease = Lease(
@@ -81,5 +96,10 @@ def leased(
         host_id=host_id,
         pinned=source.name not in MOVABLE,
     )
-    runner = LeasedRunner(store, lease, lambda publisher: supervise(source, publisher))
+
+    async def serve(held: Lease) -> None:
+        await relay.serve(held, lambda command_id: commands.run_forwarded(command_id, held))
+
+    runner = LeasedRunner(store, lease, lambda publisher: supervise(source, publisher), serve=serve)
+    relay.route(list(source.commands()), lease, lambda: runner.holding)
     return runner.run()

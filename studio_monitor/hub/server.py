@@ -404,7 +404,7 @@ class HubServer:
 
     async def get_command(self, request: web.Request) -> web.Response:
         self._require(request, "operator")
-        entry = self.commands.get(request.match_info["id"])
+        entry = await self.commands.lookup(request.match_info["id"])
         if entry is None:
             raise WireError(f"no command with id {request.match_info['id']!r}", code="not_found")
         return _json(encode(entry.status_body()))
