@@ -106,6 +106,7 @@ async def studio_app(
     tray_available: bool = False,
     app_config: AppConfig | None = None,
     show: bool = True,
+    first_run_prompt: bool | None = None,
     **hub_overrides: Any,
 ) -> AsyncIterator[AppRig]:
     async with running_hub(tmp_path, **hub_overrides) as hub, FaultProxy.for_url(hub.url) as proxy:
@@ -115,7 +116,7 @@ async def studio_app(
         controller = AppController(
             paths,
             app_config or AppConfig(),
-            GuiOptions(hub=proxy.url, token_file=token_file),
+            GuiOptions(hub=proxy.url, token_file=token_file, first_run_prompt=first_run_prompt),
             tray_available=tray_available,
             service_factory=service_factory(config, rng),
             keyring=MemoryKeyring(),

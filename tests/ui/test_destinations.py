@@ -399,6 +399,15 @@ def test_the_events_dock_shows_and_acts_on_each_destination(
     tip = model.data(model.index(0, C.BACKUP), Qt.ItemDataRole.ToolTipRole)
     assert "Google Drive rate limit" in tip
     assert "this-disk" not in tip
+    # Named as the registry names it: a rename there shows at once; never an id.
+    renamed = {**DESTINATIONS, "nas": destination("Studio NAS (2nd floor)", kind="share")}
+    state.reset_topic("destination", renamed)
+    state.flush()
+    assert model.text(0, C.BACKUP).endswith("Studio NAS (2nd floor): none, not connected")
+    tip = model.data(model.index(0, C.BACKUP), Qt.ItemDataRole.ToolTipRole)
+    assert "Studio NAS (2nd floor): none, last completed" in tip
+    state.reset_topic("destination", DESTINATIONS)
+    state.flush()
     assert model.text(0, C.TIME_TO_SAFE) == "p95 24 s"
     assert "median 8 s" in model.data(model.index(0, C.TIME_TO_SAFE), Qt.ItemDataRole.ToolTipRole)
 

@@ -1,6 +1,6 @@
 """A 1280x720 laptop (issue 11 item 4): on a fresh start and after View > Reset layout, which
 gives the first-start layout, the key figures are in view without scrolling: the key columns
-of Cameras and Backups within their tables, room for rows, and a System card whose figures
+of Cameras, Backups and Events within their tables, room for rows, and a System card whose figures
 are not cut."""
 
 from __future__ import annotations
@@ -18,9 +18,13 @@ from studio_monitor.protocol.records import (
     BackupRecord,
     CameraRecord,
     Destination,
+    DestinationBackup,
     Disk,
+    EventBackup,
+    EventRecord,
     NetRates,
     SystemRecord,
+    TimeToSafe,
     Usage,
     to_value,
 )
@@ -29,7 +33,7 @@ from studio_monitor.ui.connection_history import ConnectionHistory
 from studio_monitor.ui.docks.base import RecordTable
 from studio_monitor.ui.docks.system import SystemDock
 from studio_monitor.ui.main_window import MainWindow, Models
-from studio_monitor.ui.models import BackupsModel, CamerasModel
+from studio_monitor.ui.models import BackupsModel, CamerasModel, EventsModel
 from studio_monitor.ui.notifications import NotificationBridge
 from studio_monitor.ui.state import StudioState
 from studio_monitor.ui.tray import TrayController
@@ -90,6 +94,25 @@ def records(state: StudioState) -> None:
         sampled_at=1000.0,
     )
     changes.append(("system", "pc", host))
+    usb = DestinationBackup(
+        id="usb", label="USB drive", state="partial", verified=120, independent=True
+    )
+    here = DestinationBackup(id="this-disk", label="This disk", state="current", independent=False)
+    event = EventRecord(
+        name="Wedding Ayu & Bima",
+        date="2026-12-05",
+        state="live",
+        folder="/home/me/Pictures/Studio Monitor/Events/2026-12-05 Wedding Ayu & Bima",
+        photos=130,
+        bytes=3_250_000_000,
+        last_photo_at=990.0,
+        safe=120,
+        oldest_unsafe_at=900.0,
+        safety="unsafe",
+        backup=EventBackup(state="partial", destinations=[usb, here]),
+        time_to_safe=TimeToSafe(last_s=9.0, p50_s=8.0, p95_s=24.0, samples=120),
+    )
+    changes.append(("event", "gala", event))
     state.apply_changes(
         [
             Change(topic=t, key=k, seq=next(seq), op="put", ts=1.0, value=to_value(v))
@@ -144,6 +167,12 @@ def check_key_figures(qtbot: QtBot, window: MainWindow) -> None:
         assert in_view(backups, column), f"Backups: {bak(column).name} not in view"
     assert cameras.horizontalScrollBar().maximum() == 0
     assert backups.horizontalScrollBar().maximum() == 0
+    # The Events table fits too: name, state, safe count and each destination's state.
+    events = window.docks["events"].table  # type: ignore[attr-defined]
+    ev = EventsModel.Col
+    for column in (ev.NAME, ev.STATE, ev.SAFE, ev.BACKUP):
+        assert in_view(events, column), f"Events: {ev(column).name} not in view"
+    assert events.horizontalScrollBar().maximum() == 0
     # More than one camera row shows (the issue saw one after Reset layout).
     row = cameras.verticalHeader().defaultSectionSize()
     assert cameras.viewport().height() >= 2 * row

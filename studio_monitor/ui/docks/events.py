@@ -27,7 +27,7 @@ from studio_monitor.ui.i18n import QT_TRANSLATE_NOOP
 from studio_monitor.ui.i18n.words import destination_label
 from studio_monitor.ui.models.destinations import TOPIC as DESTINATION_TOPIC
 from studio_monitor.ui.models.destinations import destinations_of
-from studio_monitor.ui.models.events import UNFILED_KEY, EventsModel
+from studio_monitor.ui.models.events import UNFILED_KEY, EventsModel, label_in
 
 
 class EventsDock(MonitorDock):
@@ -162,7 +162,7 @@ class EventsDock(MonitorDock):
         if record.backup.destinations:
             menu.addSeparator()
         for d in record.backup.destinations:
-            action: QAction = menu.addAction(destination_label(d.label))
+            action: QAction = menu.addAction(label_in(d, self.model.registry()))
             action.setObjectName(f"{menu.objectName()}_{d.id}")
             action.setData(d.id)
             action.triggered.connect(

@@ -10,7 +10,9 @@ is a row like an event.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from enum import IntEnum
+from typing import Any
 
 from studio_monitor.protocol.records import DestinationBackup, EventRecord
 from studio_monitor.ui import theme
@@ -31,10 +33,24 @@ from studio_monitor.ui.models.base import Column, RecordTableModel
 UNFILED_KEY = "unfiled"
 
 
-def destination_text(d: DestinationBackup, now: float | None = None) -> str:
+def label_in(d: DestinationBackup, registry: Mapping[str, Mapping[str, Any]] | None) -> str:
+    """A destination's name as people gave it: the registry's label (`destination/<id>`,
+    renamed there), else the event record's; never its id."""
+    entry = registry.get(d.id) if registry is not None else None
+    label = entry.get("label") if entry is not None else None
+    if isinstance(label, str) and label.strip():
+        return destination_label(label)
+    return destination_label(d.label)
+
+
+def destination_text(
+    d: DestinationBackup,
+    now: float | None = None,
+    registry: Mapping[str, Mapping[str, Any]] | None = None,
+) -> str:
     """ "USB: current", "This disk: current, same disk", "USB: none, not connected",
     "NAS: partial, 120 verified", "Drive: partial, waiting until 14:05"."""
-    text = f"{destination_label(d.label)}: {state_word(d.state)}"
+    text = f"{label_in(d, registry)}: {state_word(d.state)}"
     if d.verified is not None and d.state != "current" and d.verified > 0:
         text += translate("EventsModel", ", {count} verified").format(count=fmt_count(d.verified))
     if d.independent is False:
@@ -48,11 +64,15 @@ def destination_text(d: DestinationBackup, now: float | None = None) -> str:
     return text
 
 
-def backup_summary(record: EventRecord, now: float | None = None) -> str:
+def backup_summary(
+    record: EventRecord,
+    now: float | None = None,
+    registry: Mapping[str, Mapping[str, Any]] | None = None,
+) -> str:
     """ "NAS: current · USB: stale", or the overall state when no destination is listed."""
     if not record.backup.destinations:
         return state_word(record.backup.state)
-    return " · ".join(destination_text(d, now) for d in record.backup.destinations)
+    return " · ".join(destination_text(d, now, registry) for d in record.backup.destinations)
 
 
 def time_to_safe_text(record: EventRecord) -> str:
@@ -151,7 +171,7 @@ def _safe_tooltip(record: EventRecord, model: EventsModel) -> str:
         if d.independent is True and d.connected is False:
             lines.append(
                 translate("EventsModel", "{label} is not connected.").format(
-                    label=destination_label(d.label)
+                    label=label_in(d, model.registry())
                 )
             )
     if record.changed_after_backup > 0:
@@ -179,7 +199,7 @@ def _backup_tooltip(record: EventRecord, model: EventsModel) -> str:
     ]
     for d in record.backup.destinations:
         line = translate("EventsModel", "{label}: {state}, last completed {time}").format(
-            label=destination_label(d.label),
+            label=label_in(d, model.registry()),
             state=state_word(d.state),
             time=fmt_time(d.last_completed_at, now),
         )
@@ -207,6 +227,8 @@ def _backup_tooltip(record: EventRecord, model: EventsModel) -> str:
 class EventsModel(RecordTableModel[EventRecord]):
     TOPIC = "event"
     RECORD = EventRecord
+    #: Destinations are named by the registry (a rename shows at once).
+    DEPENDS_ON = ("destination",)
 
     class Col(IntEnum):
         NAME = 0
@@ -264,7 +286,7 @@ class EventsModel(RecordTableModel[EventRecord]):
         ),
         Column(
             QT_TRANSLATE_NOOP("columns", "Backup"),
-            lambda r, m: backup_summary(r, m.now()),
+            lambda r, m: backup_summary(r, m.now(), m.registry()),
             tone=lambda r, m: backup_tone(r),
             tooltip=_backup_tooltip,
         ),
@@ -281,6 +303,10 @@ class EventsModel(RecordTableModel[EventRecord]):
             tooltip=lambda r, m: r.folder,
         ),
     )
+
+    def registry(self) -> Mapping[str, Mapping[str, Any]]:
+        """The hub's destination records (`destination/<id>`), by id."""
+        return self.state.records("destination")
 
     def names(self) -> dict[str, str]:
         """Event id -> name, for the pickers of other docks (Unfiled is no event to pick)."""
