@@ -181,32 +181,33 @@ class Terminal:
 
             # getpass reads the Windows console itself, without echo.
             return getpass.getpass(question, self.prompts).strip()
-        import termios
+        else:  # an else: mypy --platform win32 then sees no unreachable code
+            import termios
 
-        try:
-            fd = self.stdin.fileno()
-            saved = termios.tcgetattr(fd)
-            hidden = list(saved)
-            hidden[3] &= ~termios.ECHO
-            # TCSADRAIN, not getpass's TCSAFLUSH: a token pasted before the question appears
-            # is kept rather than silently dropped.
-            termios.tcsetattr(fd, termios.TCSADRAIN, hidden)
-        except (termios.error, OSError, ValueError) as exc:
-            raise ConfigError(
-                f"cannot hide typing on this terminal ({exc}): give the token with "
-                "--token-file FILE instead"
-            ) from None
-        try:
-            self.prompts.write(question)
-            self.prompts.flush()
-            line = self.stdin.readline()
-        finally:
-            termios.tcsetattr(fd, termios.TCSADRAIN, saved)
-            self.prompts.write("\n")  # the Enter that was not echoed
-            self.prompts.flush()
-        if not line:
-            raise _Cancelled
-        return line.strip()
+            try:
+                fd = self.stdin.fileno()
+                saved = termios.tcgetattr(fd)
+                hidden = list(saved)
+                hidden[3] &= ~termios.ECHO
+                # TCSADRAIN, not getpass's TCSAFLUSH: a token pasted before the question appears
+                # is kept rather than silently dropped.
+                termios.tcsetattr(fd, termios.TCSADRAIN, hidden)
+            except (termios.error, OSError, ValueError) as exc:
+                raise ConfigError(
+                    f"cannot hide typing on this terminal ({exc}): give the token with "
+                    "--token-file FILE instead"
+                ) from None
+            try:
+                self.prompts.write(question)
+                self.prompts.flush()
+                line = self.stdin.readline()
+            finally:
+                termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+                self.prompts.write("\n")  # the Enter that was not echoed
+                self.prompts.flush()
+            if not line:
+                raise _Cancelled
+            return line.strip()
 
 
 # --- gathering everything before writing anything ---------------------------------------------

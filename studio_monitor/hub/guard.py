@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import sys
 import time
 from collections.abc import Callable
 from typing import Any, Final, cast
@@ -30,19 +31,22 @@ FD_RESERVE: Final = 128
 def raise_fd_limit() -> int:
     """Raise the soft RLIMIT_NOFILE to the hard limit where allowed; return the soft limit
     now in force (a large number where there is no such limit)."""
-    try:
-        import resource
-    except ImportError:  # pragma: no cover - Windows
+    if sys.platform == "win32":  # no RLIMIT_NOFILE: the C runtime's limit is not raised
         return 1 << 20
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
-    if soft != resource.RLIM_INFINITY and soft < target:
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-            soft = target
-        except (ValueError, OSError) as exc:
-            log.warning("cannot raise the open-files limit from %d to %d: %s", soft, target, exc)
-    return int(soft) if soft != resource.RLIM_INFINITY else 1 << 20
+    else:  # an else: mypy --platform win32 then sees no unreachable code
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+        if soft != resource.RLIM_INFINITY and soft < target:
+            try:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+                soft = target
+            except (ValueError, OSError) as exc:
+                log.warning(
+                    "cannot raise the open-files limit from %d to %d: %s", soft, target, exc
+                )
+        return int(soft) if soft != resource.RLIM_INFINITY else 1 << 20
 
 
 def connection_cap(configured: int, fd_limit: int) -> int:

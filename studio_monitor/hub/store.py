@@ -405,7 +405,12 @@ class Store:
             return
         data = f"{self.epoch} {self._changes_made}\n".encode("ascii").ljust(64)
         try:
-            os.pwrite(fd, data, 0)
+            if sys.platform == "win32":
+                # No pwrite on Windows; only the writer thread touches this descriptor.
+                os.lseek(fd, 0, os.SEEK_SET)
+                os.write(fd, data)
+            else:
+                os.pwrite(fd, data, 0)
         except OSError as exc:
             log.warning("cannot update %s: %s", GENERATION_NAME, exc)
 

@@ -791,8 +791,11 @@ class QuitOnSignals(QObject):
         self._old: dict[int, Any] = {}
         self._notifier: QSocketNotifier | None = None
         self._pair: tuple[socket.socket, socket.socket] | None = None
-        if sys.platform == "win32":
-            return
+        self._previous_fd = -1
+        if sys.platform != "win32":  # Windows: Qt's own handling of Ctrl+C and closing
+            self._install()
+
+    def _install(self) -> None:
         reader, writer = socket.socketpair()
         reader.setblocking(False)
         writer.setblocking(False)

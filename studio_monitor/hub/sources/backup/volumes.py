@@ -214,7 +214,8 @@ def _whole_disk(sys_path: Path) -> str | None:
 
 def _linux_disk(mount: Path, st_dev: int) -> tuple[str | None, str | None]:
     entry = _mount_entry(mount)
-    majmin = entry[0] if entry else f"{os.major(st_dev)}:{os.minor(st_dev)}"
+    # Linux only (no os.major/minor on Windows, where this is never called).
+    majmin = entry[0] if entry else f"{os.major(st_dev)}:{os.minor(st_dev)}"  # type: ignore[attr-defined,unused-ignore]
     name = _whole_disk(_SYS_DEV_BLOCK / majmin)
     device_name: str | None = None
     if name is not None:

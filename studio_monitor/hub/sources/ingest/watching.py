@@ -60,7 +60,7 @@ def _windows_remote(path: str) -> str | None:
     try:
         import ctypes
 
-        kind = ctypes.windll.kernel32.GetDriveTypeW(drive + "\\")  # type: ignore[attr-defined]
+        kind = ctypes.windll.kernel32.GetDriveTypeW(drive + "\\")  # type: ignore[attr-defined,unused-ignore]
     except (AttributeError, OSError):
         return None
     return "remote drive" if kind == _DRIVE_REMOTE else None
