@@ -3,6 +3,8 @@
 #  - on Debian/Ubuntu, the system libraries Qt needs (offscreen and X11) and Xvfb,
 #  - a virtual environment in .venv with the package installed in editable mode.
 # Usage: scripts/bootstrap.sh [app|dev]   (dev adds the test and lint tools)
+# Runs on Linux, macOS and Windows (Git Bash, as the release workflow does); PYTHON names the
+# interpreter that makes .venv (default python3, or python on Windows).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 kind="${1:-app}"
@@ -31,23 +33,27 @@ if command -v dpkg-query >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; 
   fi
 fi
 
-python="${PYTHON:-python3}"
-if [ ! -x .venv/bin/python ]; then
-  echo "bootstrap: creating .venv with $($python --version)"
+# The venv's interpreter: .venv/Scripts/python.exe on Windows, .venv/bin/python elsewhere.
+case "$(uname -s)" in
+  MINGW*|MSYS*|CYGWIN*) venv_python=.venv/Scripts/python.exe; python="${PYTHON:-python}" ;;
+  *) venv_python=.venv/bin/python; python="${PYTHON:-python3}" ;;
+esac
+if [ ! -x "$venv_python" ]; then
+  echo "bootstrap: creating .venv with $("$python" --version)"
   "$python" -m venv .venv
 fi
 
 # Reinstall only when pyproject.toml changed since the last install of this kind.
 stamp=".venv/.stamp-$kind"
-want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+want="$("$venv_python" -c 'import hashlib, sys; print(hashlib.sha256(open(sys.argv[1], "rb").read()).hexdigest())' pyproject.toml)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "bootstrap: installing Python packages ($kind)"
   extra=""
   [ "$kind" = dev ] && extra="[dev]"
-  .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e ".$extra"
+  "$venv_python" -m pip install -q --upgrade pip
+  "$venv_python" -m pip install -q -e ".$extra"
   echo "$want" > "$stamp"
 fi
 
 # The translations: each .ts compiled to its .qm beside it (not committed; about a second).
-.venv/bin/python -m studio_monitor.ui.i18n.tools build >/dev/null
+"$venv_python" -m studio_monitor.ui.i18n.tools build >/dev/null

@@ -11,7 +11,10 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import sys
 import tempfile
+
+import pytest
 
 _home = tempfile.mkdtemp(prefix="studio-monitor-tests-home-")
 atexit.register(shutil.rmtree, _home, True)
@@ -36,3 +39,12 @@ os.environ["LANG"] = "C.UTF-8"
 from tests.support.qt import qloop  # noqa: E402  (after the environment is set)
 
 __all__ = ["qloop"]
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """`windows_only` and `macos_only` tests run on that OS only (the release workflow runs
+    them on its Windows and macOS runners); elsewhere they are skipped, saying why."""
+    if item.get_closest_marker("windows_only") and sys.platform != "win32":
+        pytest.skip("windows_only: runs on Windows (the release workflow's windows-latest job)")
+    if item.get_closest_marker("macos_only") and sys.platform != "darwin":
+        pytest.skip("macos_only: runs on macOS (the release workflow's macos-latest job)")

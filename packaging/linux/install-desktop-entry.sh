@@ -39,6 +39,7 @@ if [ ! -x "$here/StudioMonitor" ]; then
   echo "install-desktop-entry.sh: $here/StudioMonitor not found; run me from the app folder" >&2
   exit 1
 fi
+# shellcheck disable=SC1003  # '\' is a backslash pattern, not an escaped quote
 case "$here" in
   *'"'*|*"'"*|*'\'*|*'`'*|*'$'*)
     echo "install-desktop-entry.sh: move the folder to a path without quotes, \\, \` or \$" >&2

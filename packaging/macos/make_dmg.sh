@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Makes dist/StudioMonitor-<version>.dmg from dist/Studio Monitor.app (built by
+# Makes dist/StudioMonitor-<version>-macos-<arch>.dmg from dist/Studio Monitor.app (built by
 # packaging/build.sh on a Mac), optionally signed and notarized.
 #
 #   packaging/macos/make_dmg.sh
@@ -15,6 +15,8 @@
 # profile made once with:
 #   xcrun notarytool store-credentials PROFILE --apple-id you@example.com --team-id TEAMID
 # (it asks for an app-specific password made at appleid.apple.com). See packaging/README.md.
+# NOTARY_KEYCHAIN names the keychain holding that profile when it is not in the search list
+# (the release workflow keeps it in a temporary keychain: packaging/macos/import_signing.sh).
 #
 # This script needs macOS (hdiutil, codesign, xcrun); it cannot run on the Linux build
 # machine and was written against Apple's documentation of those tools.
@@ -27,7 +29,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --sign) identity="${2:?--sign needs the certificate name}"; shift 2 ;;
     --notarize) profile="${2:?--notarize needs a notarytool keychain profile}"; shift 2 ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     *) echo "make_dmg.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -48,7 +50,8 @@ if [ ! -d "$app" ]; then
 fi
 # The version the spec wrote from studio_monitor.__version__.
 version="$(/usr/libexec/PlistBuddy -c 'Print :StudioMonitorVersion' "$app/Contents/Info.plist")"
-dmg="dist/StudioMonitor-$version.dmg"
+# The bundle runs on the processor it was built on: the name says which.
+dmg="dist/StudioMonitor-$version-macos-$(uname -m).dmg"
 
 if [ -n "$identity" ]; then
   echo "== signing $app as $identity"
@@ -74,7 +77,9 @@ fi
 
 if [ -n "$profile" ]; then
   echo "== notarizing $dmg (this waits for Apple, usually a few minutes)"
-  xcrun notarytool submit "$dmg" --keychain-profile "$profile" --wait
+  keychain_args=()
+  [ -n "${NOTARY_KEYCHAIN:-}" ] && keychain_args=(--keychain "$NOTARY_KEYCHAIN")
+  xcrun notarytool submit "$dmg" --keychain-profile "$profile" ${keychain_args[@]+"${keychain_args[@]}"} --wait
   xcrun stapler staple "$dmg"
   xcrun stapler validate "$dmg"
   spctl --assess --type open --context context:primary-signature --verbose=2 "$dmg"
