@@ -44,6 +44,7 @@ import httpx
 from msgspec import UNSET
 
 from studio_monitor.errors import ConfigError, MessageTooLarge, ProtocolError
+from studio_monitor.hub.sources import AGENT_SOURCES
 from studio_monitor.hub.sources.base import JsonObject, Source
 from studio_monitor.hub.sqlite import LockedDatabase
 from studio_monitor.protocol import (
@@ -62,8 +63,6 @@ from studio_monitor.protocol import (
 log = logging.getLogger(__name__)
 
 OUTBOX_NAME = "agent-outbox.sqlite"
-#: The sources an agent runs; the others (events, backup, alerts) belong to the hub.
-AGENT_SOURCES = ("system", "ingest")
 _BATCH_CHANGES = 500
 #: Keep each request well under the hub's 1 MiB body limit.
 _BATCH_BYTES = MAX_MESSAGE_BYTES // 2

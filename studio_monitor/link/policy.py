@@ -15,6 +15,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Final, Literal
 
 from studio_monitor.errors import (
@@ -29,6 +30,7 @@ from studio_monitor.errors import (
     TlsError,
     UpgradeRefused,
 )
+from studio_monitor.protocol.monitors import MONITORS
 
 # --- inputs --------------------------------------------------------------------------------
 
@@ -63,16 +65,11 @@ UNKNOWN_NETWORK: Final = NetworkState()
 
 # --- intervals -----------------------------------------------------------------------------
 
-#: Base polling intervals (active, idle) in seconds, per topic: the four monitors come from
-#: the studio's existing dashboard (DESIGN.md). Alerts poll like backups: an alert is what
-#: the desk most needs to see early. A topic the app does not know polls at `OTHER_BASE`.
-BASE_INTERVALS: Final[Mapping[str, tuple[float, float]]] = {
-    "backup": (3.0, 10.0),
-    "camera": (5.0, 15.0),
-    "system": (15.0, 45.0),
-    "event": (1.5, 10.0),
-    "alert": (3.0, 10.0),
-}
+#: Base polling intervals (active, idle) in seconds, per topic, from the registry of
+#: monitors (`protocol.monitors`). A topic the app does not know polls at `OTHER_BASE`.
+BASE_INTERVALS: Final[Mapping[str, tuple[float, float]]] = MappingProxyType(
+    {m.topic: (m.active_s, m.idle_s) for m in MONITORS}
+)
 OTHER_BASE: Final = (10.0, 30.0)
 
 BATTERY_FACTOR: Final = 1.5

@@ -15,6 +15,8 @@ from typing import Annotated, Any, Final, Literal
 import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
 
+from studio_monitor.protocol.monitors import MONITORS
+
 PROTOCOL_VERSION: Final = 1
 SUBPROTOCOL: Final = "studio-monitor.v1"
 #: What a hub accepts from a client: bodies and frames over this are refused (PROTOCOL.md 2).
@@ -23,7 +25,8 @@ MAX_MESSAGE_BYTES: Final = 1 << 20
 #: thumbnails alone are up to 16 KiB each), so it may lawfully exceed the 1 MiB that
 #: clients may send; the client still bounds it so a broken peer cannot exhaust memory.
 MAX_SERVER_FRAME_BYTES: Final = 64 << 20
-KNOWN_TOPICS: Final = ("system", "camera", "backup", "event", "alert")
+#: The topics a client follows by name (PROTOCOL.md section 1): one per registered monitor.
+KNOWN_TOPICS: Final = tuple(m.topic for m in MONITORS)
 
 # --- the one rule for values (docs/hub.md "Resource bounds") ------------------------------
 #: Deepest nesting of objects and arrays in a record value or command arguments, counting

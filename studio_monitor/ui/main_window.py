@@ -11,9 +11,8 @@ controller wires it to the connection service.
 
 from __future__ import annotations
 
-import time
+import itertools
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Final
 
 from PySide6.QtCore import QByteArray, QEvent, QSettings, QSize, Qt, Signal
@@ -39,19 +38,8 @@ from studio_monitor.ui import resources
 from studio_monitor.ui.commands import CommandCenter
 from studio_monitor.ui.connection_history import ConnectionHistory
 from studio_monitor.ui.connection_panel import ConnectionPanel
-from studio_monitor.ui.docks.alerts import AlertsDock
-from studio_monitor.ui.docks.backups import BackupsDock
 from studio_monitor.ui.docks.base import MonitorDock, RecordTable
-from studio_monitor.ui.docks.cameras import CamerasDock
-from studio_monitor.ui.docks.events import EventsDock
-from studio_monitor.ui.docks.system import SystemDock
-from studio_monitor.ui.models import (
-    AlertsModel,
-    BackupsModel,
-    CamerasModel,
-    EventsModel,
-    SystemModel,
-)
+from studio_monitor.ui.monitors import DOCK_NAMES, DOCKS, DockArea, DockParts, Models
 from studio_monitor.ui.notifications import Notification, NotificationBridge
 from studio_monitor.ui.state import StudioState
 from studio_monitor.ui.statusbar import StatusBarController
@@ -60,32 +48,18 @@ from studio_monitor.ui.widgets.banner import Banner
 
 #: Bump when the set or the names of the docks change: an older saved layout is then ignored.
 LAYOUT_VERSION: Final = 1
-DOCK_NAMES: Final = ("cameras", "backups", "events", "system", "alerts")
 ICON_PROPERTY: Final = "icon_name"
 #: The notification said once, the first time closing the window hides it to the tray.
 CLOSE_TO_TRAY_KEY: Final = "close-to-tray"
 CLOSE_TO_TRAY_TOLD: Final = "window/close_to_tray_told"
+#: The left column's share of the window's width at first start (the tables live there).
+LEFT_SHARE: Final = 0.66
+_AREAS: Final[dict[DockArea, Qt.DockWidgetArea]] = {
+    "left": Qt.DockWidgetArea.LeftDockWidgetArea,
+    "right": Qt.DockWidgetArea.RightDockWidgetArea,
+}
 
-
-@dataclass
-class Models:
-    """One model per dock, all fed by the same studio state."""
-
-    backups: BackupsModel
-    cameras: CamerasModel
-    events: EventsModel
-    alerts: AlertsModel
-    system: SystemModel
-
-    @classmethod
-    def create(cls, state: StudioState, clock: Callable[[], float] = time.time) -> Models:
-        return cls(
-            backups=BackupsModel(state, clock=clock),
-            cameras=CamerasModel(state, clock=clock),
-            events=EventsModel(state, clock=clock),
-            alerts=AlertsModel(state, clock=clock),
-            system=SystemModel(state, clock=clock),
-        )
+__all__ = ["DOCK_NAMES", "LAYOUT_VERSION", "MainWindow", "Models"]
 
 
 class MainWindow(QMainWindow):
@@ -128,13 +102,8 @@ class MainWindow(QMainWindow):
             | QMainWindow.DockOption.AllowTabbedDocks
         )
 
-        self.docks: dict[str, MonitorDock] = {
-            "cameras": CamerasDock(models.cameras, models.events, commands),
-            "backups": BackupsDock(models.backups, commands),
-            "events": EventsDock(models.events, commands),
-            "system": SystemDock(models.system, state, commands),
-            "alerts": AlertsDock(models.alerts, commands),
-        }
+        parts = DockParts(models=models, state=state, commands=commands)
+        self.docks: dict[str, MonitorDock] = {entry.name: entry.create(parts) for entry in DOCKS}
         for dock in self.docks.values():
             dock.setWindowIcon(resources.icon(dock.ICON))
             dock.toggleViewAction().setProperty(ICON_PROPERTY, dock.ICON)
@@ -265,17 +234,19 @@ class MainWindow(QMainWindow):
             self._action(self.tr("About Studio Monitor"), "action_about", self._about)
         )
 
+    def _columns(self) -> list[list[tuple[MonitorDock, float]]]:
+        """The docks of each column of the first-start layout, top to bottom, with shares."""
+        columns: dict[DockArea, list[tuple[MonitorDock, float]]] = {}
+        for entry in DOCKS:
+            columns.setdefault(entry.area, []).append((self.docks[entry.name], entry.share))
+        return [columns[area] for area in _AREAS if area in columns]
+
     def _build_default_layout(self) -> None:
-        left = Qt.DockWidgetArea.LeftDockWidgetArea
-        right = Qt.DockWidgetArea.RightDockWidgetArea
-        self.addDockWidget(left, self.docks["cameras"])
-        self.addDockWidget(left, self.docks["backups"])
-        self.addDockWidget(left, self.docks["events"])
-        self.addDockWidget(right, self.docks["system"])
-        self.addDockWidget(right, self.docks["alerts"])
-        self.splitDockWidget(self.docks["cameras"], self.docks["backups"], Qt.Orientation.Vertical)
-        self.splitDockWidget(self.docks["backups"], self.docks["events"], Qt.Orientation.Vertical)
-        self.splitDockWidget(self.docks["system"], self.docks["alerts"], Qt.Orientation.Vertical)
+        for entry in DOCKS:
+            self.addDockWidget(_AREAS[entry.area], self.docks[entry.name])
+        for column in self._columns():
+            for (upper, _), (lower, _) in itertools.pairwise(column):
+                self.splitDockWidget(upper, lower, Qt.Orientation.Vertical)
         self._apply_default_sizes()
 
     def _apply_default_sizes(self) -> None:
@@ -284,22 +255,20 @@ class MainWindow(QMainWindow):
         tables on the left, cameras and backups with room for a few rows each."""
         width = max(self.width(), 800)
         height = max(self.height() - 120, 400)  # menus, banner and status bar
-        left = round(width * 0.66)
-        self.resizeDocks(
-            [self.docks["cameras"], self.docks["system"]],
-            [left, width - left],
-            Qt.Orientation.Horizontal,
-        )
-        self.resizeDocks(
-            [self.docks["cameras"], self.docks["backups"], self.docks["events"]],
-            [round(height * 0.34), round(height * 0.38), round(height * 0.28)],
-            Qt.Orientation.Vertical,
-        )
-        self.resizeDocks(
-            [self.docks["system"], self.docks["alerts"]],
-            [round(height * 0.6), round(height * 0.4)],
-            Qt.Orientation.Vertical,
-        )
+        left = round(width * LEFT_SHARE)
+        columns = self._columns()
+        if len(columns) == 2:
+            self.resizeDocks(
+                [columns[0][0][0], columns[1][0][0]],
+                [left, width - left],
+                Qt.Orientation.Horizontal,
+            )
+        for column in columns:
+            self.resizeDocks(
+                [dock for dock, _ in column],
+                [round(height * share) for _, share in column],
+                Qt.Orientation.Vertical,
+            )
 
     def default_size(self) -> QSize:
         screen = QGuiApplication.primaryScreen()

@@ -1,7 +1,10 @@
 """The sources a hub runs, built from its `[sources.<name>]` config tables.
 
-`build_sources(config)` walks `factories()`, a plain list of (name, from_config): each source
-module exposes `from_config(section, config) -> Source` and validates its own table. Every
+`SOURCES` is the hub's half of the registry of monitors (`protocol.monitors`): for each
+monitor's topic, the source that publishes it (its config table's name and its
+`from_config`), in start order. `factories()` and `AGENT_SOURCES` derive from it.
+`build_sources(config)` walks `factories()`: each source module exposes
+`from_config(section, config) -> Source` and validates its own table. Every
 source runs unless its table says `enabled = false`; `enabled` is taken out before the table
 reaches the source. A table naming no known source is a `ConfigError` (a typo would
 otherwise silently switch nothing on).
@@ -11,25 +14,58 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Final
 
 from studio_monitor.errors import ConfigError
 from studio_monitor.hub.config import HubConfig
 from studio_monitor.hub.sources import alerts, backup, events, ingest, system
 from studio_monitor.hub.sources.base import Source
+from studio_monitor.protocol.monitors import monitor
 
 SourceFactory = Callable[[Mapping[str, Any], HubConfig], Source]
 
 
+@dataclass(frozen=True, slots=True)
+class SourceEntry:
+    """The source that publishes a monitor's topic."""
+
+    #: The monitor's topic (`protocol.monitors`).
+    topic: str
+    #: The source's name: its `[sources.<name>]` table and `Source.name`.
+    name: str
+    factory: SourceFactory
+    #: Keyword arguments only the hub can give (filled in by `factories()`), by name.
+    hub_args: tuple[str, ...] = ()
+
+
+#: Every source the hub knows, by the topic it publishes, in start order. Add new sources
+#: here. Events first: ingest files into their folders, backup copies them.
+SOURCES: Final[tuple[SourceEntry, ...]] = (
+    SourceEntry("system", "system", system.from_config, hub_args=("clients",)),
+    SourceEntry("event", "events", events.from_config),
+    SourceEntry("backup", "backup", backup.from_config),
+    SourceEntry("camera", "ingest", ingest.from_config),
+    SourceEntry("alert", "alerts", alerts.from_config),
+)
+
+#: The sources an agent runs (their monitors say `agent`); the others belong to the hub.
+AGENT_SOURCES: Final[tuple[str, ...]] = tuple(
+    entry.name for entry in SOURCES if (m := monitor(entry.topic)) is not None and m.agent
+)
+
+
 def factories(*, clients: Callable[[], int] | None = None) -> list[tuple[str, SourceFactory]]:
-    """Every source the hub knows, in start order. Add new sources here."""
+    """Every source the hub knows, in start order, as (name, from_config)."""
+    given: dict[str, object] = {"clients": clients}
     return [
-        ("system", functools.partial(system.from_config, clients=clients)),
-        # Events first: ingest files into their folders, backup copies them.
-        ("events", events.from_config),
-        ("backup", backup.from_config),
-        ("ingest", ingest.from_config),
-        ("alerts", alerts.from_config),
+        (
+            entry.name,
+            functools.partial(entry.factory, **{a: given[a] for a in entry.hub_args})
+            if entry.hub_args
+            else entry.factory,
+        )
+        for entry in SOURCES
     ]
 
 

@@ -1,0 +1,67 @@
+"""The registry of monitors: what every layer knows of a topic, said once.
+
+A monitor is a topic of PROTOCOL.md with its record struct, its base polling rates (active,
+idle; DESIGN.md "Interval policy") and whether remote agents run the source that publishes
+it. The tables the rest of the code used to keep by hand derive from `MONITORS`:
+`messages.KNOWN_TOPICS` (the topics a client follows by name), `link.policy.BASE_INTERVALS`,
+and, with the hub's source list (`hub.sources.SOURCES`, keyed by topic), the sources an agent
+runs. The app's docks are registered by topic in `ui.monitors`.
+
+Adding a monitor: its record struct in `records.py` and one `Monitor` line here; its source
+and one line in `hub/sources/__init__.py`; its model, its dock and one line in
+`ui/monitors.py`. Tests check that the three registries agree.
+
+This module is protocol-level: it imports nothing of the project but the records.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Final
+
+from msgspec import Struct
+
+from studio_monitor.protocol.records import (
+    AlertRecord,
+    BackupRecord,
+    CameraRecord,
+    EventRecord,
+    SystemRecord,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Monitor:
+    """One topic and what every layer needs to know of it."""
+
+    topic: str
+    #: The struct of its record values (`records.from_value(monitor.record, value)`).
+    record: type[Struct]
+    #: Base polling interval in seconds while the topic is active, and while it is idle.
+    active_s: float
+    idle_s: float
+    #: Remote agents (`studio-monitor agent`) run the source that publishes it; otherwise
+    #: that source runs on the hub only.
+    agent: bool = False
+
+
+#: Every monitor, in the order of PROTOCOL.md's topic list. The four monitors' rates come
+#: from the studio's existing dashboard (DESIGN.md); alerts poll like backups: an alert is
+#: what the desk most needs to see early.
+MONITORS: Final[tuple[Monitor, ...]] = (
+    Monitor("system", SystemRecord, active_s=15.0, idle_s=45.0, agent=True),
+    Monitor("camera", CameraRecord, active_s=5.0, idle_s=15.0, agent=True),
+    Monitor("backup", BackupRecord, active_s=3.0, idle_s=10.0),
+    Monitor("event", EventRecord, active_s=1.5, idle_s=10.0),
+    Monitor("alert", AlertRecord, active_s=3.0, idle_s=10.0),
+)
+
+#: The monitors by topic.
+BY_TOPIC: Final[Mapping[str, Monitor]] = MappingProxyType({m.topic: m for m in MONITORS})
+
+
+def monitor(topic: str) -> Monitor | None:
+    """The monitor of `topic`, or None for a topic no monitor registers."""
+    return BY_TOPIC.get(topic)
