@@ -23,11 +23,11 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Final, Protocol
 
-import msgspec
 from msgspec import Raw
 
-from studio_monitor.hub.store import StoredChange, WireChange
+from studio_monitor.hub.store import StoredChange
 from studio_monitor.protocol import ActiveFrame, encode
+from studio_monitor.protocol.wire import WireChangeFrame, WireChangesFrame, WireSnapshotFrame
 
 log = logging.getLogger(__name__)
 
@@ -38,29 +38,13 @@ CLOSE_TOO_SLOW: Final = 1013
 
 
 # --- frames built around already-encoded changes --------------------------------------------
-# Same JSON as protocol.ChangeFrame / ChangesFrame / SnapshotFrame, with the per-change JSON
-# (Raw) made once in the store and copied in, not re-encoded per client.
-
-
-class _ChangeFrame(WireChange, kw_only=True, tag_field="type", tag="change"):
-    """The store's `WireChange` with the frame's `type` tag, as ChangeFrame is to Change."""
-
-
-class _ChangesFrame(msgspec.Struct, kw_only=True, tag_field="type", tag="changes"):
-    items: list[Raw]
-
-
-class _SnapshotFrame(msgspec.Struct, kw_only=True, tag_field="type", tag="snapshot"):
-    epoch: str
-    cursors: dict[str, int]
-    active: dict[str, bool]
-    records: list[Raw]
+# The per-change JSON (Raw) is made once in the store and copied in, not re-encoded per client.
 
 
 def snapshot_frame(
     epoch: str, cursors: dict[str, int], active: dict[str, bool], records: list[Raw]
 ) -> bytes:
-    return encode(_SnapshotFrame(epoch=epoch, cursors=cursors, active=active, records=records))
+    return encode(WireSnapshotFrame(epoch=epoch, cursors=cursors, active=active, records=records))
 
 
 def changes_frames(items: Sequence[Raw]) -> list[bytes]:
@@ -71,13 +55,13 @@ def changes_frames(items: Sequence[Raw]) -> list[bytes]:
     for item in items:
         length = len(item)
         if chunk and size + length > FRAME_TARGET:
-            frames.append(encode(_ChangesFrame(items=chunk)))
+            frames.append(encode(WireChangesFrame(items=chunk)))
             chunk = []
             size = 0
         chunk.append(item)
         size += length + 1
     if chunk:
-        frames.append(encode(_ChangesFrame(items=chunk)))
+        frames.append(encode(WireChangesFrame(items=chunk)))
     return frames
 
 
@@ -97,7 +81,7 @@ class Batch:
         if self._frames is None:
             if len(self.changes) == 1:
                 c = self.changes[0]
-                frame = _ChangeFrame(
+                frame = WireChangeFrame(
                     topic=c.topic, key=c.key, seq=c.seq, op=c.op, ts=c.ts, value=c.value
                 )
                 self._frames = [encode(frame)]
@@ -242,7 +226,7 @@ class Subscriber:
 
     def send_changes(self, items: Sequence[Raw]) -> None:
         """Queue a replay of already-encoded changes (an empty `changes` frame for none)."""
-        for frame in changes_frames(items) or [encode(_ChangesFrame(items=[]))]:
+        for frame in changes_frames(items) or [encode(WireChangesFrame(items=[]))]:
             self.send(frame, answer=True)
 
     @property

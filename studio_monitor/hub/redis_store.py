@@ -37,13 +37,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import secrets
 import time
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Any, Final
 
 import msgspec
@@ -53,14 +51,9 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from studio_monitor.errors import MessageTooLarge, ProtocolError, ResyncRequired, WireError
-from studio_monitor.hub.store import (
-    ChangesPage,
-    Snapshot,
-    StoredChange,
-    WireChange,
-    WireRecord,
-)
+from studio_monitor.errors import MessageTooLarge, ProtocolError, WireError
+from studio_monitor.hub.mirror import MirrorRecord, StoreMirror
+from studio_monitor.hub.store import StoredChange
 from studio_monitor.hub.store_api import ActiveListener, CommitListener
 from studio_monitor.protocol import (
     MAX_VALUE_BYTES,
@@ -69,6 +62,7 @@ from studio_monitor.protocol import (
     is_valid_key,
     is_valid_topic,
 )
+from studio_monitor.protocol.wire import WireChange, WireRecord
 
 log = logging.getLogger(__name__)
 
@@ -194,13 +188,6 @@ class Fence:
 
 
 @dataclass(slots=True)
-class _Record:
-    seq: int
-    raw: Raw
-    value: dict[str, Any]
-
-
-@dataclass(slots=True)
 class _Log:
     """The retained changes of one topic in memory: items[i] has seq first_seq + i."""
 
@@ -260,7 +247,7 @@ def prepare(change: PublishChange, index: int) -> _Prepared:
 AvailabilityListener = Callable[[bool, str], None]
 
 
-class RedisStore:
+class RedisStore(StoreMirror):
     """The `HubStore` of a hub replica. Open with `await RedisStore.open(url)`, then `close()`."""
 
     def __init__(
@@ -277,6 +264,7 @@ class RedisStore:
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
+        super().__init__()
         self.url = url
         self.prefix = prefix
         self._retention_changes = retention_changes
@@ -287,12 +275,7 @@ class RedisStore:
         self._feed_maxlen = feed_maxlen
         self._clock = clock
         self._monotonic = monotonic
-        self.epoch = ""
-        self._seq: dict[str, int] = {}
-        self._floor: dict[str, int] = {}
-        self._records: dict[str, dict[str, _Record]] = {}
         self._logs: dict[str, _Log] = {}
-        self._active: dict[str, bool] = {}
         #: Flags this replica raised or lowered: written again after Redis comes back.
         self._my_active: dict[str, bool] = {}
         self._active_dirty: set[str] = set()
@@ -302,10 +285,8 @@ class RedisStore:
         self._listeners: list[CommitListener] = []
         self._active_listeners: list[ActiveListener] = []
         self._availability_listeners: list[AvailabilityListener] = []
-        self._waiters: list[tuple[frozenset[str] | None, asyncio.Future[None]]] = []
         self._available = False
         self._reason = "the store is starting"
-        self._closing = False
         self._closed = False
         self._tasks: list[asyncio.Task[None]] = []
         self._redis: aioredis.Redis | None = None
@@ -658,7 +639,7 @@ class RedisStore:
         if op == "put":
             assert isinstance(value_raw, Raw)
             record = WireRecord(topic=topic, key=key, seq=seq, ts=ts, value=value_raw)
-            records[key] = _Record(seq, Raw(encode(record)), _value_decoder.decode(value))
+            records[key] = MirrorRecord(seq, Raw(encode(record)), _value_decoder.decode(value))
         else:
             records.pop(key, None)
         log_ = self._logs.get(topic)
@@ -791,14 +772,16 @@ class RedisStore:
             seq_b, floor_b, recs, entries = await pipe.execute()
         seq = int(seq_b or 0)
         floor = int(floor_b or 0)
-        records: dict[str, _Record] = {}
+        records: dict[str, MirrorRecord] = {}
         for key_b, data in recs.items():
             seq_text, ts_text, value = data.split(b"\n", 2)
             key = key_b.decode()
             record = WireRecord(
                 topic=topic, key=key, seq=int(seq_text), ts=float(ts_text), value=Raw(value)
             )
-            records[key] = _Record(int(seq_text), Raw(encode(record)), _value_decoder.decode(value))
+            records[key] = MirrorRecord(
+                int(seq_text), Raw(encode(record)), _value_decoder.decode(value)
+            )
         items: list[Raw] = []
         expected = floor + 1
         for entry_id, fields in entries:
@@ -855,9 +838,6 @@ class RedisStore:
                 if self._my_active.get(topic) == active:
                     self._active_dirty.discard(topic)
 
-    def active(self, topics: Iterable[str]) -> dict[str, bool]:
-        return {t: self._active.get(t, False) for t in topics}
-
     # --- listeners ---------------------------------------------------------------------------
 
     def add_listener(self, listener: CommitListener) -> None:
@@ -867,122 +847,11 @@ class RedisStore:
     def add_active_listener(self, listener: ActiveListener) -> None:
         self._active_listeners.append(listener)
 
-    async def wait_for_news(self, topics: Collection[str] | None, within: float) -> None:
-        if self._closing or within <= 0:
-            return
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        entry = (None if topics is None else frozenset(topics), future)
-        self._waiters.append(entry)
-        try:
-            await asyncio.wait_for(asyncio.shield(future), within)
-        except TimeoutError:
-            pass
-        finally:
-            with contextlib.suppress(ValueError):
-                self._waiters.remove(entry)
+    # --- reading: `StoreMirror`, every retained change in memory ------------------------------
 
-    def wake_waiters(self) -> None:
-        for _, future in self._waiters:
-            if not future.done():
-                future.set_result(None)
-
-    def _wake(self, topics: Iterable[str]) -> None:
-        if not self._waiters:
-            return
-        touched = set(topics)
-        for wanted, future in self._waiters:
-            if not future.done() and (wanted is None or not wanted.isdisjoint(touched)):
-                future.set_result(None)
-
-    # --- reading (the mirror) ----------------------------------------------------------------
-
-    @property
-    def closing(self) -> bool:
-        return self._closing
-
-    def topics(self) -> list[str]:
-        return sorted(set(self._seq) | {t for t, a in self._active.items() if a})
-
-    def cursors(self, topics: Iterable[str] | None = None) -> dict[str, int]:
-        names = self.topics() if topics is None else topics
-        return {t: self._seq.get(t, 0) for t in names}
-
-    def seq(self, topic: str) -> int:
-        return self._seq.get(topic, 0)
-
-    def records(self, topic: str) -> Mapping[str, dict[str, Any]]:
-        return MappingProxyType({k: r.value for k, r in self._records.get(topic, {}).items()})
-
-    def etag(self, topics: Sequence[str] | None) -> str:
-        names = self.topics() if topics is None else sorted(set(topics))
-        digest = hashlib.blake2b(self.epoch.encode(), digest_size=12)
-        for topic in names:
-            active = "1" if self._active.get(topic, False) else "0"
-            digest.update(f"\n{topic}:{self._seq.get(topic, 0)}:{active}".encode())
-        return f'"{digest.hexdigest()}"'
-
-    def snapshot(self, topics: Sequence[str] | None) -> Snapshot:
-        names = self.topics() if topics is None else sorted(set(topics))
-        records: list[Raw] = []
-        for topic in names:
-            topic_records = self._records.get(topic)
-            if topic_records:
-                records.extend(r.raw for r in topic_records.values())
-        return Snapshot(
-            epoch=self.epoch,
-            cursors={t: self._seq.get(t, 0) for t in names},
-            active={t: self._active.get(t, False) for t in names},
-            records=records,
-            etag=self.etag(names),
-        )
-
-    def check_cursors(self, epoch: str | None, cursors: Mapping[str, int]) -> None:
-        if epoch is not None and epoch != self.epoch:
-            raise ResyncRequired(
-                f"epoch {epoch!r} is not the hub's current epoch; take a fresh snapshot"
-            )
-        for topic, cursor in cursors.items():
-            seq = self._seq.get(topic, 0)
-            if cursor > seq:
-                raise ResyncRequired(
-                    f"cursor {topic}:{cursor} is ahead of the hub ({topic} is at {seq}); "
-                    "take a fresh snapshot"
-                )
-            floor = self._floor.get(topic, 0)
-            if cursor < floor:
-                raise ResyncRequired(
-                    f"changes of {topic!r} up to seq {floor} are no longer kept "
-                    f"(cursor {cursor}); take a fresh snapshot"
-                )
-
-    def backlog(self, cursors: Mapping[str, int]) -> int:
-        return sum(self._seq.get(t, 0) - c for t, c in cursors.items())
-
-    def changes_after(
-        self, epoch: str | None, cursors: Mapping[str, int], limit: int
-    ) -> ChangesPage:
-        self.check_cursors(epoch, cursors)
-        out: list[Raw] = []
-        answer: dict[str, int] = {}
-        more = False
-        remaining = limit
-        for topic, cursor in cursors.items():
-            seq = self._seq.get(topic, 0)
-            upto = min(seq, cursor + remaining)
-            if upto > cursor:
-                log_ = self._logs[topic]
-                out.extend(log_.items[cursor + 1 - log_.first_seq : upto + 1 - log_.first_seq])
-                remaining -= upto - cursor
-            answer[topic] = upto if upto > cursor else cursor
-            if upto < seq:
-                more = True
-        return ChangesPage(
-            epoch=self.epoch,
-            changes=out,
-            cursors=answer,
-            active={t: self._active.get(t, False) for t in cursors},
-            more=more,
-        )
+    def _read(self, topic: str, after: int, upto: int) -> list[Raw]:
+        log_ = self._logs[topic]
+        return log_.items[after + 1 - log_.first_seq : upto + 1 - log_.first_seq]
 
     # --- commands ----------------------------------------------------------------------------
 

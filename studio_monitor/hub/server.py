@@ -24,7 +24,6 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
-import msgspec
 from aiohttp import WSMsgType, web
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.web_ws import WebSocketResponse
@@ -62,6 +61,8 @@ from studio_monitor.protocol import (
     ResultFrame,
     ResyncFrame,
     WelcomeFrame,
+    WireChangesBody,
+    WireSnapshotBody,
     decode,
     decode_client_frame,
     encode,
@@ -89,24 +90,6 @@ CLOSE_INTERNAL: Final = 1011
 #: How long a WebSocket close may wait for the client's answer before the socket is dropped.
 CLOSE_TIMEOUT_S: Final = 1.5
 JSON: Final = "application/json"
-
-
-# --- HTTP bodies built around already-encoded records and changes ------------------------------
-
-
-class _SnapshotBody(msgspec.Struct, kw_only=True):
-    epoch: str
-    cursors: dict[str, int]
-    active: dict[str, bool]
-    records: list[Raw]
-
-
-class _ChangesBody(msgspec.Struct, kw_only=True):
-    epoch: str
-    changes: list[Raw]
-    cursors: dict[str, int]
-    active: dict[str, bool]
-    more: bool
 
 
 def error_response(code: str, message: str, status: int | None = None) -> web.Response:
@@ -362,7 +345,7 @@ class HubServer:
         if cached is None or cached[0] != etag:
             # Encoded once per state: a crowd of pollers asking at once shares one body.
             snap = self.store.snapshot(topics)
-            body = _SnapshotBody(
+            body = WireSnapshotBody(
                 epoch=snap.epoch, cursors=snap.cursors, active=snap.active, records=snap.records
             )
             if len(self._http_snapshots) >= 8:
@@ -384,7 +367,7 @@ class HubServer:
         if not page.changes and wait > 0 and cursors and not self.draining:
             await self.store.wait_for_news(cursors.keys(), wait)
             page = self.store.changes_after(epoch, cursors, limit)
-        body = _ChangesBody(
+        body = WireChangesBody(
             epoch=page.epoch,
             changes=page.changes,
             cursors=page.cursors,

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import math
 import os
@@ -31,17 +30,17 @@ import secrets
 import sqlite3
 import sys
 import time
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any, Final
 
 import msgspec
 from msgspec import UNSET, Raw, UnsetType
 
 from studio_monitor.errors import MessageTooLarge, ProtocolError, ResyncRequired, WireError
+from studio_monitor.hub.mirror import MirrorRecord, StoreMirror
 from studio_monitor.protocol import (
     MAX_VALUE_BYTES,
     MAX_VALUE_DEPTH,
@@ -51,6 +50,7 @@ from studio_monitor.protocol import (
     is_valid_topic,
     value_too_deep,
 )
+from studio_monitor.protocol.wire import WireChange, WireRecord
 
 log = logging.getLogger(__name__)
 
@@ -97,32 +97,10 @@ CREATE TABLE IF NOT EXISTS commands (
 """
 
 
-# --- what goes on the wire, encoded once -------------------------------------------------------
-# Mirrors of protocol.Change / protocol.Record whose `value` is already-encoded JSON (Raw):
-# the value is encoded once at publish and copied, not re-encoded, into every shape that
-# carries it. They encode to exactly what the protocol structs decode (tested).
-
-
-class WireChange(msgspec.Struct, kw_only=True):
-    topic: str
-    key: str
-    seq: int
-    op: str
-    ts: float
-    value: Raw | UnsetType = UNSET
-
-
-class WireRecord(msgspec.Struct, kw_only=True):
-    topic: str
-    key: str
-    seq: int
-    ts: float
-    value: Raw
-
-
 @dataclass(slots=True, frozen=True)
 class StoredChange:
-    """A committed change: its fields, and its JSON as a `protocol.Change` (`raw`)."""
+    """A committed change: its fields, and its JSON as a `protocol.Change` (`raw`, an
+    encoded `protocol.wire.WireChange`)."""
 
     topic: str
     key: str
@@ -131,35 +109,6 @@ class StoredChange:
     ts: float
     value: Raw | UnsetType
     raw: Raw
-
-
-@dataclass(slots=True, frozen=True)
-class Snapshot:
-    """Records of some topics and the cursors they are at, all from one committed state."""
-
-    epoch: str
-    cursors: dict[str, int]
-    active: dict[str, bool]
-    records: list[Raw]
-    etag: str
-
-
-@dataclass(slots=True, frozen=True)
-class ChangesPage:
-    """Changes after some cursors, grouped by topic in seq order, and where they end."""
-
-    epoch: str
-    changes: list[Raw]
-    cursors: dict[str, int]
-    active: dict[str, bool]
-    more: bool
-
-
-@dataclass(slots=True)
-class _Record:
-    seq: int
-    raw: Raw
-    value: dict[str, Any]
 
 
 @dataclass(slots=True)
@@ -223,7 +172,7 @@ class _Plan:
     publishes: list[_Publish]
     changes: list[StoredChange] = field(default_factory=list)
     results: list[dict[str, int]] = field(default_factory=list)
-    records: dict[tuple[str, str], _Record | None] = field(default_factory=dict)
+    records: dict[tuple[str, str], MirrorRecord | None] = field(default_factory=dict)
     topics: dict[str, tuple[int, float]] = field(default_factory=dict)
     delete_floors: dict[str, int] = field(default_factory=dict)
     compute_floors: dict[str, tuple[int, int]] = field(default_factory=dict)
@@ -241,7 +190,7 @@ class DataDirLocked(WireError):
     code = "unavailable"
 
 
-class Store:
+class Store(StoreMirror):
     """Records plus per-topic change logs. Open with `await Store.open(...)`, then `close()`."""
 
     def __init__(
@@ -258,6 +207,7 @@ class Store:
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
+        super().__init__()
         self.data_dir = data_dir
         self._tail_size = tail_size
         self._tail_bytes = tail_bytes
@@ -279,21 +229,14 @@ class Store:
         self._compact_every_s = compact_every_s
         self._clock = clock
         self._monotonic = monotonic
-        self.epoch = ""
-        self._seq: dict[str, int] = {}
-        self._floor: dict[str, int] = {}
         self._last_ts: dict[str, float] = {}
-        self._records: dict[str, dict[str, _Record]] = {}
         self._tail: dict[str, _Tail] = {}
-        self._active: dict[str, bool] = {}
         self._pending: list[_Publish] = []
         self._wakeup = asyncio.Event()
         self._committer: asyncio.Task[None] | None = None
-        self._closing = False
         self._closed = False
         self._listeners: list[CommitListener] = []
         self._active_listeners: list[ActiveListener] = []
-        self._waiters: list[tuple[frozenset[str] | None, asyncio.Future[None]]] = []
         self._pending_deletes: dict[str, int] = {}
         self._last_compact = 0.0
         self._writer: sqlite3.Connection | None = None
@@ -477,7 +420,7 @@ class Store:
                 # Accepted by an older hub, refused by today's rules (a value no client can
                 # decode, a spoofing key): it goes, with a delete change, at open.
                 self._unfit.append((topic, key))
-            self._records.setdefault(topic, {})[key] = _Record(seq, Raw(bytes(data)), value)
+            self._records.setdefault(topic, {})[key] = MirrorRecord(seq, Raw(bytes(data)), value)
             self.records_bytes += len(data)
         check = msgspec.json.Decoder(_StoredChangeShape)
         for topic, seq in self._seq.items():
@@ -724,7 +667,7 @@ class Store:
                     assert p.value is not None
                     assert isinstance(p.value_raw, Raw)
                     record = WireRecord(topic=p.topic, key=p.key, seq=seq, ts=ts, value=p.value_raw)
-                    plan.records[(p.topic, p.key)] = _Record(seq, Raw(encode(record)), p.value)
+                    plan.records[(p.topic, p.key)] = MirrorRecord(seq, Raw(encode(record)), p.value)
                 else:
                     plan.records[(p.topic, p.key)] = None
                 touched[p.topic] = seq
@@ -896,35 +839,6 @@ class Store:
     def add_active_listener(self, listener: ActiveListener) -> None:
         self._active_listeners.append(listener)
 
-    async def wait_for_news(self, topics: Collection[str] | None, within: float) -> None:
-        """Return when a change (or activity flip) touches `topics`, or after `within` s."""
-        if self._closing or within <= 0:
-            return
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        entry = (None if topics is None else frozenset(topics), future)
-        self._waiters.append(entry)
-        try:
-            await asyncio.wait_for(asyncio.shield(future), within)
-        except TimeoutError:
-            pass
-        finally:
-            with contextlib.suppress(ValueError):
-                self._waiters.remove(entry)
-
-    def wake_waiters(self) -> None:
-        """Answer every pending long-poll now (shutdown)."""
-        for _, future in self._waiters:
-            if not future.done():
-                future.set_result(None)
-
-    def _wake(self, topics: Iterable[str]) -> None:
-        if not self._waiters:
-            return
-        touched = set(topics)
-        for wanted, future in self._waiters:
-            if not future.done() and (wanted is None or not wanted.isdisjoint(touched)):
-                future.set_result(None)
-
     # --- activity flags ----------------------------------------------------------------------
 
     def set_active(self, topic: str, active: bool) -> None:
@@ -941,104 +855,7 @@ class Store:
                 log.exception("activity listener failed")
         self._wake((topic,))
 
-    def active(self, topics: Iterable[str]) -> dict[str, bool]:
-        return {t: self._active.get(t, False) for t in topics}
-
-    # --- reading -----------------------------------------------------------------------------
-
-    @property
-    def closing(self) -> bool:
-        return self._closing
-
-    def topics(self) -> list[str]:
-        """Every topic with a change or an activity flag, sorted."""
-        return sorted(set(self._seq) | {t for t, a in self._active.items() if a})
-
-    def cursors(self, topics: Iterable[str] | None = None) -> dict[str, int]:
-        names = self.topics() if topics is None else topics
-        return {t: self._seq.get(t, 0) for t in names}
-
-    def seq(self, topic: str) -> int:
-        return self._seq.get(topic, 0)
-
-    def records(self, topic: str) -> Mapping[str, dict[str, Any]]:
-        """The current records of `topic` (key -> value), read-only. Do not mutate values."""
-        return MappingProxyType({k: r.value for k, r in self._records.get(topic, {}).items()})
-
-    def etag(self, topics: Sequence[str] | None) -> str:
-        """Changes whenever the snapshot of `topics` would: epoch, cursors, activity flags."""
-        names = self.topics() if topics is None else sorted(set(topics))
-        digest = hashlib.blake2b(self.epoch.encode(), digest_size=12)
-        for topic in names:
-            active = "1" if self._active.get(topic, False) else "0"
-            digest.update(f"\n{topic}:{self._seq.get(topic, 0)}:{active}".encode())
-        return f'"{digest.hexdigest()}"'
-
-    def snapshot(self, topics: Sequence[str] | None) -> Snapshot:
-        """The records of `topics` (None: all) at consistent cursors."""
-        names = self.topics() if topics is None else sorted(set(topics))
-        records: list[Raw] = []
-        for topic in names:
-            topic_records = self._records.get(topic)
-            if topic_records:
-                records.extend(r.raw for r in topic_records.values())
-        return Snapshot(
-            epoch=self.epoch,
-            cursors={t: self._seq.get(t, 0) for t in names},
-            active={t: self._active.get(t, False) for t in names},
-            records=records,
-            etag=self.etag(names),
-        )
-
-    def check_cursors(self, epoch: str | None, cursors: Mapping[str, int]) -> None:
-        """Raise `ResyncRequired` unless every change after `cursors` can be replayed."""
-        if epoch is not None and epoch != self.epoch:
-            raise ResyncRequired(
-                f"epoch {epoch!r} is not the hub's current epoch; take a fresh snapshot"
-            )
-        for topic, cursor in cursors.items():
-            seq = self._seq.get(topic, 0)
-            if cursor > seq:
-                raise ResyncRequired(
-                    f"cursor {topic}:{cursor} is ahead of the hub ({topic} is at {seq}); "
-                    "take a fresh snapshot"
-                )
-            floor = self._floor.get(topic, 0)
-            if cursor < floor:
-                raise ResyncRequired(
-                    f"changes of {topic!r} up to seq {floor} are no longer kept "
-                    f"(cursor {cursor}); take a fresh snapshot"
-                )
-
-    def backlog(self, cursors: Mapping[str, int]) -> int:
-        """How many changes come after `cursors` (assumed valid)."""
-        return sum(self._seq.get(t, 0) - c for t, c in cursors.items())
-
-    def changes_after(
-        self, epoch: str | None, cursors: Mapping[str, int], limit: int
-    ) -> ChangesPage:
-        """At most `limit` changes after `cursors`, grouped by topic (in the order given)."""
-        self.check_cursors(epoch, cursors)
-        out: list[Raw] = []
-        answer: dict[str, int] = {}
-        more = False
-        remaining = limit
-        for topic, cursor in cursors.items():
-            seq = self._seq.get(topic, 0)
-            upto = min(seq, cursor + remaining)
-            if upto > cursor:
-                out.extend(self._read(topic, cursor, upto))
-                remaining -= upto - cursor
-            answer[topic] = upto if upto > cursor else cursor
-            if upto < seq:
-                more = True
-        return ChangesPage(
-            epoch=self.epoch,
-            changes=out,
-            cursors=answer,
-            active={t: self._active.get(t, False) for t in cursors},
-            more=more,
-        )
+    # --- reading: `StoreMirror`, with old history from SQLite ----------------------------------
 
     def _read(self, topic: str, after: int, upto: int) -> list[Raw]:
         """Encoded changes after..upto of `topic` (seqs the caller checked are retained)."""

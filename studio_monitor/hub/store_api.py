@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
-from studio_monitor.hub.store import ChangesPage, Snapshot, StoredChange
+from studio_monitor.hub.mirror import ChangesPage, Snapshot
+from studio_monitor.hub.store import StoredChange
 from studio_monitor.protocol import PublishChange
 
 CommitListener = Callable[[list[StoredChange]], None]

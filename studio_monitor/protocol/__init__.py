@@ -52,6 +52,15 @@ from studio_monitor.protocol.messages import (
     is_valid_topic,
     value_too_deep,
 )
+from studio_monitor.protocol.wire import (
+    WireChange,
+    WireChangeFrame,
+    WireChangesBody,
+    WireChangesFrame,
+    WireRecord,
+    WireSnapshotBody,
+    WireSnapshotFrame,
+)
 
 __all__ = [
     "KNOWN_TOPICS",
@@ -87,6 +96,13 @@ __all__ = [
     "SnapshotBody",
     "SnapshotFrame",
     "WelcomeFrame",
+    "WireChange",
+    "WireChangeFrame",
+    "WireChangesBody",
+    "WireChangesFrame",
+    "WireRecord",
+    "WireSnapshotBody",
+    "WireSnapshotFrame",
     "check_value_shape",
     "decode",
     "decode_client_frame",

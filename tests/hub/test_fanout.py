@@ -13,7 +13,7 @@ from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
 from studio_monitor.hub.fanout import CLOSE_TOO_SLOW, Batch, changes_frames
-from studio_monitor.hub.store import StoredChange, WireChange
+from studio_monitor.hub.store import StoredChange
 from studio_monitor.protocol import (
     ChangeFrame,
     ChangesFrame,
@@ -22,6 +22,7 @@ from studio_monitor.protocol import (
     decode_server_frame,
     encode,
 )
+from studio_monitor.protocol.wire import WireChange
 from tests.hub.helpers import hello, raw_client, recv, wait_until, ws_client
 from tests.support.hub import running_hub
 

@@ -12,9 +12,9 @@ from studio_monitor.ui.state import StudioState
 def test_every_monitor_has_one_dock_whose_model_reads_its_record() -> None:
     assert sorted(entry.topic for entry in DOCKS) == sorted(m.topic for m in MONITORS)
     for entry in DOCKS:
-        assert entry.model.TOPIC == entry.topic
+        assert entry.topic == entry.model.TOPIC
         assert entry.model.RECORD is BY_TOPIC[entry.topic].record
-        assert entry.dock.NAME == entry.name
+        assert entry.name == entry.dock.NAME
 
 
 def test_dock_names_and_order_are_the_saved_layouts() -> None:
