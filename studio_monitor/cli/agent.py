@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import signal
+import ssl
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import platformdirs
 
 from studio_monitor import __version__
+from studio_monitor.cli.signals import stop_on_signals
 from studio_monitor.errors import ConfigError, StudioMonitorError
 
 if TYPE_CHECKING:
@@ -140,7 +141,14 @@ async def _serve(
 ) -> int:
     from studio_monitor.hub.agent import Agent
 
-    agent = Agent(hub_url, token, data_dir, sources, ca_file=ca_file)
+    verify: ssl.SSLContext | bool = True
+    if ca_file is not None or hub_url.startswith("https://"):
+        # The app's verification: system roots, certifi's, and the studio's own
+        # certificate or CA (`--ca-file`) for a self-signed hub.
+        from studio_monitor.link.check import make_ssl_context
+
+        verify = make_ssl_context(ca_file)
+    agent = Agent(hub_url, token, data_dir, sources, verify=verify)
     await agent.start()
     names = ", ".join(source.name for source in sources) or "no sources"
     print(
@@ -148,12 +156,7 @@ async def _serve(
         flush=True,
     )
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        try:
-            loop.add_signal_handler(signum, stop.set)
-        except (NotImplementedError, RuntimeError):  # pragma: no cover - Windows
-            signal.signal(signum, lambda *_: loop.call_soon_threadsafe(stop.set))
+    stop_on_signals(stop)
     try:
         await stop.wait()
         log.info("stopping (signal)")

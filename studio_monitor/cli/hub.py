@@ -12,7 +12,6 @@ import argparse
 import asyncio
 import logging
 import os
-import signal
 import sys
 import threading
 from collections.abc import Callable
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from studio_monitor import __version__
+from studio_monitor.cli.signals import stop_on_signals
 from studio_monitor.errors import ConfigError, StudioMonitorError
 
 log = logging.getLogger("studio_monitor.hub")
@@ -149,11 +149,7 @@ async def _serve(config: Any, *, stdin_lifeline: bool = False) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     # Before the "listening" line: whoever reads it may send SIGTERM the next instant.
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        try:
-            loop.add_signal_handler(signum, stop.set)
-        except (NotImplementedError, RuntimeError):  # pragma: no cover - Windows
-            signal.signal(signum, lambda *_: loop.call_soon_threadsafe(stop.set))
+    stop_on_signals(stop)
     hub = Hub(config)
     await hub.start()
     try:

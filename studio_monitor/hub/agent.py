@@ -31,7 +31,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import sqlite3
 import ssl
 import time
@@ -43,6 +42,7 @@ from typing import Any
 import httpx
 from msgspec import UNSET
 
+from studio_monitor import retry
 from studio_monitor.errors import ConfigError, MessageTooLarge, ProtocolError
 from studio_monitor.hub.sources import AGENT_SOURCES
 from studio_monitor.hub.sources.base import JsonObject, Source
@@ -244,17 +244,6 @@ class RemotePublisher:
         return dict(self._records.get(topic, {}))
 
 
-def full_jitter(
-    base: float = 0.5, cap: float = 30.0, rng: random.Random | None = None
-) -> Iterator[float]:
-    """Delays for retries: uniform in [0, min(cap, base * 2^n)] (AWS "full jitter")."""
-    pick = rng or random.Random()
-    attempt = 0
-    while True:
-        yield pick.uniform(0, min(cap, base * 2**attempt))
-        attempt = min(attempt + 1, 30)
-
-
 @dataclass
 class SenderStats:
     sent_changes: int = 0
@@ -279,7 +268,7 @@ class Sender:
         request_timeout_s: float = 15.0,
         verify: ssl.SSLContext | bool = True,
         idle_check_s: float = 5.0,
-        backoff: Callable[[], Iterator[float]] = full_jitter,
+        backoff: Callable[[], Iterator[float]] = retry.backoff,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.url = hub_url.rstrip("/") + "/api/v1/publish"
@@ -455,20 +444,15 @@ class Agent:
         client: httpx.AsyncClient | None = None,
         max_pending: int = 50_000,
         restart_delay_s: float = 5.0,
-        backoff: Callable[[], Iterator[float]] = full_jitter,
-        ca_file: Path | None = None,
+        backoff: Callable[[], Iterator[float]] = retry.backoff,
+        verify: ssl.SSLContext | bool = True,
     ) -> None:
+        """`verify`: how the hub's certificate is checked (httpx's); `studio-monitor agent`
+        gives the app's context (system roots, certifi's, and `--ca-file`)."""
         self.hub_url = hub_url
         self.data_dir = data_dir
         self.sources = list(sources)
         self.outbox = Outbox(data_dir / OUTBOX_NAME, max_pending=max_pending)
-        verify: ssl.SSLContext | bool = True
-        if ca_file is not None or hub_url.startswith("https://"):
-            # The app's verification: system roots, certifi's, and the studio's own
-            # certificate or CA (`--ca-file`) for a self-signed hub.
-            from studio_monitor.link.check import make_ssl_context
-
-            verify = make_ssl_context(ca_file)
         self.sender = Sender(
             hub_url, token, self.outbox, client=client, backoff=backoff, verify=verify
         )

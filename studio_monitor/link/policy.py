@@ -3,8 +3,9 @@
 Nothing here does I/O or keeps state between calls. `interval()` turns a monitor's base rate
 (DESIGN.md, "Interval policy") into the interval actually used, given the power state, the
 network and the window; `describe_scaling()` says why in words for the status bar.
-`backoff()` is a generator of jittered delays that never ends (the link never gives up), with
-an optional fast phase for the first seconds of an outage.
+`backoff()` (from `studio_monitor.retry`, shared with the hub's agent) is a generator of
+jittered delays that never ends (the link never gives up), with an optional fast phase for the
+first seconds of an outage.
 `classify()` maps any error the transports raise to what the machine should do about it.
 The power and network values are defined here, at the bottom, so the platform probes that
 produce them and the machine that reads them depend on this module and not on each other.
@@ -12,8 +13,7 @@ produce them and the machine that reads them depend on this module and not on ea
 
 from __future__ import annotations
 
-import random
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final, Literal
@@ -31,6 +31,7 @@ from studio_monitor.errors import (
     UpgradeRefused,
 )
 from studio_monitor.protocol.monitors import MONITORS
+from studio_monitor.retry import backoff as backoff
 
 # --- inputs --------------------------------------------------------------------------------
 
@@ -153,47 +154,6 @@ def describe_scaling(
     if not reasons:
         return None
     return f"{', '.join(reasons)}: updates every {format_seconds(interval_s)}"
-
-
-# --- backoff -------------------------------------------------------------------------------
-
-
-def backoff(
-    initial: float = 0.5,
-    cap: float = 30.0,
-    factor: float = 2.0,
-    rng: random.Random | None = None,
-    *,
-    fast_for_s: float = 0.0,
-    floor: float = 0.0,
-) -> Iterator[float]:
-    """Exponential backoff with jitter that never ends, optionally after a fast phase.
-
-    Fast phase (when `fast_for_s` > 0): while the delays given so far add up to less than
-    `fast_for_s`, each delay is uniform in [initial / 2, initial]: a steady, jittered retry
-    for the first seconds of an outage, when the cause is most often a restart or a blip that
-    is over in a moment. Growing phase: the n-th delay is uniform in
-    [floor * ceiling, ceiling] with ceiling = min(cap, initial * factor**n) (n counting from 1
-    after a fast phase, from 0 without one). `floor` 0 is full jitter: spread out so a studio
-    full of clients does not retry in lock step. A `floor` above 0 bounds the rate once the
-    ceiling is reached (with 0.5 and a cap of 120 s: at most one attempt a minute, however
-    the dice fall), at the price of less spread.
-    """
-    if initial <= 0 or cap < initial or factor < 1 or not 0 <= floor < 1 or fast_for_s < 0:
-        raise ValueError(
-            f"bad backoff parameters: initial={initial}, cap={cap}, factor={factor}, "
-            f"floor={floor}, fast_for_s={fast_for_s}"
-        )
-    rng = rng if rng is not None else random.Random()
-    waited = 0.0
-    while waited < fast_for_s:
-        delay = rng.uniform(initial / 2, initial)
-        waited += delay
-        yield delay
-    ceiling = min(cap, initial * factor) if fast_for_s > 0 else initial
-    while True:
-        yield rng.uniform(floor * ceiling, ceiling)
-        ceiling = min(cap, ceiling * factor)
 
 
 # --- error classification ------------------------------------------------------------------

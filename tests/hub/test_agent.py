@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
+from studio_monitor import retry
 from studio_monitor.errors import ConfigError, MessageTooLarge, ProtocolError
 from studio_monitor.hub.agent import (
     OUTBOX_NAME,
@@ -29,7 +30,6 @@ from studio_monitor.hub.agent import (
     RemotePublisher,
     Sender,
     agent_source_config,
-    full_jitter,
 )
 from studio_monitor.hub.sources.base import Publisher, Source
 from studio_monitor.protocol import PublishChange, PublishRequest, decode
@@ -48,7 +48,7 @@ TOPIC = "agenttest"
 
 
 def quick_backoff() -> Iterator[float]:
-    return full_jitter(base=0.05, cap=0.3)
+    return retry.backoff(initial=0.05, cap=0.3)
 
 
 class Counter(Source):

@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from studio_monitor.hub.agent import Agent
+from studio_monitor.link.check import make_ssl_context
 from studio_monitor.protocol import PublishChange, WelcomeFrame
 from tests.hub.helpers import hello, recv, wait_until, ws_client
 from tests.support.hub import AGENT_TOKEN, running_hub
@@ -69,8 +70,11 @@ async def test_the_agent_trusts_a_self_signed_hub_given_its_ca_file(tmp_path: Pa
     cert, key = make_certificate(tmp_path)
     change = PublishChange(topic="camera", key="c1", op="put", value={"n": 1})
     async with running_hub(tmp_path, tls_cert=cert, tls_key=key) as hub:
-        # Without the certificate: TLS refuses, the change stays in the outbox.
-        agent = Agent(hub.url, AGENT_TOKEN, tmp_path / "untrusting", [])
+        # Without the certificate (the CLI's context, no --ca-file): TLS refuses, the change
+        # stays in the outbox.
+        agent = Agent(
+            hub.url, AGENT_TOKEN, tmp_path / "untrusting", [], verify=make_ssl_context(None)
+        )
         await agent.start()
         try:
             await agent.publisher.publish([change])
@@ -82,7 +86,9 @@ async def test_the_agent_trusts_a_self_signed_hub_given_its_ca_file(tmp_path: Pa
         finally:
             assert await agent.stop(flush_s=0) == 1
         # With --ca-file's certificate: sent.
-        agent = Agent(hub.url, AGENT_TOKEN, tmp_path / "trusting", [], ca_file=cert)
+        agent = Agent(
+            hub.url, AGENT_TOKEN, tmp_path / "trusting", [], verify=make_ssl_context(cert)
+        )
         await agent.start()
         try:
             await agent.publisher.publish([change])
