@@ -8,7 +8,7 @@ never a made-up value. Unknown extra fields are ignored, so a newer hub can add 
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypeVar
+from typing import Any, Final, Literal, TypeVar
 
 import msgspec
 from msgspec import Struct
@@ -146,6 +146,13 @@ class CameraRecord(Struct, kw_only=True):
 BackupState = Literal[
     "queued", "running", "verifying", "waiting", "completed", "failed", "cancelled"
 ]
+
+#: The id and label a hub gives its default destination (a folder on the photos' own disk);
+#: the app knows the label, to say it in its own language.
+DEFAULT_DESTINATION_ID: Final = "this-disk"
+DEFAULT_DESTINATION_LABEL: Final = (
+    "This disk: Pictures/Studio Monitor/Backups (not a separate drive)"
+)
 
 
 class Destination(Struct, kw_only=True):

@@ -14,13 +14,14 @@ from typing import Final
 
 import platformdirs
 
-APP_FOLDER_NAME: Final = "Studio Monitor"
-
-#: The default backup destination's id and label, as shown in the Events and Backups docks.
-DEFAULT_DESTINATION_ID: Final = "this-disk"
-DEFAULT_DESTINATION_LABEL: Final = (
-    "This disk: Pictures/Studio Monitor/Backups (not a separate drive)"
+#: The default backup destination's id and label, as shown in the Events and Backups docks
+#: (the app translates the label: it is part of the protocol).
+from studio_monitor.protocol.records import DEFAULT_DESTINATION_ID as DEFAULT_DESTINATION_ID
+from studio_monitor.protocol.records import (
+    DEFAULT_DESTINATION_LABEL as DEFAULT_DESTINATION_LABEL,
 )
+
+APP_FOLDER_NAME: Final = "Studio Monitor"
 
 
 def studio_pictures_dir() -> Path:

@@ -14,7 +14,7 @@ from typing import Any, Final
 
 from PySide6.QtCore import QCoreApplication
 
-from studio_monitor.hub.sources.paths import DEFAULT_DESTINATION_LABEL
+from studio_monitor.protocol.records import DEFAULT_DESTINATION_LABEL
 from studio_monitor.ui.format import fmt_bytes, fmt_count, fmt_number, fmt_percent
 from studio_monitor.ui.i18n import QT_TRANSLATE_NOOP, current
 
