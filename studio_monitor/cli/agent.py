@@ -115,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
 
         sources = build_sources(config)
         if args.ca_file is not None:
-            from studio_monitor.link.check import make_ssl_context
+            from studio_monitor.link.address import make_ssl_context
 
             make_ssl_context(args.ca_file)  # a missing or unreadable file: exit 2 now
     except ConfigError as exc:
@@ -145,7 +145,7 @@ async def _serve(
     if ca_file is not None or hub_url.startswith("https://"):
         # The app's verification: system roots, certifi's, and the studio's own
         # certificate or CA (`--ca-file`) for a self-signed hub.
-        from studio_monitor.link.check import make_ssl_context
+        from studio_monitor.link.address import make_ssl_context
 
         verify = make_ssl_context(ca_file)
     agent = Agent(hub_url, token, data_dir, sources, verify=verify)

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from studio_monitor.errors import ConfigError
-from studio_monitor.link.check import CheckReport, CheckResult, HubAddress, run_checks
+from studio_monitor.link.address import HubAddress
+from studio_monitor.link.check import CheckReport, CheckResult, run_checks
 from studio_monitor.platform.credentials import TokenNotFound, resolve_token
 
 _NAME_WIDTH = 10

@@ -106,7 +106,7 @@ def register(subparsers: Any) -> None:
 def validate_hub_url(text: str) -> str:
     """The hub address as the settings keep it (`credentials.normalise_hub_url`: the same
     spelling the keyring entry is filed under), or `ConfigError` saying what is wrong."""
-    from studio_monitor.link.check import HubAddress
+    from studio_monitor.link.address import HubAddress
 
     url = text.strip()
     if not url:
@@ -133,7 +133,7 @@ def validate_hub_url(text: str) -> str:
 
 
 def _check_ca_file(path: Path) -> Path:
-    from studio_monitor.link.check import make_ssl_context
+    from studio_monitor.link.address import make_ssl_context
 
     path = path.expanduser().absolute()
     if not path.is_file():

@@ -32,7 +32,7 @@ from typing import Any, TextIO
 from msgspec import UNSET
 
 from studio_monitor.errors import ConfigError
-from studio_monitor.link.check import HubAddress, make_ssl_context
+from studio_monitor.link.address import HubAddress, make_ssl_context
 from studio_monitor.link.clock import SystemClock
 from studio_monitor.link.status import STATE_TRANSPORT
 from studio_monitor.platform.credentials import resolve_token

@@ -9,51 +9,49 @@ timed), `snapshot` (GET /api/v1/snapshot and its ETag revalidation) and `longpol
 `/changes?wait=` held and answered in time). Each result is a `CheckResult`
 `{name, ok, ms, detail}`; a check that could not run because an earlier one failed is
 reported with `ms` None and the reason. Results stream to `on_result` as they come, so the
-Qt connection-test dialog and the `check` command show progress. Transport errors are
-translated here into sentences a person at the studio desk can act on ("connection refused:
-is the hub running at ...?"); no httpx or websockets exception leaves this module. It is an
-I/O module beside the transports: it uses httpx and websockets directly, on purpose, so that
-it tests the network rather than the connection service's recovery logic.
+Qt connection-test dialog and the `check` command show progress.
+
+The checks run on the link's own transports (`transports/http.py`, `transports/ws.py`), so
+they test what the app will do, and add only timing and judgement: the transports' errors
+already carry the sentences of `link/errors.py` ("connection refused: is the hub running at
+...?"), which the details show; the suite words only what it tests itself (a made-up token
+accepted, a long-poll not held). Only the TLS check opens a socket of its own, to read the
+certificate. It does not use the connection service: it tests the network, not recovery.
 """
 
 from __future__ import annotations
 
 import asyncio
-import errno
-import socket
 import ssl
 import statistics
 import time
 import uuid
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, Literal
-from urllib.parse import urlsplit
+from typing import Any
 
-import httpx
-import websockets
-import websockets.asyncio.client
-import websockets.exceptions
-
-from studio_monitor.errors import ConfigError, ProtocolError
+from studio_monitor.errors import (
+    AuthError,
+    HubError,
+    HubUnreachable,
+    NoAnswer,
+    ProtocolError,
+    ResyncRequired,
+    StudioMonitorError,
+)
+from studio_monitor.link.address import HubAddress, make_ssl_context
+from studio_monitor.link.errors import describe_error
+from studio_monitor.link.transports.http import HttpTransport
+from studio_monitor.link.transports.ws import WsSession
 from studio_monitor.protocol import (
-    MAX_SERVER_FRAME_BYTES,
     PROTOCOL_VERSION,
     SUBPROTOCOL,
-    ChangesBody,
     CommandFrame,
     ErrorFrame,
-    ErrorResponse,
-    Health,
     HelloFrame,
     ResultFrame,
     SnapshotBody,
-    WelcomeFrame,
-    decode,
-    decode_server_frame,
-    encode,
-    format_cursors_param,
 )
 
 CHECK_NAMES = ("health", "latency", "tls", "auth", "websocket", "snapshot", "longpoll")
@@ -102,77 +100,6 @@ class CheckReport:
 
 
 OnResult = Callable[[CheckResult], None]
-
-
-@dataclass(frozen=True, slots=True)
-class HubAddress:
-    """Where the hub is: `http(s)://host:port/prefix` and the matching `ws(s)://.../ws`."""
-
-    scheme: Literal["http", "https"]
-    host: str
-    port: int
-    prefix: str
-
-    @classmethod
-    def parse(cls, url: str) -> HubAddress:
-        text = url.strip()
-        if "://" not in text:
-            text = "http://" + text
-        parts = urlsplit(text)
-        scheme = {"ws": "http", "wss": "https"}.get(parts.scheme.lower(), parts.scheme.lower())
-        if scheme not in ("http", "https") or not parts.hostname:
-            raise ConfigError(
-                f"{url!r} is not a hub address: use http://HOST:PORT or https://HOST:PORT"
-            )
-        if parts.query or parts.fragment:
-            raise ConfigError(f"{url!r}: a hub address has no ?query or #fragment")
-        try:
-            port = parts.port
-        except ValueError:
-            raise ConfigError(f"{url!r} has an invalid port number") from None
-        return cls(
-            scheme="https" if scheme == "https" else "http",
-            host=parts.hostname,
-            port=port if port is not None else (443 if scheme == "https" else 80),
-            prefix=parts.path.rstrip("/"),
-        )
-
-    @property
-    def netloc(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{host}:{self.port}"
-
-    @property
-    def base_url(self) -> str:
-        return f"{self.scheme}://{self.netloc}{self.prefix}"
-
-    @property
-    def ws_url(self) -> str:
-        ws_scheme = "wss" if self.scheme == "https" else "ws"
-        return f"{ws_scheme}://{self.netloc}{self.prefix}/ws"
-
-
-def make_ssl_context(ca_file: Path | None = None) -> ssl.SSLContext:
-    """Verification as the app does it: the system's trusted roots plus certifi's (httpx's
-    default store, which matters on macOS builds without system roots), plus `ca_file` (a
-    studio's self-signed hub certificate or its own CA) when given."""
-    context = ssl.create_default_context()
-    try:
-        import certifi
-
-        context.load_verify_locations(certifi.where())
-    except (ImportError, OSError, ssl.SSLError):
-        pass  # the system store alone still works on most machines
-    if ca_file is not None:
-        try:
-            context.load_verify_locations(cafile=str(ca_file))
-        except FileNotFoundError:
-            raise ConfigError(f"certificate file {ca_file} does not exist") from None
-        except (OSError, ssl.SSLError) as exc:
-            raise ConfigError(
-                f"certificate file {ca_file} could not be loaded as a PEM certificate: {exc}"
-            ) from None
-    return context
 
 
 async def run_checks(
@@ -252,17 +179,17 @@ class _Suite:
     def _passed(self, name: str) -> bool:
         return any(r.name == name and r.ok for r in self.results)
 
+    def _http(self, token: str | None) -> HttpTransport:
+        return HttpTransport(
+            self.address.base_url, token, ssl_context=self.context, timeout_s=self.timeout
+        )
+
     async def run(self) -> None:
-        verify: ssl.SSLContext | bool = self.context if self.context is not None else True
-        async with httpx.AsyncClient(
-            base_url=self.address.base_url,
-            verify=verify,
-            timeout=self.timeout,
-            headers={"User-Agent": "studio-monitor-check"},
-        ) as client:
-            await self._timed("health", self._health(client))
+        http = self._http(self.token)
+        try:
+            await self._timed("health", lambda: self._health(http))
             if self._passed("health"):
-                await self._timed("latency", self._latency(client))
+                await self._timed("latency", lambda: self._latency(http))
             else:
                 self._emit("latency", False, None, "not run: the health check failed")
             await self._tls()
@@ -270,7 +197,7 @@ class _Suite:
                 for name in ("auth", "websocket", "snapshot", "longpoll"):
                     self._emit(name, False, None, "not run: the health check failed")
                 return
-            await self._timed("auth", self._auth(client))
+            await self._timed("auth", lambda: self._auth(http))
             if not self._passed("auth"):
                 reason = "not run: the token was not accepted"
                 if self.token is None:
@@ -278,50 +205,50 @@ class _Suite:
                 for name in ("websocket", "snapshot", "longpoll"):
                     self._emit(name, False, None, reason)
                 return
-            await self._timed("websocket", self._websocket())
-            await self._timed("snapshot", self._snapshot(client))
-            if self.snapshot is None:
+            await self._timed("websocket", self._websocket)
+            await self._timed("snapshot", lambda: self._snapshot(http))
+            snapshot = self.snapshot
+            if snapshot is None:
                 self._emit("longpoll", False, None, "not run: the snapshot check failed")
             else:
-                await self._timed("longpoll", self._longpoll(client, self.snapshot))
+                await self._timed("longpoll", lambda: self._longpoll(http, snapshot))
+        finally:
+            await http.aclose()
 
-    async def _timed(self, name: str, step: Coroutine[Any, Any, tuple[float, str]]) -> None:
-        """Await `step` (a coroutine returning (ms, detail)); turn any failure into a result."""
+    async def _timed(self, name: str, step: Callable[[], Awaitable[tuple[float, str]]]) -> None:
+        """Run `step` (returning (ms, detail)); turn any failure into a result. The
+        transports' errors carry their sentence; a raw socket or TLS error (the TLS check's
+        own connection) is put into words here."""
         started = time.monotonic()
         try:
-            ms, detail = await step
+            ms, detail = await step()
         except _Failed as exc:
             self._emit(name, False, _ms_since(started), str(exc))
-        except (httpx.HTTPError, OSError, TimeoutError, ssl.SSLError) as exc:
+        except StudioMonitorError as exc:
+            self._emit(name, False, _ms_since(started), _words(exc))
+        except (OSError, TimeoutError, ssl.SSLError) as exc:
             self._emit(name, False, _ms_since(started), describe_error(exc, self.address))
-        except websockets.exceptions.WebSocketException as exc:
-            self._emit(name, False, _ms_since(started), describe_ws_error(exc, self.address))
         else:
             self._emit(name, True, ms, detail)
 
-    def _auth_headers(self, token: str | None = None) -> dict[str, str]:
-        return {"Authorization": f"Bearer {token if token is not None else self.token}"}
-
     # --- health and latency ---------------------------------------------------------------
 
-    async def _health(self, client: httpx.AsyncClient) -> tuple[float, str]:
-        started = time.monotonic()
-        try:
-            response = await client.get("/health")
-        except httpx.HTTPError as exc:
-            self.unreachable = _is_unreachable(exc)
-            raise
-        ms = _ms_since(started)
+    async def _health(self, http: HttpTransport) -> tuple[float, str]:
         where = self.address.base_url
-        if response.status_code == 503:
-            raise _Failed(f"the hub at {where} is shutting down (503 draining): try again soon")
-        if response.status_code != 200:
-            raise _Failed(
-                f"the server at {where} answered /health with HTTP {response.status_code}: "
-                "it is not a Studio Monitor hub, or the address or path is wrong"
-            )
         try:
-            health = decode(response.content, Health)
+            health, ms = await http.health(answer_s=self.timeout)
+        except HubUnreachable as exc:
+            self.unreachable = not isinstance(exc, NoAnswer)
+            raise
+        except HubError as exc:
+            if exc.status == 503:
+                raise _Failed(
+                    f"the hub at {where} is shutting down (503 draining): try again soon"
+                ) from None
+            raise _Failed(
+                f"the server at {where} answered /health with HTTP {exc.status}: "
+                "it is not a Studio Monitor hub, or the address or path is wrong"
+            ) from None
         except ProtocolError:
             raise _Failed(
                 f"the server at {where} answered /health, but not as a Studio Monitor hub does"
@@ -336,14 +263,14 @@ class _Suite:
             f"up {_duration(health.uptime_s)}"
         )
 
-    async def _latency(self, client: httpx.AsyncClient) -> tuple[float, str]:
+    async def _latency(self, http: HttpTransport) -> tuple[float, str]:
         samples: list[float] = []
         for _ in range(self.latency_rounds):
-            started = time.monotonic()
-            response = await client.get("/health")
-            samples.append(_ms_since(started))
-            if response.status_code != 200:
-                raise _Failed(f"/health answered HTTP {response.status_code} during the test")
+            try:
+                _, ms = await http.health(answer_s=self.timeout)
+            except HubError as exc:
+                raise _Failed(f"/health answered HTTP {exc.status} during the test") from None
+            samples.append(ms)
         median = statistics.median(samples)
         spread = f"median of {len(samples)} round trips (min {min(samples):.1f} ms, max {max(samples):.1f} ms)"
         if median > SLOW_MS:
@@ -361,9 +288,10 @@ class _Suite:
         if self.unreachable:
             self._emit("tls", False, None, "not run: the hub could not be reached")
             return
-        await self._timed("tls", self._tls_handshake())
+        await self._timed("tls", self._tls_handshake)
 
     async def _tls_handshake(self) -> tuple[float, str]:
+        """A connection of its own: the transports do not show the certificate."""
         assert self.context is not None
         started = time.monotonic()
         async with asyncio.timeout(self.timeout):
@@ -389,178 +317,148 @@ class _Suite:
 
     # --- auth ----------------------------------------------------------------------------------
 
-    async def _auth(self, client: httpx.AsyncClient) -> tuple[float, str]:
+    async def _auth(self, http: HttpTransport) -> tuple[float, str]:
         # A cheap authenticated read that cannot meet a 409 (as `/changes` from cursor 0 would
         # on a hub old enough to have compacted its history): the snapshot of one topic that
         # nobody publishes, answered with seq 0 and no records.
-        probe = "/api/v1/snapshot"
-        params = {"topics": PROBE_TOPIC}
         if self.token is None:
             raise _Failed(self.no_token_reason or "no token was given, so no access was tested")
-        wrong = f"studio-monitor-check-{uuid.uuid4().hex}"
-        refused = await client.get(probe, params=params, headers=self._auth_headers(wrong))
-        if refused.status_code < 400:
+        wrong = self._http(f"studio-monitor-check-{uuid.uuid4().hex}")
+        try:
+            await wrong.snapshot([PROBE_TOPIC], answer_s=self.timeout)
+        except HubError as exc:
+            refused = exc.status
+            if refused not in (401, 429):
+                raise _Failed(
+                    f"a made-up token got HTTP {refused} instead of 401: {exc.message}"
+                ) from None
+        else:
             raise _Failed(
-                f"the hub accepted a made-up token (HTTP {refused.status_code}): "
-                "anyone on the network can read it; check its tokens"
+                "the hub accepted a made-up token: anyone on the network can read it; "
+                "check its tokens"
             )
-        if refused.status_code not in (401, 429):
-            raise _Failed(
-                f"a made-up token got HTTP {refused.status_code} instead of 401: "
-                + _error_message(refused)
-            )
+        finally:
+            await wrong.aclose()
         started = time.monotonic()
-        response = await client.get(probe, params=params, headers=self._auth_headers())
-        ms = _ms_since(started)
-        if response.status_code == 401:
+        try:
+            await http.snapshot([PROBE_TOPIC], answer_s=self.timeout)
+        except AuthError as exc:
+            if exc.status == 403:
+                raise _Failed(
+                    "token accepted but it may not read (403 forbidden): it looks like an "
+                    "agent token; a viewer or operator token is needed to watch the hub"
+                ) from None
             raise _Failed(
                 "token refused (401): this token is not one of the hub's; "
                 "check the token file, STUDIO_MONITOR_TOKEN or the keyring entry"
-            )
-        if response.status_code == 403:
-            raise _Failed(
-                "token accepted but it may not read (403 forbidden): it looks like an "
-                "agent token; a viewer or operator token is needed to watch the hub"
-            )
-        if response.status_code != 200:
-            raise _Failed(
-                f"an authenticated read got HTTP {response.status_code}: "
-                + _error_message(response)
-            )
+            ) from None
+        except HubError as exc:
+            raise _Failed(f"an authenticated read got HTTP {exc.status}: {exc.message}") from None
+        ms = _ms_since(started)
         # Command status lookups need the operator role (PROTOCOL.md section 2): an unknown
         # id answers 404 to an operator and 403 to a read-only token.
-        lookup = await client.get(
-            f"/api/v1/commands/check-{uuid.uuid4().hex}", headers=self._auth_headers()
-        )
-        if lookup.status_code == 404:
-            can = "token accepted: can read and send commands"
-        elif lookup.status_code == 403:
+        can = "token accepted: can read"
+        try:
+            await http.command_status(f"check-{uuid.uuid4().hex}")
+        except AuthError:
             can = "token accepted: read only (cannot send commands)"
-        else:
-            can = "token accepted: can read"
-        return ms, f"{can}; a made-up token is refused ({refused.status_code})"
+        except HubError as exc:
+            if exc.status == 404:
+                can = "token accepted: can read and send commands"
+        return ms, f"{can}; a made-up token is refused ({refused})"
 
     # --- WebSocket -----------------------------------------------------------------------------
 
     async def _websocket(self) -> tuple[float, str]:
         assert self.token is not None
         started = time.monotonic()
-        async with websockets.asyncio.client.connect(
-            self.address.ws_url,
-            additional_headers=self._auth_headers(),
-            subprotocols=[websockets.Subprotocol(SUBPROTOCOL)],
-            # The app turns compression off (it costs the hub dearly under fan-out): test alike.
-            compression=None,
-            open_timeout=self.timeout,
-            close_timeout=min(self.timeout, 2.0),
-            ping_interval=None,
-            max_size=MAX_SERVER_FRAME_BYTES,
-            ssl=self.context,
-            user_agent_header="studio-monitor-check",
-        ) as ws:
+        # `topics: []` subscribes to nothing: the snapshot that follows is empty, so the
+        # check costs the hub nothing however many records it holds.
+        hello = HelloFrame(protocol=PROTOCOL_VERSION, topics=[], resume=None)
+        session = await WsSession.open(
+            self.address.base_url,
+            self.token,
+            hello,
+            timeout_s=self.timeout,
+            ssl_context=self.context,
+        )
+        try:
             opened_ms = _ms_since(started)
-            # `topics: []` subscribes to nothing: the snapshot that follows is empty, so the
-            # check costs the hub nothing however many records it holds.
-            hello = HelloFrame(protocol=PROTOCOL_VERSION, topics=[], resume=None)
-            await ws.send(encode(hello), text=True)
-            welcome = await self._receive(ws, "the hub's answer to hello")
-            if isinstance(welcome, ErrorFrame):
-                raise _Failed(f"the hub refused hello: {welcome.error.message}")
-            if not isinstance(welcome, WelcomeFrame):
-                raise _Failed(
-                    f"the hub answered hello with a {type(welcome).__name__}, not welcome"
-                )
-            welcome_ms = _ms_since(started) - opened_ms
             command_id = f"check-{uuid.uuid4().hex}"
             sent = time.monotonic()
-            await ws.send(encode(CommandFrame(id=command_id, name=PING_COMMAND)), text=True)
-            while True:
-                frame = await self._receive(ws, "the answer to a command")
-                if isinstance(frame, ResultFrame) and frame.id == command_id:
-                    break
-                if isinstance(frame, ErrorFrame):
-                    raise _Failed(f"the hub sent an error frame: {frame.error.message}")
+            await session.send(CommandFrame(id=command_id, name=PING_COMMAND))
+            try:
+                async with asyncio.timeout(self.timeout):
+                    while True:
+                        frame = await session.recv()
+                        if isinstance(frame, ResultFrame) and frame.id == command_id:
+                            break
+                        if isinstance(frame, ErrorFrame):
+                            raise _Failed(f"the hub sent an error frame: {frame.error.message}")
+            except TimeoutError:
+                raise _Failed(f"no answer to a command within {self.timeout:g} s") from None
             round_trip = _ms_since(sent)
-        subprotocol = "" if ws.subprotocol == SUBPROTOCOL else "; no subprotocol selected"
+            subprotocol = "" if session.subprotocol == SUBPROTOCOL else "; no subprotocol selected"
+            heartbeat = session.welcome.heartbeat_s
+        finally:
+            await session.close("check done")
         return round_trip, (
-            f"connected in {opened_ms:.1f} ms, welcome in {welcome_ms:.1f} ms "
-            f"(heartbeat {welcome.heartbeat_s:g} s), command round trip "
-            f"{round_trip:.1f} ms{subprotocol}"
+            f"session open in {opened_ms:.1f} ms (heartbeat {heartbeat:g} s), command round "
+            f"trip {round_trip:.1f} ms{subprotocol}"
         )
-
-    async def _receive(self, ws: websockets.asyncio.client.ClientConnection, what: str) -> Any:
-        try:
-            async with asyncio.timeout(self.timeout):
-                data = await ws.recv()
-        except TimeoutError:
-            raise _Failed(f"no {what} within {self.timeout:g} s") from None
-        try:
-            return decode_server_frame(data)
-        except ProtocolError as exc:
-            raise _Failed(f"the hub sent a frame this app cannot read: {exc}") from None
 
     # --- snapshot and long-poll ----------------------------------------------------------------
 
-    async def _snapshot(self, client: httpx.AsyncClient) -> tuple[float, str]:
+    async def _snapshot(self, http: HttpTransport) -> tuple[float, str]:
         started = time.monotonic()
-        response = await client.get("/api/v1/snapshot", headers=self._auth_headers())
-        ms = _ms_since(started)
-        if response.status_code != 200:
-            raise _Failed(f"snapshot got HTTP {response.status_code}: {_error_message(response)}")
+        size_before = http.bytes_received
         try:
-            snapshot = decode(response.content, SnapshotBody, limit=MAX_SERVER_FRAME_BYTES)
+            snapshot, etag = await http.snapshot(answer_s=self.timeout)
+        except HubError as exc:
+            raise _Failed(f"snapshot got HTTP {exc.status}: {exc.message}") from None
         except ProtocolError as exc:
-            raise _Failed(f"the snapshot could not be read: {exc}") from None
+            raise _Failed(f"the snapshot could not be read: {exc.message}") from None
+        ms = _ms_since(started)
+        assert snapshot is not None  # no ETag was sent, so no 304
         self.snapshot = snapshot
         detail = (
             f"{_count(len(snapshot.records), 'record')} in "
-            f"{_count(len(snapshot.cursors), 'topic')} ({_size(len(response.content))})"
+            f"{_count(len(snapshot.cursors), 'topic')} "
+            f"({_size(http.bytes_received - size_before)})"
         )
-        etag = response.headers.get("ETag")
         if etag is None:
             return ms, detail + "; no ETag, so polling downloads it in full every time"
-        again = await client.get(
-            "/api/v1/snapshot", headers={**self._auth_headers(), "If-None-Match": etag}
-        )
-        if again.status_code == 304:
+        try:
+            again, new_etag = await http.snapshot(etag=etag, answer_s=self.timeout)
+        except HubError as exc:
+            raise _Failed(
+                f"{detail}, but asking again with its ETag got HTTP {exc.status} instead of 304"
+            ) from None
+        if again is None:
             return ms, detail + "; unchanged snapshot answered 304"
-        if again.status_code == 200 and again.headers.get("ETag") != etag:
+        if new_etag != etag:
             return ms, detail + "; it changed in between (new ETag)"
-        raise _Failed(
-            f"{detail}, but asking again with its ETag got HTTP {again.status_code} instead of 304"
-        )
+        raise _Failed(f"{detail}, but asking again with its ETag got HTTP 200 instead of 304")
 
-    async def _longpoll(
-        self, client: httpx.AsyncClient, snapshot: SnapshotBody
-    ) -> tuple[float, str]:
+    async def _longpoll(self, http: HttpTransport, snapshot: SnapshotBody) -> tuple[float, str]:
         wait = self.longpoll_wait
         cursors = dict(snapshot.cursors) or {"system": 0}
-        params = {
-            "epoch": snapshot.epoch,
-            "cursors": format_cursors_param(cursors),
-            "wait": f"{wait:g}",
-            "limit": "100",
-        }
         started = time.monotonic()
-        response = await client.get(
-            "/api/v1/changes",
-            params=params,
-            headers=self._auth_headers(),
-            timeout=wait + self.timeout,
-        )
-        elapsed = time.monotonic() - started
-        ms = elapsed * 1000.0
-        if response.status_code == 409:
+        try:
+            body = await http.changes(
+                snapshot.epoch, cursors, wait_s=wait, limit=100, answer_s=self.timeout
+            )
+        except ResyncRequired:
             raise _Failed(
                 "the hub asked for a fresh snapshot (409): its history changed during the "
                 "check (a restart?); run the check again"
-            )
-        if response.status_code != 200:
-            raise _Failed(f"long-poll got HTTP {response.status_code}: {_error_message(response)}")
-        try:
-            body = decode(response.content, ChangesBody, limit=MAX_SERVER_FRAME_BYTES)
+            ) from None
+        except HubError as exc:
+            raise _Failed(f"long-poll got HTTP {exc.status}: {exc.message}") from None
         except ProtocolError as exc:
-            raise _Failed(f"the long-poll answer could not be read: {exc}") from None
+            raise _Failed(f"the long-poll answer could not be read: {exc.message}") from None
+        elapsed = time.monotonic() - started
+        ms = elapsed * 1000.0
         count = len(body.changes)
         # A hub (or a proxy) that does not hold the request answers at once with nothing;
         # one that buffers answers long after `wait`. Either breaks live updates.
@@ -581,117 +479,11 @@ class _Suite:
         return ms, f"held {elapsed:.2f} s with nothing new, as asked (wait={wait:g})"
 
 
-# --- translating errors into words -------------------------------------------------------------
-
-
-def _causes(exc: BaseException) -> Iterator[BaseException]:
-    """`exc`, its causes and contexts, and the members of exception groups among them."""
-    stack = [exc]
-    seen: set[int] = set()
-    while stack:
-        current = stack.pop(0)
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        yield current
-        if isinstance(current, BaseExceptionGroup):
-            stack.extend(current.exceptions)
-        for nxt in (current.__cause__, current.__context__):
-            if nxt is not None:
-                stack.append(nxt)
-
-
-def _is_unreachable(exc: BaseException) -> bool:
-    """No byte came back from the hub's port: TLS could not even be tried."""
-    for cause in _causes(exc):
-        if isinstance(cause, ssl.SSLError):
-            return False
-        if isinstance(cause, httpx.ConnectTimeout | ConnectionRefusedError | socket.gaierror):
-            return True
-        if isinstance(cause, OSError) and cause.errno in _UNREACHABLE_ERRNOS:
-            return True
-    return False
-
-
-_UNREACHABLE_ERRNOS = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EHOSTDOWN, errno.ECONNREFUSED}
-
-
-#: OpenSSL's X509_V_ERR_HOSTNAME_MISMATCH, X509_V_ERR_EMAIL_MISMATCH, X509_V_ERR_IP_ADDRESS_MISMATCH.
-_NAME_MISMATCH: Final = frozenset({62, 63, 64})
-
-
-def describe_error(exc: BaseException, address: HubAddress) -> str:
-    """One sentence for a studio person: what went wrong reaching the hub, and what to try."""
-    where = address.netloc
-    for cause in _causes(exc):
-        if isinstance(cause, ssl.SSLCertVerificationError):
-            why = cause.verify_message or cause.reason or "not trusted"
-            if cause.verify_code in _NAME_MISMATCH or "mismatch" in why.lower():
-                # Trusting it would not help: the certificate names another host.
-                return (
-                    f"the hub's certificate does not match the name {address.host!r} ({why}): "
-                    "connect with a name the certificate holds, or give the hub a "
-                    f"certificate made for {address.host}"
-                )
-            return (
-                f"the hub's certificate is not trusted ({why}): install it as trusted on "
-                "this PC, or give it with --ca-file"
-            )
-        if isinstance(cause, ssl.SSLError):
-            reason = (cause.reason or str(cause)).upper()
-            if "WRONG_VERSION_NUMBER" in reason or "RECORD_LAYER" in reason:
-                return (
-                    f"the server at {where} does not speak TLS on this port: "
-                    f"try http://{where} instead of https://"
-                )
-            return f"the TLS handshake with {where} failed: {cause.reason or cause}"
-        if isinstance(cause, ConnectionRefusedError) or (
-            isinstance(cause, OSError) and cause.errno == errno.ECONNREFUSED
-        ):
-            return f"connection refused: is the hub running at {where}?"
-        if isinstance(cause, socket.gaierror):
-            return f"the name {address.host!r} could not be found: check the hub's address"
-        if isinstance(cause, OSError) and cause.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH):
-            return f"no route to {address.host}: is this PC on the studio network?"
-        if isinstance(cause, httpx.ConnectTimeout):
-            return (
-                f"no answer from {where} (timed out connecting): check the address, and "
-                "that no firewall blocks the port"
-            )
-        if isinstance(cause, httpx.TimeoutException | TimeoutError):
-            return f"the hub at {where} accepted the connection but did not answer in time"
-        if isinstance(cause, ConnectionResetError):
-            return f"the connection to {where} was reset: a firewall or proxy may be cutting it"
-        if isinstance(cause, httpx.RemoteProtocolError):
-            hint = " if the hub uses TLS, use https://" if address.scheme == "http" else ""
-            return f"the server at {where} closed the connection without an HTTP answer;{hint}"
-    return f"could not talk to the hub at {where}: {exc}"
-
-
-def describe_ws_error(exc: websockets.exceptions.WebSocketException, address: HubAddress) -> str:
-    """`describe_error` for what only a WebSocket can go through."""
-    if isinstance(exc, websockets.exceptions.InvalidStatus):
-        status = exc.response.status_code
-        if status == 401:
-            return "token refused by the WebSocket endpoint (401)"
-        if status == 403:
-            return "the token may not watch the hub over WebSocket (403 forbidden)"
-        return (
-            f"the WebSocket upgrade was refused (HTTP {status}): a proxy or firewall between "
-            "here and the hub may block WebSockets; the app will fall back to long-poll"
-        )
-    if isinstance(exc, websockets.exceptions.ConnectionClosed):
-        close = exc.rcvd
-        if close is None:
-            return "the WebSocket connection dropped without a close frame"
-        reason = f": {close.reason}" if close.reason else ""
-        return f"the hub closed the WebSocket (code {close.code}{reason})"
-    if isinstance(exc, websockets.exceptions.InvalidHandshake):
-        return (
-            f"the answer to the WebSocket upgrade was not a WebSocket handshake ({exc}): "
-            "a proxy may be in the way; the app will fall back to long-poll"
-        )
-    return f"WebSocket error with {address.netloc}: {exc}"
+def _words(exc: StudioMonitorError) -> str:
+    """The detail for an error of the transports: its sentence, with the hub's code."""
+    if isinstance(exc, HubError):
+        return f"{exc.code}: {exc.message}"
+    return str(exc) or type(exc).__name__
 
 
 # --- small helpers ---------------------------------------------------------------------------------
@@ -699,13 +491,6 @@ def describe_ws_error(exc: websockets.exceptions.WebSocketException, address: Hu
 
 def _ms_since(started: float) -> float:
     return (time.monotonic() - started) * 1000.0
-
-
-def _error_message(response: httpx.Response) -> str:
-    try:
-        return decode(response.content, ErrorResponse).error.message
-    except ProtocolError:
-        return response.reason_phrase or "no explanation given"
 
 
 def _duration(seconds: float) -> str:

@@ -38,7 +38,7 @@ from studio_monitor.app.background_hub import BackgroundHub, free_port
 from studio_monitor.app.config import AppConfig, AppPaths, Profile, load_config
 from studio_monitor.app.embedded_hub import EmbeddedHub
 from studio_monitor.errors import ConfigError, StudioMonitorError
-from studio_monitor.link.check import make_ssl_context
+from studio_monitor.link.address import make_ssl_context
 from studio_monitor.link.machine import MachineConfig
 from studio_monitor.link.service import ConnectionService
 from studio_monitor.link.status import LinkStatus

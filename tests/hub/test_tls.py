@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from studio_monitor.hub.agent import Agent
-from studio_monitor.link.check import make_ssl_context
+from studio_monitor.link.address import make_ssl_context
 from studio_monitor.protocol import PublishChange, WelcomeFrame
 from tests.hub.helpers import hello, recv, wait_until, ws_client
 from tests.support.hub import AGENT_TOKEN, running_hub

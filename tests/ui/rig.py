@@ -24,7 +24,7 @@ from PySide6.QtCore import QObject
 
 from studio_monitor.app.config import AppConfig, AppPaths
 from studio_monitor.hub.app import Hub
-from studio_monitor.link.check import make_ssl_context
+from studio_monitor.link.address import make_ssl_context
 from studio_monitor.link.machine import MachineConfig
 from studio_monitor.link.service import ConnectionService
 from studio_monitor.platform.autostart import XdgAutostart

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 
 from studio_monitor.app.config import AppConfig, AppPaths, HubProfile
-from studio_monitor.link.check import make_ssl_context
+from studio_monitor.link.address import make_ssl_context
 from studio_monitor.platform.autostart import XdgAutostart
 from studio_monitor.platform.credentials import MemoryKeyring
 from studio_monitor.ui.app import AppController, GuiOptions, default_service

@@ -40,8 +40,9 @@ from studio_monitor.errors import (
     TlsError,
     is_wire_code,
 )
+from studio_monitor.link import errors as words
 from studio_monitor.link import salvage
-from studio_monitor.link.check import HubAddress, describe_error
+from studio_monitor.link.address import HubAddress
 from studio_monitor.link.salvage import BadRecord
 from studio_monitor.protocol import (
     MAX_MESSAGE_BYTES,
@@ -76,7 +77,7 @@ class HttpTransport:
     def __init__(
         self,
         hub_url: str,
-        token: str,
+        token: str | None,
         *,
         client: httpx.AsyncClient | None = None,
         ssl_context: ssl.SSLContext | None = None,
@@ -89,10 +90,11 @@ class HttpTransport:
         self._on_bad_record = on_bad_record
         self.timeout_s = timeout_s
         headers = {
-            "Authorization": f"Bearer {token}",
             "User-Agent": f"studio-monitor/{__version__}",
             "Accept": "application/json",
         }
+        if token is not None:  # None: only what needs no token (/health)
+            headers["Authorization"] = f"Bearer {token}"
         if client is None:
             client = httpx.AsyncClient(
                 base_url=self.address.base_url,
@@ -228,9 +230,7 @@ class HttpTransport:
                     response = await self._client.send(request, stream=True)
             except TimeoutError:
                 raise NoAnswer(
-                    f"{self.address.netloc} did not answer {path} within {answer_s:g} s "
-                    "(the hub may be frozen or overloaded)",
-                    waited_s=answer_s,
+                    words.no_answer(self.address, path, answer_s), waited_s=answer_s
                 ) from None
             try:
                 body = await self._read_body(response, path, limit)
@@ -248,10 +248,7 @@ class HttpTransport:
     async def _read_body(self, response: httpx.Response, path: str, limit: int) -> bytes:
         announced = response.headers.get("Content-Length")
         if announced is not None and announced.isdigit() and int(announced) > limit:
-            raise MessageTooLarge(
-                f"the answer of {path} is {int(announced)} bytes, over this client's limit of "
-                f"{limit} bytes"
-            )
+            raise MessageTooLarge(words.answer_too_large(path, limit, int(announced)))
         chunks: list[bytes] = []
         total = 0
         over = False
@@ -271,14 +268,12 @@ class HttpTransport:
             if not over:
                 raise
         if over:
-            raise MessageTooLarge(
-                f"the answer of {path} is over this client's limit of {limit} bytes"
-            )
+            raise MessageTooLarge(words.answer_too_large(path, limit))
         return b"".join(chunks)
 
     def _translate(self, exc: httpx.HTTPError) -> Exception:
-        message = describe_error(exc, self.address)
-        if _has_cause(exc, ssl.SSLError):
+        message = words.describe_error(exc, self.address)
+        if any(isinstance(cause, ssl.SSLError) for cause in words.causes(exc)):
             return TlsError(message)
         if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
             return HubUnreachable(message)
@@ -300,10 +295,7 @@ class HttpTransport:
                 code = "unauthorized" if status == 401 else "forbidden"
             reason = response.reason_phrase or "error"
             return HubError(
-                code,
-                f"HTTP {status} {reason} from {self.address.netloc}, not an answer of the hub "
-                "(a proxy in the way?)",
-                status=status,
+                code, words.not_the_hubs_answer(self.address, status, reason), status=status
             )
         code = error.code if is_wire_code(error.code) else "internal"
         if code == "resync_required":
@@ -352,17 +344,6 @@ class _Answer:
     @property
     def headers(self) -> httpx.Headers:
         return self.response.headers
-
-
-def _has_cause(exc: BaseException, kind: type[BaseException]) -> bool:
-    seen = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        if isinstance(current, kind):
-            return True
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return False
 
 
 def _quote(text: str) -> str:

@@ -49,8 +49,9 @@ from studio_monitor.errors import (
     TlsError,
     UpgradeRefused,
 )
+from studio_monitor.link import errors as words
 from studio_monitor.link import salvage
-from studio_monitor.link.check import HubAddress, describe_error
+from studio_monitor.link.address import HubAddress
 from studio_monitor.link.salvage import BadRecord
 from studio_monitor.protocol import (
     MAX_SERVER_FRAME_BYTES,
@@ -135,9 +136,7 @@ class WsSession:
                     )
         except TimeoutError:
             await _abort(connection)
-            raise HubUnreachable(
-                f"no WebSocket session with {address.netloc} within {timeout_s:g} s"
-            ) from None
+            raise HubUnreachable(words.ws_no_session(address, timeout_s)) from None
         except (LinkError, ProtocolError, AuthError):
             await _abort(connection)
             raise
@@ -188,6 +187,11 @@ class WsSession:
         return self.latency_s * 1000.0 if self.latency_s is not None else None
 
     @property
+    def subprotocol(self) -> str | None:
+        """The subprotocol the hub selected (None: it selected none)."""
+        return self._connection.subprotocol
+
+    @property
     def went_silent(self) -> bool:
         """The session was dropped because the hub stopped showing signs of life."""
         return self._silent
@@ -203,9 +207,7 @@ class WsSession:
             data = await self._connection.recv()
         except ConnectionClosed as exc:
             if self._silent:
-                raise ConnectionLost(
-                    f"the WebSocket went silent: no pong within {self.welcome.heartbeat_s:g} s"
-                ) from None
+                raise ConnectionLost(words.ws_silent(self.welcome.heartbeat_s)) from None
             raise _translate_closed(exc) from None
         except PayloadTooBig as exc:
             raise MessageTooLarge(str(exc)) from None
@@ -259,39 +261,29 @@ def _translate_open(exc: BaseException, address: HubAddress) -> Exception:
             code: ErrorCode = "unauthorized" if status == 401 else "forbidden"
             return AuthError(code, hub_error.message, status=status)
         return UpgradeRefused(
-            f"the WebSocket upgrade was refused (HTTP {status}) by {address.netloc}"
-            + ("" if hub_error is not None else ": a proxy or firewall may block WebSockets")
+            words.ws_upgrade_refused(address, status, by_the_hub=hub_error is not None)
         )
     if isinstance(exc, InvalidMessage):
-        return UpgradeRefused(
-            f"{address.netloc} closed the connection instead of answering the WebSocket "
-            "upgrade (a proxy or firewall?)"
-        )
+        return UpgradeRefused(words.ws_upgrade_unanswered(address))
     if isinstance(exc, InvalidHandshake):
-        return UpgradeRefused(f"the WebSocket handshake with {address.netloc} failed: {exc}")
+        return UpgradeRefused(words.ws_handshake_failed(address, exc))
     if isinstance(exc, InvalidURI):
         return UpgradeRefused(f"bad WebSocket address {address.ws_url}: {exc}")
     if isinstance(exc, ConnectionClosed):
         return _translate_closed(exc)
     if isinstance(exc, ssl.SSLError):
-        return TlsError(describe_error(exc, address))
+        return TlsError(words.describe_error(exc, address))
     if isinstance(exc, OSError):
-        return HubUnreachable(describe_error(exc, address))
-    return ConnectionLost(f"WebSocket error with {address.netloc}: {exc!r}")
+        return HubUnreachable(words.describe_error(exc, address))
+    return ConnectionLost(words.ws_failed(address, exc))
 
 
 def _translate_closed(exc: ConnectionClosed) -> Exception:
     close = exc.rcvd
     if close is not None and close.code == CLOSE_TOKEN_REVOKED:
-        return AuthError("unauthorized", f"the hub revoked the token ({close.reason})", status=401)
+        return AuthError("unauthorized", words.ws_token_revoked(close.reason), status=401)
     if close is None:
         sent = exc.sent
-        if sent is not None and sent.code == 1011:
-            message = "the WebSocket went silent past its heartbeat"
-        else:
-            message = "the WebSocket connection dropped without a close frame"
-        return ConnectionLost(message, close_code=None)
-    reason = f": {close.reason}" if close.reason else ""
-    return ConnectionLost(
-        f"the hub closed the WebSocket (code {close.code}{reason})", close_code=close.code
-    )
+        silent = sent is not None and sent.code == 1011
+        return ConnectionLost(words.ws_silent() if silent else words.ws_dropped(), close_code=None)
+    return ConnectionLost(words.ws_closed(close.code, close.reason), close_code=close.code)
