@@ -166,10 +166,10 @@ class ErrorInfo(Struct, kw_only=True):
     path: str | None = None
 
 
-class BackupRecord(Struct, kw_only=True):
-    event_id: str
-    destination: Destination
-    kind: Literal["copy", "verify"] = "copy"
+class BackupProgress(Struct, kw_only=True):
+    """The counters of a backup job: the part of its `BackupRecord` that the backup engine
+    sets while the job runs (the engine's `JobProgress`), declared once for both."""
+
     state: BackupState = "queued"
     files_total: int | None = None
     files_done: int = 0
@@ -181,8 +181,6 @@ class BackupRecord(Struct, kw_only=True):
     eta_s: float | None = None
     verified: int = 0
     mismatches: int = 0
-    started_at: float | None = None
-    finished_at: float | None = None
     error: ErrorInfo | None = None
     #: The destination lies on another disk than the event folder (so a verified copy there
     #: is a second copy); False: same disk, never counted as safe; None: not known yet.
@@ -193,6 +191,16 @@ class BackupRecord(Struct, kw_only=True):
     changed_count: int = 0
     #: While `waiting`: when the job tries again (Unix time); null otherwise.
     retry_at: float | None = None
+
+
+class BackupRecord(BackupProgress, kw_only=True):
+    """A backup job: what it copies where, when, and its progress (`BackupProgress`)."""
+
+    event_id: str
+    destination: Destination
+    kind: Literal["copy", "verify"] = "copy"
+    started_at: float | None = None
+    finished_at: float | None = None
     #: What started the job: a person (`manual`), a live event's new photos, the overnight run.
     trigger: Literal["manual", "live", "overnight"] | None = None
 

@@ -20,7 +20,6 @@ system refuses) is counted in `files_failed` and fails the job once the others a
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import errno
 import hashlib
 import io
@@ -37,6 +36,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Protocol, TypeVar
+
+import msgspec
 
 if sys.platform != "win32":
     import fcntl
@@ -60,7 +61,7 @@ from studio_monitor.hub.sources.backup.volumes import (
     write_marker,
 )
 from studio_monitor.hub.sources.names import NameTable, utf16_units
-from studio_monitor.protocol.records import BackupState, ErrorInfo
+from studio_monitor.protocol.records import BackupProgress, BackupState, ErrorInfo
 
 log = logging.getLogger(__name__)
 
@@ -102,36 +103,15 @@ class JobSpec:
     destination: DestinationSpec
 
 
-@dataclass(slots=True)
-class JobProgress:
+class JobProgress(BackupProgress, kw_only=True):
     """The counters of a `backup/<job_id>` record, as the engine knows them."""
 
-    state: BackupState = "queued"
-    files_total: int | None = None
-    files_done: int = 0
-    files_skipped: int = 0
-    files_failed: int = 0
-    bytes_total: int | None = None
-    bytes_done: int = 0
-    bytes_per_s: float | None = None
-    eta_s: float | None = None
-    verified: int = 0
-    mismatches: int = 0
-    error: ErrorInfo | None = None
-    #: The destination is on another disk than the event folder (None: not known yet).
-    independent: bool | None = None
-    #: Photos whose content changed after their backup: the old copy was kept (first 20).
-    changed: list[str] = dataclasses.field(default_factory=list)
-    changed_count: int = 0
-    #: While `waiting` (a cloud rate limit): when the job tries again.
-    retry_at: float | None = None
-
     def copy(self) -> JobProgress:
-        return dataclasses.replace(self, changed=list(self.changed))
+        return msgspec.structs.replace(self, changed=list(self.changed))
 
 
-#: The fields of a `BackupRecord` that the engine's progress sets (same names, same defaults).
-PROGRESS_FIELDS: Final = tuple(f.name for f in dataclasses.fields(JobProgress))
+#: The fields of a `BackupRecord` that the engine's progress sets.
+PROGRESS_FIELDS: Final = BackupProgress.__struct_fields__
 
 
 class JobError(Exception):
