@@ -425,12 +425,23 @@ class Rclone:
             try:
                 response = await client.post(method, json=dict(params or {}))
             except httpx.TransportError as exc:
-                if attempt == 0 and not self._alive():
+                if attempt == 0 and await self._died():
                     log.warning("rclone rcd died; starting it again")
                     continue
                 raise RcloneError("unavailable", f"rclone rcd did not answer: {exc}") from None
             return _answer(method, response)
         raise RcloneError("unavailable", "rclone rcd is not running")
+
+    async def _died(self) -> bool:
+        """After a failed request: has the process gone (waiting a moment for the OS to
+        tell, since a killed child is reaped a little after its socket closes)?"""
+        process = self._process
+        if process is None:
+            return True
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(1.0):
+                await process.wait()
+        return process.returncode is not None
 
     async def run_job(
         self,
@@ -440,7 +451,8 @@ class Rclone:
         group: str,
         on_stats: Callable[[JobStats], None] | None = None,
         cancelled: Callable[[], bool] | None = None,
-        poll_s: float = 0.1,
+        poll_s: float = 0.05,
+        stats_every_s: float = 0.25,
     ) -> JobOutcome:
         """Run `method` as an async rc job in stats group `group`, polling its status (and the
         group's transfer stats for `on_stats`) until it ends. A job that fails raises the
@@ -451,6 +463,8 @@ class Rclone:
             raise RcloneError("remote", f"{method}: rclone gave no job id ({started!r})")
         pid = self.pid
         stats: JobStats | None = None
+        delay = min(poll_s, 0.005)
+        stats_due = time.monotonic() + stats_every_s
         try:
             while True:
                 if cancelled is not None and cancelled():
@@ -460,17 +474,20 @@ class Rclone:
                 if self.pid != pid:
                     raise RcloneError("unavailable", "rclone rcd restarted during the transfer")
                 status = await self.call("job/status", {"jobid": jobid})
-                if on_stats is not None or status.get("finished"):
+                if on_stats is not None and time.monotonic() >= stats_due:
+                    stats_due = time.monotonic() + stats_every_s
                     with contextlib.suppress(RcloneError):
                         stats = _stats(await self.call("core/stats", {"group": group}))
-                        if on_stats is not None and stats is not None:
+                        if stats is not None:
                             on_stats(stats)
                 if status.get("finished"):
                     if status.get("success"):
                         output = status.get("output")
                         return JobOutcome(output if isinstance(output, dict) else {}, stats)
                     raise classify(str(status.get("error") or f"{method} failed"))
-                await asyncio.sleep(poll_s)
+                # Small files end within milliseconds: look soon, then less often.
+                await asyncio.sleep(delay)
+                delay = min(poll_s, delay * 2)
         finally:
             with contextlib.suppress(RcloneError):
                 await self.call("core/stats-delete", {"group": group})
