@@ -42,12 +42,7 @@ FORBIDDEN: Final[dict[tuple[str, str], str]] = {
 
 #: Edges against the layers that are known and on their way out, each with its reason.
 #: Remove an entry when its edge goes; the test fails while an entry allows nothing.
-ALLOWED: Final[dict[tuple[str, str], str]] = {
-    # PowerState/NetworkState live in link/policy.py while the probes that make them are in
-    # platform/: engineer "houselink" (issue 14) moves them to platform/, which ends the
-    # link <-> platform cycle. Remove this entry when that lands.
-    ("platform", "link"): "PowerState/NetworkState are still defined in link.policy",
-}
+ALLOWED: Final[dict[tuple[str, str], str]] = {}
 
 #: Packages the UI must not reach into: it talks to the connection service only.
 UI_FORBIDDEN_MODULES: Final = ("studio_monitor.link.transports",)
@@ -65,6 +60,7 @@ PURE: Final = (
     "studio_monitor/link/cursors.py",
     "studio_monitor/link/clock.py",
     "studio_monitor/link/status.py",
+    "studio_monitor/platform/states.py",
 )
 IO_LIBRARIES: Final = frozenset(
     {"PySide6", "qasync", "websockets", "httpx", "aiohttp", "redis", "psutil", "sqlite3"}

@@ -79,8 +79,8 @@ from typing import ClassVar, Final, Literal
 
 from studio_monitor.link import policy
 from studio_monitor.link.clock import Clock
-from studio_monitor.link.policy import NetworkState, PowerState
 from studio_monitor.link.status import LINK_STATES, LinkState
+from studio_monitor.platform.states import UNKNOWN_NETWORK, UNKNOWN_POWER, NetworkState, PowerState
 
 
 class State(enum.Enum):
@@ -643,8 +643,8 @@ class ConnectionMachine:
         *,
         clock: Clock,
         rng: random.Random | None = None,
-        power: PowerState = policy.UNKNOWN_POWER,
-        network: NetworkState = policy.UNKNOWN_NETWORK,
+        power: PowerState = UNKNOWN_POWER,
+        network: NetworkState = UNKNOWN_NETWORK,
         visible: bool = True,
     ) -> None:
         self.config = config if config is not None else MachineConfig()

@@ -7,14 +7,12 @@ network and the window; `describe_scaling()` says why in words for the status ba
 jittered delays that never ends (the link never gives up), with an optional fast phase for the
 first seconds of an outage.
 `classify()` maps any error the transports raise to what the machine should do about it.
-The power and network values are defined here, at the bottom, so the platform probes that
-produce them and the machine that reads them depend on this module and not on each other.
+The power and network values it reads are the platform probes' (`platform/states.py`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final, Literal
 
@@ -30,39 +28,9 @@ from studio_monitor.errors import (
     TlsError,
     UpgradeRefused,
 )
+from studio_monitor.platform.states import NetworkState, PowerState
 from studio_monitor.protocol.monitors import MONITORS
 from studio_monitor.retry import backoff as backoff
-
-# --- inputs --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PowerState:
-    """What the power probe knows. `on_battery` None: unknown (a desktop, or no sensor)."""
-
-    on_battery: bool | None = None
-    percent: float | None = None
-
-
-NetworkTransport = Literal["ethernet", "wifi", "cellular", "bluetooth", "other"]
-
-
-@dataclass(frozen=True)
-class NetworkState:
-    """What the network probe knows, plus the round trip the link measured itself.
-
-    `online` None: the platform cannot tell. `metered` None: unknown. `rtt_ms` is filled in
-    by the connection service from its own pings and requests, not by the probe.
-    """
-
-    online: bool | None = None
-    metered: bool | None = None
-    transport: NetworkTransport | None = None
-    rtt_ms: float | None = None
-
-
-UNKNOWN_POWER: Final = PowerState()
-UNKNOWN_NETWORK: Final = NetworkState()
 
 # --- intervals -----------------------------------------------------------------------------
 

@@ -50,7 +50,7 @@ from studio_monitor.link.applier import DataApplier, DataListener
 from studio_monitor.link.clock import Clock, SystemClock
 from studio_monitor.link.local_store import LocalStore
 from studio_monitor.link.outbox import Outbox
-from studio_monitor.link.policy import NetworkState, classify
+from studio_monitor.link.policy import classify
 from studio_monitor.link.salvage import BadRecord
 from studio_monitor.link.sender import CommandSender, Route
 from studio_monitor.link.status import STATE_TRANSPORT, Counters, LinkStatus, OutboxEntry
@@ -58,6 +58,7 @@ from studio_monitor.link.transports.http import HttpTransport
 from studio_monitor.link.transports.ws import WsSession
 from studio_monitor.platform.network import NetworkProbe, default_network_probe
 from studio_monitor.platform.power import PowerProbe, default_power_probe
+from studio_monitor.platform.states import NetworkState
 from studio_monitor.protocol import (
     KNOWN_TOPICS,
     PROTOCOL_VERSION,

@@ -15,7 +15,7 @@ import abc
 import logging
 from collections.abc import Callable
 
-from studio_monitor.link.policy import NetworkState, NetworkTransport
+from studio_monitor.platform.states import NetworkState, NetworkTransport
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from studio_monitor.link.policy import PowerState
+from studio_monitor.platform.states import PowerState
 
 log = logging.getLogger(__name__)
 

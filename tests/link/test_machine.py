@@ -59,7 +59,7 @@ from studio_monitor.link.machine import (
     WsRefused,
     WsStalled,
 )
-from studio_monitor.link.policy import NetworkState, PowerState
+from studio_monitor.platform.states import NetworkState, PowerState
 
 CONFIG = MachineConfig()
 T = CONFIG.answer_timeout_s

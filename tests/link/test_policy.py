@@ -19,8 +19,6 @@ from studio_monitor.errors import (
     UpgradeRefused,
 )
 from studio_monitor.link.policy import (
-    NetworkState,
-    PowerState,
     backoff,
     base_interval,
     classify,
@@ -28,6 +26,7 @@ from studio_monitor.link.policy import (
     format_seconds,
     interval,
 )
+from studio_monitor.platform.states import NetworkState, PowerState
 
 AC = PowerState(on_battery=False, percent=100)
 UNKNOWN = PowerState()

@@ -6,13 +6,13 @@ from typing import Any
 
 import pytest
 
-from studio_monitor.link.policy import NetworkState
 from studio_monitor.platform.network import (
     NetworkProbe,
     NullNetworkProbe,
     QtNetworkProbe,
     default_network_probe,
 )
+from studio_monitor.platform.states import NetworkState
 
 
 def test_the_null_probe_knows_nothing_and_never_calls_back() -> None:

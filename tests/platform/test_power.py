@@ -7,8 +7,8 @@ from collections import namedtuple
 
 import pytest
 
-from studio_monitor.link.policy import PowerState
 from studio_monitor.platform.power import NullPowerProbe, PsutilPowerProbe, default_power_probe
+from studio_monitor.platform.states import PowerState
 
 Battery = namedtuple("Battery", "percent secsleft power_plugged")
 
