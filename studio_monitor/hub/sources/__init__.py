@@ -19,7 +19,7 @@ from typing import Any, Final
 
 from studio_monitor.errors import ConfigError
 from studio_monitor.hub.config import HubConfig
-from studio_monitor.hub.sources import alerts, backup, events, ingest, system
+from studio_monitor.hub.sources import alerts, backup, destinations, events, ingest, system
 from studio_monitor.hub.sources.base import Source
 from studio_monitor.protocol.monitors import monitor
 
@@ -40,10 +40,13 @@ class SourceEntry:
 
 
 #: Every source the hub knows, by the topic it publishes, in start order. Add new sources
-#: here. Events first: ingest files into their folders, backup copies them.
+#: here. The destination registry before the events that name its destinations; events
+#: first of the rest: ingest files into their folders, backup copies them. A topic with no
+#: monitor of its own (no dock: `destination` is shown in Settings) still has its source here.
 SOURCES: Final[tuple[SourceEntry, ...]] = (
     SourceEntry("system", "system", system.from_config, hub_args=("clients",)),
-    SourceEntry("event", "events", events.from_config),
+    SourceEntry("destination", "destinations", destinations.from_config, hub_args=("link",)),
+    SourceEntry("event", "events", events.from_config, hub_args=("link",)),
     SourceEntry("backup", "backup", backup.from_config),
     SourceEntry("camera", "ingest", ingest.from_config),
     SourceEntry("alert", "alerts", alerts.from_config),
@@ -57,7 +60,8 @@ AGENT_SOURCES: Final[tuple[str, ...]] = tuple(
 
 def factories(*, clients: Callable[[], int] | None = None) -> list[tuple[str, SourceFactory]]:
     """Every source the hub knows, in start order, as (name, from_config)."""
-    given: dict[str, object] = {"clients": clients}
+    # `link`: the event catalogue reads the destinations source's registry in-process.
+    given: dict[str, object] = {"clients": clients, "link": destinations.RegistryLink()}
     return [
         (
             entry.name,

@@ -9,9 +9,12 @@ few seconds, others every minute, and at once when ingest reports a new photo fo
 changed). Its backup state, per destination and overall, follows from the backup manifest
 (`backup.sqlite`, read through its own connection) compared with what is in the folder now;
 the rule is `backup.manifest.destination_state`. Each destination in the record carries its
-`path`, which is how the backup source knows where to copy. An event uses its own list of
-destinations or, when it has none, the hub's default list (`[sources.events] destinations`,
-by default a folder on this same disk, labelled as such).
+`path` (or `remote`), which is how the backup source knows where to copy. An event names its
+destinations by id in the destination registry (`destinations.py`), or, with no list of its
+own, uses the registry's default set (seeded from `[sources.events] destinations`, by
+default a folder on this same disk, labelled as such). The older inline form of a
+destination (`{id, label, path}`) is still taken: it adds a folder destination to the
+registry. A destination removed from the registry is dropped from the events that named it.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from studio_monitor.hub.sources.backup.manifest import (
     Manifest,
     combine_states,
     destination_state,
+    parse_destination,
     parse_destinations,
 )
 from studio_monitor.hub.sources.backup.source import MANIFEST_FILE, BackupSettings, check_args
@@ -51,6 +55,7 @@ from studio_monitor.hub.sources.base import (
     Source,
     wait_running,
 )
+from studio_monitor.hub.sources.destinations import DestinationRegistry, Entry, RegistryLink
 from studio_monitor.hub.sources.formats import is_photo_name
 from studio_monitor.hub.sources.ingest.settings import parse_settings as parse_ingest_settings
 from studio_monitor.hub.sources.roots import folder_under_roots, is_inside, normalise
@@ -220,11 +225,14 @@ def _seconds(section: Mapping[str, Any], key: str, default: float) -> float:
     return float(value)
 
 
-def from_config(section: Mapping[str, Any], config: HubConfig) -> EventsSource:
+def from_config(
+    section: Mapping[str, Any], config: HubConfig, *, link: RegistryLink | None = None
+) -> EventsSource:
     """The event catalogue of a hub: `<data_dir>/events.sqlite`, reading `backup.sqlite`.
 
     The hot folders and the Unfiled folder come from `[sources.ingest]`, by ingest's own rule
-    (its library root falls back to this section's)."""
+    (its library root falls back to this section's). Destinations come from the registry of
+    the destinations source (`link`); with that source switched off, from this section only."""
     backup_section = dict(config.sources.get("backup", {}))
     backup_section.pop("enabled", None)  # a switched-off backup still has its stale time
     settings = EventsSettings.from_section(section, backup_section)
@@ -238,6 +246,7 @@ def from_config(section: Mapping[str, Any], config: HubConfig) -> EventsSource:
         settings,
         catalogue_path=config.data_dir / CATALOGUE_FILE,
         manifest_path=config.data_dir / MANIFEST_FILE,
+        registry=link.registry if link is not None else None,
     )
 
 
@@ -300,14 +309,37 @@ def parse_name(value: object, command: str) -> str:
     return name
 
 
-def parse_event_destinations(value: object, command: str) -> tuple[DestinationSpec, ...] | None:
-    """`null` means "the hub's default destinations"."""
+def parse_event_destinations(
+    value: object, command: str
+) -> tuple[str | DestinationSpec, ...] | None:
+    """`destinations` of an event command: null (the default set), or a list of destination
+    ids, each item possibly in the older inline form `{id, label, path}` (a folder)."""
     if value is None:
         return None
-    try:
-        return tuple(parse_destinations(value))
-    except ValueError as exc:
-        raise ProtocolError(f"{command}: {exc}") from None
+    if not isinstance(value, list):
+        raise ProtocolError(
+            f"{command}: `destinations` must be a list of destination ids, or null for the"
+            f" studio's default set, not {value!r}"
+        )
+    items: list[str | DestinationSpec] = []
+    seen: set[str] = set()
+    for item in value:
+        if isinstance(item, str):
+            if not item:
+                raise ProtocolError(f"{command}: a destination id must not be empty")
+            dest_id = item
+            items.append(item)
+        else:
+            try:
+                spec = parse_destination(item)
+            except ValueError as exc:
+                raise ProtocolError(f"{command}: {exc}") from None
+            dest_id = spec.id
+            items.append(spec)
+        if dest_id in seen:
+            raise ProtocolError(f"{command}: destination {dest_id!r} is listed twice")
+        seen.add(dest_id)
+    return tuple(items)
 
 
 @dataclass(frozen=True, slots=True)
@@ -376,6 +408,16 @@ def _flag(value: object) -> bool | None:
     return value if isinstance(value, bool) else None
 
 
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _destination_signature(record: Mapping[str, Any] | None) -> tuple[Any, ...]:
+    if record is None:
+        return ()
+    return tuple(repr(record.get(k)) for k in ("state", "message", "retry_at", "connected"))
+
+
 def event_safety(arrivals: Sequence[float], record: Mapping[str, Any] | None) -> Safety:
     """An event's safety from its photos now (their arrival times) and its `safety` record.
 
@@ -441,8 +483,8 @@ class EventRow:
     name: str
     date: str
     folder: Path
-    #: None: the hub's default destinations.
-    destinations: tuple[DestinationSpec, ...] | None
+    #: Ids in the destination registry; None: the registry's default set.
+    destinations: tuple[str, ...] | None
     archived: bool
     created_at: float
     updated_at: float
@@ -457,7 +499,9 @@ class EventCatalogue(LockedDatabase):
         with self._tx() as db:
             db.execute(_SCHEMA)
 
-    def all(self) -> list[EventRow]:
+    def all(self) -> list[tuple[EventRow, list[DestinationSpec]]]:
+        """Every event, each with the destinations it held in the older inline form (to be
+        added to the registry; the row names them by id)."""
         with self._lock:
             rows = list(
                 self._db.execute(
@@ -471,7 +515,7 @@ class EventCatalogue(LockedDatabase):
         destinations = (
             None
             if row.destinations is None
-            else msgspec.json.encode([d.to_json() for d in row.destinations]).decode()
+            else msgspec.json.encode(list(row.destinations)).decode()
         )
         with self._tx() as db:
             db.execute(
@@ -490,10 +534,23 @@ class EventCatalogue(LockedDatabase):
             )
 
 
-def _row(r: tuple[Any, ...]) -> EventRow:
-    destinations = None
+def _row(r: tuple[Any, ...]) -> tuple[EventRow, list[DestinationSpec]]:
+    destinations: tuple[str, ...] | None = None
+    inline: list[DestinationSpec] = []
     if r[4] is not None:
-        destinations = tuple(parse_destinations(msgspec.json.decode(r[4].encode())))
+        ids: list[str] = []
+        for item in msgspec.json.decode(r[4].encode()):
+            if isinstance(item, str):
+                ids.append(item)
+                continue
+            try:
+                spec = parse_destination(item)
+            except ValueError as exc:
+                log.error("event %s: a stored destination cannot be read (%s)", r[0], exc)
+                continue
+            inline.append(spec)
+            ids.append(spec.id)
+        destinations = tuple(ids)
     return EventRow(
         event_id=r[0],
         name=r[1],
@@ -503,7 +560,7 @@ def _row(r: tuple[Any, ...]) -> EventRow:
         archived=bool(r[5]),
         created_at=r[6],
         updated_at=r[7],
-    )
+    ), inline
 
 
 # --- the source -----------------------------------------------------------------------------
@@ -523,10 +580,16 @@ class EventsSource(Source):
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
         tick_s: float = 0.5,
+        registry: DestinationRegistry | None = None,
     ) -> None:
         """`clock` gives Unix time (the local date of an event's state, stale backups);
-        `tick_s` is how often the source looks for work (due scans, camera and backup news)."""
+        `tick_s` is how often the source looks for work (due scans, camera and backup news).
+        `registry`: the hub's destination registry; None: one in memory holding the
+        settings' destinations as the default set (a catalogue run on its own)."""
         self._settings = settings
+        self._registry = registry or DestinationRegistry(None, settings.destinations)
+        self._registry_changed = True
+        self._registry.add_listener(self._on_registry_change)
         self._catalogue_path = catalogue_path
         self._manifest_path = manifest_path
         self._clock = clock
@@ -572,6 +635,14 @@ class EventsSource(Source):
             "event.archive": self._cmd_archive,
         }
 
+    @property
+    def registry(self) -> DestinationRegistry:
+        return self._registry
+
+    def _on_registry_change(self) -> None:
+        self._registry_changed = True
+        self._wake.set()
+
     def request_rescan(self, event_id: str) -> None:
         """Count this event's folder again at the next tick (ingest filed a photo into it)."""
         self._rescan.add(event_id)
@@ -589,9 +660,11 @@ class EventsSource(Source):
             self._catalogue = None
             raise
         try:
+            await wait_running(self._registry.loaded, "the destination registry")
             await asyncio.to_thread(self._make_default_folders)
-            rows = await asyncio.to_thread(self._catalogue.all)
-            self._events = {row.event_id: row for row in rows}
+            loaded = await asyncio.to_thread(self._catalogue.all)
+            self._events = {row.event_id: row for row, _inline in loaded}
+            await self._adopt_inline([(row, inline) for row, inline in loaded if inline])
             stale_keys = [
                 key
                 for key in publisher.records(TOPIC)
@@ -627,10 +700,41 @@ class EventsSource(Source):
             self._manifest.close()
             self._catalogue = self._manifest = None
 
+    async def _adopt_inline(self, rows: Sequence[tuple[EventRow, list[DestinationSpec]]]) -> None:
+        """Events stored by an older hub hold their destinations inline: add those to the
+        registry (a destination the registry already has under that id is the registry's)
+        and store the events with ids."""
+        assert self._catalogue is not None
+        for row, inline in rows:
+            async with self._registry.lock:
+                for spec in inline:
+                    known = self._registry.get(spec.id)
+                    if known is None:
+                        await self._registry.put(Entry(spec, created_at=self._clock()))
+                        log.info(
+                            "destination %s of event %s added to the registry (%s)",
+                            spec.id,
+                            row.event_id,
+                            spec.target,
+                        )
+                    elif known.path != spec.path:
+                        log.warning(
+                            "event %s named destination %s at %s; the registry's %s is used",
+                            row.event_id,
+                            spec.id,
+                            spec.path,
+                            known.target,
+                        )
+            await asyncio.to_thread(self._catalogue.put, row)
+
     def _make_default_folders(self) -> None:
         folders = [self._settings.library_root]
         if self._settings.default_destinations:
-            folders += [d.path for d in self._settings.destinations]
+            folders += [
+                d.path
+                for d in self._settings.destinations
+                if d.path is not None and self._registry.get(d.id) is not None
+            ]
         for folder in folders:
             try:
                 folder.mkdir(parents=True, exist_ok=True)
@@ -655,10 +759,31 @@ class EventsSource(Source):
             if not row.archived and now_mono >= self._next_scan.get(event_id, 0.0):
                 due.add(event_id)
         self._signatures = signatures
+        if self._registry_changed:
+            self._registry_changed = False
+            await self._prune_removed()
+            due |= set(rows)
         due |= await self._sweep_moved(now_mono)
         due &= set(rows)
         if due:
             await self._refresh(sorted(due))
+
+    async def _prune_removed(self) -> None:
+        """Events that named a destination the registry no longer has stop naming it (so a
+        new destination given that id later is not taken up by them unasked)."""
+        async with self._command_lock:
+            for row in list(self._events.values()):
+                if row.destinations is None:
+                    continue
+                kept = tuple(d for d in row.destinations if self._registry.get(d) is not None)
+                if kept != row.destinations:
+                    gone = sorted(set(row.destinations) - set(kept))
+                    log.info(
+                        "event %s no longer backs up to %s (removed)", row.event_id, ", ".join(gone)
+                    )
+                    await self._save(
+                        replace(row, destinations=kept, updated_at=self._clock()), "registry"
+                    )
 
     async def _sweep_moved(self, now_mono: float) -> set[str]:
         """Photos that landed in a moved event's old folder go after the others; returns the
@@ -696,6 +821,15 @@ class EventsSource(Source):
                 # The state only: progress ticks several times a second, and what the
                 # manifest says changes when a job reads back or ends.
                 found.setdefault(event_id, []).append((key, job.get("state")))
+        states = self._publisher.records("destination")
+        for event_id, row in self._rows().items():
+            # What the registry says of each destination (not its free space or check time).
+            found.setdefault(event_id, []).append(
+                tuple(
+                    (d.id, d.label, d.target, *_destination_signature(states.get(d.id)))
+                    for d in self._destinations_of(row)
+                )
+            )
         for event_id, safety in sorted(self._publisher.records(SAFETY_TOPIC).items()):
             # Everything but the time it was computed: a recount that finds the same
             # numbers changes nothing in the event record.
@@ -712,7 +846,9 @@ class EventsSource(Source):
         current = self._rows()
         rows = [current[e] for e in event_ids if e in current]
         safety = self._safety_records()
-        records = await asyncio.to_thread(self._build_records, rows, safety)
+        records = await asyncio.to_thread(
+            self._build_records, rows, safety, self._destination_views(rows)
+        )
         interval = self._settings.scan_interval_s
         idle = self._settings.idle_scan_interval_s
         today = self._today()
@@ -750,14 +886,29 @@ class EventsSource(Source):
                 self._published.pop(change.key, None)
 
     def _destinations_of(self, row: EventRow) -> tuple[DestinationSpec, ...]:
-        return row.destinations if row.destinations is not None else self._settings.destinations
+        return self._registry.resolve(row.destinations)
 
     def _safety_records(self) -> dict[str, JsonObject]:
         assert self._publisher is not None
         return dict(self._publisher.records(SAFETY_TOPIC))
 
+    def _destination_views(
+        self, rows: Sequence[EventRow]
+    ) -> dict[str, list[tuple[DestinationSpec, Mapping[str, Any]]]]:
+        """Per event, its destinations with what their `destination` record says now (read
+        on the loop, for `_build_records`)."""
+        assert self._publisher is not None
+        states = self._publisher.records("destination")
+        return {
+            row.event_id: [(d, states.get(d.id) or {}) for d in self._destinations_of(row)]
+            for row in rows
+        }
+
     def _build_records(
-        self, rows: Sequence[EventRow], safety_records: Mapping[str, JsonObject]
+        self,
+        rows: Sequence[EventRow],
+        safety_records: Mapping[str, JsonObject],
+        views: Mapping[str, list[tuple[DestinationSpec, Mapping[str, Any]]]],
     ) -> list[JsonObject | None]:
         """Blocking: stat the folders, read the manifest. Runs in a worker thread.
 
@@ -778,7 +929,7 @@ class EventsSource(Source):
                 continue
             safety = event_safety(summary.arrivals, safety_records.get(row.event_id))
             per_destination: list[DestinationBackup] = []
-            for destination in self._destinations_of(row):
+            for destination, status in views.get(row.event_id, []):
                 entries = self._manifest.entries(row.event_id, destination.id)
                 history = self._manifest.history(row.event_id, destination.id)
                 state = destination_state(
@@ -798,6 +949,10 @@ class EventsSource(Source):
                         independent=said.independent if said else None,
                         connected=said.connected if said else None,
                         verified=said.verified if said else None,
+                        kind=destination.kind,
+                        message=_text(status.get("message")),
+                        retry_at=_time(status.get("retry_at")),
+                        remote=destination.remote,
                     )
                 )
             completed = [d.last_completed_at for d in per_destination if d.last_completed_at]
@@ -828,10 +983,11 @@ class EventsSource(Source):
             )
             value = to_value(record)
             # The backup source reads each destination's folder from here.
-            for item, destination in zip(
-                value["backup"]["destinations"], self._destinations_of(row), strict=True
+            for item, (destination, _status) in zip(
+                value["backup"]["destinations"], views.get(row.event_id, []), strict=True
             ):
-                item["path"] = str(destination.path)
+                if destination.path is not None:
+                    item["path"] = str(destination.path)
             records.append(value)
         return records
 
@@ -879,10 +1035,8 @@ class EventsSource(Source):
         if self._settings.unfiled_folder is not None:
             forbidden.append((self._settings.unfiled_folder, "the Unfiled folder"))
         forbidden.append((self._catalogue_path.parent, "the hub's data folder"))
-        for destination in self._settings.destinations:
-            forbidden.append((destination.path, f"the backup destination {destination.label!r}"))
-        for other in self._events.values():
-            for destination in other.destinations or ():
+        for destination in self._registry.specs():
+            if destination.path is not None:
                 forbidden.append(
                     (destination.path, f"the backup destination {destination.label!r}")
                 )
@@ -900,7 +1054,11 @@ class EventsSource(Source):
 
         It must lie inside the library root or an allowed root, overlap none of `forbidden`,
         no other event's folder (conflict) and none of its own backup destinations."""
-        own = [(d.path, f"its backup destination {d.label!r}") for d in destinations]
+        own = [
+            (d.path, f"its backup destination {d.label!r}")
+            for d in destinations
+            if d.path is not None
+        ]
         folder = folder_under_roots(
             value,
             self._settings.roots,
@@ -958,7 +1116,9 @@ class EventsSource(Source):
                     await asyncio.to_thread(undo)
                 raise
             self._events[row.event_id] = row
-            (value,) = await asyncio.to_thread(self._build_records, [row], self._safety_records())
+            (value,) = await asyncio.to_thread(
+                self._build_records, [row], self._safety_records(), self._destination_views([row])
+            )
             assert value is not None
             await self._publish_changes(
                 [PublishChange(topic=TOPIC, key=row.event_id, op="put", value=value)]
@@ -971,12 +1131,13 @@ class EventsSource(Source):
         check_args(args, command, required={"name", "date"}, optional={"folder", "destinations"})
         name = parse_name(args["name"], command)
         event_date = parse_date(args["date"], command)
-        destinations = parse_event_destinations(args.get("destinations"), command)
+        items = parse_event_destinations(args.get("destinations"), command)
         chosen = args.get("folder")
         if chosen is not None and not isinstance(chosen, str):
             raise ProtocolError(f"{command}: `folder` must be a folder path")
         await self._wait_running()
         async with self._command_lock:
+            destinations, new = self._resolve_items(items, command)
             if chosen is None:
                 base = sanitize_folder_name(f"{event_date} {name}")
                 owned = {row.folder for row in self._events.values()}
@@ -988,7 +1149,7 @@ class EventsSource(Source):
                 self._check_folder,
                 chosen,
                 None,
-                destinations or (),
+                self._specs_for(destinations, new),
                 self._forbidden_folders(None),
                 command,
             )
@@ -1004,6 +1165,7 @@ class EventsSource(Source):
                 updated_at=now,
             )
             self._check_unique(row, command)
+            await self._register(new)
             value = await self._save(row, command)
         log.info("event %s created (%s, %s)", row.event_id, row.name, row.folder)
         return {"event_id": row.event_id, "folder": str(row.folder), "state": value["state"]}
@@ -1026,8 +1188,7 @@ class EventsSource(Source):
             changes["date"] = parse_date(args["date"], command)
         if "folder" in args and not isinstance(args["folder"], str):
             raise ProtocolError(f"{command}: `folder` must be a folder path")
-        if "destinations" in args:
-            changes["destinations"] = parse_event_destinations(args["destinations"], command)
+        items = parse_event_destinations(args.get("destinations"), command)
         if "archived" in args:
             if not isinstance(args["archived"], bool):
                 raise ProtocolError(f"{command}: `archived` must be true or false")
@@ -1035,7 +1196,10 @@ class EventsSource(Source):
         await self._wait_running()
         async with self._command_lock:
             row = self._get(args, command)
-            destinations = changes.get("destinations", row.destinations) or ()
+            new: list[DestinationSpec] = []
+            if "destinations" in args:
+                changes["destinations"], new = self._resolve_items(items, command)
+            destinations = self._specs_for(changes.get("destinations", row.destinations), new)
             forbidden = self._forbidden_folders(row.event_id)
             if "folder" in args:
                 changes["folder"] = await asyncio.to_thread(
@@ -1051,6 +1215,7 @@ class EventsSource(Source):
                 await asyncio.to_thread(self._check_destinations, row.folder, destinations, command)
             updated = replace(row, **changes, updated_at=self._clock())
             self._check_unique(updated, command)
+            await self._register(new)
             moved = False
             if normalise(updated.folder) != normalise(row.folder):
                 self._check_not_filing(row, command)
@@ -1071,12 +1236,64 @@ class EventsSource(Source):
             "moved": moved,
         }
 
+    def _resolve_items(
+        self, items: Sequence[str | DestinationSpec] | None, command: str
+    ) -> tuple[tuple[str, ...] | None, list[DestinationSpec]]:
+        """Destination ids for an event, and the inline ones to add to the registry."""
+        if items is None:
+            return None, []
+        ids: list[str] = []
+        new: list[DestinationSpec] = []
+        for item in items:
+            if isinstance(item, str):
+                if self._registry.get(item) is None:
+                    known = ", ".join(s.id for s in self._registry.specs()) or "none"
+                    raise ProtocolError(
+                        f"{command}: there is no destination {item!r} (the hub has: {known});"
+                        " add it with destination.add first"
+                    )
+                ids.append(item)
+                continue
+            known_spec = self._registry.get(item.id)
+            if known_spec is None:
+                new.append(item)
+            elif known_spec.path != item.path:
+                raise HubError(
+                    "conflict",
+                    f"{command}: destination {item.id!r} is already {known_spec.target};"
+                    " name it by id, or give the new folder another id",
+                )
+            ids.append(item.id)
+        return tuple(ids), new
+
+    def _specs_for(
+        self, ids: Sequence[str] | None, new: Sequence[DestinationSpec]
+    ) -> tuple[DestinationSpec, ...]:
+        """The destinations `ids` name, counting `new` ones not registered yet."""
+        if ids is None:
+            return ()
+        extra = {s.id: s for s in new}
+        found = [self._registry.get(i) or extra.get(i) for i in ids]
+        return tuple(s for s in found if s is not None)
+
+    async def _register(self, specs: Sequence[DestinationSpec]) -> None:
+        """Add destinations given inline (the older form) to the registry, as folders."""
+        if not specs:
+            return
+        async with self._registry.lock:
+            for spec in specs:
+                if self._registry.get(spec.id) is None:
+                    await self._registry.put(Entry(spec, created_at=self._clock()))
+                    log.info("destination %s added to the registry (%s)", spec.id, spec.target)
+
     def _check_destinations(
         self, folder: Path, destinations: Sequence[DestinationSpec], command: str
     ) -> None:
         """Blocking: no backup destination may be, hold or lie in the event's own folder."""
         mine = normalise(folder)
         for destination in destinations:
+            if destination.path is None:
+                continue
             theirs = normalise(destination.path)
             if is_inside(mine, theirs) or is_inside(theirs, mine):
                 raise ProtocolError(

@@ -143,6 +143,10 @@ async def test_create_makes_a_safe_folder_and_publishes_the_event(world: World) 
             "independent": None,
             "connected": None,
             "verified": None,
+            "kind": "folder",
+            "message": None,
+            "retry_at": None,
+            "remote": None,
         }
     ]
     # No `safety` record yet: nothing is safe, and nothing to be safe either.

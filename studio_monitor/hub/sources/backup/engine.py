@@ -510,7 +510,7 @@ class BackupEngine:
             ) from None
         # Before anything is created: a destination inside the event folder would copy
         # the event into itself.
-        _refuse_overlap(source, spec.destination.path, may_hold_source=True)
+        _refuse_overlap(source, spec.destination.folder, may_hold_source=True)
         identity = self._claim_destination(spec.destination)
         run.device = identity.device
         with contextlib.suppress(OSError):
@@ -586,7 +586,7 @@ class BackupEngine:
     def _prepare_root(self, destination: DestinationSpec) -> None:
         """The destination folder must exist or be creatable in an existing parent: a
         missing parent means a drive or share is not there, and writing would land elsewhere."""
-        root = destination.path
+        root = destination.folder
         if root.is_dir():
             return
         ancestor = root
@@ -628,16 +628,16 @@ class BackupEngine:
         if needed == 0:
             return
         try:
-            free = self._disk_usage(destination.path).free
+            free = self._disk_usage(destination.folder).free
         except OSError as exc:
-            raise destination_error(exc, destination.path, destination.label) from None
+            raise destination_error(exc, destination.folder, destination.label) from None
         if needed + self._reserve > free:
             raise JobError(
                 "disk_full",
                 f"not enough space on {destination.label}: the backup needs"
                 f" {_format_bytes(needed)} (+{_format_bytes(self._reserve)} spare),"
                 f" {_format_bytes(free)} is free",
-                destination.path,
+                destination.folder,
             )
 
     def _copy_one(
@@ -892,7 +892,7 @@ class BackupEngine:
         file system UUID, where the OS names one); otherwise the drive is not connected and
         nothing is written. On first use, a destination folder is only created inside a
         folder that is not an unplugged drive's empty mount point."""
-        root = destination.path
+        root = destination.folder
         known = self._manifest.destination_identity(destination.id, str(root))
         if known is not None:
             return self._recheck_destination(destination, known)
@@ -928,7 +928,7 @@ class BackupEngine:
             raise JobError(
                 "destination_missing",
                 f"drive {destination.label} is not connected: {problem}",
-                destination.path,
+                destination.folder,
             )
         assert volume is not None
         if (volume.device, volume.disk, volume.fs_uuid) != (
@@ -1007,14 +1007,14 @@ class BackupEngine:
             raise JobError(
                 "nothing_to_verify", f"nothing of this event is on {destination.label} yet"
             )
-        if not destination.path.is_dir():
+        if not destination.folder.is_dir():
             raise JobError(
                 "destination_missing",
-                f"{destination.path} is not there: is the drive or share of"
+                f"{destination.folder} is not there: is the drive or share of"
                 f" {destination.label} connected?",
-                destination.path,
+                destination.folder,
             )
-        known = self._manifest.destination_identity(destination.id, str(destination.path))
+        known = self._manifest.destination_identity(destination.id, str(destination.folder))
         if known is not None:
             known = self._recheck_destination(destination, known)
         entries = sorted(
@@ -1196,7 +1196,7 @@ def _identity(
 ) -> DestinationIdentity:
     return DestinationIdentity(
         destination_id=destination.id,
-        root=str(destination.path),
+        root=str(destination.folder),
         marker_id=marker_id,
         mount_point=volume.mount_point,
         device=volume.device,
@@ -1211,7 +1211,7 @@ def check_identity(
 ) -> tuple[str | None, Volume | None]:
     """(what is wrong, None) when the destination's drive is not the one it was, else
     (None, its volume now). Reads the marker and stats the root: cheap."""
-    root = destination.path
+    root = destination.folder
     marker = read_marker(root)
     if marker is None:
         if nearest_existing(root) != root:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal
 
@@ -93,38 +93,256 @@ _ADDED_COLUMNS: Final = (
 )
 
 
+#: What a destination is (docs/destinations.md): a folder on a drive the OS mounts, a network
+#: share as the OS mounts it (or a UNC path), or a cloud remote driven through rclone.
+DestinationKind = Literal["folder", "share", "rclone"]
+DESTINATION_KINDS: Final = ("folder", "share", "rclone")
+#: When new photos of a live event go there: as they are filed, from 22:00, or only by hand.
+UploadMode = Literal["live", "overnight", "manual"]
+UPLOAD_MODES: Final = ("live", "overnight", "manual")
+#: Fields of an rclone remote configured from the app that are published (everything else
+#: given in `rclone` may be a secret and never leaves the hub).
+RCLONE_PUBLIC_FIELDS: Final = frozenset(
+    {"type", "url", "vendor", "host", "port", "user", "provider", "region", "endpoint",
+     "bucket", "path", "root_folder_id", "shell_type", "location_constraint"}
+)  # fmt: skip
+_RCLONE_TYPE_RE: Final = re.compile(r"^[a-z][a-z0-9]{0,31}\Z")
+_RCLONE_FIELD_RE: Final = re.compile(r"^[a-z][a-z0-9_]{0,63}\Z")
+_MAX_TEXT: Final = 1024
+
+
 @dataclass(frozen=True, slots=True)
 class DestinationSpec:
-    """A backup destination: a folder (external drive, NAS share) with an id and a label."""
+    """A backup destination: an id, a label, and where it is.
+
+    `folder` and `share` destinations have a `path` (absolute: a folder on a drive, a mount
+    point or a UNC path); `rclone` ones have a `remote` (`name:path`, a remote rclone's own
+    config knows) or `rclone` fields (`{type, ...}`, a remote the hub configures: these may
+    hold secrets, so `public()` is what may be shown). `upload` and `default` are the
+    registry's (docs/destinations.md); jobs ignore them.
+    """
 
     id: str
     label: str
-    path: Path
+    path: Path | None = None
+    kind: DestinationKind = "folder"
+    remote: str | None = None
+    rclone: Mapping[str, str] | None = field(default=None, compare=False, hash=False)
+    upload: UploadMode = "manual"
+    default: bool = False
 
-    def to_json(self) -> dict[str, str]:
-        return {"id": self.id, "label": self.label, "path": str(self.path)}
+    @property
+    def local(self) -> bool:
+        """A folder the hub writes itself (folder or share), as opposed to a cloud remote."""
+        return self.kind != "rclone"
+
+    @property
+    def folder(self) -> Path:
+        """The folder of a folder or share destination (ValueError for an rclone one)."""
+        if self.path is None:
+            raise ValueError(f"destination {self.id!r} ({self.kind}) has no local folder")
+        return self.path
+
+    @property
+    def target(self) -> str:
+        """What the user sees as its place: the folder, or the remote; never a secret."""
+        if self.path is not None:
+            return str(self.path)
+        if self.remote is not None:
+            return self.remote
+        fields = self.rclone or {}
+        where = fields.get("url") or fields.get("host") or fields.get("endpoint") or ""
+        return f"{fields.get('type', 'rclone')}:{where}{fields.get('path', '')}"
+
+    def public_rclone(self) -> dict[str, str] | None:
+        """The `rclone` fields that may be published (no password, key or token)."""
+        if self.rclone is None:
+            return None
+        return {k: v for k, v in self.rclone.items() if k in RCLONE_PUBLIC_FIELDS}
+
+    def to_json(self, *, secrets: bool = False) -> dict[str, Any]:
+        """`{id, label, path}` for a folder (the older inline form); the other fields when
+        they differ from a folder's defaults. `secrets`: include every `rclone` field (for
+        the hub's own files only, never for a record)."""
+        value: dict[str, Any] = {"id": self.id, "label": self.label}
+        if self.path is not None:
+            value["path"] = str(self.path)
+        if self.kind != "folder":
+            value["kind"] = self.kind
+        if self.remote is not None:
+            value["remote"] = self.remote
+        if self.rclone is not None:
+            value["rclone"] = dict(self.rclone) if secrets else self.public_rclone()
+        if self.upload != "manual":
+            value["upload"] = self.upload
+        if self.default:
+            value["default"] = True
+        return value
 
 
-def parse_destination(value: object) -> DestinationSpec:
-    """A destination from `{id, label, path}`; ValueError with a message saying what is wrong."""
-    if not isinstance(value, Mapping):
-        raise ValueError(f"a destination is a table {{id, label, path}}, not {value!r}")
-    unknown = sorted(set(value) - {"id", "label", "path"})
-    if unknown:
-        raise ValueError(f"unknown destination field(s) {', '.join(unknown)}")
-    dest_id, label, path = value.get("id"), value.get("label"), value.get("path")
+_SPEC_FIELDS: Final = frozenset(
+    {"id", "label", "path", "kind", "remote", "rclone", "upload", "default"}
+)
+
+
+def check_destination_id(dest_id: object) -> str:
     if not isinstance(dest_id, str) or not _DESTINATION_ID_RE.match(dest_id):
         raise ValueError(
             f"destination id {dest_id!r} must be 1 to 64 letters, digits, '.', '_' or '-'"
         )
+    return dest_id
+
+
+def check_label(label: object, dest_id: str) -> str:
     if not isinstance(label, str) or not label.strip() or len(label) > 200:
         raise ValueError(f"destination {dest_id!r}: label must be 1 to 200 characters")
+    if not label.isprintable():
+        raise ValueError(f"destination {dest_id!r}: label must be printable characters")
+    return label.strip()
+
+
+def check_path(path: object, dest_id: str, kind: str = "folder") -> Path:
+    """An absolute folder path (a UNC path for a share on Windows counts)."""
     if not isinstance(path, str) or not path.strip():
         raise ValueError(f"destination {dest_id!r}: path must be a folder path")
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in path):
+        raise ValueError(f"destination {dest_id!r}: path must not hold control characters")
     folder = Path(path).expanduser()
-    if not folder.is_absolute():
+    unc = kind == "share" and path.startswith(("\\\\", "//"))
+    if not folder.is_absolute() and not unc:
         raise ValueError(f"destination {dest_id!r}: path {path!r} must be absolute")
-    return DestinationSpec(id=dest_id, label=label.strip(), path=folder)
+    if folder.parent == folder:
+        raise ValueError(
+            f"destination {dest_id!r}: path {path!r} is the root of a drive; give a folder on it"
+        )
+    return folder
+
+
+def check_remote(remote: object, dest_id: str) -> str:
+    """`name:path` of a remote rclone's config knows (`name:` alone: its root)."""
+    if not isinstance(remote, str) or ":" not in remote or len(remote) > _MAX_TEXT:
+        raise ValueError(
+            f"destination {dest_id!r}: remote must be an rclone remote as name:path"
+            f" (e.g. gdrive:Studio Backups), not {remote!r}"
+        )
+    name = remote.split(":", 1)[0]
+    if (
+        not name
+        or not re.match(r"^[A-Za-z0-9_. -][A-Za-z0-9_. -]*\Z", name)
+        or name != name.strip()
+    ):
+        raise ValueError(
+            f"destination {dest_id!r}: {name!r} is not an rclone remote name (letters, digits,"
+            " '_', '-', '.', ' ')"
+        )
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in remote):
+        raise ValueError(f"destination {dest_id!r}: remote must not hold control characters")
+    return remote
+
+
+def check_rclone_fields(fields: object, dest_id: str) -> dict[str, str]:
+    """`{type, ...}`: an rclone backend type and its options, every value a string."""
+    if not isinstance(fields, Mapping) or not fields:
+        raise ValueError(
+            f"destination {dest_id!r}: rclone must be a table {{type, ...options}}, not {fields!r}"
+        )
+    kind = fields.get("type")
+    if not isinstance(kind, str) or not _RCLONE_TYPE_RE.match(kind):
+        raise ValueError(
+            f"destination {dest_id!r}: rclone.type must be an rclone backend name"
+            f" (webdav, sftp, s3...), not {kind!r}"
+        )
+    checked: dict[str, str] = {}
+    for key, value in fields.items():
+        if not isinstance(key, str) or not _RCLONE_FIELD_RE.match(key):
+            raise ValueError(f"destination {dest_id!r}: rclone option name {key!r} is not valid")
+        if isinstance(value, bool):
+            value = "true" if value else "false"
+        elif isinstance(value, int):
+            value = str(value)
+        if not isinstance(value, str) or len(value) > _MAX_TEXT or "\x00" in value:
+            raise ValueError(
+                f"destination {dest_id!r}: rclone.{key} must be text of at most {_MAX_TEXT}"
+                " characters"
+            )
+        checked[key] = value
+    return checked
+
+
+def parse_destination(value: object) -> DestinationSpec:
+    """A destination from `{id, label, path}` (the older inline form, a folder) or the full
+    form `{id, label, kind, path | remote | rclone, upload?, default?}`; ValueError with a
+    message saying what is wrong."""
+    if not isinstance(value, Mapping):
+        raise ValueError(f"a destination is a table {{id, label, path}}, not {value!r}")
+    unknown = sorted(set(value) - _SPEC_FIELDS)
+    if unknown:
+        raise ValueError(f"unknown destination field(s) {', '.join(map(str, unknown))}")
+    dest_id = check_destination_id(value.get("id"))
+    label = check_label(value.get("label"), dest_id)
+    kind = value.get("kind", "folder")
+    if kind not in DESTINATION_KINDS:
+        raise ValueError(
+            f"destination {dest_id!r}: kind must be one of {', '.join(DESTINATION_KINDS)},"
+            f" not {kind!r}"
+        )
+    upload = value.get("upload", "manual")
+    if upload not in UPLOAD_MODES:
+        raise ValueError(
+            f"destination {dest_id!r}: upload must be one of {', '.join(UPLOAD_MODES)},"
+            f" not {upload!r}"
+        )
+    default = value.get("default", False)
+    if not isinstance(default, bool):
+        raise ValueError(f"destination {dest_id!r}: default must be true or false")
+    path: Path | None = None
+    remote: str | None = None
+    rclone: dict[str, str] | None = None
+    if kind == "rclone":
+        if value.get("path") is not None:
+            raise ValueError(
+                f"destination {dest_id!r}: an rclone destination takes remote or rclone, not path"
+            )
+        if (value.get("remote") is None) == (value.get("rclone") is None):
+            raise ValueError(
+                f"destination {dest_id!r}: an rclone destination takes either remote"
+                " (an existing rclone remote, name:path) or rclone ({type, ...options})"
+            )
+        if value.get("remote") is not None:
+            remote = check_remote(value["remote"], dest_id)
+        else:
+            rclone = check_rclone_fields(value["rclone"], dest_id)
+    else:
+        if value.get("remote") is not None or value.get("rclone") is not None:
+            raise ValueError(
+                f"destination {dest_id!r}: a {kind} destination takes path, not remote or rclone"
+            )
+        path = check_path(value.get("path"), dest_id, kind)
+    return DestinationSpec(
+        id=dest_id,
+        label=label,
+        path=path,
+        kind=kind,
+        remote=remote,
+        rclone=rclone,
+        upload=upload,
+        default=default,
+    )
+
+
+def _job_destination(value: dict[str, Any]) -> DestinationSpec:
+    """The destination a job row names (what it was when the job was made)."""
+    path = value.get("path")
+    rclone = value.get("rclone")
+    kind = value.get("kind", "folder")
+    return DestinationSpec(
+        id=str(value["id"]),
+        label=str(value["label"]),
+        path=Path(path) if isinstance(path, str) else None,
+        kind=kind if kind in DESTINATION_KINDS else "folder",
+        remote=value.get("remote") if isinstance(value.get("remote"), str) else None,
+        rclone=dict(rclone) if isinstance(rclone, dict) else None,
+    )
 
 
 def parse_destinations(value: object) -> list[DestinationSpec]:
@@ -223,7 +441,7 @@ class Manifest(LockedDatabase):
         A destination whose path changed starts afresh: its old entries describe files that
         are not where the destination now points.
         """
-        root = str(destination.path)
+        root = str(destination.folder)
         with self._tx() as db:
             row = db.execute(
                 "SELECT root, folder FROM targets WHERE event_id = ? AND destination_id = ?",
@@ -257,7 +475,7 @@ class Manifest(LockedDatabase):
             "SELECT root, folder FROM targets WHERE event_id = ? AND destination_id = ?",
             (event_id, destination.id),
         )
-        if not rows or rows[0][0] != str(destination.path):
+        if not rows or rows[0][0] != str(destination.folder):
             return None
         return Path(rows[0][0]) / str(rows[0][1])
 
@@ -328,6 +546,32 @@ class Manifest(LockedDatabase):
         return {str(r[0]) for r in rows}
 
     # --- destinations: the drive a destination is on ----------------------------------------
+
+    def repoint_destination(self, destination_id: str, old_root: str, new_root: str) -> None:
+        """The destination's drive is mounted elsewhere now (its marker proved it the same
+        drive): what the manifest holds of `old_root` now describes `new_root`, so the copies
+        there stay counted. The mount point is the new one's; the engine updates the rest
+        (device numbers) at its next check."""
+        from studio_monitor.hub.sources.backup.volumes import mount_point_of
+
+        try:
+            mount = str(mount_point_of(Path(new_root)))
+        except OSError:
+            return
+        with self._tx() as db:
+            db.execute(
+                "UPDATE targets SET root = ? WHERE destination_id = ? AND root = ?",
+                (new_root, destination_id, old_root),
+            )
+            db.execute(
+                "DELETE FROM destinations WHERE destination_id = ? AND root = ?",
+                (destination_id, new_root),
+            )
+            db.execute(
+                "UPDATE destinations SET root = ?, mount_point = ? WHERE destination_id = ?"
+                " AND root = ?",
+                (new_root, mount, destination_id, old_root),
+            )
 
     def destination_identity(self, destination_id: str, root: str) -> DestinationIdentity | None:
         rows = self._query(
@@ -431,9 +675,7 @@ class Manifest(LockedDatabase):
                 JobRow(
                     job_id=r[0],
                     event_id=r[1],
-                    destination=DestinationSpec(
-                        id=dest["id"], label=dest["label"], path=Path(dest["path"])
-                    ),
+                    destination=_job_destination(dest),
                     kind=r[2],
                     state=r[3],
                     created_at=r[4],

@@ -107,16 +107,16 @@ def gather(
         source_disk = volume_of(source).disk
     views: list[DestinationView] = []
     for d in destinations:
-        identity = manifest.destination_identity(d.id, str(d.path))
+        identity = manifest.destination_identity(d.id, str(d.folder))
         dest_disk: str | None = None
         if identity is not None:
             problem, _volume = check_identity(d, identity)
             connected = problem is None
             dest_disk = identity.disk
         else:
-            connected = d.path.is_dir()
+            connected = d.folder.is_dir()
             with contextlib.suppress(OSError):
-                dest_disk = volume_of(nearest_existing(d.path)).disk
+                dest_disk = volume_of(nearest_existing(d.folder)).disk
         views.append(
             DestinationView(
                 id=d.id,

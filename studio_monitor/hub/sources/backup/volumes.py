@@ -242,3 +242,84 @@ def _fs_uuid(device_name: str | None) -> str | None:
             if Path(os.path.realpath(link.path)).name == device_name:
                 return link.name
     return None
+
+
+# --- what the destination registry shows: a volume's name, and where volumes are mounted ----
+
+_BY_LABEL: Final = Path("/dev/disk/by-label")
+
+
+def volume_name(path: Path) -> str | None:
+    """The name the OS shows for the volume `path` (existing) is on: its label where the OS
+    tells (Linux: /dev/disk/by-label; macOS: the folder in /Volumes; Windows: the volume
+    label), else None."""
+    try:
+        mount = mount_point_of(path)
+    except OSError:
+        return None
+    platform: str = sys.platform  # a plain str: each branch is checked on every OS
+    if platform == "linux":
+        entry = _mount_entry(mount)
+        if entry is None or not entry[2].startswith("/dev/"):
+            return None
+        device = os.path.realpath(entry[2])
+        with contextlib.suppress(OSError), os.scandir(_BY_LABEL) as links:
+            for link in links:
+                if os.path.realpath(link.path) == device:
+                    return _unescape_label(link.name)
+        return None
+    if platform == "darwin":
+        return mount.name if mount.parent == Path("/Volumes") else None
+    if os.name == "nt":
+        return _windows_label(str(mount))
+    return None
+
+
+def _unescape_label(name: str) -> str:
+    # udev writes unsafe characters of a label as \xNN.
+    out, i = [], 0
+    while i < len(name):
+        if name.startswith("\\x", i) and i + 4 <= len(name):
+            with contextlib.suppress(ValueError):
+                out.append(chr(int(name[i + 2 : i + 4], 16)))
+                i += 4
+                continue
+        out.append(name[i])
+        i += 1
+    return "".join(out)
+
+
+def _windows_label(root: str) -> str | None:  # pragma: no cover - Windows only
+    try:
+        import ctypes
+
+        buffer = ctypes.create_unicode_buffer(261)
+        ok = ctypes.windll.kernel32.GetVolumeInformationW(  # type: ignore[attr-defined]
+            ctypes.c_wchar_p(root if root.endswith("\\") else root + "\\"),
+            buffer,
+            len(buffer),
+            None,
+            None,
+            None,
+            None,
+            0,
+        )
+    except (AttributeError, OSError):
+        return None
+    return buffer.value or None if ok else None
+
+
+def mounted_volumes() -> list[Path]:
+    """Mount points of the volumes the OS has mounted now (psutil), where a moved drive may
+    reappear. Empty when psutil lists none (a minimal container) or cannot."""
+    try:
+        import psutil
+
+        partitions = psutil.disk_partitions(all=False)
+    except (OSError, RuntimeError, ImportError):
+        return []
+    found: list[Path] = []
+    for part in partitions:
+        if part.mountpoint and Path(part.mountpoint) not in found:
+            found.append(Path(part.mountpoint))
+    return found

@@ -1,0 +1,618 @@
+"""The destination registry: `destination/<id>` records, the `destination.*` commands and
+their errors, events naming destinations by id, persistence across restarts, and a drive
+found again by its marker after it was mounted elsewhere (an injected volume lister, and as
+root a real loop-mounted ext4 image)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import subprocess
+from collections.abc import AsyncIterator, Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from studio_monitor.hub.app import Hub
+from studio_monitor.hub.sources.backup.manifest import DestinationSpec
+from studio_monitor.hub.sources.backup.volumes import MARKER_NAME, new_marker, write_marker
+from studio_monitor.hub.sources.destinations import (
+    DestinationRegistry,
+    DestinationsSettings,
+    DestinationsSource,
+    Entry,
+    RegistryFile,
+    look_local,
+)
+from studio_monitor.protocol.records import DestinationRecord, from_value
+from tests.hub.sources.test_backup_hub import run_command, wait_snapshot
+from tests.support.hub import AGENT_TOKEN, auth, publish, put, running_hub
+from tests.support.publisher import MemoryPublisher
+
+
+def hub_sources(tmp_path: Path, **events: Any) -> dict[str, dict[str, Any]]:
+    section: dict[str, Any] = {
+        "library_root": str(tmp_path / "Events"),
+        "scan_interval_s": 0.2,
+    }
+    section.update(events)
+    return {
+        "system": {"enabled": False},
+        "ingest": {"enabled": False},
+        "alerts": {"enabled": False},
+        "destinations": {"check_interval_s": 0.1},
+        "events": section,
+        "backup": {"chunk_mib": 1, "reserve_mib": 0},
+    }
+
+
+@contextlib.asynccontextmanager
+async def studio(tmp_path: Path, **events: Any) -> AsyncIterator[tuple[Hub, httpx.AsyncClient]]:
+    async with (
+        running_hub(tmp_path, sources=None, source_config=hub_sources(tmp_path, **events)) as hub,
+        httpx.AsyncClient(timeout=10) as client,
+    ):
+        yield hub, client
+
+
+class Commands:
+    def __init__(self, hub: Hub, client: httpx.AsyncClient) -> None:
+        self.hub, self.client, self.n = hub, client, 0
+
+    async def __call__(self, name: str, args: dict[str, Any]) -> dict[str, Any]:
+        self.n += 1
+        return await run_command(self.client, self.hub.url, f"c{self.n}", name, args)
+
+    async def ok(self, name: str, args: dict[str, Any]) -> dict[str, Any]:
+        answer = await self(name, args)
+        assert answer["status"] == "done", answer
+        result: dict[str, Any] = answer["result"]
+        return result
+
+    async def refused(self, name: str, args: dict[str, Any], code: str) -> str:
+        answer = await self(name, args)
+        assert answer["status"] == "failed", answer
+        assert answer["error"]["code"] == code, answer
+        message: str = answer["error"]["message"]
+        return message
+
+
+async def destination(
+    hub: Hub, client: httpx.AsyncClient, key: str, check: Any = None, what: str = ""
+) -> dict[str, Any]:
+    body = await wait_snapshot(
+        client,
+        hub.url,
+        lambda r: ("destination", key) in r and (check is None or check(r[("destination", key)])),
+        what or f"destination {key}",
+    )
+    value: dict[str, Any] = body["by_key"][("destination", key)]
+    return value
+
+
+@pytest.mark.asyncio
+async def test_the_config_seeds_the_registry_and_a_folder_is_published_ready(
+    tmp_path: Path,
+) -> None:
+    usb = tmp_path / "usb"
+    usb.mkdir()
+    seeds = [{"id": "usb", "label": "USB drive", "path": str(usb)}]
+    async with studio(tmp_path, destinations=seeds) as (hub, client):
+        value = await destination(hub, client, "usb", lambda v: v["state"] == "ready")
+        record = from_value(DestinationRecord, value)
+        assert (record.label, record.kind, record.target) == ("USB drive", "folder", str(usb))
+        assert (record.default, record.upload, record.connected) == (True, "manual", True)
+        usage = shutil.disk_usage(usb)
+        assert record.total == usage.total
+        assert record.free is not None
+        assert 0 < record.free <= usage.total
+        assert record.volume is not None
+        assert record.volume.name
+        # The library is on the same disk in a test's temporary folder.
+        assert record.independent is False
+        assert record.checked_at is not None
+        assert (tmp_path / "hub" / "destinations.sqlite").stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.asyncio
+async def test_add_update_remove_and_their_errors(tmp_path: Path) -> None:
+    nas = tmp_path / "nas"
+    nas.mkdir()
+    # An empty folder that is not a mount point is what an unplugged drive leaves behind.
+    (nas / "shared.txt").write_text("the studio's share")
+    (tmp_path / "a-file").write_text("x")
+    async with studio(tmp_path) as (hub, client):
+        run = Commands(hub, client)
+        # The built-in default (a folder on this disk) seeds an empty config.
+        await destination(hub, client, "this-disk")
+
+        added = await run.ok(
+            "destination.add",
+            {"label": "NAS share", "kind": "share", "path": str(nas / "Studio"), "upload": "live"},
+        )
+        assert added == {"destination_id": "nas-share"}
+        value = await destination(hub, client, "nas-share", lambda v: v["state"] == "ready")
+        assert (value["kind"], value["upload"], value["default"]) == ("share", "live", False)
+        assert value["target"] == str(nas / "Studio")
+        # Not created yet: the first backup creates the last folder, and says so.
+        assert "created" in value["message"]
+
+        message = await run.refused(
+            "destination.add", {"label": "X", "kind": "tape", "path": str(nas)}, "bad_request"
+        )
+        assert "kind" in message
+        assert "tape" in message
+        message = await run.refused(
+            "destination.add",
+            {"label": "X", "kind": "folder", "path": "relative/dir"},
+            "bad_request",
+        )
+        assert "must be absolute" in message
+        message = await run.refused(
+            "destination.add", {"label": "X", "kind": "folder"}, "bad_request"
+        )
+        assert "path" in message
+        message = await run.refused(
+            "destination.add",
+            {"label": "X", "kind": "folder", "path": str(tmp_path / "gone" / "deeper")},
+            "conflict",
+        )
+        assert "does not exist" in message
+        assert "connected" in message
+        message = await run.refused(
+            "destination.add",
+            {"label": "X", "kind": "folder", "path": str(tmp_path / "a-file")},
+            "conflict",
+        )
+        assert "is a file" in message
+        message = await run.refused(
+            "destination.add",
+            {"label": "Again", "kind": "folder", "path": str(nas), "destination_id": "nas-share"},
+            "conflict",
+        )
+        assert "already a destination 'nas-share'" in message
+        message = await run.refused(
+            "destination.add", {"label": "X", "kind": "rclone", "path": str(nas)}, "bad_request"
+        )
+        assert "remote or rclone" in message
+        message = await run.refused(
+            "destination.update", {"destination_id": "nas-share"}, "bad_request"
+        )
+        assert "nothing to update" in message
+        await run.refused(
+            "destination.update", {"destination_id": "nope", "label": "Y"}, "not_found"
+        )
+        await run.refused(
+            "destination.update",
+            {"destination_id": "nas-share", "upload": "hourly"},
+            "bad_request",
+        )
+
+        await run.ok(
+            "destination.update",
+            {"destination_id": "nas-share", "label": "NAS", "default": True, "path": str(nas)},
+        )
+        value = await destination(hub, client, "nas-share", lambda v: v["label"] == "NAS")
+        assert (value["default"], value["target"], value["message"]) == (True, str(nas), None)
+
+        removed = await run.ok("destination.remove", {"destination_id": "nas-share"})
+        assert removed == {"destination_id": "nas-share", "removed": True}
+        await wait_snapshot(
+            client, hub.url, lambda r: ("destination", "nas-share") not in r, "removed"
+        )
+        await run.refused("destination.remove", {"destination_id": "nas-share"}, "not_found")
+
+
+@pytest.mark.asyncio
+async def test_rclone_destinations_are_stored_but_their_secrets_never_published(
+    tmp_path: Path,
+) -> None:
+    async with studio(tmp_path) as (hub, client):
+        run = Commands(hub, client)
+        await run.ok(
+            "destination.add",
+            {
+                "label": "Google Drive",
+                "kind": "rclone",
+                "remote": "gdrive:Studio",
+                "upload": "overnight",
+                "destination_id": "drive",
+            },
+        )
+        secret = "hunter2-very-secret"
+        await run.ok(
+            "destination.add",
+            {
+                "label": "Office WebDAV",
+                "kind": "rclone",
+                "rclone": {
+                    "type": "webdav",
+                    "url": "http://127.0.0.1:9/dav",
+                    "user": "studio",
+                    "pass": secret,
+                    "bearer_token": secret,
+                },
+            },
+        )
+        drive = await destination(hub, client, "drive")
+        assert (drive["kind"], drive["target"], drive["upload"]) == (
+            "rclone",
+            "gdrive:Studio",
+            "overnight",
+        )
+        # No rclone module plugged in: nothing is claimed about the remote.
+        assert (drive["state"], drive["connected"], drive["free"]) == ("error", None, None)
+        dav = await destination(hub, client, "office-webdav")
+        assert dav["rclone"] == {
+            "type": "webdav",
+            "url": "http://127.0.0.1:9/dav",
+            "user": "studio",
+        }
+        snapshot = (await client.get(f"{hub.url}/api/v1/snapshot", headers=auth())).text
+        assert secret not in snapshot
+        # ... but the registry keeps them for the rclone module.
+        registry = next(s for s in hub.sources if isinstance(s, DestinationsSource)).registry
+        kept = registry.get("office-webdav")
+        assert kept is not None
+        assert kept.rclone is not None
+        assert kept.rclone["pass"] == secret
+        message = await run.refused(
+            "destination.add",
+            {"label": "Bad", "kind": "rclone", "remote": "no colon here"},
+            "bad_request",
+        )
+        assert "name:path" in message
+
+
+@pytest.mark.asyncio
+async def test_events_name_destinations_by_id_and_lose_a_removed_one(tmp_path: Path) -> None:
+    usb, nas = tmp_path / "usb", tmp_path / "nas"
+    usb.mkdir()
+    nas.mkdir()
+    seeds = [{"id": "usb", "label": "USB drive", "path": str(usb)}]
+    async with studio(tmp_path, destinations=seeds) as (hub, client):
+        run = Commands(hub, client)
+        await run.ok("destination.add", {"label": "NAS", "kind": "share", "path": str(nas)})
+        today = date.today().isoformat()
+        default = await run.ok("event.create", {"name": "Default set", "date": today})
+        chosen = await run.ok(
+            "event.create", {"name": "Chosen", "date": today, "destinations": ["nas", "usb"]}
+        )
+        message = await run.refused(
+            "event.create",
+            {"name": "Bad", "date": today, "destinations": ["cloud"]},
+            "bad_request",
+        )
+        assert "no destination 'cloud'" in message
+        # The older inline form adds a folder destination to the registry.
+        old = tmp_path / "old"
+        old.mkdir()
+        inline = await run.ok(
+            "event.create",
+            {
+                "name": "Inline",
+                "date": today,
+                "destinations": [{"id": "old", "label": "Old drive", "path": str(old)}],
+            },
+        )
+        await destination(hub, client, "old")
+
+        def ids(records: dict[Any, Any], event_id: str) -> list[str]:
+            event = records.get(("event", event_id), {})
+            return [d["id"] for d in event.get("backup", {}).get("destinations", [])]
+
+        body = await wait_snapshot(
+            client,
+            hub.url,
+            lambda r: (
+                ids(r, chosen["event_id"]) == ["nas", "usb"]
+                and ids(r, default["event_id"]) == ["usb"]
+                and ids(r, inline["event_id"]) == ["old"]
+            ),
+            "events with their destinations",
+        )
+        nas_item = body["by_key"][("event", chosen["event_id"])]["backup"]["destinations"][0]
+        assert (nas_item["kind"], nas_item["path"], nas_item["message"]) == (
+            "share",
+            str(nas),
+            None,
+        )
+
+        # A job of the NAS runs (as a backup source publishes it): the NAS stays.
+        await publish(
+            hub.url,
+            [
+                put(
+                    "backup",
+                    "job1",
+                    {
+                        "event_id": chosen["event_id"],
+                        "destination": {"id": "nas", "label": "NAS"},
+                        "state": "running",
+                    },
+                )
+            ],
+            token=AGENT_TOKEN,
+        )
+        message = await run.refused("destination.remove", {"destination_id": "nas"}, "conflict")
+        assert "job1" in message
+        assert "running" in message
+        await publish(
+            hub.url,
+            [
+                put(
+                    "backup",
+                    "job1",
+                    {
+                        "event_id": chosen["event_id"],
+                        "destination": {"id": "nas", "label": "NAS"},
+                        "state": "completed",
+                    },
+                )
+            ],
+        )
+        await run.ok("destination.remove", {"destination_id": "nas"})
+        await wait_snapshot(
+            client, hub.url, lambda r: ids(r, chosen["event_id"]) == ["usb"], "NAS dropped"
+        )
+        # Given that id again later, a new destination is not taken up by the event.
+        await run.ok(
+            "destination.add",
+            {"label": "NAS 2", "kind": "share", "path": str(nas), "destination_id": "nas"},
+        )
+        await destination(hub, client, "nas")
+        await run.ok("event.update", {"event_id": chosen["event_id"], "name": "Chosen 2"})
+        body = await wait_snapshot(
+            client,
+            hub.url,
+            lambda r: r.get(("event", chosen["event_id"]), {}).get("name") == "Chosen 2",
+            "renamed",
+        )
+        assert ids(body["by_key"], chosen["event_id"]) == ["usb"]
+        # null: back to the default set.
+        await run.ok("event.update", {"event_id": chosen["event_id"], "destinations": None})
+
+
+@pytest.mark.asyncio
+async def test_a_restart_keeps_the_registry_and_a_removed_seed_stays_removed(
+    tmp_path: Path,
+) -> None:
+    usb, nas = tmp_path / "usb", tmp_path / "nas"
+    usb.mkdir()
+    nas.mkdir()
+    seeds = [{"id": "usb", "label": "USB drive", "path": str(usb)}]
+    async with studio(tmp_path, destinations=seeds) as (hub, client):
+        run = Commands(hub, client)
+        await run.ok(
+            "destination.add",
+            {"label": "NAS", "kind": "share", "path": str(nas), "default": True},
+        )
+        await run.ok("destination.remove", {"destination_id": "usb"})
+        await destination(hub, client, "nas")
+    async with studio(tmp_path, destinations=seeds) as (hub, client):
+        value = await destination(hub, client, "nas", lambda v: v["state"] == "ready")
+        assert (value["label"], value["default"]) == ("NAS", True)
+        body = (await client.get(f"{hub.url}/api/v1/snapshot", headers=auth())).json()
+        keys = {r["key"] for r in body["records"] if r["topic"] == "destination"}
+        assert keys == {"nas"}
+
+
+# --- a drive found again at another mount point ---------------------------------------------
+
+
+def test_look_local_finds_a_moved_drive_by_its_marker_on_the_listed_volumes(
+    tmp_path: Path,
+) -> None:
+    first, second = tmp_path / "media" / "A", tmp_path / "media" / "B"
+    (second / "Backups").mkdir(parents=True)
+    marker = new_marker("usb", "USB drive", 1.0)
+    write_marker(second / "Backups", marker)
+    spec = DestinationSpec(id="usb", label="USB drive", path=first / "Backups")
+    entry = Entry(spec, marker_id=marker.id, mount_rel="Backups")
+
+    look = look_local(entry, library_root=tmp_path, lister=lambda: [first, second], now=5.0)
+    assert look.moved_to == second / "Backups"
+    assert (look.record.state, look.record.target) == ("ready", str(second / "Backups"))
+
+    # Another drive's marker there: not ours, so the destination is missing.
+    write_marker(second / "Backups", new_marker("usb", "USB drive", 2.0))
+    look = look_local(entry, library_root=tmp_path, lister=lambda: [second], now=6.0)
+    assert look.moved_to is None
+    assert (look.record.state, look.record.connected) == ("missing", False)
+    assert "not connected" in (look.record.message or "")
+
+    # psutil may list no partition at all (a container): missing, never a guess.
+    look = look_local(entry, library_root=tmp_path, lister=lambda: [], now=7.0)
+    assert look.record.state == "missing"
+    assert (look.record.free, look.record.volume) == (None, None)
+
+
+@pytest.mark.asyncio
+async def test_the_source_re_points_a_moved_drive_and_keeps_it(tmp_path: Path) -> None:
+    first, second = tmp_path / "media" / "A", tmp_path / "media" / "B"
+    (first / "Backups").mkdir(parents=True)
+    marker = new_marker("usb", "USB drive", 1.0)
+    write_marker(first / "Backups", marker)
+    spec = DestinationSpec(id="usb", label="USB drive", path=first / "Backups", default=True)
+    path = tmp_path / "data" / "destinations.sqlite"
+    registry = DestinationRegistry(path, [spec])
+    mounts: list[Path] = [first]
+    source = DestinationsSource(
+        DestinationsSettings(check_interval_s=0.02),
+        registry,
+        library_root=tmp_path / "Events",
+        # The two folders in media/ stand for two mount points of one drive.
+        lister=lambda: list(mounts),
+        mount_of=lambda folder: next(m for m in (first, second) if m in folder.parents),
+    )
+    publisher = MemoryPublisher()
+    task = asyncio.create_task(source.run(publisher))
+    try:
+        await publisher.wait_for(
+            lambda: (registry.entry("usb") or Entry(spec)).marker_id == marker.id,
+            what="the marker learnt",
+        )
+        entry = registry.entry("usb")
+        assert entry is not None
+        assert entry.mount_rel == "Backups"
+        # The drive comes back elsewhere (another mount point, another drive letter).
+        os.rename(first, second)
+        mounts[:] = [tmp_path / "media" / "elsewhere", second]
+        await publisher.wait_for(
+            lambda: (
+                (publisher.record("destination", "usb") or {}).get("target")
+                == str(second / "Backups")
+            ),
+            what="re-pointed",
+        )
+        value = publisher.record("destination", "usb")
+        assert value is not None
+        assert value["state"] == "ready"
+        assert registry.get("usb") == DestinationSpec(
+            id="usb", label="USB drive", path=second / "Backups", default=True
+        )
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    # Persisted: a new registry on the same file has the new place.
+    reopened = RegistryFile(path)
+    try:
+        entries, _removed, _seeded = reopened.load()
+    finally:
+        reopened.close()
+    assert [e.spec.path for e in entries] == [second / "Backups"]
+
+
+def _loop_unavailable() -> str | None:
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        return "needs root to mount a loop-device image"
+    for tool in ("mkfs.ext4", "mount", "umount"):
+        if shutil.which(tool) is None:
+            return f"{tool} is not installed"
+    return None
+
+
+class Drive:
+    """A small ext4 image, mounted at one place, then another (a USB drive plugged again)."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.image = tmp_path / "usb.img"
+        with self.image.open("wb") as f:
+            f.truncate(32 * 1024 * 1024)
+        self._run("mkfs.ext4", "-q", "-F", "-L", "STUDIO_USB", str(self.image))
+        self.mounted: Path | None = None
+
+    @staticmethod
+    def _run(*args: str) -> None:
+        done = subprocess.run(args, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise OSError(f"{' '.join(args)}: {done.stderr.strip()}")
+
+    def mount(self, at: Path) -> None:
+        at.mkdir(parents=True, exist_ok=True)
+        self._run("mount", "-o", "loop", str(self.image), str(at))
+        self.mounted = at
+
+    def unmount(self) -> None:
+        if self.mounted is not None:
+            self._run("umount", str(self.mounted))
+            self.mounted = None
+
+
+@pytest.fixture
+def drive(tmp_path: Path) -> Iterator[Drive]:
+    reason = _loop_unavailable()
+    if reason:
+        pytest.skip(reason)
+    try:
+        d = Drive(tmp_path)
+        d.mount(tmp_path / "media" / "first")
+    except OSError as exc:
+        pytest.skip(f"cannot mount a loop image here: {exc}")
+    try:
+        yield d
+    finally:
+        d.unmount()
+
+
+@pytest.mark.asyncio
+async def test_a_real_drive_mounted_elsewhere_is_found_and_its_backup_still_counts(
+    tmp_path: Path, drive: Drive
+) -> None:
+    first, second = tmp_path / "media" / "first", tmp_path / "media" / "second"
+    async with studio(tmp_path) as (hub, client):
+        run = Commands(hub, client)
+        await run.ok(
+            "destination.add",
+            {
+                "label": "USB",
+                "kind": "folder",
+                "path": str(first / "Backups"),
+                "destination_id": "usb",
+            },
+        )
+        event = await run.ok(
+            "event.create",
+            {"name": "Gala", "date": date.today().isoformat(), "destinations": ["usb"]},
+        )
+        folder = Path(event["folder"])
+        for i in range(4):
+            (folder / f"DSC_{i:04d}.JPG").write_bytes(os.urandom(20_000))
+        await wait_snapshot(
+            client,
+            hub.url,
+            lambda r: r.get(("event", event["event_id"]), {}).get("photos") == 4,
+            "4 photos",
+        )
+        job = await run.ok("backup.start", {"event_id": event["event_id"]})
+        await wait_snapshot(
+            client,
+            hub.url,
+            lambda r: r.get(("backup", job["job_id"]), {}).get("state") == "completed",
+            "backup completed",
+        )
+        value = await destination(
+            hub, client, "usb", lambda v: v["independent"] is True and v["volume"] is not None
+        )
+        # Its label and UUID where udev names them (/dev/disk/by-*), else its mount point.
+        assert value["volume"]["name"] in ("STUDIO_USB", str(first))
+        registry = next(s for s in hub.sources if isinstance(s, DestinationsSource)).registry
+        async with asyncio.timeout(10):
+            # The registry learns the marker the backup wrote at its next look.
+            while (entry := registry.entry("usb")) is None or entry.marker_id is None:
+                await asyncio.sleep(0.02)
+        assert entry.mount_rel == "Backups"
+        assert (first / "Backups" / MARKER_NAME).is_file()
+
+        drive.unmount()
+        await destination(hub, client, "usb", lambda v: v["state"] == "missing")
+        drive.mount(second)
+        value = await destination(
+            hub,
+            client,
+            "usb",
+            lambda v: v["state"] == "ready" and v["target"] == str(second / "Backups"),
+            "re-pointed to the new mount point",
+        )
+        assert value["connected"] is True
+        verify = await run.ok("backup.verify", {"event_id": event["event_id"]})
+        body = await wait_snapshot(
+            client,
+            hub.url,
+            lambda r: (
+                r.get(("backup", verify["job_id"]), {}).get("state") in ("completed", "failed")
+            ),
+            "verify finished",
+        )
+        record = body["by_key"][("backup", verify["job_id"])]
+        assert (record["state"], record["verified"], record["mismatches"]) == (
+            "completed",
+            4,
+            0,
+        ), record
