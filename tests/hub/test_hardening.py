@@ -45,7 +45,9 @@ from tests.support.hub import (
     put,
 )
 
-SOURCES_OFF = {name: {"enabled": False} for name in ("events", "backup", "ingest", "alerts")}
+SOURCES_OFF = {
+    name: {"enabled": False} for name in ("destinations", "events", "backup", "ingest", "alerts")
+}
 
 
 def hub_process(
