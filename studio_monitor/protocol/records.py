@@ -359,57 +359,6 @@ class HubConfigRecord(Struct, kw_only=True):
     updated_at: float | None = None
 
 
-# --- destination/<destination_id> (docs/destinations.md) ------------------------------------
-
-DestinationKind = Literal["folder", "share", "rclone"]
-DestinationUpload = Literal["live", "overnight", "manual"]
-#: `ready`: it can be written now; `missing`: its drive, share or folder is not there;
-#: `waiting`: a job of it waits (a cloud rate limit or quota) until `retry_at`; `error`:
-#: it is there but cannot be used (no permission, a remote refusing the credentials...).
-DestinationState = Literal["ready", "missing", "waiting", "error"]
-
-
-class VolumeInfo(Struct, kw_only=True):
-    #: The volume's name as the OS shows it (its label, else its mount point).
-    name: str | None = None
-    #: The file system's UUID (or serial) where the OS tells; None elsewhere.
-    id: str | None = None
-
-
-class DestinationRecord(Struct, kw_only=True):
-    label: str
-    kind: DestinationKind = "folder"
-    #: What the user sees as its place: the folder path, or `remote:path`. Never a secret.
-    target: str = ""
-    upload: DestinationUpload = "manual"
-    #: In the studio's default set (what events with no list of their own use).
-    default: bool = False
-    connected: bool | None = None
-    volume: VolumeInfo | None = None
-    free: int | None = None
-    total: int | None = None
-    #: On another device than the library root (so its copies can make photos safe).
-    independent: bool | None = None
-    state: DestinationState = "missing"
-    message: str | None = None
-    retry_at: float | None = None
-    checked_at: float | None = None
-    #: The public options of an rclone remote the hub configured (`type`, `url`, `user`...);
-    #: passwords, keys and tokens are never published.
-    rclone: dict[str, str] | None = None
-
-
-# --- config/hub (docs/destinations.md, `hub.configure`) ---------------------------------------
-
-
-class HubConfigRecord(Struct, kw_only=True):
-    library_root: str | None = None
-    hot_folders: list[str] = msgspec.field(default_factory=list)
-    #: Alert thresholds, as `[sources.alerts]` of the hub config holds them.
-    alerts: dict[str, Any] = msgspec.field(default_factory=dict)
-    updated_at: float | None = None
-
-
 # --- alert/<alert_id> ------------------------------------------------------------------------
 
 Severity = Literal["info", "warning", "critical"]
