@@ -613,6 +613,7 @@ class DestinationsSource(Source):
         self._published: dict[str, JsonObject] = {}
         self._published_at: dict[str, float] = {}
         self._wake = asyncio.Event()
+        self._checking = asyncio.Lock()
         self._running = asyncio.Event()
         #: Set once every destination has been looked at and published.
         self.ready = asyncio.Event()
@@ -666,6 +667,11 @@ class DestinationsSource(Source):
                 self._published_at.pop(change.key, None)
 
     async def _check_all(self) -> None:
+        """Look at every destination and publish what changed (one run at a time)."""
+        async with self._checking:
+            await self._check_all_now()
+
+    async def _check_all_now(self) -> None:
         entries = self.registry.entries()
         looks: dict[str, Look] = {}
         local = [e for e in entries if e.spec.local]
@@ -873,7 +879,8 @@ class DestinationsSource(Source):
             await self._check_usable(spec, command)
             await self.registry.put(Entry(spec, created_at=self._clock()))
         log.info("destination %s added (%s, %s)", spec.id, spec.kind, spec.target)
-        self._wake.set()
+        # Its record is there (or gone) before the answer: a client reads it next.
+        await self._check_all()
         return {"destination_id": spec.id}
 
     async def _cmd_update(self, args: JsonObject) -> JsonObject:
@@ -906,7 +913,8 @@ class DestinationsSource(Source):
             )
             await self.registry.put(new_entry)
         log.info("destination %s updated (%s)", spec.id, spec.target)
-        self._wake.set()
+        # Its record is there (or gone) before the answer: a client reads it next.
+        await self._check_all()
         return {"destination_id": spec.id}
 
     async def _cmd_remove(self, args: JsonObject) -> JsonObject:
@@ -932,7 +940,7 @@ class DestinationsSource(Source):
         log.info(
             "destination %s removed (%s); copies there are left", entry.spec.id, entry.spec.target
         )
-        self._wake.set()
+        await self._check_all()
         return {"destination_id": entry.spec.id, "removed": True}
 
     def _get(self, args: JsonObject, command: str) -> Entry:

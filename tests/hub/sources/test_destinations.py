@@ -10,6 +10,7 @@ import contextlib
 import os
 import shutil
 import subprocess
+import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import date
 from pathlib import Path
@@ -394,8 +395,12 @@ async def test_a_restart_keeps_the_registry_and_a_removed_seed_stays_removed(
         )
         await run.ok("destination.remove", {"destination_id": "usb"})
         await destination(hub, client, "nas")
+    restarted = time.time()
     async with studio(tmp_path, destinations=seeds) as (hub, client):
-        value = await destination(hub, client, "nas", lambda v: v["state"] == "ready")
+        value = await destination(
+            hub, client, "nas", lambda v: v["checked_at"] >= restarted, "a look after the restart"
+        )
+        assert value["state"] == "ready"
         assert (value["label"], value["default"]) == ("NAS", True)
         body = (await client.get(f"{hub.url}/api/v1/snapshot", headers=auth())).json()
         keys = {r["key"] for r in body["records"] if r["topic"] == "destination"}
@@ -583,10 +588,20 @@ async def test_a_real_drive_mounted_elsewhere_is_found_and_its_backup_still_coun
         # Its label and UUID where udev names them (/dev/disk/by-*), else its mount point.
         assert value["volume"]["name"] in ("STUDIO_USB", str(first))
         registry = next(s for s in hub.sources if isinstance(s, DestinationsSource)).registry
+        # The registry learns the marker the backup wrote at its next look.
+        learnt = asyncio.Event()
+
+        def check() -> None:
+            entry = registry.entry("usb")
+            if entry is not None and entry.marker_id is not None:
+                learnt.set()
+
+        registry.add_listener(check)
+        check()
         async with asyncio.timeout(10):
-            # The registry learns the marker the backup wrote at its next look.
-            while (entry := registry.entry("usb")) is None or entry.marker_id is None:
-                await asyncio.sleep(0.02)
+            await learnt.wait()
+        entry = registry.entry("usb")
+        assert entry is not None
         assert entry.mount_rel == "Backups"
         assert (first / "Backups" / MARKER_NAME).is_file()
 
