@@ -37,16 +37,27 @@ def test_every_monitor_has_a_record_struct_from_records() -> None:
 
 def test_every_monitor_has_exactly_one_hub_source() -> None:
     topics = [entry.topic for entry in SOURCES]
-    assert sorted(topics) == sorted(KNOWN_TOPICS)
+    # Topics shown outside the docks (destinations, in Settings) have a source, no monitor.
+    assert sorted(t for t in topics if monitor(t) is not None) == sorted(KNOWN_TOPICS)
+    assert [t for t in topics if monitor(t) is None] == ["destination"]
+    assert len(set(topics)) == len(topics)
     assert len({entry.name for entry in SOURCES}) == len(SOURCES)
 
 
 def test_agents_run_the_sources_of_agent_monitors() -> None:
     assert AGENT_SOURCES == ("system", "ingest")
     for entry in SOURCES:
-        assert (entry.name in AGENT_SOURCES) == BY_TOPIC[entry.topic].agent
+        m = BY_TOPIC.get(entry.topic)
+        assert (entry.name in AGENT_SOURCES) == (m is not None and m.agent)
 
 
 def test_factories_keep_the_start_order() -> None:
     # Events first: ingest files into their folders, backup copies them.
-    assert [name for name, _ in factories()] == ["system", "events", "backup", "ingest", "alerts"]
+    assert [name for name, _ in factories()] == [
+        "system",
+        "destinations",
+        "events",
+        "backup",
+        "ingest",
+        "alerts",
+    ]
