@@ -89,6 +89,8 @@ class EventsDock(MonitorDock):
             if isinstance(button, QToolButton):
                 button.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
         self.archive.triggered.connect(self._archive)
+        #: The event form open now (New event…, Change…), if any.
+        self.dialog: NewEventDialog | None = None
         self.table = RecordTable(
             model, pills=[col.STATE], sort_column=col.DATE, order=Qt.SortOrder.DescendingOrder
         )
@@ -197,16 +199,29 @@ class EventsDock(MonitorDock):
         )
 
     def _create(self) -> None:
-        dialog = self.create_dialog()
-        if dialog.exec() == QDialog.DialogCode.Accepted:
-            self.commands.send("event.create", dialog.args(), self.tr("Create event"))
+        self._open(self.create_dialog(), "event.create", self.tr("Create event"))
 
     def _edit(self) -> None:
         dialog = self.edit_dialog()
-        if dialog is not None and dialog.exec() == QDialog.DialogCode.Accepted:
-            args = dialog.args()
-            if len(args) > 1:
-                self.commands.send("event.update", args, self.tr("Change event"))
+        if dialog is not None:
+            self._open(dialog, "event.update", self.tr("Change event"))
+
+    def _open(self, dialog: NewEventDialog, command: str, what: str) -> None:
+        """Window-modal, not blocking: the command goes when the form is accepted."""
+
+        def finished(code: int) -> None:
+            if code == QDialog.DialogCode.Accepted:
+                args = dialog.args()
+                # An update that changes nothing is not sent.
+                if command != "event.update" or len(args) > 1:
+                    self.commands.send(command, args, what)
+            if self.dialog is dialog:
+                self.dialog = None
+            dialog.deleteLater()
+
+        self.dialog = dialog
+        dialog.finished.connect(finished)
+        dialog.open()
 
     def _on_selected(self, name: str, what: str) -> None:
         key = self.table.selected_key()
