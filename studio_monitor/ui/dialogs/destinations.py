@@ -555,9 +555,21 @@ class BackupsSettings(QWidget):
         self.table = RecordTable(self.model, sort_column=col.LABEL)
         self.table.setObjectName("destinations_table")
         self.table.set_placeholder(self.tr("No destination yet."))
-        self.table.setColumnWidth(col.LABEL, 180)
-        self.table.setColumnWidth(col.TARGET, 200)
-        self.table.set_optional_columns([col.KIND, col.UPLOAD, col.VOLUME, col.CONNECTED])
+        for column, width in (
+            (col.LABEL, 160),
+            (col.KIND, 110),
+            (col.TARGET, 180),
+            (col.VOLUME, 100),
+            (col.FREE, 140),
+            (col.CONNECTED, 95),
+            (col.UPLOAD, 120),
+            (col.DEFAULT, 85),
+            (col.STATE, 170),
+        ):
+            self.table.setColumnWidth(column, width)
+        # These give way first in a narrow window (the name, place, volume, free space and
+        # state stay).
+        self.table.set_optional_columns([col.UPLOAD, col.KIND, col.DEFAULT, col.CONNECTED])
         self.add_button = QPushButton(self.tr("Add…"))
         self.add_button.setObjectName("destination_add")
         self.edit_button = QPushButton(self.tr("Change…"))

@@ -212,6 +212,8 @@ class SettingsDialog(QDialog):
         if state is not None and commands is not None:
             self.backups = BackupsSettings(state, commands)
             self.tabs.addTab(self.backups, self.tr("Backups"))
+            # Room for the destinations' figures (state, free space) beside their names.
+            self.setMinimumWidth(1020)
         layout = QVBoxLayout(self)
         layout.addWidget(self.tabs, 1)
         layout.addWidget(self.error)

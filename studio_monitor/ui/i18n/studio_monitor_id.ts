@@ -987,6 +987,10 @@ Hot folder: {folder}</translation>
         <translation>Diperiksa {time}</translation>
     </message>
     <message>
+        <source>{kind}; new photos: {upload}</source>
+        <translation>{kind}; foto baru: {upload}</translation>
+    </message>
+    <message>
         <source>{free} of {total}</source>
         <translation>{free} dari {total}</translation>
     </message>

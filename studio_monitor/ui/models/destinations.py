@@ -85,6 +85,14 @@ def state_tooltip(record: DestinationRecord, now: float) -> str:
     return "\n".join(lines)
 
 
+def label_tooltip(record: DestinationRecord, now: float) -> str:
+    """What it is and when photos go there (columns a narrow window hides), then its state."""
+    head = translate("DestinationsModel", "{kind}; new photos: {upload}").format(
+        kind=kind_word(record.kind), upload=upload_word(record.upload).lower()
+    )
+    return f"{head}\n{state_tooltip(record, now)}"
+
+
 def volume_text(record: DestinationRecord) -> str:
     if record.volume is not None and record.volume.name:
         return record.volume.name
@@ -159,7 +167,7 @@ class DestinationsModel(RecordTableModel[DestinationRecord]):
             QT_TRANSLATE_NOOP("columns", "Destination"),
             lambda r, m: label_of(r),
             tone=lambda r, m: "warning" if r.independent is False else None,
-            tooltip=lambda r, m: state_tooltip(r, m.now()),
+            tooltip=lambda r, m: label_tooltip(r, m.now()),
         ),
         Column(QT_TRANSLATE_NOOP("columns", "Kind"), lambda r, m: kind_word(r.kind)),
         Column(
