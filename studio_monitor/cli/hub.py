@@ -48,7 +48,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--store",
         metavar="URL",
-        help="keep records and change logs in Redis (redis://host:6379/0) so several hubs "
+        help="keep records and change logs in Redis (redis://host:6379/0, or through "
+        "Sentinels: redis+sentinel://host:26379,host2:26379/mymaster/0) so several hubs "
         "can serve as replicas (docs/replicas.md); default: SQLite in the data dir",
     )
     parser.add_argument(

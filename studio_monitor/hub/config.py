@@ -182,9 +182,12 @@ def validate(config: HubConfig) -> None:
     ):
         if getattr(config, name) < low:
             raise ConfigError(f"{name} must be at least {low}, not {getattr(config, name)}")
-    if config.store and not config.store.startswith(("redis://", "rediss://", "unix://")):
+    if config.store and not config.store.startswith(
+        ("redis://", "rediss://", "unix://", "redis+sentinel://")
+    ):
         raise ConfigError(
-            f"store {config.store!r} is not a Redis URL (redis://host:6379/0); leave it empty "
+            f"store {config.store!r} is not a Redis URL (redis://host:6379/0, or "
+            "redis+sentinel://host:26379,host2:26379/<service>/0); leave it empty "
             "for the embedded SQLite store"
         )
     if config.redis_wait_replicas < 0:

@@ -52,6 +52,7 @@ from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from studio_monitor.errors import MessageTooLarge, ProtocolError, WireError
+from studio_monitor.hub import redis_url
 from studio_monitor.hub.mirror import MirrorRecord, StoreMirror
 from studio_monitor.hub.store import StoredChange
 from studio_monitor.hub.store_api import ActiveListener, CommitListener
@@ -291,6 +292,8 @@ class RedisStore(StoreMirror):
         self._tasks: list[asyncio.Task[None]] = []
         self._redis: aioredis.Redis | None = None
         self._reader: aioredis.Redis | None = None
+        #: Connections to Redis Sentinels (redis+sentinel:// addresses), closed with the rest.
+        self._sentinels: list[aioredis.Redis] = []
         self._publish_script: Any = None
         #: Bounds the connections a burst of publishes opens (Redis refuses too many).
         self._in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
@@ -314,7 +317,7 @@ class RedisStore(StoreMirror):
 
     def _client(self, *, socket_timeout: float) -> aioredis.Redis:
         try:
-            client: aioredis.Redis = aioredis.Redis.from_url(
+            client, extra = redis_url.connect(
                 self.url,
                 socket_timeout=socket_timeout,
                 socket_connect_timeout=2.0,
@@ -322,7 +325,8 @@ class RedisStore(StoreMirror):
                 retry_on_timeout=False,
             )
         except ValueError as exc:
-            raise WireError(f"bad Redis address {self.url!r}: {exc}") from None
+            raise WireError(f"bad Redis address {self._safe_url()!r}: {exc}") from None
+        self._sentinels.extend(extra)
         return client
 
     async def _open(self) -> None:
@@ -408,6 +412,10 @@ class RedisStore(StoreMirror):
                 with contextlib.suppress(Exception):
                     await client.aclose(close_connection_pool=True)
         self._redis = self._reader = None
+        for sentinel in self._sentinels:
+            with contextlib.suppress(Exception):
+                await sentinel.aclose()
+        self._sentinels = []
 
     @property
     def client(self) -> aioredis.Redis:

@@ -18,6 +18,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from collections.abc import Sequence
 from types import TracebackType
 from typing import Final
 
@@ -33,12 +34,24 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def ping(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(64).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
 class RedisServer:
     """One redis-server child process on 127.0.0.1, stopped (SIGKILL at worst) on exit."""
 
-    def __init__(self, data_dir: Path, *, port: int | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, *, port: int | None = None, args: Sequence[str] = ()
+    ) -> None:
         self.data_dir = data_dir
         self.port = port or free_port()
+        self.extra_args = list(args)
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -69,6 +82,7 @@ class RedisServer:
             "warning",
             "--logfile",
             str(self.data_dir / "redis.log"),
+            *self.extra_args,
         ]
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout
@@ -82,12 +96,7 @@ class RedisServer:
         raise RuntimeError(f"redis-server did not answer on port {self.port} in {timeout} s")
 
     def _ping(self) -> bool:
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
-                sock.sendall(b"PING\r\n")
-                return sock.recv(64).startswith(b"+PONG")
-        except OSError:
-            return False
+        return ping(self.port)
 
     def kill(self) -> None:
         """SIGKILL: what the AOF holds is all that survives."""
@@ -107,6 +116,74 @@ class RedisServer:
         self.proc = None
 
     def __enter__(self) -> RedisServer:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        with contextlib.suppress(Exception):
+            self.stop()
+
+
+class RedisSentinel:
+    """One `redis-server --sentinel` on 127.0.0.1 watching `master_port` as `service`,
+    quick to decide (`down_after_ms`) so a failover takes seconds, not the default minute."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        master_port: int,
+        *,
+        service: str = "mymaster",
+        down_after_ms: int = 1000,
+        failover_timeout_ms: int = 3000,
+    ) -> None:
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.master_port = master_port
+        self.service = service
+        self.down_after_ms = down_after_ms
+        self.failover_timeout_ms = failover_timeout_ms
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def url(self, db: int = 0) -> str:
+        return f"redis+sentinel://127.0.0.1:{self.port}/{self.service}/{db}"
+
+    def start(self, timeout: float = 10.0) -> None:
+        if REDIS_SERVER is None:
+            raise RuntimeError(SKIP_REASON)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        conf = self.data_dir / "sentinel.conf"  # Sentinel rewrites its own file
+        s = self.service
+        conf.write_text(
+            f"port {self.port}\nbind 127.0.0.1\ndir {self.data_dir}\n"
+            f"logfile {self.data_dir / 'sentinel.log'}\n"
+            f"sentinel monitor {s} 127.0.0.1 {self.master_port} 1\n"
+            f"sentinel down-after-milliseconds {s} {self.down_after_ms}\n"
+            f"sentinel failover-timeout {s} {self.failover_timeout_ms}\n"
+            f"sentinel parallel-syncs {s} 1\n",
+            encoding="utf-8",
+        )
+        self.proc = subprocess.Popen(
+            [REDIS_SERVER, str(conf), "--sentinel"], stdin=subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + timeout
+        while not ping(self.port):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                log = (self.data_dir / "sentinel.log").read_text(errors="replace")
+                raise RuntimeError(f"redis sentinel did not start: {log}")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        self.proc = None
+
+    def __enter__(self) -> RedisSentinel:
         return self
 
     def __exit__(
