@@ -17,8 +17,8 @@ import signal
 import socket
 import subprocess
 import time
-from pathlib import Path
 from collections.abc import Sequence
+from pathlib import Path
 from types import TracebackType
 from typing import Final
 
