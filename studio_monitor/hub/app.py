@@ -5,6 +5,10 @@ so every answered change is committed), the fan-out fed by the store's commits, 
 center fed by the sources' handlers, the aiohttp server on one listening socket (bound here,
 so port 0 and the address read back are ours), and one supervised task per source.
 
+`hub.configure` (docs/destinations.md) is the hub's own command: it saves the library root,
+hot folders and alert settings in the data folder (`hub/settings.py`), restarts the sources
+whose tables changed (their commands are routed to the new ones), and publishes `config/hub`.
+
 Shutdown follows PROTOCOL.md section 2a: stop accepting, say "draining" (503), answer the
 pending long-polls, close every WebSocket with 1001, stop the sources, commit, close. All of
 it is bounded, so `studio-monitor hub` exits within 5 s of SIGTERM.
@@ -20,23 +24,27 @@ import socket
 import ssl
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from types import TracebackType
 from typing import Final
 
 from aiohttp import web
 
-from studio_monitor.errors import ConfigError
+from studio_monitor.errors import ConfigError, HubError, ProtocolError
 from studio_monitor.hub import replicas
+from studio_monitor.hub import settings as hub_settings
 from studio_monitor.hub.command_relay import CommandRelay
 from studio_monitor.hub.commands import CommandCenter
 from studio_monitor.hub.config import HubConfig
 from studio_monitor.hub.fanout import Fanout
 from studio_monitor.hub.guard import ConnectionGuard, GuardedSite, connection_cap, raise_fd_limit
 from studio_monitor.hub.server import AccessLogger, HubServer
-from studio_monitor.hub.sources import build_sources
-from studio_monitor.hub.sources.base import CommandHandler, Publisher, Source
+from studio_monitor.hub.sources import build_sources, factories
+from studio_monitor.hub.sources.base import CommandHandler, JsonObject, Publisher, Source
+from studio_monitor.hub.sources.destinations import DestinationsSource, RegistryLink
 from studio_monitor.hub.store import Store
 from studio_monitor.hub.store_api import HubStore
+from studio_monitor.protocol import PublishChange
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +118,13 @@ class Hub:
         sources: Sequence[Source] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        #: The configuration as given (file and command line); `config` is it with what
+        #: `hub.configure` saved applied over it.
+        self.file_config = config
         self.config = config
+        self.settings = hub_settings.HubSettings()
+        self._link = RegistryLink()
+        self._configure_lock = asyncio.Lock()
         self._given_sources = sources
         self._clock = clock
         self.sources: list[Source] = []
@@ -125,6 +139,9 @@ class Hub:
         self._site: web.SockSite | None = None
         self.guard: ConnectionGuard | None = None
         self._source_tasks: list[asyncio.Task[None]] = []
+        self._tasks_by_source: dict[int, asyncio.Task[None]] = {}
+        #: Command name -> the source carrying it out now (changes when a source restarts).
+        self._handlers: dict[str, CommandHandler] = {}
         self._stopped = False
 
     @property
@@ -151,7 +168,33 @@ class Hub:
     def client_count(self) -> int:
         return self._fanout.client_count if self._fanout is not None else 0
 
+    @property
+    def configurable(self) -> bool:
+        """`hub.configure` is offered: the hub built its own sources, on its own store
+        (replicas share their config file instead)."""
+        return self._given_sources is None and not self.file_config.store
+
+    def _load_settings(self) -> None:
+        """Apply what `hub.configure` saved over the file's settings (ConfigError if the
+        saved settings cannot be used, naming the file)."""
+        if not self.configurable:
+            return
+        data_dir = self.file_config.data_dir
+        saved = hub_settings.load(data_dir)
+        effective = hub_settings.apply(self.file_config, saved)
+        if saved != hub_settings.HubSettings():
+            try:
+                hub_settings.validate(effective)
+            except ConfigError as exc:
+                raise ConfigError(
+                    f"{exc} (set by hub.configure, saved in"
+                    f" {data_dir / hub_settings.SETTINGS_FILE}; delete that file to use the"
+                    " config file's settings)"
+                ) from None
+        self.settings, self.config = saved, effective
+
     async def start(self) -> None:
+        self._load_settings()
         config = self.config
         tls = _tls_context(config)
         store: HubStore
@@ -187,19 +230,22 @@ class Hub:
         store.add_listener(fanout.on_commit)
         store.add_active_listener(fanout.on_active)
         if self._given_sources is None:
-            self.sources = build_sources(config, clients=lambda: self.client_count)
+            self.sources = build_sources(config, clients=lambda: self.client_count, link=self._link)
         else:
             self.sources = list(self._given_sources)
-        handlers: dict[str, CommandHandler] = {}
         for source in self.sources:
             for name, handler in source.commands().items():
-                if name in handlers:
+                if name in self._handlers:
                     raise ConfigError(f"two sources offer the command {name!r}")
-                handlers[name] = handler
+                self._handlers[name] = handler
+        if self.configurable:
+            self._handlers["hub.configure"] = self._cmd_configure
+        # Each name calls whichever source carries it out now (`hub.configure` restarts some).
+        routed = {name: self._route(name) for name in self._handlers}
         relay = replicas.command_relay(config, store) if config.store else None
         self._relay = relay
         self._commands = CommandCenter(
-            store, handlers, clock=self._clock, max_commands=config.max_commands, relay=relay
+            store, routed, clock=self._clock, max_commands=config.max_commands, relay=relay
         )
         await self._commands.load()
         self._server = HubServer(config, store, fanout, self._commands)
@@ -265,7 +311,96 @@ class Hub:
                 )
             else:
                 run = self._supervise(source, store)
-            self._source_tasks.append(asyncio.create_task(run, name=f"source {source.name}"))
+            task = asyncio.create_task(run, name=f"source {source.name}")
+            self._source_tasks.append(task)
+            self._tasks_by_source[id(source)] = task
+        if self.configurable and any(
+            s.name in hub_settings.CONFIGURED_SOURCES for s in self.sources
+        ):
+            await self._publish_config()
+
+    # --- hub.configure ----------------------------------------------------------------------
+
+    def _route(self, name: str) -> CommandHandler:
+        async def handler(args: JsonObject) -> JsonObject:
+            return await self._handlers[name](args)
+
+        return handler
+
+    async def _publish_config(self) -> None:
+        value = await asyncio.to_thread(hub_settings.record, self.config, self.settings)
+        current = self.store.records(hub_settings.CONFIG_TOPIC).get(hub_settings.CONFIG_KEY)
+        if current != value:
+            await self.store.publish(
+                [
+                    PublishChange(
+                        topic=hub_settings.CONFIG_TOPIC,
+                        key=hub_settings.CONFIG_KEY,
+                        op="put",
+                        value=value,
+                    )
+                ]
+            )
+
+    async def _cmd_configure(self, args: JsonObject) -> JsonObject:
+        """`hub.configure {library_root?, hot_folders?, alerts?}`: validate against every
+        source's rules, save, restart the sources whose tables changed, publish."""
+        async with self._configure_lock:
+            new = hub_settings.parse(args, self.settings, now=self._clock())
+            config = hub_settings.apply(self.file_config, new)
+            try:
+                await asyncio.to_thread(hub_settings.validate, config)
+            except ConfigError as exc:
+                raise ProtocolError(f"hub.configure: {exc}") from None
+            try:
+                await asyncio.to_thread(hub_settings.save, self.file_config.data_dir, new)
+            except OSError as exc:
+                raise HubError(
+                    "unavailable",
+                    f"hub.configure: cannot save the settings in {self.file_config.data_dir}:"
+                    f" {exc.strerror or exc}",
+                ) from None
+            old, self.config, self.settings = self.config, config, new
+            changed = hub_settings.changed_sources(old, config)
+            if "events" in changed:
+                changed.append("system")  # it measures the library's disk
+            restarted = await self._restart_sources(changed)
+            value = await asyncio.to_thread(hub_settings.record, config, new)
+            for source in self.sources:
+                if isinstance(source, DestinationsSource):
+                    # Whether a destination is another device depends on the library's.
+                    source.library_root = Path(value["library_root"])
+                    source.check_now()
+            await self._publish_config()
+        log.info("hub.configure: settings saved; restarted %s", ", ".join(restarted) or "nothing")
+        return {"restarted": restarted, **value}
+
+    async def _restart_sources(self, names: Sequence[str]) -> list[str]:
+        """Stop the named (running) sources, build them again from `self.config`, start them."""
+        builders = dict(factories(clients=lambda: self.client_count, link=self._link))
+        restarted: list[str] = []
+        for index, source in enumerate(list(self.sources)):
+            if source.name not in names:
+                continue
+            section = dict(self.config.sources.get(source.name, {}))
+            section.pop("enabled", None)
+            fresh = builders[source.name](section, self.config)
+            old_task = self._tasks_by_source.pop(id(source), None)
+            if old_task is not None:
+                old_task.cancel()
+                await asyncio.wait({old_task}, timeout=5 * SOURCE_STOP_S)
+                with contextlib.suppress(ValueError):
+                    self._source_tasks.remove(old_task)
+            self.sources[index] = fresh
+            for name, handler in fresh.commands().items():
+                self._handlers[name] = handler
+            task = asyncio.create_task(
+                self._supervise(fresh, self.store), name=f"source {fresh.name}"
+            )
+            self._source_tasks.append(task)
+            self._tasks_by_source[id(fresh)] = task
+            restarted.append(source.name)
+        return restarted
 
     async def _supervise(self, source: Source, publisher: Publisher) -> None:
         """Run a source; restart it with backoff if it raises (it should not)."""

@@ -58,10 +58,15 @@ AGENT_SOURCES: Final[tuple[str, ...]] = tuple(
 )
 
 
-def factories(*, clients: Callable[[], int] | None = None) -> list[tuple[str, SourceFactory]]:
-    """Every source the hub knows, in start order, as (name, from_config)."""
-    # `link`: the event catalogue reads the destinations source's registry in-process.
-    given: dict[str, object] = {"clients": clients, "link": destinations.RegistryLink()}
+def factories(
+    *,
+    clients: Callable[[], int] | None = None,
+    link: destinations.RegistryLink | None = None,
+) -> list[tuple[str, SourceFactory]]:
+    """Every source the hub knows, in start order, as (name, from_config). `link`: how the
+    event catalogue finds the destinations source's registry (a hub that rebuilds one
+    source keeps its link)."""
+    given: dict[str, object] = {"clients": clients, "link": link or destinations.RegistryLink()}
     return [
         (
             entry.name,
@@ -73,9 +78,14 @@ def factories(*, clients: Callable[[], int] | None = None) -> list[tuple[str, So
     ]
 
 
-def build_sources(config: HubConfig, *, clients: Callable[[], int] | None = None) -> list[Source]:
+def build_sources(
+    config: HubConfig,
+    *,
+    clients: Callable[[], int] | None = None,
+    link: destinations.RegistryLink | None = None,
+) -> list[Source]:
     """The enabled sources, configured. `clients` feeds the system record's `hub.clients`."""
-    known = factories(clients=clients)
+    known = factories(clients=clients, link=link)
     names = {name for name, _ in known}
     unknown = sorted(set(config.sources) - names)
     if unknown:
