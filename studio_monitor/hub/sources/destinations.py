@@ -36,6 +36,7 @@ from msgspec.structs import replace as with_
 from studio_monitor.errors import HubError, ProtocolError
 from studio_monitor.hub.sources.backup.manifest import (
     DESTINATION_KINDS,
+    RCLONE_PUBLIC_FIELDS,
     UPLOAD_MODES,
     DestinationSpec,
     Manifest,
@@ -899,6 +900,9 @@ class DestinationsSource(Source):
                 value.pop("remote", None)
                 value.pop("rclone", None)
             value.update({k: v for k, v in args.items() if k != "destination_id"})
+            value["rclone"] = _keep_secrets(entry.spec, value.get("rclone"))
+            if value["rclone"] is None:
+                del value["rclone"]
             spec = _parse(command, value)
             moved = (
                 spec.path != entry.spec.path
@@ -971,6 +975,19 @@ class DestinationsSource(Source):
             return
         if self.remote_check is not None:
             await self.remote_check(spec)
+
+
+def _keep_secrets(old: DestinationSpec, fresh: object) -> object:
+    """New `rclone` options for a remote of the same type keep the secrets (passwords, keys,
+    tokens: what is never published, so a client cannot send it back) they do not give."""
+    if not isinstance(fresh, Mapping) or old.rclone is None:
+        return fresh
+    if fresh.get("type") != old.rclone.get("type"):
+        return fresh
+    kept = {
+        k: v for k, v in old.rclone.items() if k not in RCLONE_PUBLIC_FIELDS and k not in fresh
+    }
+    return {**fresh, **kept}
 
 
 def _parse(command: str, value: Mapping[str, Any]) -> DestinationSpec:

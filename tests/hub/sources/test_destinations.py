@@ -631,3 +631,42 @@ async def test_a_real_drive_mounted_elsewhere_is_found_and_its_backup_still_coun
             4,
             0,
         ), record
+
+
+@pytest.mark.asyncio
+async def test_an_rclone_update_keeps_the_secrets_it_does_not_give(tmp_path: Path) -> None:
+    """A client never sees a remote's password, so it cannot send it back: new options for a
+    remote of the same type keep it; another type starts afresh."""
+    registry = DestinationRegistry(tmp_path / "destinations.sqlite")
+    source = DestinationsSource(DestinationsSettings(check_interval_s=60), registry)
+    publisher = MemoryPublisher()
+    task = asyncio.create_task(source.run(publisher))
+    try:
+        add = source.commands()["destination.add"]
+        update = source.commands()["destination.update"]
+        fields = {"type": "webdav", "url": "http://127.0.0.1:9/a", "user": "u", "pass": "p1"}
+        await add({"label": "DAV", "kind": "rclone", "rclone": fields, "destination_id": "dav"})
+        await update(
+            {
+                "destination_id": "dav",
+                "rclone": {"type": "webdav", "url": "http://h/b", "user": "u"},
+            }
+        )
+        spec = registry.get("dav")
+        assert spec is not None
+        assert spec.rclone == {"type": "webdav", "url": "http://h/b", "user": "u", "pass": "p1"}
+        value = publisher.record("destination", "dav")
+        assert value is not None
+        assert value["rclone"] == {"type": "webdav", "url": "http://h/b", "user": "u"}
+        await update({"destination_id": "dav", "rclone": {"type": "sftp", "host": "nas"}})
+        spec = registry.get("dav")
+        assert spec is not None
+        assert spec.rclone == {"type": "sftp", "host": "nas"}
+        await update({"destination_id": "dav", "remote": "gdrive:Studio"})
+        spec = registry.get("dav")
+        assert spec is not None
+        assert (spec.remote, spec.rclone) == ("gdrive:Studio", None)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
