@@ -984,9 +984,7 @@ def _keep_secrets(old: DestinationSpec, fresh: object) -> object:
         return fresh
     if fresh.get("type") != old.rclone.get("type"):
         return fresh
-    kept = {
-        k: v for k, v in old.rclone.items() if k not in RCLONE_PUBLIC_FIELDS and k not in fresh
-    }
+    kept = {k: v for k, v in old.rclone.items() if k not in RCLONE_PUBLIC_FIELDS and k not in fresh}
     return {**fresh, **kept}
 
 
