@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import socket
 import time
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from typing import Literal
 import pytest
 from aiohttp import ClientSession, ClientTimeout, web
 
-from studio_monitor.hub.sources.backup.rclone import find_rclone
+from studio_monitor.hub.sources.backup.rclone import Rclone, find_rclone
 
 USER = "studio"
 PASSWORD = "s3cret-pass"
@@ -50,6 +51,7 @@ class RcloneServer:
     kind: Literal["webdav", "sftp"]
     root: Path
     work: Path
+    password: str = PASSWORD
     port: int = 0
     process: asyncio.subprocess.Process | None = None
 
@@ -57,9 +59,10 @@ class RcloneServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/"
 
-    def fields(self, *, password: str = PASSWORD, port: int | None = None) -> dict[str, str]:
+    def fields(self, *, password: str | None = None, port: int | None = None) -> dict[str, str]:
         """The `rclone` fields of a destination on this server."""
         port = port or self.port
+        password = self.password if password is None else password
         if self.kind == "webdav":
             return {
                 "type": "webdav",
@@ -94,7 +97,7 @@ class RcloneServer:
                 "--user",
                 USER,
                 "--pass",
-                PASSWORD,
+                self.password,
                 "--config",
                 str(config),
                 "--cache-dir",
@@ -268,6 +271,18 @@ class HttpFaultProxy:
         if transport is not None:
             transport.abort()
         return web.Response(status=500)  # never sent: the connection is gone
+
+
+async def user_config(path: Path, name: str, server: RcloneServer) -> Path:
+    """An rclone config file as `rclone config` leaves it (passwords obscured), with remote
+    `name` on `server`: for "use an existing rclone remote"."""
+    maker = Rclone(path.parent / f"{path.name}-maker", binary=rclone_binary())
+    try:
+        await maker.create_remote(name, server.fields())
+    finally:
+        await maker.stop()
+    await asyncio.to_thread(shutil.copyfile, maker.config_path, path)
+    return path
 
 
 def corrupt(path: Path) -> None:

@@ -11,7 +11,7 @@ import pytest
 import pytest_asyncio
 
 from studio_monitor.hub.sources.backup.rclone import Rclone, RcloneError, RcloneMissing, classify
-from tests.support.rclone import RcloneServer, rclone_binary
+from tests.support.rclone import RcloneServer, rclone_binary, user_config
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -69,14 +69,8 @@ async def test_an_existing_remote_is_taken_from_the_users_rclone_config(
     tmp_path: Path,
 ) -> None:
     async with RcloneServer("webdav", tmp_path / "root", tmp_path / "work") as server:
-        user_config = tmp_path / "user-rclone.conf"
-        maker = Rclone(tmp_path / "maker", binary=rclone_binary())
-        try:
-            await maker.create_remote("studio-dav", server.fields())
-        finally:
-            await maker.stop()
-        user_config.write_text(maker.config_path.read_text())
-        rc = Rclone(tmp_path / "hub", binary=rclone_binary(), user_config=user_config)
+        config = await user_config(tmp_path / "user-rclone.conf", "studio-dav", server)
+        rc = Rclone(tmp_path / "hub", binary=rclone_binary(), user_config=config)
         try:
             await rc.ensure_remote("studio-dav:Backups")
             await rc.check_remote("studio-dav:Backups")
