@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import shutil
@@ -34,6 +35,7 @@ import msgspec
 from msgspec.structs import replace as with_
 
 from studio_monitor.errors import HubError, ProtocolError
+from studio_monitor.hub.sources.backup.cloud import RemoteWatch, hub_watch
 from studio_monitor.hub.sources.backup.manifest import (
     DESTINATION_KINDS,
     RCLONE_PUBLIC_FIELDS,
@@ -570,11 +572,26 @@ def from_config(
     registry = DestinationRegistry(config.data_dir / REGISTRY_FILE, events.destinations)
     if link is not None:
         link.registry = registry
+    watch = hub_watch(config.data_dir)  # rclone destinations (backup/cloud.py)
     return DestinationsSource(
         DestinationsSettings.from_section(section),
         registry,
         library_root=events.library_root,
         manifest_path=config.data_dir / MANIFEST_FILE,
+        remote_check=watch.check,
+        remote_status=functools.partial(_remote_status, watch),
+    )
+
+
+async def _remote_status(watch: RemoteWatch, spec: DestinationSpec) -> RemoteStatus:
+    look = await watch.look(spec)
+    return RemoteStatus(
+        state=look.state,
+        connected=look.connected,
+        free=look.free,
+        total=look.total,
+        message=look.message,
+        retry_at=look.retry_at,
     )
 
 

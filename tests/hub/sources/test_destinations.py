@@ -34,6 +34,7 @@ from studio_monitor.protocol.records import DestinationRecord, from_value
 from tests.hub.sources.test_backup_hub import run_command, wait_snapshot
 from tests.support.hub import AGENT_TOKEN, auth, publish, put, running_hub
 from tests.support.publisher import MemoryPublisher
+from tests.support.rclone import RcloneServer, user_config
 
 
 def hub_sources(tmp_path: Path, **events: Any) -> dict[str, dict[str, Any]]:
@@ -211,8 +212,20 @@ async def test_add_update_remove_and_their_errors(tmp_path: Path) -> None:
 
 @pytest.mark.asyncio
 async def test_rclone_destinations_are_stored_but_their_secrets_never_published(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    secret = "hunter2-very-secret"
+    # Real remotes: rclone serving WebDAV, "gdrive" an existing remote of the user's own
+    # rclone config (the hub takes it from there), the other configured from fields.
+    async with (
+        RcloneServer("webdav", tmp_path / "dav", tmp_path / "dav-work", password=secret) as dav,
+    ):
+        config = await user_config(tmp_path / "user-rclone.conf", "gdrive", dav)
+        monkeypatch.setenv("RCLONE_CONFIG", str(config))
+        await _rclone_destinations(tmp_path, dav, secret)
+
+
+async def _rclone_destinations(tmp_path: Path, server: RcloneServer, secret: str) -> None:
     async with studio(tmp_path) as (hub, client):
         run = Commands(hub, client)
         await run.ok(
@@ -225,20 +238,9 @@ async def test_rclone_destinations_are_stored_but_their_secrets_never_published(
                 "destination_id": "drive",
             },
         )
-        secret = "hunter2-very-secret"
         await run.ok(
             "destination.add",
-            {
-                "label": "Office WebDAV",
-                "kind": "rclone",
-                "rclone": {
-                    "type": "webdav",
-                    "url": "http://127.0.0.1:9/dav",
-                    "user": "studio",
-                    "pass": secret,
-                    "bearer_token": secret,
-                },
-            },
+            {"label": "Office WebDAV", "kind": "rclone", "rclone": server.fields()},
         )
         drive = await destination(hub, client, "drive")
         assert (drive["kind"], drive["target"], drive["upload"]) == (
@@ -246,12 +248,12 @@ async def test_rclone_destinations_are_stored_but_their_secrets_never_published(
             "gdrive:Studio",
             "overnight",
         )
-        # No rclone module plugged in: nothing is claimed about the remote.
-        assert (drive["state"], drive["connected"], drive["free"]) == ("error", None, None)
+        assert (drive["state"], drive["connected"]) == ("ready", True)
         dav = await destination(hub, client, "office-webdav")
         assert dav["rclone"] == {
             "type": "webdav",
-            "url": "http://127.0.0.1:9/dav",
+            "url": server.url,
+            "vendor": "rclone",
             "user": "studio",
         }
         snapshot = (await client.get(f"{hub.url}/api/v1/snapshot", headers=auth())).text

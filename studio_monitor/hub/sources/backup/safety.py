@@ -107,6 +107,19 @@ def gather(
         source_disk = volume_of(source).disk
     views: list[DestinationView] = []
     for d in destinations:
+        if d.kind == "rclone":
+            # A cloud remote is another device; its copies count once verified by hash
+            # (only verified entries make a photo safe).
+            views.append(
+                DestinationView(
+                    id=d.id,
+                    label=d.label,
+                    independent=True,
+                    connected=True,
+                    entries=manifest.entries(event_id, d.id),
+                )
+            )
+            continue
         identity = manifest.destination_identity(d.id, str(d.folder))
         dest_disk: str | None = None
         if identity is not None:

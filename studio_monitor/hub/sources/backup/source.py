@@ -30,6 +30,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from studio_monitor.errors import ConfigError, HubError, ProtocolError
+from studio_monitor.hub.sources.backup.cloud import (
+    CloudEngine,
+    CloudSettings,
+    RemoteWatch,
+    hub_watch,
+)
 from studio_monitor.hub.sources.backup.engine import (
     DEFAULT_CHUNK_SIZE,
     DEFAULT_FILES_IN_FLIGHT,
@@ -242,8 +248,15 @@ class BackupSource(Source):
         monotonic: Callable[[], float] = time.monotonic,
         disk_usage: DiskUsage = shutil.disk_usage,
         chunk_hook: Callable[[], None] | None = None,
+        cloud: CloudSettings | None = None,
+        watch: RemoteWatch | None = None,
     ) -> None:
+        """`cloud` and `watch` are for `kind: rclone` destinations (the hub's one rclone by
+        default, started at the first cloud job)."""
         self._settings = settings
+        self._cloud_settings = cloud
+        self._watch = watch
+        self._cloud: CloudEngine | None = None
         self._manifest_path = manifest_path
         self._clock = clock
         self._monotonic = monotonic
@@ -301,6 +314,15 @@ class BackupSource(Source):
         self._executor = ThreadPoolExecutor(
             self._settings.max_parallel, thread_name_prefix="backup-job"
         )
+        watch = self._watch or hub_watch(self._manifest_path.parent)
+        self._cloud = CloudEngine(
+            watch.rclone,
+            self._manifest,
+            settings=self._cloud_settings,
+            clock=self._clock,
+            monotonic=self._monotonic,
+            watch=watch,
+        )
         flusher = asyncio.create_task(self._outbox.run(publisher), name="backup-outbox")
         safety_flusher = asyncio.create_task(
             self._safety_outbox.run(publisher), name="safety-outbox"
@@ -315,6 +337,7 @@ class BackupSource(Source):
             with contextlib.suppress(asyncio.CancelledError):
                 await safety_flusher
             await self._shutdown(flusher)
+            await (self._watch or hub_watch(self._manifest_path.parent)).rclone.stop()
 
     # --- safety records ---------------------------------------------------------------------
 
@@ -330,6 +353,7 @@ class BackupSource(Source):
         }
         while True:
             events = publisher.records("event")
+            registry = publisher.records("destination")
             now = self._monotonic()
             due: set[str] = set(self._safety_due)
             self._safety_due.clear()
@@ -352,7 +376,7 @@ class BackupSource(Source):
                     folder = event.get("folder")
                     next_due[event_id] = now + interval
                     if isinstance(folder, str) and folder:
-                        jobs.append((event_id, folder, _event_destinations(event)))
+                        jobs.append((event_id, folder, _event_destinations(event, registry)))
                 try:
                     records = await asyncio.to_thread(self._gather_safety, jobs)
                 except Exception:
@@ -492,7 +516,7 @@ class BackupSource(Source):
         folder = event.get("folder")
         if not isinstance(folder, str) or not folder:
             raise HubError("conflict", f"event {event_id!r} has no folder to back up")
-        destinations = _event_destinations(event)
+        destinations = _event_destinations(event, self._publisher.records("destination"))
         if not destinations:
             raise HubError("conflict", f"event {event_id!r} has no backup destination")
         if destination_id is not None:
@@ -518,9 +542,13 @@ class BackupSource(Source):
                     )
                 job_ids.append(existing.spec.job_id)
                 continue
-            if kind == "verify" and (
-                await asyncio.to_thread(self._manifest.existing_target, event_id, destination)
-                is None
+            if (
+                kind == "verify"
+                and destination.kind != "rclone"  # the cloud engine says so itself
+                and (
+                    await asyncio.to_thread(self._manifest.existing_target, event_id, destination)
+                    is None
+                )
             ):
                 raise HubError(
                     "conflict",
@@ -595,9 +623,13 @@ class BackupSource(Source):
                 with contextlib.suppress(RuntimeError):  # the loop closed under a late emit
                     loop.call_soon_threadsafe(self._on_progress, job, progress)
 
-            final = await loop.run_in_executor(
-                self._executor, self._engine.run, job.spec, job.cancel, emit
-            )
+            if job.spec.destination.kind == "rclone":
+                assert self._cloud is not None
+                final = await self._cloud.run(job.spec, job.cancel, emit)
+            else:
+                final = await loop.run_in_executor(
+                    self._executor, self._engine.run, job.spec, job.cancel, emit
+                )
             if job.stopping and final.state == "cancelled":
                 log.info(
                     "backup job %s interrupted by shutdown; it resumes at next start",
@@ -687,8 +719,12 @@ def check_args(
         )
 
 
-def _event_destinations(event: Mapping[str, Any]) -> list[DestinationSpec]:
-    """The destinations an `event` record lists, with their paths (the catalogue adds them)."""
+def _event_destinations(
+    event: Mapping[str, Any], registry: Mapping[str, Mapping[str, Any]] | None = None
+) -> list[DestinationSpec]:
+    """The destinations an `event` record lists, with their paths (the catalogue adds them),
+    or for a cloud one its remote (or the public fields of the remote the hub configured,
+    from its `destination/<id>` record in `registry`)."""
     backup = event.get("backup")
     listed = backup.get("destinations") if isinstance(backup, Mapping) else None
     if not isinstance(listed, list):
@@ -697,12 +733,18 @@ def _event_destinations(event: Mapping[str, Any]) -> list[DestinationSpec]:
     for item in listed:
         if not isinstance(item, Mapping):
             continue
+        value: dict[str, Any] = {"id": item.get("id"), "label": item.get("label")}
+        if item.get("kind") == "rclone":
+            value["kind"] = "rclone"
+            if item.get("remote") is not None:
+                value["remote"] = item.get("remote")
+            else:
+                record = (registry or {}).get(str(item.get("id")), {})
+                value["rclone"] = record.get("rclone")
+        else:
+            value["path"] = item.get("path")
         try:
-            found.append(
-                parse_destination(
-                    {"id": item.get("id"), "label": item.get("label"), "path": item.get("path")}
-                )
-            )
+            found.append(parse_destination(value))
         except ValueError as exc:
             log.warning("event destination skipped: %s", exc)
     return found
