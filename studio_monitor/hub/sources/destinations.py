@@ -25,6 +25,7 @@ import functools
 import logging
 import os
 import shutil
+import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -514,6 +515,35 @@ def _with_space(
     return with_(record, volume=volume, free=free, total=total, independent=independent)
 
 
+def _in_daemon_thread(function: Callable[..., Look], *args: Any) -> asyncio.Future[Look]:
+    """Run `function(*args)` on a daemon thread of its own: a stat hung on a dead share then
+    neither takes a worker of the loop's pool for good nor keeps the process from exiting."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[Look] = loop.create_future()
+
+    def settle(result: Look | None, error: BaseException | None) -> None:
+        if future.done():
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            assert result is not None
+            future.set_result(result)
+
+    def work() -> None:
+        try:
+            result = function(*args)
+        except BaseException as exc:  # handed to the loop, never lost
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(settle, None, exc)
+            return
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(settle, result, None)
+
+    threading.Thread(target=work, name="destination-look", daemon=True).start()
+    return future
+
+
 # --- the source -------------------------------------------------------------------------------
 
 
@@ -523,12 +553,14 @@ class DestinationsSettings:
 
     check_interval_s: float = 5.0
     publish_every_s: float = 60.0
+    #: A look at one destination (stat calls) taking longer: it is said not to answer.
+    look_timeout_s: float = 10.0
 
     @classmethod
     def from_section(cls, section: Mapping[str, Any]) -> DestinationsSettings:
         from studio_monitor.errors import ConfigError
 
-        known = {"check_interval_s", "publish_every_s"}
+        known = {"check_interval_s", "publish_every_s", "look_timeout_s"}
         unknown = sorted(set(section) - known)
         if unknown:
             raise ConfigError(
@@ -609,13 +641,15 @@ class DestinationsSource(Source):
         manifest_path: Path | None = None,
         lister: VolumeLister = mounted_volumes,
         mount_of: Callable[[Path], Path] = mount_point_of,
+        look: Callable[..., Look] = look_local,
         remote_check: RemoteCheck | None = None,
         remote_status: RemoteStatusHook | None = None,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         """`lister` names the mounted volumes (psutil by default) where a drive that moved
-        is looked for, `mount_of` the mount point a folder is on; `remote_check` and
+        is looked for, `mount_of` the mount point a folder is on, `look` looks at one
+        folder or share (`look_local`; a test's may hang); `remote_check` and
         `remote_status` are the rclone module's hooks."""
         self._settings = settings
         self.registry = registry
@@ -623,6 +657,9 @@ class DestinationsSource(Source):
         self._manifest_path = manifest_path
         self._lister = lister
         self._mount_of = mount_of
+        self._look = look
+        #: Looks still running past `look_timeout_s`, by destination.
+        self._hung: dict[str, asyncio.Future[Look]] = {}
         self.remote_check = remote_check
         self.remote_status = remote_status
         self._clock = clock
@@ -694,8 +731,7 @@ class DestinationsSource(Source):
         looks: dict[str, Look] = {}
         local = [e for e in entries if e.spec.local]
         if local:
-            found = await asyncio.to_thread(self._look_all, local)
-            looks.update(found)
+            looks.update(await self._look_all(local))
         for entry in entries:
             if not entry.spec.local:
                 looks[entry.spec.id] = await self._look_remote(entry)
@@ -723,35 +759,79 @@ class DestinationsSource(Source):
             if changes:
                 await self._publish(changes)
 
-    def _look_all(self, entries: Sequence[Entry]) -> dict[str, Look]:
+    async def _look_all(self, entries: Sequence[Entry]) -> dict[str, Look]:
+        """Look at each folder or share in its own thread, each within `look_timeout_s`: a
+        share whose server stopped answering can hang a stat for minutes, and must not hold
+        up the others. A destination whose look is still hanging is not looked at again
+        until it returns; meanwhile it is `error`, saying so."""
         now = self._clock()
+        pending: dict[str, asyncio.Future[Look]] = {}
         looks: dict[str, Look] = {}
         for entry in entries:
-            try:
-                looks[entry.spec.id] = look_local(
+            hung = self._hung.get(entry.spec.id)
+            if hung is not None and not hung.done():
+                looks[entry.spec.id] = self._failed_look(
                     entry,
-                    library_root=self.library_root,
-                    lister=self._lister,
-                    now=now,
-                    mount_of=self._mount_of,
+                    now,
+                    f"{entry.spec.target} is not answering (a share whose server"
+                    " is away, or a drive that hangs); looked at again once it answers",
                 )
-            except Exception as exc:
-                log.exception("cannot look at destination %s", entry.spec.id)
-                looks[entry.spec.id] = Look(
-                    DestinationRecord(
-                        label=entry.spec.label,
-                        kind=entry.spec.kind,
-                        target=entry.spec.target,
-                        upload=entry.spec.upload,
-                        default=entry.spec.default,
-                        state="error",
-                        message=f"cannot look at {entry.spec.target}: {exc}",
-                        checked_at=now,
-                    ),
-                    entry.marker_id,
-                    entry.mount_rel,
-                )
+                continue
+            pending[entry.spec.id] = _in_daemon_thread(self._look_one, entry, now)
+        if pending:
+            await asyncio.wait(set(pending.values()), timeout=self._settings.look_timeout_s)
+        by_id = {e.spec.id: e for e in entries}
+        for destination_id, future in pending.items():
+            entry = by_id[destination_id]
+            if future.done():
+                self._hung.pop(destination_id, None)
+                looks[destination_id] = future.result()
+                continue
+            self._hung[destination_id] = future
+            log.warning(
+                "destination %s (%s): no answer within %.0f s",
+                destination_id,
+                entry.spec.target,
+                self._settings.look_timeout_s,
+            )
+            looks[destination_id] = self._failed_look(
+                entry,
+                now,
+                f"{entry.spec.target} is not answering (a share whose server is"
+                " away, or a drive that hangs)",
+            )
         return looks
+
+    def _look_one(self, entry: Entry, now: float) -> Look:
+        """Blocking: one destination's look; a failure is an `error` record saying it."""
+        try:
+            return self._look(
+                entry,
+                library_root=self.library_root,
+                lister=self._lister,
+                now=now,
+                mount_of=self._mount_of,
+            )
+        except Exception as exc:
+            log.exception("cannot look at destination %s", entry.spec.id)
+            return self._failed_look(entry, now, f"cannot look at {entry.spec.target}: {exc}")
+
+    @staticmethod
+    def _failed_look(entry: Entry, now: float, message: str) -> Look:
+        return Look(
+            DestinationRecord(
+                label=entry.spec.label,
+                kind=entry.spec.kind,
+                target=entry.spec.target,
+                upload=entry.spec.upload,
+                default=entry.spec.default,
+                state="error",
+                message=message,
+                checked_at=now,
+            ),
+            entry.marker_id,
+            entry.mount_rel,
+        )
 
     async def _look_remote(self, entry: Entry) -> Look:
         spec = entry.spec

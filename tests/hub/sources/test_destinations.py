@@ -10,6 +10,7 @@ import contextlib
 import os
 import shutil
 import subprocess
+import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import date
@@ -669,6 +670,60 @@ async def test_an_rclone_update_keeps_the_secrets_it_does_not_give(tmp_path: Pat
         assert spec is not None
         assert (spec.remote, spec.rclone) == ("gdrive:Studio", None)
     finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+@pytest.mark.asyncio
+async def test_a_share_that_hangs_is_said_not_to_answer_and_holds_up_nothing(
+    tmp_path: Path,
+) -> None:
+    usb, nas = tmp_path / "usb", tmp_path / "nas"
+    usb.mkdir()
+    nas.mkdir()
+    (nas / "shared.txt").write_text("x")
+    answer = threading.Event()
+    looks = {"nas": 0}
+
+    def look(entry: Entry, **kwargs: Any) -> Any:
+        if entry.spec.id == "nas":
+            looks["nas"] += 1
+            answer.wait(10)  # a stat on a share whose server went away
+        return look_local(entry, **kwargs)
+
+    registry = DestinationRegistry(
+        None,
+        [
+            DestinationSpec(id="usb", label="USB", path=usb),
+            DestinationSpec(id="nas", label="NAS", path=nas, kind="share"),
+        ],
+    )
+    source = DestinationsSource(
+        DestinationsSettings(check_interval_s=0.05, look_timeout_s=0.2), registry, look=look
+    )
+    publisher = MemoryPublisher()
+    task = asyncio.create_task(source.run(publisher))
+    try:
+        await publisher.wait_for(
+            lambda: (
+                (publisher.record("destination", "nas") or {}).get("state") == "error"
+                and (publisher.record("destination", "usb") or {}).get("state") == "ready"
+            ),
+            what="the hanging share said, the drive ready",
+        )
+        value = publisher.record("destination", "nas")
+        assert value is not None
+        assert "not answering" in value["message"]
+        # Looked at once: a hanging look is not started again while it hangs.
+        assert looks["nas"] == 1
+        answer.set()
+        await publisher.wait_for(
+            lambda: (publisher.record("destination", "nas") or {}).get("state") == "ready",
+            what="the share back",
+        )
+    finally:
+        answer.set()
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
