@@ -251,3 +251,16 @@ def test_a_broken_rule_is_named_by_file_line_and_import(tmp_path: Path) -> None:
         "studio_monitor/protocol/wire.py:2 imports studio_monitor.link: protocol/ may import "
         "only errors, retry, studio_monitor",
     ]
+
+
+def test_benchmarks_import_support_modules_never_test_modules() -> None:
+    """Benchmarks share helpers with the tests through `tests/support` (and other modules
+    that are not `test_*.py`): importing a test module would run its collection-time code
+    and tie a benchmark to a test's private details."""
+    wrong = [
+        imp.where()
+        for path in sorted((ROOT / "benchmarks").rglob("*.py"))
+        for imp in imports_of(path)
+        if imp.module.startswith("tests.") and imp.module.split(".")[-1].startswith("test_")
+    ]
+    assert not wrong, "a benchmark imports a test module:\n" + "\n".join(wrong)

@@ -25,7 +25,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from studio_monitor.hub.sources.events import event_safety, summarize_folder
-from tests.hub.sources.test_event_safety import (
+from tests.support.events import (
     command,
     events_config,
     safety,

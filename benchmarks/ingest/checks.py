@@ -21,8 +21,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from benchmarks.ingest.run import base_photo
 from studio_monitor.hub.sources.formats import photo_format
 from studio_monitor.hub.sources.ingest.completeness import check_file
-from tests.hub.sources.test_ingest_formats import heic_photo, tiff_photo
-from tests.hub.sources.test_ingest_parts import exif_for, make_cr3, make_jpeg, make_raf, preview_of
+from tests.support.photos import (
+    exif_for,
+    heic_photo,
+    make_cr3,
+    make_jpeg,
+    make_raf,
+    preview_of,
+    tiff_photo,
+)
 
 RUNS = 300
 

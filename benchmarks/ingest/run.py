@@ -51,8 +51,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from studio_monitor.hub.sources.ingest.settings import IngestSettings
 from studio_monitor.hub.sources.ingest.source import IngestSource
 from studio_monitor.protocol import PublishChange
-from tests.hub.sources.test_ingest_formats import tiff_photo
-from tests.hub.sources.test_ingest_parts import camera_exif, preview_of
+from tests.support.photos import camera_exif, preview_of, tiff_photo
 
 MB = 1_000_000
 

@@ -33,7 +33,6 @@ from studio_monitor.hub.agent import (
 )
 from studio_monitor.hub.sources.base import Publisher, Source
 from studio_monitor.protocol import PublishChange, PublishRequest, decode
-from tests.hub.sources.test_ingest_parts import make_jpeg
 from tests.support.hub import (
     AGENT_TOKEN,
     VIEWER_TOKEN,
@@ -42,6 +41,7 @@ from tests.support.hub import (
     running_hub,
     write_tokens_file,
 )
+from tests.support.photos import make_jpeg
 from tests.support.publisher_load import fetch_log
 
 TOPIC = "agenttest"

@@ -25,7 +25,7 @@ from studio_monitor.hub.sources.ingest import MANIFEST_NAME, IngestSource, from_
 from studio_monitor.hub.sources.ingest.settings import IngestSettings
 from studio_monitor.hub.sources.ingest.tether import TetherProbe, TetherStatus
 from studio_monitor.protocol import PublishChange
-from tests.hub.sources.test_ingest_parts import exif_for, make_jpeg, make_tiff_raw
+from tests.support.photos import exif_for, make_jpeg, make_tiff_raw
 from tests.support.publisher import MemoryPublisher
 
 CANON = "canon-eos-r5-012345678901"

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import os
-import struct
 from pathlib import Path
 
 import pytest
@@ -24,159 +23,17 @@ from studio_monitor.hub.sources.ingest.completeness import (
     check_stream,
 )
 from tests.hub.sources.test_ingest import Harness, settings_for
-from tests.hub.sources.test_ingest_parts import (
+from tests.support.photos import (
     exif_for,
+    heic_photo,
     make_cr3,
     make_jpeg,
     make_raf,
+    mpf_jpeg,
     preview_of,
+    tiff_photo,
 )
 from tests.support.publisher import MemoryPublisher
-
-Entry = tuple[int, int, int, bytes]
-
-
-def _ifd(entries: list[Entry], at: int, next_ifd: int, e: str) -> bytes:
-    """One IFD at offset `at`, its out-of-line values right after it."""
-    head = struct.pack(e + "H", len(entries))
-    data_at = at + 2 + 12 * len(entries) + 4
-    tail = b""
-    for tag, kind, count, data in sorted(entries):
-        if len(data) <= 4:
-            head += struct.pack(e + "HHI", tag, kind, count) + data.ljust(4, b"\0")
-        else:
-            head += struct.pack(e + "HHII", tag, kind, count, data_at + len(tail))
-            tail += data + b"\0" * (len(data) % 2)
-    return head + struct.pack(e + "I", next_ifd) + tail
-
-
-def _ifd_size(entries: list[Entry]) -> int:
-    return len(_ifd(entries, 0, 0, "<"))
-
-
-def tiff_photo(
-    make: str = "NIKON CORPORATION",
-    model: str = "NIKON Z 6",
-    serial: str = "3012345",
-    *,
-    order: bytes = b"II",
-    magic: int = 42,
-    raw_size: int = 64 * 1024,
-    strips: int = 4,
-    tiles: bool = False,
-    raw_in_chain: bool = False,
-    seed: int = 1,
-) -> bytes:
-    """A TIFF-based RAW as cameras lay it out: IFD0 (make, model, a preview strip, a link to
-    the EXIF IFD with the body serial), the raw image in a SubIFD (NEF, DNG, ARW) or in the
-    next IFD of the chain (CR2), its data in `strips` strips or tiles at the end."""
-    e = "<" if order == b"II" else ">"
-
-    def ascii_(tag: int, text: str) -> Entry:
-        data = text.encode() + b"\0"
-        return (tag, 2, len(data), data)
-
-    def longs(tag: int, values: list[int]) -> Entry:
-        return (tag, 4, len(values), struct.pack(f"{e}{len(values)}I", *values))
-
-    image = Image.new("RGB", (320, 240), (seed * 40 % 256, 90, 30))
-    preview = preview_of(image)
-    pattern = bytes(range(1, 252))
-    pattern = pattern[seed % 251 :] + pattern[: seed % 251]
-    raw = (pattern * (raw_size // len(pattern) + 1))[:raw_size]
-    piece = -(-raw_size // strips)
-    parts = [raw[i : i + piece] for i in range(0, raw_size, piece)]
-    offsets_tag, counts_tag = (324, 325) if tiles else (273, 279)
-
-    def layout(base: list[int]) -> tuple[list[Entry], list[Entry], list[Entry], list[int]]:
-        _ifd0_at, exif_at, raw_ifd_at, preview_at, raw_at = base
-        ifd0 = [
-            ascii_(0x010F, make),
-            ascii_(0x0110, model),
-            longs(273, [preview_at]),
-            longs(279, [len(preview)]),
-            longs(0x8769, [exif_at]),
-        ]
-        if not raw_in_chain:
-            ifd0.append((330, 4, 1, struct.pack(e + "I", raw_ifd_at)))
-        exif = [ascii_(0xA431, serial), ascii_(0x9003, "2024:05:01 12:34:56")]
-        starts = [raw_at + piece * i for i in range(len(parts))]
-        raw_ifd = [longs(offsets_tag, starts), longs(counts_tag, [len(p) for p in parts])]
-        return ifd0, exif, raw_ifd, starts
-
-    ifd0, exif, raw_ifd, _ = layout([0, 0, 0, 0, 0])
-    exif_at = 8 + _ifd_size(ifd0)
-    raw_ifd_at = exif_at + _ifd_size(exif)
-    preview_at = raw_ifd_at + _ifd_size(raw_ifd)
-    raw_at = preview_at + len(preview) + len(preview) % 2
-    ifd0, exif, raw_ifd, _ = layout([8, exif_at, raw_ifd_at, preview_at, raw_at])
-    out = order + struct.pack(e + "HI", magic, 8)
-    out += _ifd(ifd0, 8, raw_ifd_at if raw_in_chain else 0, e)
-    out += _ifd(exif, exif_at, 0, e)
-    out += _ifd(raw_ifd, raw_ifd_at, 0, e)
-    assert len(out) == preview_at
-    out += preview + b"\0" * (len(preview) % 2)
-    assert len(out) == raw_at
-    return out + raw
-
-
-def _box(kind: bytes, payload: bytes) -> bytes:
-    return struct.pack(">I4s", 8 + len(payload), kind) + payload
-
-
-def heic_photo(seed: int = 1, data_size: int = 32 * 1024, exif: Image.Exif | None = None) -> bytes:
-    """A HEIF file: ftyp, meta (hdlr, iinf naming an `hvc1` image and an `Exif` item, iloc
-    locating both in mdat), mdat (the EXIF item, then the coded image)."""
-    data = bytes((i * 13 + seed) % 251 + 1 for i in range(data_size))
-    exif_blob = b"\0\0\0\0" + (exif.tobytes()[6:] if exif is not None else b"")
-
-    def full(kind: bytes, version: int, payload: bytes) -> bytes:
-        return _box(kind, bytes([version, 0, 0, 0]) + payload)
-
-    def infe(item_id: int, item_type: bytes) -> bytes:
-        return full(b"infe", 2, struct.pack(">HH4s", item_id, 0, item_type) + b"\0")
-
-    items = [(1, b"hvc1")] + ([(2, b"Exif")] if exif is not None else [])
-
-    def meta(offsets: dict[int, tuple[int, int]]) -> bytes:
-        iinf = full(b"iinf", 0, struct.pack(">H", len(items)) + b"".join(infe(*i) for i in items))
-        iloc_body = b"\x44\x00" + struct.pack(">H", len(items))
-        for item_id, _ in items:
-            offset, length = offsets.get(item_id, (0, 0))
-            iloc_body += struct.pack(">HHHII", item_id, 0, 1, offset, length)
-        hdlr = full(b"hdlr", 0, b"\0" * 4 + b"pict" + b"\0" * 13)
-        return full(b"meta", 0, hdlr + iinf + full(b"iloc", 0, iloc_body))
-
-    ftyp = _box(b"ftyp", b"heic\0\0\0\0mif1heic")
-    mdat_payload_at = len(ftyp) + len(meta({})) + 8
-    offsets = {1: (mdat_payload_at + len(exif_blob), len(data))}
-    if exif is not None:
-        offsets[2] = (mdat_payload_at, len(exif_blob))
-    return ftyp + meta(offsets) + _box(b"mdat", exif_blob + data)
-
-
-def mpf_jpeg(seed: int = 1) -> bytes:
-    """A JPEG with a Multi-Picture index (APP2 `MPF`) naming a second image after the first."""
-    first = make_jpeg(seed, size=(320, 240))
-    second = make_jpeg(seed + 1, size=(160, 120), no_exif=True)
-    # The MP index: a little-endian TIFF with one IFD holding MPEntry (2 images x 16 bytes).
-    entries_at = 8 + 2 + 12 * 1 + 4
-
-    def mpf(first_size: int, second_offset: int) -> bytes:
-        ifd = struct.pack("<H", 1) + struct.pack("<HHII", 0xB002, 7, 32, entries_at)
-        ifd += struct.pack("<I", 0)
-        table = struct.pack("<IIIHH", 0x20030000, first_size, 0, 0, 0)
-        table += struct.pack("<IIIHH", 0x00020000, len(second), second_offset, 0, 0)
-        return b"II*\0" + struct.pack("<I", 8) + ifd + table
-
-    blob = mpf(0, 0)
-    segment = b"\xff\xe2" + struct.pack(">H", 2 + 4 + len(blob)) + b"MPF\0"
-    whole_size = len(first) + len(segment) + len(blob)
-    base = 2 + len(segment)  # the MP TIFF header follows SOI and the APP2 header
-    blob = mpf(whole_size, whole_size - base)
-    first_with = first[:2] + segment + blob + first[2:]
-    assert len(first_with) == whole_size
-    return first_with + second
 
 
 def _status(data: bytes, container: Container) -> Status:

@@ -18,8 +18,8 @@ import httpx
 import pytest
 
 from tests.hub.sources.test_backup_hub import run_command, wait_snapshot
-from tests.hub.sources.test_ingest_parts import make_jpeg
 from tests.support.hub import publish, put, running_hub
+from tests.support.photos import make_jpeg
 
 CANON = ("camera", "canon-eos-r5-012345678901")
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import io
 import os
-import struct
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -47,185 +46,15 @@ from studio_monitor.hub.sources.ingest.metadata import (
 )
 from studio_monitor.hub.sources.ingest.settings import parse_settings
 from studio_monitor.hub.sources.ingest.stability import CompletenessTracker, Verdict
-
-# --- photo factory (also used by test_ingest.py) ---------------------------------------------
-
-
-def exif_for(
-    make: str | None = "Canon",
-    model: str | None = "Canon EOS R5",
-    serial: str | None = "012345678901",
-    taken: str | None = "2024:05:01 12:34:56",
-    offset: str | None = "+02:00",
-) -> Image.Exif:
-    exif = Image.Exif()
-    if make is not None:
-        exif[0x010F] = make
-    if model is not None:
-        exif[0x0110] = model
-    sub = exif.get_ifd(0x8769)
-    if serial is not None:
-        sub[0xA431] = serial
-    if taken is not None:
-        sub[0x9003] = taken
-    if offset is not None:
-        sub[0x9011] = offset
-    return exif
-
-
-def camera_exif(
-    make: str = "Canon",
-    model: str = "Canon EOS R5",
-    serial: str = "012345678901",
-    taken: str = "2024:05:01 12:34:56",
-    *,
-    orientation: int = 1,
-    thumbnail: bytes | None = None,
-) -> bytes:
-    """An EXIF block as a camera writes it: IFD0, the EXIF IFD, and IFD1 with a JPEG preview.
-
-    (Pillow cannot write IFD1, so this lays out the TIFF structure itself, big-endian.)
-    """
-
-    def ascii_entry(tag: int, text: str) -> tuple[int, int, int, bytes]:
-        data = text.encode("ascii") + b"\0"
-        return (tag, 2, len(data), data)
-
-    def short(tag: int, value: int) -> tuple[int, int, int, bytes]:
-        return (tag, 3, 1, struct.pack(">H", value))
-
-    def long(tag: int, value: int) -> tuple[int, int, int, bytes]:
-        return (tag, 4, 1, struct.pack(">I", value))
-
-    def ifd_size(entries: list[tuple[int, int, int, bytes]]) -> int:
-        extra = sum(len(d) + len(d) % 2 for _, _, _, d in entries if len(d) > 4)
-        return 2 + 12 * len(entries) + 4 + extra
-
-    def ifd(entries: list[tuple[int, int, int, bytes]], at: int, next_ifd: int) -> bytes:
-        head = struct.pack(">H", len(entries))
-        data_at = at + 2 + 12 * len(entries) + 4
-        tail = b""
-        for tag, kind, count, data in entries:
-            if len(data) <= 4:
-                head += struct.pack(">HHI", tag, kind, count) + data.ljust(4, b"\0")
-            else:
-                head += struct.pack(">HHII", tag, kind, count, data_at + len(tail))
-                tail += data + b"\0" * (len(data) % 2)
-        return head + struct.pack(">I", next_ifd) + tail
-
-    exif_ifd = [
-        ascii_entry(0x9003, taken),
-        ascii_entry(0x9011, "+02:00"),
-        ascii_entry(0xA431, serial),
-    ]
-    ifd0 = [
-        ascii_entry(0x010F, make),
-        ascii_entry(0x0110, model),
-        short(0x0112, orientation),
-        long(0x8769, 0),
-    ]
-    ifd0_at = 8
-    exif_at = ifd0_at + ifd_size(ifd0)
-    ifd1_at = exif_at + ifd_size(exif_ifd)
-    ifd0[3] = long(0x8769, exif_at)
-    ifd1: list[tuple[int, int, int, bytes]] = []
-    if thumbnail is not None:
-        ifd1 = [short(0x0103, 6), long(0x0201, 0), long(0x0202, len(thumbnail))]
-        ifd1[1] = long(0x0201, ifd1_at + ifd_size(ifd1))
-    tiff = b"MM\x00\x2a" + struct.pack(">I", ifd0_at)
-    tiff += ifd(ifd0, ifd0_at, ifd1_at if thumbnail is not None else 0)
-    tiff += ifd(exif_ifd, exif_at, 0)
-    if thumbnail is not None:
-        tiff += ifd(ifd1, ifd1_at, 0) + thumbnail
-    return b"Exif\0\0" + tiff
-
-
-def preview_of(image: Image.Image) -> bytes:
-    """The 160x120 JPEG preview a camera embeds."""
-    small = image.copy()
-    small.thumbnail((160, 120))
-    out = io.BytesIO()
-    small.save(out, "JPEG", quality=80)
-    return out.getvalue()
-
-
-def make_jpeg(
-    seed: int = 0,
-    *,
-    size: tuple[int, int] = (640, 480),
-    exif: Image.Exif | bytes | None = None,
-    no_exif: bool = False,
-) -> bytes:
-    """A real JPEG with EXIF; `seed` makes the pixels (and so the content) differ."""
-    image = Image.new("RGB", size, ((seed * 37) % 256, (seed * 91) % 256, (seed * 13) % 256))
-    # A few lines so the content is not a flat colour (different seeds, different bytes).
-    for x in range(0, size[0], 7):
-        image.putpixel((x, (x * (seed + 3)) % size[1]), (255, 255, 255))
-    out = io.BytesIO()
-    if no_exif:
-        image.save(out, "JPEG", quality=90)
-    else:
-        image.save(out, "JPEG", quality=90, exif=exif if exif is not None else exif_for())
-    return out.getvalue()
-
-
-def make_camera_jpeg(
-    seed: int = 0, *, size: tuple[int, int] = (1200, 800), orientation: int = 1, **exif: str
-) -> bytes:
-    """A JPEG as a camera writes it, embedded preview included."""
-    image = Image.new("RGB", size, ((seed * 37) % 256, 40, 200))
-    image.paste((255, 255, 0), (0, 0, size[0] // 4, size[1] // 4))  # a mark in one corner
-    block = camera_exif(orientation=orientation, thumbnail=preview_of(image), **exif)
-    out = io.BytesIO()
-    image.save(out, "JPEG", quality=90, exif=block)
-    return out.getvalue()
-
-
-def make_tiff_raw(exif: Image.Exif) -> bytes:
-    """A TIFF whose IFD0 links an EXIF IFD: the container of DNG, NEF, CR2, ARW and ORF.
-
-    (Pillow's TIFF writer drops the EXIF IFD, so the TIFF is Pillow's EXIF block itself, with
-    sensor data standing in after it.)
-    """
-    return exif.tobytes()[6:] + bytes(range(256)) * 16
-
-
-def _box(kind: bytes, payload: bytes) -> bytes:
-    return struct.pack(">I4s", 8 + len(payload), kind) + payload
-
-
-def make_cr3(exif: Image.Exif, preview: bytes) -> bytes:
-    """A Canon CR3 container: ftyp, then moov > uuid(Canon) > CMT1 (IFD0), CMT2 (EXIF), THMB."""
-    ifd0 = Image.Exif()
-    ifd0[0x010F] = exif[0x010F]
-    ifd0[0x0110] = exif[0x0110]
-    cmt1 = ifd0.tobytes()[6:]  # strip "Exif\0\0": CMT boxes hold bare TIFF
-    cmt2_exif = Image.Exif()
-    for tag, value in exif.get_ifd(0x8769).items():
-        cmt2_exif[tag] = value
-    cmt2 = cmt2_exif.tobytes()[6:]
-    thmb = struct.pack(">HHIHH", 160, 120, len(preview), 0, 0) + preview
-    canon = bytes.fromhex("85c0b687820f11e08111f4ce462b6a48")
-    uuid = _box(b"uuid", canon + _box(b"CMT1", cmt1) + _box(b"CMT2", cmt2) + _box(b"THMB", thmb))
-    return (
-        _box(b"ftyp", b"crx \x00\x00\x00\x01crx isom")
-        + _box(b"moov", uuid)
-        + _box(b"mdat", b"\0" * 64)
-    )
-
-
-def make_raf(jpeg: bytes, cfa: bytes = bytes(range(1, 256)) * 8) -> bytes:
-    """A Fuji RAF: a header naming the offset and length of the JPEG, CFA header and CFA."""
-    header = bytearray(b"FUJIFILMCCD-RAW 0201FF383501".ljust(160, b"\0"))
-    jpeg_at = len(header)
-    cfa_header = b"\x00\x00\x00\x01" + b"\x01" * 28
-    cfa_header_at = jpeg_at + len(jpeg)
-    cfa_at = cfa_header_at + len(cfa_header)
-    header[84:108] = struct.pack(
-        ">6I", jpeg_at, len(jpeg), cfa_header_at, len(cfa_header), cfa_at, len(cfa)
-    )
-    return bytes(header) + jpeg + cfa_header + cfa
-
+from tests.support.photos import (
+    camera_exif,
+    exif_for,
+    make_camera_jpeg,
+    make_cr3,
+    make_jpeg,
+    make_raf,
+    make_tiff_raw,
+)
 
 # --- completeness ----------------------------------------------------------------------------
 

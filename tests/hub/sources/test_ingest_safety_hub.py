@@ -22,9 +22,8 @@ import httpx
 import pytest
 import tomli_w
 
-from tests.hub.sources.test_ingest_formats import tiff_photo
-from tests.hub.sources.test_ingest_parts import make_jpeg
 from tests.support.hub import HubProcess, auth
+from tests.support.photos import make_jpeg, tiff_photo
 from tests.support.sandbox import sandbox_env
 
 Records = dict[tuple[str, str], dict[str, Any]]

@@ -27,8 +27,8 @@ from studio_monitor.hub.sources.ingest import IngestSource
 from studio_monitor.hub.sources.ingest.filing import is_locked
 from studio_monitor.hub.sources.ingest.watching import network_fs
 from tests.hub.sources.test_ingest import settings_for, wait_until
-from tests.hub.sources.test_ingest_parts import make_jpeg
 from tests.support.hub import auth, running_hub
+from tests.support.photos import make_jpeg
 
 CANON = ("camera", "canon-eos-r5-012345678901")
 
