@@ -21,6 +21,7 @@ import pytest_asyncio
 from studio_monitor.hub.sources.backup.cloud import (
     CloudEngine,
     CloudSettings,
+    RemoteWatch,
     check_destination,
     duplicate_names,
     waiting_message,
@@ -240,3 +241,94 @@ def test_duplicate_names_are_found() -> None:
         {"Path": "sub", "IsDir": True},
     ]
     assert duplicate_names(listing) == ["a.jpg"]
+
+
+@pytest.mark.asyncio
+async def test_a_photo_changed_after_its_cloud_backup_keeps_the_old_copy(
+    tmp_path: Path, rclone: Rclone, sftp: RcloneServer
+) -> None:
+    h = Harness(tmp_path, rclone)
+    photos = _photos(h.source, {"a.jpg": 100_000, "b.jpg": 100_000})
+    dest = _dest(sftp)
+    assert (await h.run(dest)).state == "completed"
+    edited = os.urandom(120_000)
+    (h.source / "a.jpg").write_bytes(edited)
+    final = await h.run(dest, job="job2")
+    assert final.state == "completed", final.error
+    assert (final.changed, final.changed_count) == (["a.jpg"], 1)
+    assert (final.files_done, final.files_skipped, final.verified) == (1, 1, 1)
+    assert (sftp.root / "Wedding" / "a.jpg").read_bytes() == edited
+    kept = list((sftp.root / "Wedding" / ".studio-monitor" / "versions" / "a.jpg").iterdir())
+    assert [p.read_bytes() for p in kept] == [photos["a.jpg"]]
+    assert h.manifest.changed_relpaths("ev1") == {"a.jpg"}
+
+
+@pytest.mark.asyncio
+async def test_a_file_not_written_by_us_is_adopted_or_left_alone(
+    tmp_path: Path, rclone: Rclone, webdav: RcloneServer
+) -> None:
+    h = Harness(tmp_path, rclone)
+    photos = _photos(h.source, {"same.jpg": 50_000, "other.jpg": 50_000})
+    there = webdav.root / "Wedding"
+    there.mkdir(parents=True)
+    (there / "same.jpg").write_bytes(photos["same.jpg"])
+    (there / "other.jpg").write_bytes(b"somebody else's file")
+    final = await h.run(_dest(webdav))
+    assert final.state == "completed", final.error
+    assert final.verified == 2
+    assert (there / "other.jpg").read_bytes() == b"somebody else's file"
+    beside = [p for p in there.iterdir() if p.name.startswith("other~sm-")]
+    assert [p.read_bytes() for p in beside] == [photos["other.jpg"]]
+    entries = h.manifest.entries("ev1", "cloud-webdav")
+    assert entries["same.jpg"].target_relpath == "same.jpg"
+    assert entries["other.jpg"].target_relpath == beside[0].name
+
+
+@pytest.mark.asyncio
+async def test_cancel_stops_an_upload_and_nothing_is_verified(
+    tmp_path: Path, rclone: Rclone, webdav: RcloneServer
+) -> None:
+    import asyncio
+
+    h = Harness(tmp_path, rclone, CloudSettings(transfers=1))
+    _photos(h.source, {f"p{i}.nef": 400_000 for i in range(30)})
+    cancel = threading.Event()
+    spec = JobSpec(
+        job_id="jc", event_id="ev1", kind="copy", source_dir=h.source, destination=_dest(webdav)
+    )
+
+    def emit(progress: JobProgress) -> None:
+        if progress.files_done >= 2:
+            cancel.set()
+
+    final = await asyncio.wait_for(h.engine.run(spec, cancel, emit), 30)
+    assert final.state == "cancelled"
+    done = final.files_done
+    assert 2 <= done < 30
+    entries = h.manifest.entries("ev1", "cloud-webdav")
+    assert all(e.state == "copied" for e in entries.values())
+    assert len(entries) == done
+
+
+@pytest.mark.asyncio
+async def test_the_watch_tells_the_registry_what_jobs_learnt(
+    tmp_path: Path, rclone: Rclone, webdav: RcloneServer
+) -> None:
+    watch = RemoteWatch(rclone)
+    h = Harness(tmp_path, rclone)
+    h.engine = CloudEngine(rclone, h.manifest, settings=FAST, watch=watch)
+    _photos(h.source, {"a.jpg": 1000})
+    good = _dest(webdav)
+    look = await watch.look(good)
+    assert (look.state, look.connected) == ("ready", True)
+    # (A remote the hub configured keeps the fields it was checked with: another id.)
+    bad = DestinationSpec(
+        id="cloud-expired", label="Cloud webdav", kind="rclone", rclone=webdav.fields(password="x")
+    )
+    assert (await h.run(bad)).state == "failed"
+    look = await watch.look(bad)
+    assert look.state == "error"
+    assert look.message is not None
+    assert look.message.startswith("sign in again: Cloud webdav refused")
+    assert (await h.run(good, job="job2")).state == "completed"
+    assert (await watch.look(good)).state == "ready"

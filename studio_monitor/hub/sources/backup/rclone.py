@@ -22,12 +22,14 @@ from __future__ import annotations
 import asyncio
 import configparser
 import contextlib
+import ctypes
 import json
 import logging
 import os
 import re
 import secrets
 import shutil
+import signal
 import socket
 import sys
 import sysconfig
@@ -243,6 +245,23 @@ class JobOutcome:
     stats: JobStats | None
 
 
+def _die_with_parent() -> dict[str, Any]:
+    """On Linux, rcd gets SIGTERM when the hub dies, even by SIGKILL (no orphan holding
+    its port and config); elsewhere the hub's shutdown stops it."""
+    if not sys.platform.startswith("linux"):
+        return {}
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        prctl = libc.prctl
+    except (OSError, AttributeError):
+        return {}
+
+    def preexec() -> None:
+        prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+    return {"preexec_fn": preexec}
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -338,6 +357,7 @@ class Rclone:
                 stdout=asyncio.subprocess.DEVNULL,
                 stderr=asyncio.subprocess.PIPE,
                 env=env,
+                **_die_with_parent(),
             )
             client = httpx.AsyncClient(
                 base_url=f"http://127.0.0.1:{port}/",
