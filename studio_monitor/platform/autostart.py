@@ -15,8 +15,6 @@
 from __future__ import annotations
 
 import abc
-import contextlib
-import os
 import plistlib
 import subprocess
 import sys
@@ -25,6 +23,13 @@ from pathlib import Path
 from typing import Any, Final
 
 from studio_monitor.errors import StudioMonitorError
+from studio_monitor.platform.user_files import (
+    desktop_entry,
+    launch_agents_dir,
+    remove,
+    write_atomic,
+    xdg_config_home,
+)
 
 APP_NAME: Final = "Studio Monitor"
 RUN_KEY: Final = r"Software\Microsoft\Windows\CurrentVersion\Run"
@@ -140,7 +145,7 @@ class MacLaunchAgent(Autostart):
     """A LaunchAgent plist; launchd reads it at the next login."""
 
     def __init__(self, agents_dir: Path | None = None, *, label: str = LAUNCH_AGENT_LABEL) -> None:
-        self.agents_dir = agents_dir or Path.home() / "Library" / "LaunchAgents"
+        self.agents_dir = launch_agents_dir(agents_dir)
         self.label = label
         self.path = self.agents_dir / f"{label}.plist"
         self.description = f"the LaunchAgent {self.path}"
@@ -159,20 +164,19 @@ class MacLaunchAgent(Autostart):
         }
 
     def enable(self, command: Sequence[str]) -> None:
-        _write_atomic(self.path, plistlib.dumps(self.plist(command)), self.description)
+        write_atomic(
+            self.path, plistlib.dumps(self.plist(command)), self.description, AutostartError
+        )
 
     def disable(self) -> None:
-        _remove(self.path, self.description)
+        remove(self.path, self.description, AutostartError)
 
 
 class XdgAutostart(Autostart):
     """A `.desktop` file in the XDG autostart folder."""
 
     def __init__(self, config_home: Path | None = None, *, file_name: str = DESKTOP_FILE) -> None:
-        if config_home is None:
-            env = os.environ.get("XDG_CONFIG_HOME", "").strip()
-            config_home = Path(env) if env else Path.home() / ".config"
-        self.path = config_home / "autostart" / file_name
+        self.path = xdg_config_home(config_home) / "autostart" / file_name
         self.description = f"the XDG autostart entry {self.path}"
 
     def is_enabled(self) -> bool:
@@ -184,22 +188,24 @@ class XdgAutostart(Autostart):
         return "\nHidden=true" not in text and "\nX-GNOME-Autostart-enabled=false" not in text
 
     def desktop_entry(self, command: Sequence[str]) -> str:
-        return (
-            "[Desktop Entry]\n"
-            "Type=Application\n"
-            f"Name={APP_NAME}\n"
-            "Comment=Backups, cameras, systems and events, live from the studio hub\n"
-            f"Exec={desktop_exec(command)}\n"
-            "Icon=studio-monitor\n"
-            "Terminal=false\n"
-            "X-GNOME-Autostart-enabled=true\n"
+        return desktop_entry(
+            {
+                "Type": "Application",
+                "Name": APP_NAME,
+                "Comment": "Backups, cameras, systems and events, live from the studio hub",
+                "Exec": desktop_exec(command),
+                "Icon": "studio-monitor",
+                "Terminal": "false",
+                "X-GNOME-Autostart-enabled": "true",
+            }
         )
 
     def enable(self, command: Sequence[str]) -> None:
-        _write_atomic(self.path, self.desktop_entry(command).encode("utf-8"), self.description)
+        data = self.desktop_entry(command).encode("utf-8")
+        write_atomic(self.path, data, self.description, AutostartError)
 
     def disable(self) -> None:
-        _remove(self.path, self.description)
+        remove(self.path, self.description, AutostartError)
 
 
 def desktop_exec(command: Sequence[str]) -> str:
@@ -229,22 +235,3 @@ def default_autostart(platform: str | None = None) -> Autostart:
     if platform.startswith(("linux", "freebsd", "openbsd", "netbsd")):
         return XdgAutostart()
     return NullAutostart(f"start at login is not supported on {platform}")
-
-
-def _write_atomic(path: Path, data: bytes, what: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
-        raise AutostartError(f"could not write {what}: {exc.strerror or exc}") from exc
-
-
-def _remove(path: Path, what: str) -> None:
-    try:
-        path.unlink(missing_ok=True)
-    except OSError as exc:
-        raise AutostartError(f"could not remove {what}: {exc.strerror or exc}") from exc

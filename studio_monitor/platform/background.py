@@ -37,6 +37,13 @@ from xml.sax.saxutils import escape
 
 from studio_monitor.errors import StudioMonitorError
 from studio_monitor.platform.autostart import desktop_exec
+from studio_monitor.platform.user_files import (
+    desktop_entry,
+    launch_agents_dir,
+    remove,
+    write_atomic,
+    xdg_config_home,
+)
 
 SERVICE_NAME: Final = "studio-monitor-hub"
 LAUNCH_AGENT_LABEL: Final = "com.studiomonitor.hub"
@@ -103,13 +110,6 @@ class NullBackgroundService(BackgroundService):
         return False
 
 
-def _config_home(config_home: Path | None) -> Path:
-    if config_home is not None:
-        return config_home
-    env = os.environ.get("XDG_CONFIG_HOME", "").strip()
-    return Path(env) if env else Path.home() / ".config"
-
-
 def _check(runner: Runner, command: Sequence[str], what: str) -> str:
     try:
         code, output = runner(command)
@@ -124,7 +124,7 @@ class SystemdUserService(BackgroundService):
     """A systemd user unit, enabled for `default.target` (that is, at login)."""
 
     def __init__(self, config_home: Path | None = None, *, runner: Runner = run_command) -> None:
-        self.path = _config_home(config_home) / "systemd" / "user" / f"{SERVICE_NAME}.service"
+        self.path = xdg_config_home(config_home) / "systemd" / "user" / f"{SERVICE_NAME}.service"
         self.runner = runner
         self.description = f"the systemd user service {SERVICE_NAME} ({self.path})"
 
@@ -149,7 +149,9 @@ class SystemdUserService(BackgroundService):
         return self.path.is_file()
 
     def install(self, command: Sequence[str]) -> None:
-        _write_atomic(self.path, self.unit(command).encode("utf-8"), self.description)
+        write_atomic(
+            self.path, self.unit(command).encode("utf-8"), self.description, BackgroundError
+        )
         _check(self.runner, ["systemctl", "--user", "daemon-reload"], "reload systemd")
         _check(
             self.runner,
@@ -172,7 +174,7 @@ class SystemdUserService(BackgroundService):
                     ["systemctl", "--user", "disable", "--now", f"{SERVICE_NAME}.service"],
                     f"stop {SERVICE_NAME}",
                 )
-        _remove(self.path, self.description)
+        remove(self.path, self.description, BackgroundError)
         with contextlib.suppress(BackgroundError):
             _check(self.runner, ["systemctl", "--user", "daemon-reload"], "reload systemd")
 
@@ -225,21 +227,22 @@ class XdgDetachedService(BackgroundService):
         *,
         spawn: Callable[[Sequence[str]], int] | None = None,
     ) -> None:
-        self.path = _config_home(config_home) / "autostart" / f"{SERVICE_NAME}.desktop"
+        self.path = xdg_config_home(config_home) / "autostart" / f"{SERVICE_NAME}.desktop"
         self.spawn = spawn or Spawner()
         self.description = f"the XDG autostart entry {self.path}"
 
     def desktop_entry(self, command: Sequence[str]) -> str:
-        return (
-            "[Desktop Entry]\n"
-            "Type=Application\n"
-            f"Name={DESCRIPTION}\n"
-            f"Exec={desktop_exec(command)}\n"
-            "Terminal=false\n"
-            "NoDisplay=true\n"
-            "X-GNOME-Autostart-enabled=true\n"
-            # The exact argument list, so `start()` runs it without parsing `Exec=` back.
-            f"X-Studio-Monitor-Command={json.dumps(list(command))}\n"
+        return desktop_entry(
+            {
+                "Type": "Application",
+                "Name": DESCRIPTION,
+                "Exec": desktop_exec(command),
+                "Terminal": "false",
+                "NoDisplay": "true",
+                "X-GNOME-Autostart-enabled": "true",
+                # The exact argument list, so `start()` runs it without parsing `Exec=` back.
+                "X-Studio-Monitor-Command": json.dumps(list(command)),
+            }
         )
 
     def command(self) -> list[str] | None:
@@ -260,7 +263,8 @@ class XdgDetachedService(BackgroundService):
         return self.path.is_file()
 
     def install(self, command: Sequence[str]) -> None:
-        _write_atomic(self.path, self.desktop_entry(command).encode("utf-8"), self.description)
+        data = self.desktop_entry(command).encode("utf-8")
+        write_atomic(self.path, data, self.description, BackgroundError)
 
     def start(self) -> None:
         command = self.command()
@@ -272,7 +276,7 @@ class XdgDetachedService(BackgroundService):
             raise BackgroundError(f"could not start {command[0]}: {exc}") from exc
 
     def uninstall(self) -> None:
-        _remove(self.path, self.description)
+        remove(self.path, self.description, BackgroundError)
 
 
 class LaunchAgentService(BackgroundService):
@@ -285,7 +289,7 @@ class LaunchAgentService(BackgroundService):
         runner: Runner = run_command,
         uid: int | None = None,
     ) -> None:
-        self.agents_dir = agents_dir or Path.home() / "Library" / "LaunchAgents"
+        self.agents_dir = launch_agents_dir(agents_dir)
         self.path = self.agents_dir / f"{LAUNCH_AGENT_LABEL}.plist"
         self.runner = runner
         self.uid = uid if uid is not None else (os.getuid() if hasattr(os, "getuid") else 0)
@@ -304,7 +308,9 @@ class LaunchAgentService(BackgroundService):
         return self.path.is_file()
 
     def install(self, command: Sequence[str]) -> None:
-        _write_atomic(self.path, plistlib.dumps(self.plist(command)), self.description)
+        write_atomic(
+            self.path, plistlib.dumps(self.plist(command)), self.description, BackgroundError
+        )
 
     def start(self) -> None:
         # bootstrap fails when already loaded: then kickstart it.
@@ -319,7 +325,7 @@ class LaunchAgentService(BackgroundService):
     def uninstall(self) -> None:
         with contextlib.suppress(OSError, subprocess.SubprocessError):
             self.runner(["launchctl", "bootout", f"gui/{self.uid}/{LAUNCH_AGENT_LABEL}"])
-        _remove(self.path, self.description)
+        remove(self.path, self.description, BackgroundError)
 
 
 class WindowsScheduledTask(BackgroundService):
@@ -409,22 +415,3 @@ def default_background_service(platform: str | None = None) -> BackgroundService
     if platform.startswith("linux"):
         return SystemdUserService() if systemd_user_available() else XdgDetachedService()
     return NullBackgroundService(f"no background service on {platform}")
-
-
-def _write_atomic(path: Path, data: bytes, what: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
-        raise BackgroundError(f"could not write {what}: {exc.strerror or exc}") from exc
-
-
-def _remove(path: Path, what: str) -> None:
-    try:
-        path.unlink(missing_ok=True)
-    except OSError as exc:
-        raise BackgroundError(f"could not remove {what}: {exc.strerror or exc}") from exc
