@@ -853,7 +853,16 @@ class DestinationsSource(Source):
             )
             return Look(record, None, None)
         try:
-            status = await self.remote_status(spec)
+            async with asyncio.timeout(self._settings.look_timeout_s):
+                status = await self.remote_status(spec)
+        except TimeoutError:
+            record = with_(
+                base,
+                state="error",
+                message=f"{spec.target} is not answering (no answer within"
+                f" {self._settings.look_timeout_s:g} s)",
+            )
+            return Look(record, None, None)
         except Exception as exc:
             log.exception("cannot look at remote %s", spec.target)
             record = with_(base, state="error", message=f"cannot reach {spec.target}: {exc}")

@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
+from studio_monitor.errors import HubError
 from studio_monitor.hub.app import Hub
 from studio_monitor.hub.sources.backup.manifest import DestinationSpec
 from studio_monitor.hub.sources.backup.volumes import MARKER_NAME, new_marker, write_marker
@@ -29,6 +30,7 @@ from studio_monitor.hub.sources.destinations import (
     DestinationsSource,
     Entry,
     RegistryFile,
+    RemoteStatus,
     look_local,
 )
 from studio_monitor.protocol.records import DestinationRecord, from_value
@@ -724,6 +726,67 @@ async def test_a_share_that_hangs_is_said_not_to_answer_and_holds_up_nothing(
         )
     finally:
         answer.set()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+@pytest.mark.asyncio
+async def test_the_rclone_hooks_say_what_a_remote_is_and_refuse_one_it_cannot_list(
+    tmp_path: Path,
+) -> None:
+    """The rclone module plugs in two hooks; here they are plain functions standing for it."""
+    seen: list[str] = []
+    stall = asyncio.Event()
+
+    async def check(spec: DestinationSpec) -> None:
+        seen.append(spec.target)
+        if spec.remote == "broken:":
+            raise HubError("conflict", "rclone cannot list broken: (wrong password)")
+
+    async def status(spec: DestinationSpec) -> RemoteStatus:
+        if spec.remote == "slow:":
+            await stall.wait()  # a remote that never answers
+        return RemoteStatus(
+            state="waiting", connected=True, free=5, total=10, message="quota", retry_at=99.0
+        )
+
+    registry = DestinationRegistry(None)
+    source = DestinationsSource(
+        DestinationsSettings(check_interval_s=0.05, look_timeout_s=0.2),
+        registry,
+        remote_check=check,
+        remote_status=status,
+    )
+    publisher = MemoryPublisher()
+    task = asyncio.create_task(source.run(publisher))
+    try:
+        add = source.commands()["destination.add"]
+        with pytest.raises(HubError, match="wrong password") as refused:
+            await add({"label": "Broken", "kind": "rclone", "remote": "broken:"})
+        assert refused.value.code == "conflict"
+        assert registry.get("broken") is None
+        await add({"label": "Drive", "kind": "rclone", "remote": "gdrive:Studio"})
+        await add({"label": "Slow", "kind": "rclone", "remote": "slow:"})
+        assert seen == ["broken:", "gdrive:Studio", "slow:"]
+        await publisher.wait_for(
+            lambda: (publisher.record("destination", "slow") or {}).get("state") == "error",
+            what="the slow remote said",
+        )
+        drive = publisher.record("destination", "drive")
+        assert drive is not None
+        assert (drive["state"], drive["free"], drive["total"], drive["retry_at"]) == (
+            "waiting",
+            5,
+            10,
+            99.0,
+        )
+        assert (drive["independent"], drive["message"]) == (True, "quota")
+        slow = publisher.record("destination", "slow")
+        assert slow is not None
+        assert "not answering" in slow["message"]
+    finally:
+        stall.set()
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
