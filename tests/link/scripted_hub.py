@@ -10,6 +10,7 @@ is logged with its `time.monotonic()` stamp, so a test can bound the request rat
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -45,6 +46,38 @@ async def _snapshot(request: web.Request) -> web.StreamResponse:
 
 async def _changes(request: web.Request) -> web.StreamResponse:
     return error("resync_required", "no history here", 409)
+
+
+async def too_big_snapshot(request: web.Request) -> web.StreamResponse:
+    """A snapshot announcing 69 MiB (66 records of 1 MiB and more), of which only the start
+    is ever sent: the client must refuse it from its Content-Length."""
+    response = web.StreamResponse(headers={"Content-Type": "application/json"})
+    response.content_length = 69 * 1024 * 1024
+    await response.prepare(request)
+    try:
+        await response.write(b'{"epoch":"e1","cursors":{},"active":{},"records":[')
+        await asyncio.sleep(5)  # the rest never needs to come
+    except (ConnectionError, RuntimeError):
+        pass
+    return response
+
+
+async def welcomed(request: web.Request) -> web.WebSocketResponse:
+    """Upgrade, take the client's hello and answer a fresh (not resumed) welcome: the start
+    of every scripted WebSocket session; the handler goes on from there."""
+    ws = web.WebSocketResponse(protocols=["studio-monitor.v1"])
+    await ws.prepare(request)
+    await ws.receive()  # hello
+    welcome = {
+        "type": "welcome",
+        "protocol": 1,
+        "epoch": EPOCH,
+        "session": "s1",
+        "heartbeat_s": 5.0,
+        "resumed": False,
+    }
+    await ws.send_str(json.dumps(welcome))
+    return ws
 
 
 async def _ws(request: web.Request) -> web.StreamResponse:

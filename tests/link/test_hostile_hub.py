@@ -5,7 +5,6 @@ limit, a snapshot answered 304 beside a /changes answered 409, an older store re
 from __future__ import annotations
 
 import asyncio
-import json
 import shutil
 import time
 from pathlib import Path
@@ -16,7 +15,14 @@ from aiohttp import web
 
 from studio_monitor.errors import MessageTooLarge
 from studio_monitor.link.transports.http import MAX_HEALTH_BYTES, HttpTransport
-from tests.link.scripted_hub import EPOCH, ScriptedHub, error, json_response
+from tests.link.scripted_hub import (
+    EPOCH,
+    ScriptedHub,
+    error,
+    json_response,
+    too_big_snapshot,
+    welcomed,
+)
 from tests.link.test_service import FAST, Recorder, make_service
 from tests.support.hub import OPERATOR_TOKEN, publish, put, running_hub
 from tests.support.qt import run, until
@@ -61,18 +67,7 @@ async def _snapshot(request: web.Request) -> web.StreamResponse:
 
 
 async def _ws(request: web.Request) -> web.StreamResponse:
-    ws = web.WebSocketResponse(protocols=["studio-monitor.v1"])
-    await ws.prepare(request)
-    await ws.receive()  # hello
-    welcome = {
-        "type": "welcome",
-        "protocol": 1,
-        "epoch": EPOCH,
-        "session": "s1",
-        "heartbeat_s": 5.0,
-        "resumed": False,
-    }
-    await ws.send_str(json.dumps(welcome))
+    ws = await welcomed(request)
     await ws.send_str('{"type":"snapshot",' + SNAPSHOT + "}")
     await ws.send_str('{"type":"changes","items":' + CHANGES + "}")
     async for _ in ws:
@@ -150,19 +145,8 @@ def test_a_huge_health_body_is_refused_while_it_streams(
 def test_a_snapshot_over_the_client_limit_is_said_and_not_downloaded_again_and_again(
     qloop: asyncio.AbstractEventLoop, tmp_path: Path
 ) -> None:
-    async def too_big(request: web.Request) -> web.StreamResponse:
-        response = web.StreamResponse(headers={"Content-Type": "application/json"})
-        response.content_length = 69 * 1024 * 1024  # 66 records of 1 MiB and more
-        await response.prepare(request)
-        try:
-            await response.write(b'{"epoch":"e1","cursors":{},"active":{},"records":[')
-            await asyncio.sleep(5)  # the rest never needs to come
-        except (ConnectionError, RuntimeError):
-            pass
-        return response
-
     async def scenario() -> None:
-        async with ScriptedHub(snapshot=too_big) as hub:
+        async with ScriptedHub(snapshot=too_big_snapshot) as hub:
             # Production timings for the retry (FAST's would hide a loop behind its speed).
             service = make_service(hub.url, tmp_path / "state")
             seen = Recorder(service)
@@ -271,18 +255,7 @@ def test_a_websocket_frame_over_the_limit_is_refused_from_its_header(
     qloop: asyncio.AbstractEventLoop, tmp_path: Path
 ) -> None:
     async def huge_frame(request: web.Request) -> web.StreamResponse:
-        ws = web.WebSocketResponse(protocols=["studio-monitor.v1"])
-        await ws.prepare(request)
-        await ws.receive()  # hello
-        welcome = {
-            "type": "welcome",
-            "protocol": 1,
-            "epoch": EPOCH,
-            "session": "s1",
-            "heartbeat_s": 5.0,
-            "resumed": False,
-        }
-        await ws.send_str(json.dumps(welcome))
+        ws = await welcomed(request)
         # A text frame announcing 70 MiB (the snapshot of issue 10 item 7), of which only
         # the header is ever sent: the client must refuse it from the header alone.
         assert request.transport is not None
@@ -292,7 +265,7 @@ def test_a_websocket_frame_over_the_limit_is_refused_from_its_header(
         return ws
 
     async def scenario() -> None:
-        async with ScriptedHub(ws=huge_frame, snapshot=_too_big_snapshot) as hub:
+        async with ScriptedHub(ws=huge_frame, snapshot=too_big_snapshot) as hub:
             service = make_service(hub.url, tmp_path / "state")
             seen = Recorder(service)
             service.start()
@@ -302,15 +275,3 @@ def test_a_websocket_frame_over_the_limit_is_refused_from_its_header(
             await service.stop()
 
     run(qloop, scenario(), 30)
-
-
-async def _too_big_snapshot(request: web.Request) -> web.StreamResponse:
-    response = web.StreamResponse(headers={"Content-Type": "application/json"})
-    response.content_length = 69 * 1024 * 1024
-    await response.prepare(request)
-    try:
-        await response.write(b'{"epoch":"e1","cursors":{},"active":{},"records":[')
-        await asyncio.sleep(5)
-    except (ConnectionError, RuntimeError):
-        pass
-    return response
