@@ -1,4 +1,4 @@
-"""`studio-monitor watch URL`: the connection service in a terminal, as JSON lines.
+"""`studio-monitor watch URL [--hub URL2 ...]`: the connection service in a terminal, as JSON lines.
 
 The same `ConnectionService` as the app, under a QCoreApplication and a qasync loop, with no
 window. One JSON object per line on stdout, flushed at once:
@@ -8,6 +8,11 @@ window. One JSON object per line on stdout, flushed at once:
     {"event": "change", "topic": "backup", "key": "job-1", "seq": 13, "op": "put", "value": {...}}
     {"event": "gap", "topic": "backup", "from": 14, "to": 15}
     {"event": "error", "message": "..."}
+    {"event": "hub", "url": "http://10.0.0.2:8765"}
+
+Several hubs (replicas of one studio: `URL --hub URL2`, or `--hub` alone, or one http:// name
+with several addresses) make one failover list (link/hubs.py): a `hub` line says each time
+the link moves to another one (and which one it starts on).
 
 A state line comes first (the state the service starts in) and then on every transition;
 every change applied is printed, of every followed topic, known to the app or not
@@ -25,7 +30,7 @@ import contextlib
 import signal
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -52,7 +57,10 @@ def register(subparsers: Any) -> None:
             "repaired and errors. Ctrl-C to stop."
         ),
     )
-    parser.add_argument("url", metavar="URL", help="the hub, e.g. http://studio-hub:8765")
+    parser.add_argument(
+        "url", metavar="URL", nargs="?", help="the hub, e.g. http://studio-hub:8765"
+    )
+    add_hub_option(parser)
     parser.add_argument(
         "--topics",
         metavar="A,B",
@@ -80,6 +88,29 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=main)
 
 
+def add_hub_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--hub",
+        dest="hubs",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="another hub replica to fail over to (repeat it; docs/replicas.md)",
+    )
+
+
+def hub_urls(args: argparse.Namespace) -> list[str]:
+    """URL and every --hub, checked, each http:// name with several addresses expanded."""
+    from studio_monitor.link.hubs import expand
+
+    urls = ([args.url] if args.url else []) + list(getattr(args, "hubs", None) or [])
+    if not urls:
+        raise ConfigError("give the hub: URL or --hub URL")
+    for url in urls:
+        HubAddress.parse(url)
+    return expand(urls)
+
+
 def parse_topics(text: str | None) -> list[str] | None:
     if text is None:
         return None
@@ -99,9 +130,9 @@ def main(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | N
     stdout = sys.stdout if out is None else out
     stderr = sys.stderr if err is None else err
     try:
-        HubAddress.parse(args.url)
+        urls = hub_urls(args)
         topics = parse_topics(args.topics)
-        token = resolve_token(args.token_file, args.url)
+        token = resolve_token(args.token_file, args.url or args.hubs[0])
         ssl_context = make_ssl_context(args.ca_file) if args.ca_file is not None else None
     except ConfigError as exc:
         print(f"studio-monitor watch: {exc}", file=stderr)
@@ -123,7 +154,15 @@ def main(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | N
         with _state_dir(args.state_dir) as state_dir:
             return int(
                 loop.run_until_complete(
-                    watch(args.url, token, topics, state_dir, stdout, ssl_context=ssl_context)
+                    watch(
+                        urls[0],
+                        token,
+                        topics,
+                        state_dir,
+                        stdout,
+                        ssl_context=ssl_context,
+                        hubs=urls,
+                    )
                 )
             )
     finally:
@@ -177,6 +216,7 @@ async def watch(
     *,
     ssl_context: Any = None,
     stop: asyncio.Event | None = None,
+    hubs: Sequence[str] | None = None,
 ) -> int:
     """Run the service and print until `stop` is set, SIGINT/SIGTERM, or stdout closes."""
     from studio_monitor.link.service import ConnectionService
@@ -185,8 +225,24 @@ async def watch(
     lines = JsonLines(out)
     stop = stop if stop is not None else asyncio.Event()
     service = ConnectionService(
-        url, token, state_dir=state_dir, topics=topics, clock=clock, ssl_context=ssl_context
+        url,
+        token,
+        state_dir=state_dir,
+        topics=topics,
+        clock=clock,
+        ssl_context=ssl_context,
+        hubs=hubs,
     )
+    hub_in_use = [""]
+
+    def hub_line(_status: object = None) -> None:
+        if service.current_hub != hub_in_use[0]:
+            hub_in_use[0] = service.current_hub
+            lines.emit({"event": "hub", "url": service.current_hub})
+
+    if hubs is not None and len(hubs) > 1:
+        service.statusChanged.connect(hub_line)
+        hub_line()
 
     def state_line(state: str) -> None:
         lines.emit(

@@ -12,6 +12,11 @@ a fresh snapshot. Commands go to the `CommandSender` (`sender.py`: the outbox, o
 transport carries data). Power is looked at every minute (psutil cannot say when it
 changes), the network probe says when it changes.
 
+With several hubs (replicas: `hubs=[...]`) the `HubList` (`hubs.py`) says which one requests
+go to; a request that finds its hub away moves the link to the next one, and the machine is
+asked to try at once there (once round the list; then its backoff paces the tries). The
+cursors stay: replicas share the epoch, so the link resumes where it was.
+
 Signals fire only when their value changes; `statusChanged` is coalesced to a few per
 second. The service needs a running qasync loop (`start()` is called on it) but no window:
 `studio-monitor watch` runs it under a QCoreApplication.
@@ -27,7 +32,7 @@ import logging
 import math
 import random
 import ssl
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -48,6 +53,7 @@ from studio_monitor.errors import (
 from studio_monitor.link import machine as m
 from studio_monitor.link.applier import DataApplier, DataListener
 from studio_monitor.link.clock import Clock, SystemClock
+from studio_monitor.link.hubs import HubList
 from studio_monitor.link.local_store import LocalStore
 from studio_monitor.link.outbox import Outbox
 from studio_monitor.link.policy import classify
@@ -132,9 +138,12 @@ class ConnectionService(QObject):
         http_client: httpx.AsyncClient | None = None,
         ws_open: Callable[..., Awaitable[WsSession]] = WsSession.open,
         store: LocalStore | None = None,
+        hubs: Sequence[str] | None = None,
     ) -> None:
         super().__init__(parent)
+        #: The hub whose saved state this link keeps (the first of `hubs`).
         self.hub_url = hub_url
+        self._hubs = HubList.of(hubs if hubs else [hub_url])
         self._token = token
         self._topics = list(topics) if topics is not None else None
         self._clock: Clock = clock if clock is not None else SystemClock()
@@ -143,7 +152,7 @@ class ConnectionService(QObject):
         self._ssl_context = ssl_context
         self._ws_open = ws_open
         self._http = HttpTransport(
-            hub_url,
+            self._hubs.current,
             token,
             client=http_client,
             ssl_context=ssl_context,
@@ -281,6 +290,11 @@ class ConnectionService(QObject):
     def state(self) -> str:
         return self._machine.state.value
 
+    @property
+    def current_hub(self) -> str:
+        """The hub requests go to now (one of `hubs`)."""
+        return self._hubs.current
+
     def status(self) -> LinkStatus:
         state = self._machine.state
         ws = self._ws if state is m.State.LIVE else None
@@ -297,7 +311,7 @@ class ConnectionService(QObject):
         return LinkStatus(
             state=state.value,
             transport=STATE_TRANSPORT[state.value],
-            hub_url=self.hub_url,
+            hub_url=self._hubs.current,
             epoch=self._data.epoch,
             rtt_ms=round(rtt, 1) if rtt is not None else None,
             next_retry_s=round(next_retry, 1) if next_retry is not None else None,
@@ -432,7 +446,7 @@ class ConnectionService(QObject):
         self._cancel(kind)
         assert self._loop is not None
         self._tasks[kind] = self._loop.create_task(
-            self._job(kind, job, on_error), name=f"link-{kind}"
+            self._job(kind, job, on_error, self._hubs.current), name=f"link-{kind}"
         )
 
     async def _job(
@@ -440,6 +454,7 @@ class ConnectionService(QObject):
         kind: str,
         job: Callable[[], Awaitable[None]],
         on_error: Callable[[Exception], m.Event],
+        hub: str,
     ) -> None:
         try:
             await job()
@@ -450,8 +465,25 @@ class ConnectionService(QObject):
                 log.warning("link task %s failed: %s", kind, _describe(exc))
             else:
                 log.exception("link task %s failed", kind)
+            moved = self._hub_failed(hub, exc)
             if self._done(kind):
                 self._feed(on_error(exc))
+            self._try_moved(moved)
+        else:
+            self._hubs.ok(hub)
+
+    def _hub_failed(self, hub: str, exc: BaseException) -> bool:
+        """A request to `hub` failed: move to the next hub when it says the hub is away."""
+        if not self._hubs.failed(hub, exc):
+            return False
+        self._http.use(self._hubs.current)
+        self._mark_status()
+        return True
+
+    def _try_moved(self, moved: bool) -> None:
+        """After a move to another hub, try it now (the machine's own retry otherwise)."""
+        if moved and self._hubs.try_now:
+            self._feed(m.ReconnectRequested())
 
     def _compare_failed(self, exc: Exception) -> m.Event:
         self._set_error(f"cursor comparison failed: {_describe(exc)}")
@@ -516,6 +548,7 @@ class ConnectionService(QObject):
     # --- WebSocket -----------------------------------------------------------------------------
 
     async def _websocket(self, timeout_s: float) -> None:
+        hub = self._hubs.current
         replica = self._data.replica
         resume = (
             Resume(epoch=replica.epoch, cursors=replica.request_cursors())
@@ -525,7 +558,7 @@ class ConnectionService(QObject):
         hello = HelloFrame(protocol=PROTOCOL_VERSION, topics=self._topics, resume=resume)
         try:
             session = await self._ws_open(
-                self.hub_url,
+                hub,
                 self._token,
                 hello,
                 timeout_s=timeout_s,
@@ -533,9 +566,11 @@ class ConnectionService(QObject):
                 on_bad_record=self._bad_record,
             )
         except StudioMonitorError as exc:
+            moved = self._hub_failed(hub, exc)
             if self._done("ws"):
                 kind = m.WsRefused if isinstance(exc, UpgradeRefused) else m.WsFailed
                 self._feed(_failure(exc, kind))
+            self._try_moved(moved)
             return
         except Exception as exc:
             log.exception("opening the WebSocket failed")
@@ -546,6 +581,7 @@ class ConnectionService(QObject):
             await session.close("not needed any more")
             return
         self._ws = session
+        self._hubs.ok(hub)
         try:
             welcome = session.welcome
             self._ws_pos = dict(resume.cursors) if resume is not None and welcome.resumed else {}
@@ -570,9 +606,11 @@ class ConnectionService(QObject):
         except Exception as exc:
             if not isinstance(exc, StudioMonitorError):
                 log.exception("the WebSocket session failed")
+            moved = self._hub_failed(hub, exc)
             if self._done("ws"):
                 silent = session.seconds_since_alive() if session.went_silent else 0.0
                 self._feed(_failure(exc, m.WsLost, silent_s=silent))
+            self._try_moved(moved)
         finally:
             self._remember_ws_confirmation()
             self._closed_messages += session.messages_received

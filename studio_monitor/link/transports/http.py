@@ -109,6 +109,11 @@ class HttpTransport:
         self.bytes_received = 0
         self.messages_received = 0
 
+    def use(self, hub_url: str) -> None:
+        """Send the next requests to another hub (a replica: link/hubs.py)."""
+        self.address = HubAddress.parse(hub_url)
+        self._client.base_url = httpx.URL(self.address.base_url)
+
     async def aclose(self) -> None:
         await self._client.aclose()
 
