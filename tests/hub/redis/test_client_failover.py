@@ -88,10 +88,11 @@ async def test_watch_moves_to_the_other_replica_when_its_hub_is_killed_nothing_l
                 publisher.stop.set()
             for publisher in publishers:
                 await asyncio.to_thread(publisher.join, 10)
-        with httpx.Client(timeout=5.0) as client:
-            snapshot = client.get(
+        async with httpx.AsyncClient(timeout=5.0) as client:
+            response = await client.get(
                 f"{url_b}/api/v1/snapshot", params={"topics": TOPIC}, headers=auth()
-            ).json()
+            )
+            snapshot = response.json()
         last = int(snapshot["cursors"][TOPIC])
         await watch.wait_change(10, pred=lambda line: line["seq"] == last)
         await watch.stop()
