@@ -242,6 +242,39 @@ class Observation:
     #: What `message` says, as values (the record's `args`), so the app can word it itself.
     args: dict[str, Any] = field(default_factory=dict)
 
+    @classmethod
+    def of(
+        cls,
+        code: str,
+        level: Level,
+        topic: str,
+        key: str,
+        message: str,
+        args: dict[str, Any] | None = None,
+    ) -> Observation:
+        """The observation of rule `code` about one record (`topic`, `key`): one alert per
+        record and rule, its id `code:key`."""
+        return cls(alert_id_for(code, key), level, code, topic, key, message, args or {})
+
+
+def raised(condition: bool) -> Level:
+    """A rule with no band between its thresholds: raise while `condition` holds, else clear."""
+    return "raise" if condition else "clear"
+
+
+def hysteresis(
+    value: float | None,
+    raise_when: Callable[[float], bool],
+    clear_when: Callable[[float], bool],
+) -> Level:
+    """A value with two thresholds: `raise` past one, `clear` past the other, `hold` between
+    them (so a value wobbling around one threshold never flaps) or while it is unknown."""
+    if value is None:
+        return "hold"
+    if raise_when(value):
+        return "raise"
+    return "clear" if clear_when(value) else "hold"
+
 
 def alert_key(*parts: str) -> str:
     """`code:key[:part]`, kept within the 200 characters a key may have."""
@@ -303,20 +336,11 @@ def rule_disk_low(records: Records, s: DiskLow, now: float) -> Iterator[Observat
 def rule_cpu_high(records: Records, s: CpuHigh, now: float) -> Iterator[Observation]:
     for key, record in records.get("system", {}).items():
         cpu = _num(record.get("cpu_percent"))
-        if cpu is None:
-            level: Level = "hold"
-        elif cpu >= s.percent:
-            level = "raise"
-        elif cpu <= s.clear_percent:
-            level = "clear"
-        else:
-            level = "hold"
+        level = hysteresis(cpu, lambda v: v >= s.percent, lambda v: v <= s.clear_percent)
         minutes = s.for_s / 60
         message = f"{_host(key, record)}: CPU at {cpu or 0:.0f} % for over {minutes:.0f} min"
         args = {"host": _host(key, record), "percent": cpu, "minutes": minutes}
-        yield Observation(
-            alert_id_for("cpu_high", key), level, "cpu_high", "system", key, message, args
-        )
+        yield Observation.of("cpu_high", level, "system", key, message, args)
 
 
 def alert_id_for(code: str, key: str) -> str:
@@ -330,21 +354,14 @@ def rule_battery_low(records: Records, s: BatteryLow, now: float) -> Iterator[Ob
             continue  # no battery (a desktop), or none reported: nothing to watch
         percent = _num(battery.get("percent"))
         plugged = battery.get("plugged")
-        if plugged is True:
-            level: Level = "clear"
-        elif percent is None:
-            level = "hold"
-        elif percent <= s.percent:
-            level = "raise"
-        elif percent >= s.clear_percent:
-            level = "clear"
-        else:
-            level = "hold"
+        level: Level = (
+            "clear"
+            if plugged is True
+            else hysteresis(percent, lambda v: v <= s.percent, lambda v: v >= s.clear_percent)
+        )
         message = f"{_host(key, record)}: battery at {percent or 0:.0f} % and not plugged in"
         args = {"host": _host(key, record), "percent": percent}
-        yield Observation(
-            alert_id_for("battery_low", key), level, "battery_low", "system", key, message, args
-        )
+        yield Observation.of("battery_low", level, "system", key, message, args)
 
 
 def _camera_name(key: str, record: Mapping[str, Any]) -> str:
@@ -378,10 +395,9 @@ def rule_camera_silent(records: Records, s: RuleSettings, now: float) -> Iterato
         event_name = _event_name(records, record.get("event_id"))
         event = event_name or "the live event"
         message = f"{_camera_name(key, record)} has sent no photo {since} during {event}"
-        yield Observation(
-            alert_id_for("camera_silent", key),
-            "raise" if silent else "clear",
+        yield Observation.of(
             "camera_silent",
+            raised(silent),
             "camera",
             key,
             message,
@@ -398,10 +414,9 @@ def rule_camera_offline(records: Records, s: RuleSettings, now: float) -> Iterat
         event_name = _event_name(records, event_id)
         event = event_name or "the live event"
         message = f"{_camera_name(key, record)}: {folder} is gone during {event}"
-        yield Observation(
-            alert_id_for("camera_offline", key),
-            "raise" if offline else "clear",
+        yield Observation.of(
             "camera_offline",
+            raised(offline),
             "camera",
             key,
             message,
@@ -412,17 +427,12 @@ def rule_camera_offline(records: Records, s: RuleSettings, now: float) -> Iterat
 def rule_ingest_failed(records: Records, s: RuleSettings, now: float) -> Iterator[Observation]:
     for key, record in records.get("camera", {}).items():
         failed = _num(record.get("failed"))
-        if failed is None:
-            level: Level = "hold"
-        else:
-            level = "raise" if failed > 0 else "clear"
+        level = hysteresis(failed, lambda v: v > 0, lambda v: v <= 0)
         count = int(failed or 0)
         files = "file" if count == 1 else "files"
         message = f"{count} {files} from {_camera_name(key, record)} could not be ingested"
         args = {"camera": _camera_name(key, record), "count": count}
-        yield Observation(
-            alert_id_for("ingest_failed", key), level, "ingest_failed", "camera", key, message, args
-        )
+        yield Observation.of("ingest_failed", level, "camera", key, message, args)
 
 
 def _names(record: Mapping[str, Any], field_name: str) -> list[str]:
@@ -467,10 +477,9 @@ def rule_ingest_disk_full(records: Records, s: RuleSettings, now: float) -> Iter
     for key, record in records.get("camera", {}).items():
         full = record.get("disk_full")
         if not isinstance(full, Mapping):
-            yield Observation(
-                alert_id_for("ingest_disk_full", key),
-                "clear",
+            yield Observation.of(
                 "ingest_disk_full",
+                "clear",
                 "camera",
                 key,
                 "",
@@ -484,10 +493,9 @@ def rule_ingest_disk_full(records: Records, s: RuleSettings, now: float) -> Iter
             f" {waiting} photos from {_camera_name(key, record)} wait to be filed into"
             f" {full.get('folder')} ({files}); filing resumes by itself when there is room"
         )
-        yield Observation(
-            alert_id_for("ingest_disk_full", key),
-            "raise",
+        yield Observation.of(
             "ingest_disk_full",
+            "raise",
             "camera",
             key,
             message,
@@ -500,10 +508,9 @@ def rule_unknown_files(records: Records, s: RuleSettings, now: float) -> Iterato
         names = ", ".join(_names(record, "unknown_names"))
         folder = record.get("watch_folder") or "its hot folder"
         message = f"{count} files in {folder} are not photos ingest knows, left there: {names}"
-        yield Observation(
-            alert_id_for("unknown_files", key),
-            "raise" if count else "clear",
+        yield Observation.of(
             "unknown_files",
+            raised(count > 0),
             "camera",
             key,
             message,
@@ -550,7 +557,7 @@ def rule_backup_failed(records: Records, s: RuleSettings, now: float) -> Iterato
         }
         yield Observation(
             alert_key("backup_failed", event_id, dest_id),
-            "raise" if failed else "clear",
+            raised(failed),
             "backup_failed",
             "backup",
             key,
@@ -569,10 +576,9 @@ def rule_backup_stale(records: Records, s: RuleSettings, now: float) -> Iterator
         minutes = max(0.0, now - last) / 60 if last is not None else None
         since = f"; last complete backup {minutes:.0f} min ago" if minutes is not None else ""
         message = f"Event {name}: new photos are not backed up{since}"
-        yield Observation(
-            alert_id_for("backup_stale", key),
-            "raise" if stale else "clear",
+        yield Observation.of(
             "backup_stale",
+            raised(stale),
             "event",
             key,
             message,
@@ -619,17 +625,11 @@ def rule_photos_unsafe(records: Records, s: PhotosUnsafe, now: float) -> Iterato
         oldest = _num(event.get("oldest_unsafe_at"))
         count = max(0, photos - safe)
         age = max(0.0, now - oldest) if oldest is not None else None
-        level: Level
-        if count == 0:
-            level = "clear"
-        elif age is None:
-            level = "hold"
-        elif age >= after_s:
-            level = "raise"
-        elif age < after_s / 2:
-            level = "clear"
-        else:
-            level = "hold"
+        level: Level = (
+            "clear"
+            if count == 0
+            else hysteresis(age, lambda v: v >= after_s, lambda v: v < after_s / 2)
+        )
         name = event.get("name") if isinstance(event.get("name"), str) else key
         reason, destination = _unsafe_reason(event)
         why = (
@@ -643,10 +643,9 @@ def rule_photos_unsafe(records: Records, s: PhotosUnsafe, now: float) -> Iterato
             f"Event {name}: {_plural(count, 'photo is', 'photos are')} not safe yet,"
             f" {how_long} {minutes:.0f} min" + (f" ({why})" if why else "")
         )
-        yield Observation(
-            alert_id_for("photos_unsafe", key),
-            level,
+        yield Observation.of(
             "photos_unsafe",
+            level,
             "event",
             key,
             message,
@@ -678,10 +677,9 @@ def rule_changed_after_backup(
             f" {'it was' if count == 1 else 'they were'} backed up"
             + (f": {shown}" if files else "")
         )
-        yield Observation(
-            alert_id_for("changed_after_backup", key),
-            "raise" if count > 0 and event is not None else "clear",
+        yield Observation.of(
             "changed_after_backup",
+            raised(count > 0 and event is not None),
             "event",
             key,
             message,
