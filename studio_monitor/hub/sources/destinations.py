@@ -237,6 +237,8 @@ class DestinationRegistry:
         self._listeners: list[Callable[[], None]] = []
         self.lock = asyncio.Lock()
         self.loaded = asyncio.Event()
+        self._loading = asyncio.Lock()
+        self._users = 0
         if path is None:
             self._entries = {s.id: Entry(s) for s in self._seeds}
             self.loaded.set()
@@ -274,7 +276,18 @@ class DestinationRegistry:
     # --- lifecycle --------------------------------------------------------------------------
 
     async def load(self) -> None:
-        """Open the file, seed it, and load it (once; again after `close`)."""
+        """Open the file, seed it, and load it. Each user (the destinations source, the
+        event catalogue: on hub replicas they may run on different hubs) loads it and
+        closes it; the file stays open while any user runs."""
+        async with self._loading:
+            self._users += 1
+            try:
+                await self._load()
+            except BaseException:
+                self._users -= 1
+                raise
+
+    async def _load(self) -> None:
         if self.path is None or self._file is not None:
             self.loaded.set()
             return
@@ -306,10 +319,11 @@ class DestinationRegistry:
         self._notify()
 
     def close(self) -> None:
-        if self._file is not None:
+        """One user is done; the last one closes the file."""
+        self._users = max(0, self._users - 1)
+        if self._users == 0 and self._file is not None:
             self._file.close()
             self._file = None
-        if self.path is not None:
             self.loaded.clear()
 
     # --- changing (on the loop, under `lock`) -----------------------------------------------

@@ -659,8 +659,12 @@ class EventsSource(Source):
             self._catalogue.close()
             self._catalogue = None
             raise
+        registry_open = False
         try:
-            await wait_running(self._registry.loaded, "the destination registry")
+            # Loaded by the destinations source too (the same object, counted); on hub
+            # replicas that source may run on another hub.
+            await self._registry.load()
+            registry_open = True
             await asyncio.to_thread(self._make_default_folders)
             loaded = await asyncio.to_thread(self._catalogue.all)
             self._events = {row.event_id: row for row, _inline in loaded}
@@ -699,6 +703,8 @@ class EventsSource(Source):
             self._catalogue.close()
             self._manifest.close()
             self._catalogue = self._manifest = None
+            if registry_open:
+                self._registry.close()
 
     async def _adopt_inline(self, rows: Sequence[tuple[EventRow, list[DestinationSpec]]]) -> None:
         """Events stored by an older hub hold their destinations inline: add those to the

@@ -33,6 +33,7 @@ from studio_monitor.hub.sources.destinations import (
     RemoteStatus,
     look_local,
 )
+from studio_monitor.hub.sources.events import EventsSettings, EventsSource
 from studio_monitor.protocol.records import DestinationRecord, from_value
 from tests.hub.sources.test_backup_hub import run_command, wait_snapshot
 from tests.support.hub import AGENT_TOKEN, auth, publish, put, running_hub
@@ -790,3 +791,42 @@ async def test_the_rclone_hooks_say_what_a_remote_is_and_refuse_one_it_cannot_li
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+@pytest.mark.asyncio
+async def test_the_catalogue_opens_the_registry_itself_when_its_source_runs_elsewhere(
+    tmp_path: Path,
+) -> None:
+    """On hub replicas the destinations source may run on another hub: the event catalogue
+    loads the (shared, counted) registry itself, and closes it when it stops."""
+    usb = tmp_path / "usb"
+    usb.mkdir()
+    seeds = [DestinationSpec(id="usb", label="USB", path=usb)]
+    registry = DestinationRegistry(tmp_path / "data" / "destinations.sqlite", seeds)
+    settings = EventsSettings(
+        library_root=tmp_path / "Events", destinations=tuple(seeds), scan_interval_s=3600.0
+    )
+    events = EventsSource(
+        settings,
+        catalogue_path=tmp_path / "data" / "events.sqlite",
+        manifest_path=tmp_path / "data" / "backup.sqlite",
+        registry=registry,
+        tick_s=0.02,
+    )
+    publisher = MemoryPublisher()
+    task = asyncio.create_task(events.run(publisher))
+    try:
+        async with asyncio.timeout(10):
+            await events.ready.wait()
+        answer = await events.commands()["event.create"](
+            {"name": "Gala", "date": "2031-01-01", "destinations": ["usb"]}
+        )
+        await publisher.wait_for(
+            lambda: publisher.record("event", answer["event_id"]) is not None, what="the event"
+        )
+        assert registry.loaded.is_set()
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    assert not registry.loaded.is_set()  # its last user stopped: the file is closed
