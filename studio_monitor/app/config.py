@@ -5,6 +5,7 @@ profile = "production"            # dev | staging | production: which [profiles.
 
 [profiles.production]
 hub_url = ""                      # empty: the embedded hub on this PC
+hub_replicas = []                 # other replicas of that hub to fail over to (docs/replicas.md)
 ca_file = ""                      # a studio's own CA or self-signed hub certificate (PEM)
 
 [notifications]
@@ -54,6 +55,8 @@ LANGUAGES: Final[tuple[Language, ...]] = get_args(Language)
 class HubProfile:
     hub_url: str | None = None  # None: embedded hub
     ca_file: str | None = None
+    #: Other replicas of `hub_url` (same Redis store): the link fails over between them.
+    hub_replicas: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -144,7 +147,14 @@ def parse_config(data: dict[str, Any], where: str = "config") -> AppConfig:
             raise ConfigError(f"{at}: must be a table")
         url = _get(table, "hub_url", str, at, "").strip()
         ca = _get(table, "ca_file", str, at, "").strip()
-        profiles[name] = HubProfile(hub_url=url or None, ca_file=ca or None)
+        replicas = _get(table, "hub_replicas", list, at, [])
+        if not all(isinstance(r, str) and r.strip() for r in replicas):
+            raise ConfigError(f"{at}: `hub_replicas` must be a list of hub URLs")
+        profiles[name] = HubProfile(
+            hub_url=url or None,
+            ca_file=ca or None,
+            hub_replicas=tuple(r.strip() for r in replicas),
+        )
     notes = _table(data, "notifications", where)
     at = f"{where} [notifications]"
     severity = _get(notes, "min_severity", str, at, default.notify_min_severity)
@@ -178,7 +188,11 @@ def to_toml(config: AppConfig) -> dict[str, Any]:
     return {
         "profile": config.profile,
         "profiles": {
-            name: {"hub_url": hub.hub_url or "", "ca_file": hub.ca_file or ""}
+            name: {
+                "hub_url": hub.hub_url or "",
+                "ca_file": hub.ca_file or "",
+                **({"hub_replicas": list(hub.hub_replicas)} if hub.hub_replicas else {}),
+            }
             for name, hub in sorted(config.profiles.items())
         },
         "notifications": {

@@ -122,7 +122,6 @@ class HubList:
         log.warning("hub %s is away (%s); moving to %s", url, exc, self.current)
         return True
 
-    @property
     def try_now(self) -> bool:
         """After a move: try the new hub at once (True) until every hub failed in a row."""
         return 0 < self.streak < len(self.endpoints)

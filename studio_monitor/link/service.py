@@ -290,6 +290,12 @@ class ConnectionService(QObject):
     def state(self) -> str:
         return self._machine.state.value
 
+    def add_hubs(self, urls: Sequence[str]) -> None:
+        """More replicas of the same hub to fail over to (call before `start()`)."""
+        for url in HubList.of(urls).endpoints:
+            if url not in self._hubs.endpoints:
+                self._hubs.endpoints.append(url)
+
     @property
     def current_hub(self) -> str:
         """The hub requests go to now (one of `hubs`)."""
@@ -312,6 +318,7 @@ class ConnectionService(QObject):
             state=state.value,
             transport=STATE_TRANSPORT[state.value],
             hub_url=self._hubs.current,
+            hub_count=len(self._hubs),
             epoch=self._data.epoch,
             rtt_ms=round(rtt, 1) if rtt is not None else None,
             next_retry_s=round(next_retry, 1) if next_retry is not None else None,
@@ -482,7 +489,7 @@ class ConnectionService(QObject):
 
     def _try_moved(self, moved: bool) -> None:
         """After a move to another hub, try it now (the machine's own retry otherwise)."""
-        if moved and self._hubs.try_now:
+        if moved and self._hubs.try_now():
             self._feed(m.ReconnectRequested())
 
     def _compare_failed(self, exc: Exception) -> m.Event:

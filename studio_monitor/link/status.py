@@ -81,6 +81,8 @@ class LinkStatus:
     data_age_s: Mapping[str, float | None] = field(default_factory=dict)
     last_error: str | None = None
     counters: Counters = field(default_factory=Counters)
+    #: How many hubs (replicas) the link may use; `hub_url` is the one in use.
+    hub_count: int = 1
 
 
 @dataclass(frozen=True)

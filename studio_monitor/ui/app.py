@@ -367,6 +367,10 @@ class AppController(QObject):
                 )
             )
             return
+        replicas = self.config.hub.hub_replicas
+        if replicas and url == self.config.hub.hub_url and self.options.hub is None:
+            # Other replicas of the configured hub: the link fails over between them.
+            service.add_hubs(replicas)
         self.hub_url, self.token, self.speed, self.ca_file = url, token, speed, ca_file
         old, self.service = self.service, None
         if old is not None:

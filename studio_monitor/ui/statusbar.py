@@ -69,6 +69,9 @@ class StatusBarController(QObject):
         self.age.setObjectName("status_age")
         self.scaling = QLabel()
         self.scaling.setObjectName("status_scaling")
+        #: Which hub replica the link uses, shown when it has several to choose from.
+        self.hub_in_use = QLabel()
+        self.hub_in_use.setObjectName("status_hub_in_use")
         self.hub = QLabel()
         self.hub.setObjectName("status_hub")
         self.reconnect = QPushButton(resources.icon("reconnect"), self.tr("Reconnect"))
@@ -87,11 +90,13 @@ class StatusBarController(QObject):
         bar.addWidget(self.indicator)
         bar.addWidget(self.rtt)
         bar.addWidget(self.age)
+        bar.addWidget(self.hub_in_use)
         bar.addWidget(self.scaling, 1)
         bar.addPermanentWidget(self.hub)
         bar.addPermanentWidget(self.reconnect)
         self.hub.setVisible(False)
         self.scaling.setVisible(False)
+        self.hub_in_use.setVisible(False)
         self._shown: tuple[object, ...] | None = None
         self.refresh()
 
@@ -132,6 +137,9 @@ class StatusBarController(QObject):
                 self.tr("Data {age} old (stale)") if stale else self.tr("Data {age} old")
             ).format(age=fmt_duration(age))
         scaling = status.scaling if status is not None else None
+        hub_in_use = None
+        if status is not None and status.hub_count > 1:
+            hub_in_use = self.tr("Hub {host}").format(host=_host(status.hub_url))
         tip = [words]
         if status is not None:
             tip.append(self.tr("Hub: {url}").format(url=status.hub_url))
@@ -149,6 +157,7 @@ class StatusBarController(QObject):
             scaling,
             "\n".join(tip),
             theme.is_dark(),
+            hub_in_use,
         )
         if shown == self._shown:
             return  # nothing visible changed: no widget touched
@@ -162,4 +171,11 @@ class StatusBarController(QObject):
         theme.color_text(self.age, "warning" if stale else None, bold=stale)
         self.scaling.setVisible(scaling is not None)
         self.scaling.setText(scaling or "")
+        self.hub_in_use.setVisible(hub_in_use is not None)
+        self.hub_in_use.setText(hub_in_use or "")
         self.indicator.setToolTip(shown[6])
+
+
+def _host(url: str) -> str:
+    """`host:port` of a hub URL, as the status bar names it."""
+    return url.split("://", 1)[-1].split("/", 1)[0]

@@ -31,7 +31,13 @@ def test_round_trip(tmp_path: Path) -> None:
         start_at_login=True,
         speed=2.5,
         language="id",
-    ).with_hub(HubProfile(hub_url="https://hub.studio.lan:8765", ca_file="/etc/studio/ca.pem"))
+    ).with_hub(
+        HubProfile(
+            hub_url="https://hub.studio.lan:8765",
+            ca_file="/etc/studio/ca.pem",
+            hub_replicas=("https://hub2.studio.lan:8765",),
+        )
+    )
     save_config(config, path)
     again = load_config(path)
     assert again == config
@@ -51,6 +57,7 @@ def test_round_trip(tmp_path: Path) -> None:
         ("[notifications]\nmin_severity = 'loud'", "`min_severity` must be one of info"),
         ("[profiles.qa]\nhub_url = 'x'", "unknown profile"),
         ("profiles = 3", "`profiles` must be a table"),
+        ("[profiles.dev]\nhub_replicas = [1]", "`hub_replicas` must be a list of hub URLs"),
         ("profile = ", "is not valid TOML"),
     ],
 )

@@ -27,7 +27,7 @@ def test_a_list_moves_round_its_hubs_only_when_the_one_in_use_is_away() -> None:
     assert not hubs.failed("http://a:8765", AuthError("unauthorized", "token"))
     assert hubs.failed("http://a:8765", HubUnreachable("refused"))
     assert hubs.current == "http://b:8765"
-    assert hubs.try_now
+    assert hubs.try_now()
     # A late failure of the hub left behind does not move the link back to it.
     assert not hubs.failed("http://a:8765", ConnectionLost("cut"))
     assert hubs.current == "http://b:8765"
@@ -35,9 +35,9 @@ def test_a_list_moves_round_its_hubs_only_when_the_one_in_use_is_away() -> None:
     assert hubs.current == "http://a:8765"
     assert hubs.moves == 2
     # Both failed in a row: the link's backoff paces the next tries, until one answers.
-    assert not hubs.try_now
+    assert not hubs.try_now()
     hubs.ok("http://b:8765")
-    assert not hubs.try_now
+    assert not hubs.try_now()
     hubs.ok("http://a:8765")
     assert hubs.streak == 0
 

@@ -1741,6 +1741,10 @@ terakhir {last}, median {p50}, 95% dalam {p95} ({count} foto)</translation>
         <translation>Data {age} lalu</translation>
     </message>
     <message>
+        <source>Hub {host}</source>
+        <translation>Hub {host}</translation>
+    </message>
+    <message>
         <source>Hub: {url}</source>
         <translation>Hub: {url}</translation>
     </message>
