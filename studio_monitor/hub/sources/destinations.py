@@ -703,6 +703,7 @@ class DestinationsSource(Source):
         self._publisher = publisher
         await self.registry.load()
         try:
+            await self._adopt_manifest_identities()
             self._published = dict(publisher.records(TOPIC))
             stale = [k for k in self._published if self.registry.get(k) is None]
             if stale:
@@ -909,6 +910,46 @@ class DestinationsSource(Source):
             await self.registry.put(
                 replace(entry, spec=spec, marker_id=look.marker_id, mount_rel=look.mount_rel)
             )
+
+    async def _adopt_manifest_identities(self) -> None:
+        """A destination the registry has not seen marked yet, but that the backup manifest
+        knows (its drive's marker and mount point, from a backup made before the registry
+        existed): take that, so a drive already moved elsewhere is found."""
+        path = self._manifest_path
+        unknown = [
+            e for e in self.registry.entries() if e.spec.path is not None and e.marker_id is None
+        ]
+        if path is None or not unknown or not path.exists():
+            return
+
+        def identities() -> dict[str, tuple[str, str | None]]:
+            manifest = Manifest(path)
+            try:
+                found: dict[str, tuple[str, str | None]] = {}
+                for entry in unknown:
+                    root = str(entry.spec.path)
+                    known = manifest.destination_identity(entry.spec.id, root)
+                    if known is None:
+                        continue
+                    try:
+                        rel: str | None = Path(root).relative_to(known.mount_point).as_posix()
+                    except ValueError:
+                        rel = None
+                    found[entry.spec.id] = (known.marker_id, rel)
+                return found
+            finally:
+                manifest.close()
+
+        try:
+            found = await asyncio.to_thread(identities)
+        except Exception:
+            log.exception("cannot read the drives the backup manifest knows")
+            return
+        async with self.registry.lock:
+            for destination_id, (marker_id, rel) in found.items():
+                entry = self.registry.entry(destination_id)
+                if entry is not None and entry.marker_id is None:
+                    await self.registry.put(replace(entry, marker_id=marker_id, mount_rel=rel))
 
     async def _repoint_manifest(self, destination_id: str, old: Path, new: Path) -> None:
         """Tell the backup manifest the drive's folder moved, so what it holds stays counted."""

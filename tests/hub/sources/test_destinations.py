@@ -22,8 +22,17 @@ import pytest
 
 from studio_monitor.errors import HubError
 from studio_monitor.hub.app import Hub
-from studio_monitor.hub.sources.backup.manifest import DestinationSpec
-from studio_monitor.hub.sources.backup.volumes import MARKER_NAME, new_marker, write_marker
+from studio_monitor.hub.sources.backup.manifest import (
+    DestinationIdentity,
+    DestinationSpec,
+    Manifest,
+)
+from studio_monitor.hub.sources.backup.volumes import (
+    MARKER_NAME,
+    mount_point_of,
+    new_marker,
+    write_marker,
+)
 from studio_monitor.hub.sources.destinations import (
     DestinationRegistry,
     DestinationsSettings,
@@ -830,3 +839,65 @@ async def test_the_catalogue_opens_the_registry_itself_when_its_source_runs_else
         with contextlib.suppress(asyncio.CancelledError):
             await task
     assert not registry.loaded.is_set()  # its last user stopped: the file is closed
+
+
+@pytest.mark.asyncio
+async def test_a_drive_the_manifest_knows_is_found_even_if_it_moved_before_the_registry_saw_it(
+    tmp_path: Path,
+) -> None:
+    """A backup made before the registry existed left the drive's marker and mount point in
+    the backup manifest; a drive already mounted elsewhere at start is found by that."""
+    first, second = tmp_path / "media" / "A", tmp_path / "media" / "B"
+    (second / "Backups").mkdir(parents=True)
+    marker = new_marker("usb", "USB drive", 1.0)
+    write_marker(second / "Backups", marker)
+    manifest = Manifest(tmp_path / "data" / "backup.sqlite")
+    try:
+        manifest.save_destination_identity(
+            DestinationIdentity(
+                destination_id="usb",
+                root=str(first / "Backups"),
+                marker_id=marker.id,
+                mount_point=str(first),
+                device=1,
+                disk="block:sdx",
+                fs_uuid=None,
+                created_at=1.0,
+            ),
+            new=True,
+        )
+    finally:
+        manifest.close()
+    spec = DestinationSpec(id="usb", label="USB drive", path=first / "Backups")
+    registry = DestinationRegistry(tmp_path / "data" / "destinations.sqlite", [spec])
+    source = DestinationsSource(
+        DestinationsSettings(check_interval_s=0.05),
+        registry,
+        manifest_path=tmp_path / "data" / "backup.sqlite",
+        lister=lambda: [second],
+    )
+    publisher = MemoryPublisher()
+    task = asyncio.create_task(source.run(publisher))
+    try:
+        await publisher.wait_for(
+            lambda: (
+                (publisher.record("destination", "usb") or {}).get("target")
+                == str(second / "Backups")
+            ),
+            what="found on the other mount point",
+        )
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    # The manifest follows: what it held for the old place is the new place's now.
+    manifest = Manifest(tmp_path / "data" / "backup.sqlite")
+    try:
+        moved = manifest.destination_identity("usb", str(second / "Backups"))
+    finally:
+        manifest.close()
+    assert moved is not None
+    assert (moved.marker_id, moved.mount_point) == (
+        marker.id,
+        str(mount_point_of(second / "Backups")),
+    )
