@@ -58,6 +58,7 @@ from studio_monitor.hub.sources.base import (
 from studio_monitor.hub.sources.destinations import DestinationRegistry, Entry, RegistryLink
 from studio_monitor.hub.sources.formats import is_photo_name
 from studio_monitor.hub.sources.ingest.settings import parse_settings as parse_ingest_settings
+from studio_monitor.hub.sources.names import fold, readable_name
 from studio_monitor.hub.sources.roots import folder_under_roots, is_inside, normalise
 from studio_monitor.hub.sqlite import LockedDatabase
 from studio_monitor.protocol import PublishChange
@@ -83,13 +84,6 @@ UNFILED_KEY: Final = "unfiled"
 UNFILED_NAME: Final = "Unfiled photos"
 CATALOGUE_FILE: Final = "events.sqlite"
 _DATE_RE: Final = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-# Characters no folder name may hold on Windows or macOS, and control characters.
-_FORBIDDEN_RE: Final = re.compile(r'[<>:"/\\|?*\x00-\x1f\x7f]')
-_RESERVED_NAMES: Final = frozenset(
-    {"CON", "PRN", "AUX", "NUL"}
-    | {f"COM{i}" for i in range(1, 10)}
-    | {f"LPT{i}" for i in range(1, 10)}
-)
 _MAX_NAME: Final = 200
 _MAX_FOLDER_NAME: Final = 120
 #: How long after a move the old folder is watched for a photo filed into it late (a copy
@@ -265,15 +259,12 @@ def event_state(event_date: str, archived: bool, today: date) -> EventState:
 
 
 def sanitize_folder_name(text: str) -> str:
-    """A folder name that Windows, macOS and Linux all accept, as close to `text` as can be."""
+    """A folder name that Windows, exFAT, macOS and Linux all accept, as close to `text` as
+    can be (names.py's rules without the hash mark: at most 120 UTF-16 units and 255 UTF-8
+    bytes, no device name, no trailing dot or space, no leading dot)."""
     # Whitespace (tabs, newlines) becomes single spaces before other control characters go.
-    name = " ".join(unicodedata.normalize("NFC", text).split())
-    name = _FORBIDDEN_RE.sub("_", name)[:_MAX_FOLDER_NAME].strip(" .")
-    if not name:
-        return "Event"
-    if name.split(".")[0].upper() in _RESERVED_NAMES:
-        name = f"_{name}"
-    return name
+    name = " ".join(unicodedata.normalize("NFC", text).split()).lstrip(". ")
+    return readable_name(name, _MAX_FOLDER_NAME, fallback="Event")
 
 
 def slugify(text: str, max_len: int = 48) -> str:
@@ -1146,9 +1137,11 @@ class EventsSource(Source):
             destinations, new = self._resolve_items(items, command)
             if chosen is None:
                 base = sanitize_folder_name(f"{event_date} {name}")
-                owned = {row.folder for row in self._events.values()}
+                # Compared as exFAT, NTFS and APFS compare names (case, normalisation): an
+                # event "Smith" beside "SMITH" must not share one folder on such a disk.
+                owned = {fold(str(row.folder)) for row in self._events.values()}
                 folder, n = self._settings.library_root / base, 2
-                while folder in owned:
+                while fold(str(folder)) in owned:
                     folder, n = self._settings.library_root / f"{base} ({n})", n + 1
                 chosen = str(folder)
             folder = await asyncio.to_thread(

@@ -26,14 +26,26 @@ the next gets the hash suffix (of its whole source relpath), then a counter if i
 also keeps a whole relative path within a budget of UTF-16 units (Windows' 260-character
 paths, counted from the drive's root by the engine) by shortening the file name.
 
+Names people choose (an event's folder) go through `readable_name`: the same rules without the
+hash mark, the caller keeping them apart its own way ("Smith (2)"), compared under `fold()`.
+
+Paths over Windows' MAX_PATH: names are first shortened to fit (`budget_name`, `NameTable`),
+down to `MIN_NAME_UNITS`; what still does not fit (a destination folder itself nested deep)
+is opened through the extended-length form `\\\\?\\C:\\...` (`io_path`), which the Win32 calls
+take up to 32,767 units whether or not the PC opted in to long paths. So a long path is never
+refused at copy time.
+
 Pure: no I/O, no clock.
 """
 
 from __future__ import annotations
 
 import hashlib
+import ntpath
+import os
 import unicodedata
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Final
 
 MAX_NAME_UNITS: Final = 255
@@ -49,6 +61,13 @@ _RESERVED: Final = frozenset(
     | {f"{dev}{digit}" for dev in ("COM", "LPT") for digit in "0123456789\u00b9\u00b2\u00b3"}
 )
 _MAX_EXTENSION: Final = 10
+#: The longest path (UTF-16 units, without the terminating NUL) that Win32 file calls take
+#: without the extended-length prefix on a PC that did not opt in to long paths.
+WINDOWS_MAX_PATH: Final = 259
+#: CreateDirectoryW's limit: MAX_PATH less room for an 8.3 name (248 with the NUL).
+WINDOWS_MAX_DIR: Final = 247
+#: Prefix of the extended-length form of a Windows path (`\\?\C:\...`, `\\?\UNC\...`).
+EXTENDED_PREFIX: Final = "\\\\?\\"
 
 
 def utf16_units(text: str) -> int:
@@ -141,6 +160,71 @@ def safe_name(name: str, max_units: int = MAX_NAME_UNITS) -> str:
     if is_safe_name(name, max_units):
         return name
     return _mapped(name, name, max_units, 1)
+
+
+def readable_name(text: str, max_units: int = MAX_NAME_UNITS, fallback: str = "_") -> str:
+    """`text` as a name every destination takes, without the hash mark: for a name a person
+    chose (an event's folder) whose caller keeps names apart by its own rule, comparing them
+    under `fold()`. Forbidden and control characters become `_`, trailing dots and spaces go,
+    a device name gets a leading `_`, and it is cut to `max_units` UTF-16 units and 255 UTF-8
+    bytes. Deterministic and idempotent; `fallback` when nothing is left."""
+    name = "".join("_" if _bad_char(c) else c for c in text)
+    name = _cut(name, max_units)
+    while utf8_bytes(name) > MAX_NAME_BYTES:
+        name = name[:-1]
+    name = name.rstrip(". ")
+    if not name or name in (".", ".."):
+        return fallback
+    if _is_reserved(name):
+        name = _cut("_" + name, max_units).rstrip(". ")
+        while utf8_bytes(name) > MAX_NAME_BYTES:
+            name = name[:-1].rstrip(". ")
+    return name
+
+
+def budget_name(name: str, folder_units: int, max_path_units: int = WINDOWS_MAX_PATH) -> str:
+    """`safe_name(name)`, shortened (with its hash mark) so that a folder path of
+    `folder_units` UTF-16 units, a separator and the name fit `max_path_units`; never below
+    `MIN_NAME_UNITS` (what still does not fit goes through `io_path`)."""
+    room = max_path_units - folder_units - 1
+    return safe_name(name, max(MIN_NAME_UNITS, min(MAX_NAME_UNITS, room)))
+
+
+def extended_path(path: str) -> str:
+    r"""The extended-length form of an absolute Windows path: `C:\x` -> `\\?\C:\x`,
+    `\\server\share\x` -> `\\?\UNC\server\share\x`; forward slashes become
+    backslashes and `.`/`..` are resolved first (Windows does not, after the prefix). A path
+    already in that form is returned as it is. Raises ValueError for a relative path."""
+    if path.startswith((EXTENDED_PREFIX, "\\\\.\\")):
+        return path
+    text = path.replace("/", "\\")
+    if text.startswith("\\\\") and len(text) > 2 and text[2] != "\\":
+        return EXTENDED_PREFIX + "UNC\\" + ntpath.normpath(text)[2:]
+    if len(text) >= 3 and text[0].isalpha() and text[1] == ":" and text[2] == "\\":
+        return EXTENDED_PREFIX + ntpath.normpath(text)
+    raise ValueError(f"not an absolute Windows path: {path!r}")
+
+
+#: Paths longer than this go through the extended form: MAX_PATH less room for what is made
+#: inside (a temporary name, a versions folder).
+_IO_PATH_UNITS: Final = 200
+
+
+def io_path(path: Path, *, inside: str = "", windows: bool | None = None) -> Path:
+    """`path` as file calls should be given it: on Windows, when it (with `inside`, a relative
+    path to be used under it) could pass what Win32 takes without the prefix, its
+    extended-length form; otherwise `path` itself, so usual paths read as usual in messages
+    (and a relative path, which has no extended form)."""
+    if windows is None:
+        windows = os.name == "nt"
+    text = str(path)
+    units = utf16_units(text) + (utf16_units(inside) + 1 if inside else 0)
+    if not windows or text.startswith(EXTENDED_PREFIX) or units <= _IO_PATH_UNITS:
+        return path
+    try:
+        return Path(extended_path(text))
+    except ValueError:
+        return path
 
 
 def safe_relpath(relpath: str, max_units: int = MAX_NAME_UNITS) -> str:

@@ -8,14 +8,22 @@ import itertools
 import os
 import random
 import unicodedata
+from pathlib import Path, PureWindowsPath
 
 import pytest
 
 from studio_monitor.hub.sources.names import (
+    EXTENDED_PREFIX,
     MAX_NAME_BYTES,
+    MIN_NAME_UNITS,
+    WINDOWS_MAX_PATH,
     NameTable,
+    budget_name,
+    extended_path,
     fold,
+    io_path,
     is_safe_name,
+    readable_name,
     safe_name,
     safe_relpath,
     utf8_bytes,
@@ -187,3 +195,117 @@ def test_mapped_names_can_be_created_here(tmp_path: os.PathLike[str]) -> None:
         with open(path, "wb") as f:
             f.write(b"x")
         assert os.path.exists(path)
+
+
+# --- names people choose (event folders) ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Smith wedding", "Smith wedding"),
+        ('A/B\\C:D*E?F"G<H>I|J', "A_B_C_D_E_F_G_H_I_J"),
+        ("trailing dots...", "trailing dots"),
+        ("trailing space ", "trailing space"),
+        ("CON", "_CON"),
+        ("con.txt", "_con.txt"),
+        ("COM0", "_COM0"),
+        ("LPT\u00b9", "_LPT\u00b9"),
+        ("CONIN$", "_CONIN$"),
+        ("AUX .jpg", "_AUX .jpg"),
+        ("NULL", "NULL"),
+        ("tab\there", "tab_here"),
+        ("...", "_"),
+        ("", "_"),
+    ],
+)
+def test_readable_names_follow_the_rules_without_a_hash(text: str, expected: str) -> None:
+    name = readable_name(text)
+    assert name == expected
+    assert is_safe_name(name)
+    assert "~" not in name
+    assert readable_name(name) == name  # idempotent
+
+
+def test_readable_names_fit_both_limits_and_never_split_a_character() -> None:
+    for text in ("\u5199" * 200, "\U0001f4f7" * 200, "e\u0301" * 300, "A" * 400):
+        for limit in (120, 255):
+            name = readable_name(text, limit)
+            assert utf16_units(name) <= limit
+            assert utf8_bytes(name) <= MAX_NAME_BYTES
+            name.encode("utf-16-le")  # no lone surrogate
+            assert is_safe_name(name)
+    # A cut that ends on a space or a dot drops them too (Windows would).
+    assert readable_name("a" * 119 + " b", 120) == "a" * 119
+    assert readable_name("a" * 119 + ".b", 120) == "a" * 119
+    assert readable_name("x", fallback="Event") == "x"
+    assert readable_name(". .", fallback="Event") == "Event"
+
+
+def test_random_readable_names_are_safe() -> None:
+    rng = random.Random(9)
+    alphabet = 'abXY .:<>"|?*\x00\x1f\x7f~é\u5199\U0001f4f7CONULPT1\u00b9$'
+    for _ in range(2000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 200)))
+        name = readable_name(text, 120)
+        assert is_safe_name(name, 120), (text, name)
+        assert readable_name(name, 120) == name
+
+
+# --- paths over MAX_PATH ----------------------------------------------------------------------
+
+
+def test_a_name_is_shortened_so_the_whole_path_fits_max_path() -> None:
+    folder = "C:\\Users\\studio\\Pictures\\Studio Monitor\\Events\\" + "E" * 100
+    name = "IMG_" + "x" * 200 + ".CR3"
+    mapped = budget_name(name, utf16_units(folder))
+    assert utf16_units(folder) + 1 + utf16_units(mapped) <= WINDOWS_MAX_PATH
+    assert mapped.endswith(".CR3")
+    assert "~" in mapped
+    assert is_safe_name(mapped)
+    # Deterministic, and two long names that share their start stay apart.
+    assert budget_name(name, utf16_units(folder)) == mapped
+    assert budget_name(name[:-5] + "y.CR3", utf16_units(folder)) != mapped
+    # A name that fits is kept; a folder too deep still leaves a readable name.
+    assert budget_name("IMG_0001.CR3", utf16_units(folder)) == "IMG_0001.CR3"
+    assert utf16_units(budget_name(name, 250)) == MIN_NAME_UNITS
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("C:\\Photos\\Events\\a.jpg", "\\\\?\\C:\\Photos\\Events\\a.jpg"),
+        ("C:/Photos/Events/a.jpg", "\\\\?\\C:\\Photos\\Events\\a.jpg"),
+        ("C:\\Photos\\x\\..\\Events\\.\\a.jpg", "\\\\?\\C:\\Photos\\Events\\a.jpg"),
+        ("\\\\nas\\studio\\Events\\a.jpg", "\\\\?\\UNC\\nas\\studio\\Events\\a.jpg"),
+        ("//nas/studio/Events", "\\\\?\\UNC\\nas\\studio\\Events"),
+        ("\\\\?\\C:\\already", "\\\\?\\C:\\already"),
+        ("\\\\?\\UNC\\nas\\s\\x", "\\\\?\\UNC\\nas\\s\\x"),
+    ],
+)
+def test_the_extended_length_form_of_windows_paths(path: str, expected: str) -> None:
+    assert extended_path(path) == expected
+    assert extended_path(expected) == expected
+
+
+@pytest.mark.parametrize("path", ["relative\\a.jpg", "\\rooted\\no\\drive", "C:drive-relative"])
+def test_relative_paths_have_no_extended_form(path: str) -> None:
+    with pytest.raises(ValueError, match="not an absolute Windows path"):
+        extended_path(path)
+
+
+def test_io_path_prefixes_only_long_paths_and_only_on_windows() -> None:
+    short = PureWindowsPath("C:\\Photos\\a.jpg")
+    deep = PureWindowsPath("C:\\" + "\\".join(["d" * 60] * 4) + "\\a.jpg")
+    assert io_path(Path(str(short)), windows=True) == Path(str(short))
+    assert str(io_path(Path(str(deep)), windows=True)) == EXTENDED_PREFIX + str(deep)
+    assert io_path(Path(str(deep)), windows=False) == Path(str(deep))
+    # A short folder with a long relative path inside it is prefixed for what is inside.
+    folder = Path("C:\\Backups\\Smith")
+    assert str(io_path(folder, inside="x/" * 100 + "a.jpg", windows=True)).startswith(
+        EXTENDED_PREFIX
+    )
+    assert io_path(folder, inside="a.jpg", windows=True) == folder
+    # A relative path has no extended form: it is left as it is.
+    relative = Path("r" * 300)
+    assert io_path(relative, windows=True) == relative

@@ -60,7 +60,7 @@ from studio_monitor.hub.sources.backup.volumes import (
     volume_of,
     write_marker,
 )
-from studio_monitor.hub.sources.names import NameTable, utf16_units
+from studio_monitor.hub.sources.names import NameTable, io_path, utf16_units
 from studio_monitor.protocol.records import BackupProgress, BackupState, ErrorInfo
 
 log = logging.getLogger(__name__)
@@ -652,7 +652,10 @@ class BackupEngine:
         """Copy one file; returns (relpath, destination relpath, hash) once it is under its
         final name, or None when it failed or vanished (counted)."""
         spec = run.spec
-        source = spec.source_dir / f.relpath
+        # Names are shortened to fit MAX_PATH; a path still longer (a destination folder
+        # nested deep) is opened in its extended-length form on Windows: never refused.
+        source = io_path(spec.source_dir / f.relpath)
+        target = io_path(target, inside=dest_relpath)
         for _attempt in range(MAX_ATTEMPTS):
             try:
                 digest, size, mtime_ns, dest_relpath, dest_mtime_ns = self._transfer(
@@ -1047,7 +1050,7 @@ class BackupEngine:
         self, run: _Run, lane: _Lane, target: Path, relpath: str, dest_relpath: str, expected: str
     ) -> None:
         spec = run.spec
-        path = target / dest_relpath
+        path = io_path(target / dest_relpath)
         try:
             digest = self._hash_file(run, lane, path)
         except FileNotFoundError:

@@ -15,7 +15,12 @@ Names never break the pipeline: the temporary name is a hash of the photo's name
 length, whatever the camera called it, so a 240-byte name still fits the 255-byte limit), a
 `-N` name is shortened to fit that limit too, and a name is taken as "in use" when it differs
 only in case from a file already in the folder (`IMG_0001.JPG` beside `img_0001.jpg`), so an
-event folder copied to exFAT, NTFS or APFS never has two photos fighting for one name.
+event folder copied to exFAT, NTFS or APFS never has two photos fighting for one name. A name
+Windows or exFAT refuses (`IMG:1.JPG`, `CON.JPG`, `photo.`, over 255 UTF-16 units) is filed
+under names.py's safe form of it (`IMG_1~1f0c3a9e.JPG`), on every OS, so an event folder on an
+exFAT drive written from Linux takes it and reads the same on Windows. On Windows the name is
+also shortened so the whole path fits MAX_PATH (`budget_name`), which every later reader of
+the event folder (thumbnails, backups, Explorer) then opens without long-path support.
 
 All functions here block: the ingest source runs them in a worker thread.
 """
@@ -31,6 +36,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from studio_monitor.hub.sources.names import WINDOWS_MAX_PATH, budget_name, safe_name, utf16_units
 
 #: Suffix of temporary files; they start with a dot so file browsers and counters skip them.
 TEMP_SUFFIX = ".smpart"
@@ -170,6 +177,7 @@ def file_photo(
     clock: Callable[[], float] = time.monotonic,
     opener: Opener = open_original,
     prefix: tuple[int, str] | None = None,
+    max_path_units: int | None = WINDOWS_MAX_PATH if os.name == "nt" else None,
 ) -> Filed:
     """Copy `original` into `folder` unless its content is already there.
 
@@ -178,7 +186,8 @@ def file_photo(
     in `folder`, or None when unknown (then the file is hashed here). `opener` opens the
     original (a seam: tests inject a file locked by another program). `prefix` is (size,
     digest) of a version of this original filed before: `Filed.extends` says whether the new
-    content starts with it.
+    content starts with it. The photo is filed under `safe_name` of its name, shortened so the
+    whole path fits `max_path_units` UTF-16 units when given (Windows' MAX_PATH there).
     Raises OSError (SourceChanged when the original moved under us); nothing is left behind.
     """
     folder.mkdir(parents=True, exist_ok=True)
@@ -222,8 +231,15 @@ def file_photo(
                 extends=extends,
             )
         names = folded_names(folder)
+        if max_path_units is None:
+            name = safe_name(original.name)
+        else:
+            # `-N` takes up to 6 more units: kept inside the budget too.
+            name = budget_name(
+                original.name, utf16_units(str(folder.absolute())) + 6, max_path_units
+            )
         for n in range(1, _MAX_SUFFIX):
-            final = folder / numbered_name(original.name, n)
+            final = folder / numbered_name(name, n)
             try:
                 if final.name.casefold() in names and not final.exists():
                     # Another photo holds this name in another case: on exFAT, NTFS or APFS
