@@ -13,10 +13,12 @@ export QT_QPA_PLATFORM="${QT_QPA_PLATFORM:-offscreen}"
 echo "== ruff check";        "$py" -m ruff check studio_monitor tests benchmarks
 echo "== ruff format";       "$py" -m ruff format --check studio_monitor tests benchmarks
 echo "== mypy --strict";     "$py" -m mypy --strict studio_monitor
-# The code as Windows and macOS see it (their stdlib: no os.pwrite or termios on Windows...):
-# the release workflow runs this suite there, and every PC of a studio runs the code.
+# The code as Windows and macOS see it (their stdlib: no os.pwrite or termios on Windows...).
+# The gate is the release workflow's Windows and macOS jobs, which run mypy there; here it is
+# an early warning (landing does not run it yet, so it must not fail everyone's CI).
 for platform in win32 darwin; do
-  echo "== mypy --strict --platform $platform"
-  "$py" -m mypy --strict --platform "$platform" --cache-dir ".mypy_cache/$platform" studio_monitor
+  echo "== mypy --strict --platform $platform (warning only)"
+  "$py" -m mypy --strict --platform "$platform" --cache-dir ".mypy_cache/$platform" studio_monitor \
+    || echo "WARNING: mypy --strict --platform $platform fails: the $platform job of the release workflow will"
 done
 echo "== pytest";            "$py" -m pytest -p no:cacheprovider "$@"

@@ -248,7 +248,8 @@ class JobOutcome:
 def _die_with_parent() -> dict[str, Any]:
     """On Linux, rcd gets SIGTERM when the hub dies, even by SIGKILL (no orphan holding
     its port and config); elsewhere the hub's shutdown stops it."""
-    if not sys.platform.startswith("linux"):
+    platform: str = sys.platform  # a plain str: mypy checks this on every --platform
+    if not platform.startswith("linux"):
         return {}
     try:
         libc = ctypes.CDLL(None, use_errno=True)

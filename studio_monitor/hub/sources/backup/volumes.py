@@ -11,6 +11,9 @@ The disk (to tell whether a destination is independent of the event folder) is f
 Linux from `/proc/self/mountinfo` and `/sys/dev/block` (a partition counts as its parent
 disk; a network share is its own device; a loop device counts as its own disk); elsewhere it
 is the volume's device number, so two partitions of one disk count as two devices there.
+On Windows the device number is the volume's serial number and the mount point its drive
+root (`E:\\`). The file system's own id: Linux `/dev/disk/by-uuid`, macOS the VolumeUUID
+`diskutil info -plist` reports, Windows the volume GUID path (`\\\\?\\Volume{...}\\`).
 """
 
 from __future__ import annotations
@@ -18,8 +21,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import plistlib
+import subprocess
 import sys
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -124,7 +130,14 @@ def volume_of(path: Path) -> Volume:
     """The volume `path` (an existing folder) is on. Raises OSError if it cannot be read."""
     st = os.stat(path)
     mount = mount_point_of(path)
-    disk, fs_uuid = _linux_disk(mount, st.st_dev) if sys.platform == "linux" else (None, None)
+    disk: str | None = None
+    fs_uuid: str | None = None
+    if sys.platform == "linux":
+        disk, fs_uuid = _linux_disk(mount, st.st_dev)
+    elif sys.platform == "darwin":
+        fs_uuid = mac_volume_uuid(mount)
+    elif sys.platform == "win32":
+        fs_uuid = windows_volume_guid(mount)
     return Volume(
         mount_point=str(mount),
         device=st.st_dev,
@@ -294,7 +307,7 @@ def _windows_label(root: str) -> str | None:  # pragma: no cover - Windows only
         import ctypes
 
         buffer = ctypes.create_unicode_buffer(261)
-        ok = ctypes.windll.kernel32.GetVolumeInformationW(  # type: ignore[attr-defined]
+        ok = ctypes.windll.kernel32.GetVolumeInformationW(  # type: ignore[attr-defined,unused-ignore]
             ctypes.c_wchar_p(root if root.endswith("\\") else root + "\\"),
             buffer,
             len(buffer),
@@ -323,3 +336,40 @@ def mounted_volumes() -> list[Path]:
         if part.mountpoint and Path(part.mountpoint) not in found:
             found.append(Path(part.mountpoint))
     return found
+
+
+# --- macOS and Windows: the file system's own id ----------------------------------------------
+
+#: Runs a command and returns its standard output; raises OSError or SubprocessError.
+CommandOutput = Callable[[Sequence[str]], bytes]
+
+
+def _output(command: Sequence[str]) -> bytes:
+    return subprocess.run(list(command), capture_output=True, timeout=10, check=True).stdout
+
+
+def mac_volume_uuid(mount: Path, run: CommandOutput = _output) -> str | None:
+    """The VolumeUUID of the volume mounted at `mount`, from `diskutil info -plist` (None when
+    diskutil says none, as for some network shares, or cannot be run)."""
+    try:
+        info = plistlib.loads(run(["diskutil", "info", "-plist", str(mount)]))
+    except (OSError, subprocess.SubprocessError, plistlib.InvalidFileException, ValueError):
+        return None
+    value = info.get("VolumeUUID") if isinstance(info, dict) else None
+    return value if isinstance(value, str) and value else None
+
+
+def windows_volume_guid(mount: Path) -> str | None:
+    """The volume GUID path (`\\\\?\\Volume{...}\\`) of the volume mounted at `mount` (a drive
+    root), by GetVolumeNameForVolumeMountPointW; None elsewhere or for a network drive."""
+    if sys.platform != "win32":
+        return None
+    else:  # an else: mypy on other platforms then sees no unreachable code
+        import ctypes
+
+        root = str(mount).rstrip("\\") + "\\"
+        buffer = ctypes.create_unicode_buffer(64)
+        kernel32 = ctypes.windll.kernel32
+        if not kernel32.GetVolumeNameForVolumeMountPointW(root, buffer, len(buffer)):
+            return None
+        return buffer.value or None
