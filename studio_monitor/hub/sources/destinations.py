@@ -1057,6 +1057,8 @@ class DestinationsSource(Source):
         async with self.registry.lock:
             entry = self._get(args, command)
             value = entry.spec.to_json(secrets=True)
+            # to_json leaves a folder's kind out (the older inline form): an update keeps it.
+            value.setdefault("kind", entry.spec.kind)
             if "remote" in args or "rclone" in args:
                 value.pop("remote", None)
                 value.pop("rclone", None)
