@@ -10,6 +10,7 @@ import contextlib
 import os
 import shutil
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -31,6 +32,7 @@ from studio_monitor.hub.sources.backup.volumes import (
     MARKER_NAME,
     mount_point_of,
     new_marker,
+    volume_name,
     write_marker,
 )
 from studio_monitor.hub.sources.destinations import (
@@ -901,3 +903,16 @@ async def test_a_drive_the_manifest_knows_is_found_even_if_it_moved_before_the_r
         marker.id,
         str(mount_point_of(second / "Backups")),
     )
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads Linux's mount table")
+def test_a_network_share_is_named_by_its_server_and_share(tmp_path: Path) -> None:
+    mount = mount_point_of(tmp_path)
+    mountinfo = tmp_path / "mountinfo"
+    escaped = str(mount).replace(" ", "\\040")
+    mountinfo.write_text(
+        f"36 35 0:50 / {escaped} rw,relatime shared:1 - cifs //nas/photos rw,vers=3.0\n"
+    )
+    assert volume_name(tmp_path, mountinfo=mountinfo) == "//nas/photos"
+    mountinfo.write_text(f"36 35 0:50 / {escaped} rw,relatime shared:1 - tmpfs tmpfs rw\n")
+    assert volume_name(tmp_path, mountinfo=mountinfo) is None

@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from studio_monitor.hub.sources.ingest.watching import NETWORK_FS_TYPES
+
 MARKER_NAME: Final = ".studio-monitor-destination.json"
 #: Where removable drives are mounted: a folder directly in one of these that is not a mount
 #: point is an unplugged drive, never a place to create a backup folder in.
@@ -195,11 +197,11 @@ def _unescape(field: str) -> str:
     return "".join(out)
 
 
-def _mount_entry(mount: Path) -> tuple[str, str, str] | None:
+def _mount_entry(mount: Path, mountinfo: Path = _MOUNTINFO) -> tuple[str, str, str] | None:
     """(major:minor, fstype, source) of the mount at `mount` (the last one: it is on top)."""
     found = None
     try:
-        lines = _MOUNTINFO.read_text(encoding="utf-8", errors="replace").splitlines()
+        lines = mountinfo.read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:
         return None
     for line in lines:
@@ -262,17 +264,20 @@ def _fs_uuid(device_name: str | None) -> str | None:
 _BY_LABEL: Final = Path("/dev/disk/by-label")
 
 
-def volume_name(path: Path) -> str | None:
+def volume_name(path: Path, *, mountinfo: Path = _MOUNTINFO) -> str | None:
     """The name the OS shows for the volume `path` (existing) is on: its label where the OS
-    tells (Linux: /dev/disk/by-label; macOS: the folder in /Volumes; Windows: the volume
-    label), else None."""
+    tells (Linux: /dev/disk/by-label, or a network share's `//server/share`; macOS: the
+    folder in /Volumes; Windows: the volume label), else None. `mountinfo`: Linux's table
+    of mounts (another one in tests: a network share cannot be mounted there)."""
     try:
         mount = mount_point_of(path)
     except OSError:
         return None
     platform: str = sys.platform  # a plain str: each branch is checked on every OS
     if platform == "linux":
-        entry = _mount_entry(mount)
+        entry = _mount_entry(mount, mountinfo)
+        if entry is not None and entry[1] in NETWORK_FS_TYPES:
+            return entry[2]  # a network share: its server and share (//nas/photos, nas:/export)
         if entry is None or not entry[2].startswith("/dev/"):
             return None
         device = os.path.realpath(entry[2])
