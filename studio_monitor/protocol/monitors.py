@@ -1,11 +1,13 @@
 """The registry of monitors: what every layer knows of a topic, said once.
 
-A monitor is a topic of PROTOCOL.md with its record struct, its base polling rates (active,
+A monitor is a topic of PROTOCOL.md (or of docs/destinations.md) with its record struct, its base polling rates (active,
 idle; DESIGN.md "Interval policy") and whether remote agents run the source that publishes
 it. The tables the rest of the code used to keep by hand derive from `MONITORS`:
 `messages.KNOWN_TOPICS` (the topics a client follows by name), `link.policy.BASE_INTERVALS`,
 and, with the hub's source list (`hub.sources.SOURCES`, keyed by topic), the sources an agent
-runs. The app's docks are registered by topic in `ui.monitors`.
+runs. The app's docks are registered by topic in `ui.monitors` (a topic the app shows
+elsewhere, such as the destinations in Settings, has no dock). A topic published by the hub
+itself rather than by a source (`config`, `hub/settings.py`) has no entry in `SOURCES`.
 
 Adding a monitor: its record struct in `records.py` and one `Monitor` line here; its source
 and one line in `hub/sources/__init__.py`; its model, its dock and one line in
@@ -27,7 +29,9 @@ from studio_monitor.protocol.records import (
     AlertRecord,
     BackupRecord,
     CameraRecord,
+    DestinationRecord,
     EventRecord,
+    HubConfigRecord,
     SystemRecord,
 )
 
@@ -47,15 +51,19 @@ class Monitor:
     agent: bool = False
 
 
-#: Every monitor, in the order of PROTOCOL.md's topic list. The four monitors' rates come
-#: from the studio's existing dashboard (DESIGN.md); alerts poll like backups: an alert is
-#: what the desk most needs to see early.
+#: Every monitor, in the order of PROTOCOL.md's topic list, then docs/destinations.md's. The
+#: four monitors' rates come from the studio's existing dashboard (DESIGN.md); alerts poll
+#: like backups: an alert is what the desk most needs to see early. The backup destinations
+#: and the hub's settings change seldom (the app shows them in Settings, in no dock) and
+#: poll at the rate of any other topic.
 MONITORS: Final[tuple[Monitor, ...]] = (
     Monitor("system", SystemRecord, active_s=15.0, idle_s=45.0, agent=True),
     Monitor("camera", CameraRecord, active_s=5.0, idle_s=15.0, agent=True),
     Monitor("backup", BackupRecord, active_s=3.0, idle_s=10.0),
     Monitor("event", EventRecord, active_s=1.5, idle_s=10.0),
     Monitor("alert", AlertRecord, active_s=3.0, idle_s=10.0),
+    Monitor("destination", DestinationRecord, active_s=10.0, idle_s=30.0),
+    Monitor("config", HubConfigRecord, active_s=10.0, idle_s=30.0),
 )
 
 #: The monitors by topic.

@@ -10,7 +10,15 @@ from studio_monitor.protocol.monitors import BY_TOPIC, MONITORS, monitor
 
 
 def test_known_topics_are_the_monitors_in_protocol_order() -> None:
-    assert KNOWN_TOPICS == ("system", "camera", "backup", "event", "alert")
+    assert KNOWN_TOPICS == (
+        "system",
+        "camera",
+        "backup",
+        "event",
+        "alert",
+        "destination",
+        "config",
+    )
     assert tuple(m.topic for m in MONITORS) == KNOWN_TOPICS
     assert set(BY_TOPIC) == set(KNOWN_TOPICS)
 
@@ -23,6 +31,8 @@ def test_base_intervals_come_from_the_monitors() -> None:
         "system": (15.0, 45.0),
         "event": (1.5, 10.0),
         "alert": (3.0, 10.0),
+        "destination": policy.OTHER_BASE,
+        "config": policy.OTHER_BASE,
     }
     assert policy.base_interval("event", active=True) == 1.5
     assert policy.base_interval("nobody.knows", active=False) == policy.OTHER_BASE[1]
@@ -35,13 +45,13 @@ def test_every_monitor_has_a_record_struct_from_records() -> None:
     assert monitor("no-such-topic") is None
 
 
-def test_every_monitor_has_exactly_one_hub_source() -> None:
+def test_every_source_publishes_a_monitor_and_each_monitor_has_one_source_at_most() -> None:
     topics = [entry.topic for entry in SOURCES]
-    # Topics shown outside the docks (destinations, in Settings) have a source, no monitor.
-    assert sorted(t for t in topics if monitor(t) is not None) == sorted(KNOWN_TOPICS)
-    assert [t for t in topics if monitor(t) is None] == ["destination"]
+    assert all(monitor(t) is not None for t in topics), topics
     assert len(set(topics)) == len(topics)
     assert len({entry.name for entry in SOURCES}) == len(SOURCES)
+    # The hub itself publishes `config/hub` (hub/settings.py); every other topic has a source.
+    assert sorted(set(KNOWN_TOPICS) - set(topics)) == ["config"]
 
 
 def test_agents_run_the_sources_of_agent_monitors() -> None:

@@ -9,8 +9,11 @@ from studio_monitor.ui.monitors import DOCK_NAMES, DOCKS, Models
 from studio_monitor.ui.state import StudioState
 
 
-def test_every_monitor_has_one_dock_whose_model_reads_its_record() -> None:
-    assert sorted(entry.topic for entry in DOCKS) == sorted(m.topic for m in MONITORS)
+def test_every_dock_shows_a_monitor_whose_record_its_model_reads() -> None:
+    topics = [entry.topic for entry in DOCKS]
+    assert len(set(topics)) == len(topics)
+    # Destinations and the hub's settings are shown in Settings, in no dock.
+    assert sorted({m.topic for m in MONITORS} - set(topics)) == ["config", "destination"]
     for entry in DOCKS:
         assert entry.topic == entry.model.TOPIC
         assert entry.model.RECORD is BY_TOPIC[entry.topic].record
@@ -40,3 +43,9 @@ def test_models_are_created_per_topic(qapp: object) -> None:
     assert set(models.by_topic) == {entry.topic for entry in DOCKS}
     assert models.cameras is models.by_topic["camera"]
     assert models.get(type(models.alerts)) is models.alerts
+
+
+def test_the_destinations_model_reads_the_registered_record() -> None:
+    from studio_monitor.ui.models.destinations import DestinationsModel
+
+    assert BY_TOPIC[DestinationsModel.TOPIC].record is DestinationsModel.RECORD
