@@ -57,7 +57,12 @@ def register(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "--hub", required=True, metavar="URL", help="the hub, e.g. http://studio:8765"
+        "--hub",
+        required=True,
+        action="append",
+        metavar="URL",
+        help="the hub, e.g. http://studio:8765; repeat it for replicas of one hub to fail "
+        "over between (docs/replicas.md)",
     )
     parser.add_argument("--token-file", type=Path, help="file holding the agent token")
     parser.add_argument(
@@ -102,13 +107,19 @@ def build_agent_config(
 def run(args: argparse.Namespace) -> int:
     from studio_monitor.platform.credentials import resolve_token
 
-    hub_url: str = args.hub.rstrip("/")
-    if not hub_url.startswith(("http://", "https://")):
-        print(
-            f"studio-monitor agent: --hub must be an http(s) URL, not {hub_url!r}", file=sys.stderr
-        )
-        return EXIT_CONFIG
+    given: list[str] = [args.hub] if isinstance(args.hub, str) else list(args.hub)
+    for url in given:
+        if not url.startswith(("http://", "https://")):
+            print(
+                f"studio-monitor agent: --hub must be an http(s) URL, not {url!r}",
+                file=sys.stderr,
+            )
+            return EXIT_CONFIG
+    hub_url = given[0].rstrip("/")
     try:
+        from studio_monitor.link.hubs import expand
+
+        hubs = expand(given)
         token = resolve_token(args.token_file, hub_url)
         config = build_agent_config(hub_url, token, args.data_dir, args.config)
         from studio_monitor.hub.sources import build_sources
@@ -123,7 +134,9 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     _setup_logging(token)
     try:
-        return asyncio.run(_serve(hub_url, token, config.data_dir, sources, args.ca_file))
+        return asyncio.run(
+            _serve(hub_url, token, config.data_dir, sources, args.ca_file, hubs=hubs)
+        )
     except StudioMonitorError as exc:
         print(f"studio-monitor agent: {exc}", file=sys.stderr)
         return 1
@@ -137,7 +150,13 @@ def _setup_logging(token: str) -> None:
 
 
 async def _serve(
-    hub_url: str, token: str, data_dir: Path, sources: list[Source], ca_file: Path | None = None
+    hub_url: str,
+    token: str,
+    data_dir: Path,
+    sources: list[Source],
+    ca_file: Path | None = None,
+    *,
+    hubs: list[str] | None = None,
 ) -> int:
     from studio_monitor.hub.agent import Agent
 
@@ -148,11 +167,12 @@ async def _serve(
         from studio_monitor.link.address import make_ssl_context
 
         verify = make_ssl_context(ca_file)
-    agent = Agent(hub_url, token, data_dir, sources, verify=verify)
+    agent = Agent(hub_url, token, data_dir, sources, verify=verify, hubs=hubs)
     await agent.start()
     names = ", ".join(source.name for source in sources) or "no sources"
     print(
-        f"Studio Monitor agent {__version__} publishing to {hub_url} ({names})",
+        f"Studio Monitor agent {__version__} publishing to {', '.join(hubs or [hub_url])} "
+        f"({names})",
         flush=True,
     )
     stop = asyncio.Event()

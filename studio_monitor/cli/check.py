@@ -7,6 +7,11 @@ reason is in its detail), 2 for a usage or configuration error (a bad URL, an un
 `--token-file` or `--ca-file`). With no token anywhere, the checks that need none still run
 and `auth` fails saying where a token can come from: the first thing to learn on a new PC
 is whether the hub is reachable at all.
+
+Several hubs (replicas of one studio, docs/replicas.md: `URL --hub URL2`, or an http:// name
+with several addresses) are each checked in turn, one table each, then one line saying how
+many passed; with `--json`, `{"ok": bool, "hubs": [{"url", "ok", "checks"}]}`. Exit 0 only
+when every hub passed: a replica that fails is a failover that would fail.
 """
 
 from __future__ import annotations
@@ -18,8 +23,8 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
+from studio_monitor.cli.watch import add_hub_option, hub_urls
 from studio_monitor.errors import ConfigError
-from studio_monitor.link.address import HubAddress
 from studio_monitor.link.check import CheckReport, CheckResult, run_checks
 from studio_monitor.platform.credentials import TokenNotFound, resolve_token
 
@@ -37,7 +42,10 @@ def register(subparsers: Any) -> None:
             "Exit 0 when every check passed, 1 when any failed, 2 for a usage error."
         ),
     )
-    parser.add_argument("url", metavar="URL", help="the hub, e.g. http://studio-hub:8765")
+    parser.add_argument(
+        "url", metavar="URL", nargs="?", help="the hub, e.g. http://studio-hub:8765"
+    )
+    add_hub_option(parser)
     parser.add_argument(
         "--json", action="store_true", help='print {"ok": bool, "checks": [...]} only'
     )
@@ -79,19 +87,21 @@ def main(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | N
     token: str | None
     no_token_reason: str | None = None
     try:
-        HubAddress.parse(args.url)  # a malformed URL is a usage error, before any output
-        token = resolve_token(args.token_file, args.url)
+        urls = hub_urls(args)  # a malformed URL is a usage error, before any output
+        token = resolve_token(args.token_file, args.url or args.hubs[0])
     except TokenNotFound as exc:
         token, no_token_reason = None, str(exc)
     except ConfigError as exc:
         print(f"studio-monitor check: {exc}", file=stderr)
         return 2
 
+    if len(urls) > 1:
+        return _check_each(urls, token, no_token_reason, args, stdout, stderr)
     try:
         if args.json:
             report = asyncio.run(
                 run_checks(
-                    args.url,
+                    urls[0],
                     token,
                     timeout=args.timeout,
                     ca_file=args.ca_file,
@@ -101,7 +111,7 @@ def main(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | N
             print(json.dumps(report.as_dict()), file=stdout)
         else:
             report = run_with_table(
-                args.url,
+                urls[0],
                 token,
                 stdout,
                 timeout=args.timeout,
@@ -116,6 +126,59 @@ def main(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | N
         return 130
     stdout.flush()
     return 0 if report.ok else 1
+
+
+def _check_each(
+    urls: list[str],
+    token: str | None,
+    no_token_reason: str | None,
+    args: argparse.Namespace,
+    stdout: TextIO,
+    stderr: TextIO,
+) -> int:
+    """The suite against every hub of a failover list, one after the other."""
+    reports: list[CheckReport] = []
+    try:
+        for index, url in enumerate(urls):
+            if args.json:
+                report = asyncio.run(
+                    run_checks(
+                        url,
+                        token,
+                        timeout=args.timeout,
+                        ca_file=args.ca_file,
+                        no_token_reason=no_token_reason,
+                    )
+                )
+            else:
+                if index:
+                    print(file=stdout)
+                report = run_with_table(
+                    url,
+                    token,
+                    stdout,
+                    timeout=args.timeout,
+                    ca_file=args.ca_file,
+                    no_token_reason=no_token_reason,
+                )
+            reports.append(report)
+    except ConfigError as exc:
+        print(f"studio-monitor check: {exc}", file=stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("studio-monitor check: interrupted", file=stderr)
+        return 130
+    ok = all(report.ok for report in reports)
+    if args.json:
+        hubs = [{"url": r.url, **r.as_dict()} for r in reports]
+        print(json.dumps({"ok": ok, "hubs": hubs}), file=stdout)
+    else:
+        passed = sum(report.ok for report in reports)
+        failed = [r.url for r in reports if not r.ok]
+        tail = f" Failed: {', '.join(failed)}." if failed else ""
+        print(f"\n{passed} of {len(reports)} hubs passed every check.{tail}", file=stdout)
+    stdout.flush()
+    return 0 if ok else 1
 
 
 def run_with_table(

@@ -270,8 +270,14 @@ class Sender:
         idle_check_s: float = 5.0,
         backoff: Callable[[], Iterator[float]] = retry.backoff,
         clock: Callable[[], float] = time.time,
+        hubs: Sequence[str] | None = None,
     ) -> None:
-        self.url = hub_url.rstrip("/") + "/api/v1/publish"
+        # Several hubs (replicas of one studio, docs/replicas.md): a publish that finds its
+        # hub away (refused, no answer, 503) goes to the next one at once, once round the
+        # list; then the backoff paces the tries.
+        self._urls = [u.rstrip("/") + "/api/v1/publish" for u in (hubs or [hub_url])]
+        self._index = 0
+        self._streak = 0
         self._token = token
         self._outbox = outbox
         self._own_client = client is None
@@ -284,6 +290,20 @@ class Sender:
         self._drained = asyncio.Event()
         self._reported: set[tuple[str, str, int]] = set()
         self.stats = SenderStats()
+
+    @property
+    def url(self) -> str:
+        """Where the next batch is posted."""
+        return self._urls[self._index]
+
+    def _move(self) -> bool:
+        """The hub in use is away: use the next one. True: try it at once."""
+        if len(self._urls) < 2:
+            return False
+        self._index = (self._index + 1) % len(self._urls)
+        self._streak += 1
+        log.warning("moving to the hub at %s", self.url.removesuffix("/api/v1/publish"))
+        return self._streak < len(self._urls)
 
     def wake(self) -> None:
         self._drained.clear()
@@ -331,6 +351,7 @@ class Sender:
                 self._failed(f"unexpected error: {exc!r}", level=logging.ERROR)
                 outcome = "unknown"
             if outcome == "ok":
+                self._streak = 0
                 if unknown_outcome:
                     self.stats.resent_batches += 1
                 unknown_outcome = False
@@ -340,6 +361,8 @@ class Sender:
             if outcome == "split":
                 continue  # retry at once with a smaller batch (or after a rejection)
             unknown_outcome = unknown_outcome or outcome == "unknown"
+            if outcome in ("retry", "unknown") and self._move():
+                continue  # another replica, now
             delay = next(delays)
             if outcome == "auth":
                 delay = max(delay, 10.0)  # a token problem is not fixed in milliseconds
@@ -347,7 +370,8 @@ class Sender:
             await asyncio.sleep(delay)
 
     async def _send(self, batch: list[Queued]) -> str:
-        """Post one batch: "ok", "split" (smaller batch next), "retry", "unknown", "auth"."""
+        """Post one batch: "ok", "split" (smaller batch next), "retry" (the hub is away),
+        "hold" (wait and ask the same hub), "unknown", "auth"."""
         body = encode(PublishRequest(changes=[item.change for item in batch]))
         headers = {
             "Authorization": f"Bearer {self._token}",
@@ -408,7 +432,9 @@ class Sender:
             )
             return "split"
         self._failed(f"hub answered {status}: {message}")
-        return "retry"
+        # 502/503/504: the hub (or its store) is away, another replica may serve; any other
+        # answer (429...) is this hub's word: wait, here.
+        return "retry" if status in (502, 503, 504) else "hold"
 
     def _failed(self, text: str, level: int = logging.WARNING) -> None:
         if text != self.stats.last_error:
@@ -446,15 +472,23 @@ class Agent:
         restart_delay_s: float = 5.0,
         backoff: Callable[[], Iterator[float]] = retry.backoff,
         verify: ssl.SSLContext | bool = True,
+        hubs: Sequence[str] | None = None,
     ) -> None:
         """`verify`: how the hub's certificate is checked (httpx's); `studio-monitor agent`
-        gives the app's context (system roots, certifi's, and `--ca-file`)."""
+        gives the app's context (system roots, certifi's, and `--ca-file`). `hubs`: every
+        replica of the hub (`hub_url` among them) to fail over between."""
         self.hub_url = hub_url
         self.data_dir = data_dir
         self.sources = list(sources)
         self.outbox = Outbox(data_dir / OUTBOX_NAME, max_pending=max_pending)
         self.sender = Sender(
-            hub_url, token, self.outbox, client=client, backoff=backoff, verify=verify
+            hub_url,
+            token,
+            self.outbox,
+            client=client,
+            backoff=backoff,
+            verify=verify,
+            hubs=hubs,
         )
         self.publisher = RemotePublisher(self.outbox, wake=self.sender.wake)
         self._restart_delay_s = restart_delay_s

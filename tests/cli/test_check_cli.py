@@ -105,6 +105,6 @@ def test_usage_and_config_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFi
         main(["check", "http://127.0.0.1:1", "--timeout", "soon"])
     assert info.value.code == 2
     assert "not a number of seconds" in capsys.readouterr().err
-    with pytest.raises(SystemExit) as info:
-        main(["check"])
-    assert info.value.code == 2
+    # No hub at all (neither URL nor --hub): a usage error too.
+    assert main(["check"]) == 2
+    assert "give the hub" in capsys.readouterr().err

@@ -222,6 +222,30 @@ async def test_agent_buffers_until_the_hub_appears(tmp_path: Path) -> None:
 
 
 @pytest.mark.asyncio
+async def test_agent_with_several_hubs_moves_to_one_that_answers(tmp_path: Path) -> None:
+    dead = f"http://127.0.0.1:{free_port()}"
+    async with running_hub(tmp_path) as hub:
+        counter = Counter(30)
+        # A backoff far longer than the test: only the move to the next hub can deliver.
+        agent = Agent(
+            dead,
+            AGENT_TOKEN,
+            tmp_path / "agent",
+            [counter],
+            backoff=lambda: iter([60.0] * 1000),
+            hubs=[dead, hub.url],
+        )
+        await agent.start()
+        try:
+            await asyncio.wait_for(counter.done.wait(), 10)
+            assert await agent.sender.drained(10)
+            assert await hub_values(hub.url) == list(range(30))
+            assert agent.sender.url == f"{hub.url}/api/v1/publish"
+        finally:
+            assert await agent.stop() == 0
+
+
+@pytest.mark.asyncio
 async def test_a_record_too_big_for_the_hub_is_refused_at_publish(tmp_path: Path) -> None:
     outbox = Outbox(tmp_path / OUTBOX_NAME)
     publisher = RemotePublisher(outbox)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import io
 import ipaddress
+import json
 import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -12,9 +15,10 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 
+from studio_monitor.cli.main import main as cli_main
 from studio_monitor.errors import ConfigError
 from studio_monitor.link.check import CHECK_NAMES, CheckResult, run_checks
-from tests.support.hub import AGENT_TOKEN, OPERATOR_TOKEN, VIEWER_TOKEN, running_hub
+from tests.support.hub import AGENT_TOKEN, OPERATOR_TOKEN, VIEWER_TOKEN, HubProcess, running_hub
 
 # Later checks need earlier ones; these are reported "not run" when health fails.
 AFTER_HEALTH = ("latency", "auth", "websocket", "snapshot", "longpoll")
@@ -241,3 +245,20 @@ async def test_a_certificate_for_another_name_says_the_name_does_not_match(
     assert "does not match" in tls.detail, tls.detail
     assert "127.0.0.1" in tls.detail
     assert "install it as trusted" not in tls.detail
+
+
+def test_check_with_several_hubs_checks_each_and_fails_when_one_fails(tmp_path: Path) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text(OPERATOR_TOKEN + "\n", encoding="utf-8")
+    token_file.chmod(0o600)
+    dead = f"http://127.0.0.1:{free_port()}"
+    with HubProcess(tmp_path / "hub") as hub:
+        url = hub.start()
+        out = io.StringIO()
+        argv = ["check", url, "--hub", dead, "--json", "--token-file", str(token_file)]
+        with contextlib.redirect_stdout(out):
+            code = cli_main(argv)
+        report = json.loads(out.getvalue())
+        assert code == 1
+        assert report["ok"] is False
+        assert [(h["url"], h["ok"]) for h in report["hubs"]] == [(url, True), (dead, False)]
