@@ -287,6 +287,10 @@ def test_change_sends_only_what_changed_and_remove_asks_the_hub(
     assert panel.library_root.text() == "/tmp"
     assert panel.hot_folders.toPlainText() == "/tmp/hot"
     panel.hot_folders.setPlainText("/tmp/hot\n\n  /tmp/hot2 \n")
+    # The hub publishes its record again meanwhile: what is being typed stays.
+    state.reset_topic("config", {"hub": {"library_root": "/tmp", "hot_folders": ["/tmp/x"]}})
+    state.flush()
+    assert panel.hot_folders.toPlainText() == "/tmp/hot\n\n  /tmp/hot2 \n"
     panel.configure_hub()
     assert service.sent[-1][1:] == (
         "hub.configure",
@@ -295,6 +299,14 @@ def test_change_sends_only_what_changed_and_remove_asks_the_hub(
     service.answer(error={"code": "bad_request", "message": "hot_folders: /tmp/hot2 overlaps"})
     assert panel.folders_message.text() == "hot_folders: /tmp/hot2 overlaps"
     assert panel.hot_folders.toPlainText() == "/tmp/hot\n\n  /tmp/hot2 \n"
+    panel.hot_folders.setPlainText("/tmp/hot")
+    panel.configure_hub()
+    service.answer(result={"library_root": "/tmp", "hot_folders": ["/tmp/hot"], "restarted": []})
+    assert panel.folders_message.text() == "The hub uses these folders now."
+    # Untouched since, the form follows the hub's record again.
+    state.reset_topic("config", {"hub": {"library_root": "/srv", "hot_folders": ["/srv/hot"]}})
+    state.flush()
+    assert panel.library_root.text() == "/srv"
 
 
 def test_only_this_disk_is_said_in_the_section(

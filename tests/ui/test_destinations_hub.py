@@ -220,3 +220,53 @@ def test_an_event_chooses_its_destinations_and_backs_up_to_one(qloop: Any, tmp_p
             assert len(list(nas.rglob("IMG_0001.JPG"))) == 1
 
     run(qloop, scenario(), 120)
+
+
+def test_photo_folders_go_to_the_hub_and_a_restart_of_both_keeps_them(
+    qloop: Any, tmp_path: Path
+) -> None:
+    library, hot = tmp_path / "Library", tmp_path / "Tether"
+    sources = {**hub_sources(tmp_path), "ingest": {"hot_folders": [str(tmp_path / "Hot")]}}
+
+    async def first_run() -> None:
+        async with studio_app(tmp_path, sources=None, source_config=sources) as rig:
+            await until(lambda: rig.state() == "live", 15)
+            await until(lambda: rig.controller.state.record("config", "hub"), 15)
+            panel = backups_tab(rig)
+            assert panel.library_root.text() == str(tmp_path / "Events")
+            assert panel.hot_folders.toPlainText() == str(tmp_path / "Hot")
+
+            # Refused by the hub's own rules: said in place, the text kept.
+            panel.library_root.setText(str(library))
+            panel.hot_folders.setPlainText(str(library / "Tether"))
+            panel.configure_hub()
+            await until(lambda: panel.folders_message.isVisibleTo(panel), 20)
+            assert panel.folders_message.text() != "The hub uses these folders now."
+            assert panel.hot_folders.toPlainText() == str(library / "Tether")
+
+            panel.hot_folders.setPlainText(f"{hot}\n")
+            panel.configure_hub()
+            await until(
+                lambda: panel.folders_message.text() == "The hub uses these folders now.", 30
+            )
+            record = (await hub_records(rig, "config"))["hub"]
+            assert record["library_root"] == str(library)
+            assert record["hot_folders"] == [str(hot)]
+
+    async def second_run() -> None:
+        # Both the hub (same data folder) and the app (same app folder) start again.
+        async with studio_app(tmp_path, sources=None, source_config=sources) as rig:
+            await until(lambda: rig.state() == "live", 15)
+            await until(
+                lambda: (
+                    (rig.controller.state.record("config", "hub") or {}).get("library_root")
+                    == str(library)
+                ),
+                15,
+            )
+            panel = backups_tab(rig)
+            assert panel.library_root.text() == str(library)
+            assert panel.hot_folders.toPlainText() == str(hot)
+
+    run(qloop, first_run(), 90)
+    run(qloop, second_run(), 90)

@@ -641,6 +641,7 @@ class BackupsSettings(QWidget):
         state.recordsChanged.connect(self._on_records)
         state.topicReset.connect(self._on_reset)
         self._update_buttons()
+        self._loaded = ("", "")
         self._load_hub_config()
 
     # --- reading ---------------------------------------------------------------------------
@@ -648,26 +649,34 @@ class BackupsSettings(QWidget):
     def hub_config(self) -> dict[str, Any]:
         return self.state.record(CONFIG_TOPIC, CONFIG_KEY) or {}
 
-    def _load_hub_config(self) -> None:
+    def _fields(self) -> tuple[str, str]:
+        return self.library_root.text(), self.hot_folders.toPlainText()
+
+    def _load_hub_config(self, *, force: bool = True) -> None:
+        """The hub's folders into the form; unless `force`, only while the form still shows
+        what was last loaded (what someone is typing is never replaced)."""
+        if not force and self._fields() != self._loaded:
+            return
         config = self.hub_config()
         root = config.get("library_root")
         self.library_root.setText(root if isinstance(root, str) else "")
         hot = config.get("hot_folders")
         folders = [f for f in hot if isinstance(f, str)] if isinstance(hot, list) else []
         self.hot_folders.setPlainText("\n".join(folders))
+        self._loaded = self._fields()
         known = bool(config)
         for widget in (self.library_root, self.hot_folders, self.apply_folders):
-            widget.setEnabled(known)
+            widget.setEnabled(known and not self.configure_command.busy)
         if not known:
             self.library_root.setPlaceholderText(self.tr("The hub has not said yet"))
 
     def _on_records(self, topic: str, delta: Any) -> None:
         if topic == CONFIG_TOPIC and CONFIG_KEY in delta and not self.configure_command.busy:
-            self._load_hub_config()
+            self._load_hub_config(force=False)
 
     def _on_reset(self, topic: str) -> None:
         if topic == CONFIG_TOPIC:
-            self._load_hub_config()
+            self._load_hub_config(force=False)
 
     def selected(self) -> tuple[str, DestinationRecord] | None:
         key = self.table.selected_key()
@@ -784,8 +793,15 @@ class BackupsSettings(QWidget):
         theme.color_text(self.folders_message, "critical")
         self.folders_message.setVisible(True)
 
-    def _folders_done(self, _result: object) -> None:
+    def _folders_done(self, result: dict[str, Any]) -> None:
         self.apply_folders.setEnabled(True)
+        # The answer is the hub's new `config/hub` record: show what the hub made of it.
+        root, hot = result.get("library_root"), result.get("hot_folders")
+        if isinstance(root, str):
+            self.library_root.setText(root)
+        if isinstance(hot, list):
+            self.hot_folders.setPlainText("\n".join(f for f in hot if isinstance(f, str)))
+        self._loaded = self._fields()
         self.folders_message.setText(self.tr("The hub uses these folders now."))
         theme.color_text(self.folders_message, "ok")
         self.folders_message.setVisible(True)
