@@ -362,8 +362,6 @@ class Hub:
                 ) from None
             old, self.config, self.settings = self.config, config, new
             changed = hub_settings.changed_sources(old, config)
-            if "events" in changed:
-                changed.append("system")  # it measures the library's disk
             restarted = await self._restart_sources(changed)
             value = await asyncio.to_thread(hub_settings.record, config, new)
             for source in self.sources:

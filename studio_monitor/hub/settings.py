@@ -255,5 +255,13 @@ def record(config: HubConfig, settings: HubSettings) -> dict[str, Any]:
 
 
 def changed_sources(old: HubConfig, new: HubConfig) -> list[str]:
-    """The configured sources whose tables differ (the ones to restart)."""
-    return [name for name in CONFIGURED_SOURCES if old.sources.get(name) != new.sources.get(name)]
+    """The sources to restart: those whose tables differ, and the event catalogue when the
+    hot folders moved (no event folder may overlap one), and the system source when the
+    library moved (it measures the library's disk)."""
+    tables = {name for name in CONFIGURED_SOURCES if old.sources.get(name) != new.sources.get(name)}
+    changed = set(tables)
+    if "ingest" in tables:
+        changed.add("events")
+    if "events" in tables:
+        changed.add("system")
+    return [name for name in (*CONFIGURED_SOURCES, "system") if name in changed]

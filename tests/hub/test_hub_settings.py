@@ -162,6 +162,19 @@ def test_a_saved_file_the_hub_cannot_use_is_named(tmp_path: Path) -> None:
         hub_settings.load(data)
 
 
+def test_a_change_restarts_the_sources_that_read_it(tmp_path: Path) -> None:
+    config = hub_config(tmp_path / "hub", sources=file_sources(tmp_path))
+
+    def restarted(**saved: Any) -> list[str]:
+        new = hub_settings.apply(config, hub_settings.HubSettings(**saved))
+        return hub_settings.changed_sources(config, new)
+
+    assert restarted() == []
+    assert restarted(hot_folders=(str(tmp_path / "H2"),)) == ["events", "ingest"]
+    assert restarted(library_root=str(tmp_path / "L")) == ["events", "ingest", "system"]
+    assert restarted(alerts={"interval_s": 1}) == ["alerts"]
+
+
 def test_the_saved_settings_win_over_the_file_for_their_keys_only(tmp_path: Path) -> None:
     config = hub_config(tmp_path / "hub", sources=file_sources(tmp_path))
     saved = hub_settings.HubSettings(
