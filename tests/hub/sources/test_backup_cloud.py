@@ -291,23 +291,22 @@ async def test_cancel_stops_an_upload_and_nothing_is_verified(
     import asyncio
 
     h = Harness(tmp_path, rclone, CloudSettings(transfers=1))
-    _photos(h.source, {f"p{i}.nef": 400_000 for i in range(30)})
+    _photos(h.source, {f"p{i}.nef": 1_000_000 for i in range(30)})
     cancel = threading.Event()
     spec = JobSpec(
         job_id="jc", event_id="ev1", kind="copy", source_dir=h.source, destination=_dest(webdav)
     )
 
     def emit(progress: JobProgress) -> None:
-        if progress.files_done >= 2:
+        if progress.bytes_total:  # planned: the uploads start now
             cancel.set()
 
     final = await asyncio.wait_for(h.engine.run(spec, cancel, emit), 30)
     assert final.state == "cancelled"
-    done = final.files_done
-    assert 2 <= done < 30
-    entries = h.manifest.entries("ev1", "cloud-webdav")
-    assert all(e.state == "copied" for e in entries.values())
-    assert len(entries) == done
+    assert final.verified == 0
+    assert all(e.state == "copied" for e in h.manifest.entries("ev1", "cloud-webdav").values())
+    uploaded = [p for p in (webdav.root / "Wedding").rglob("*") if p.is_file()]
+    assert len(uploaded) < 30
 
 
 @pytest.mark.asyncio
@@ -332,3 +331,24 @@ async def test_the_watch_tells_the_registry_what_jobs_learnt(
     assert look.message.startswith("sign in again: Cloud webdav refused")
     assert (await h.run(good, job="job2")).state == "completed"
     assert (await watch.look(good)).state == "ready"
+
+
+@pytest.mark.asyncio
+async def test_a_hash_a_local_backup_verified_is_not_computed_again(
+    tmp_path: Path, rclone: Rclone, sftp: RcloneServer
+) -> None:
+    h = Harness(tmp_path, rclone)
+    _photos(h.source, {"a.jpg": 10_000, "b.jpg": 10_000})
+    st = (h.source / "a.jpg").stat()
+    # As if the USB drive's backup had verified a.jpg at its current size and mtime.
+    h.manifest.record_copied(
+        "ev1", "usb", "a.jpg", size=st.st_size, mtime_ns=st.st_mtime_ns, hash="ab" * 64, at=1.0
+    )
+    h.manifest.record_verified("ev1", "usb", "a.jpg", 2.0)
+    final = await h.run(_dest(sftp))
+    assert final.state == "completed", final.error
+    entries = h.manifest.entries("ev1", "cloud-sftp")
+    assert entries["a.jpg"].hash == "ab" * 64
+    b = (h.source / "b.jpg").read_bytes()
+    assert entries["b.jpg"].hash == hashlib.blake2b(b).hexdigest()
+    assert final.verified == 2  # the remote's MD5 is still computed from the bytes

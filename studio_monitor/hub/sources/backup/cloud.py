@@ -77,6 +77,8 @@ from studio_monitor.retry import backoff
 log = logging.getLogger(__name__)
 
 _READ_CHUNK: Final = 1 << 20
+#: Files uploaded by one rclone `sync/copy` job (recorded as copied when it ends).
+BATCH_FILES: Final = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -310,22 +312,30 @@ class LocalHashes:
     mtime_ns: int
 
 
-def hash_local(path: Path, remote_hash: str | None) -> LocalHashes:
+def hash_local(
+    path: Path,
+    remote_hash: str | None,
+    known: Mapping[tuple[int, int], str] | None = None,
+) -> LocalHashes:
     """BLAKE2b (the manifest's) and the remote's hash type in one read; the stat is taken
-    before and after so a file changing meanwhile is noticed (OSError `ESTALE`-like)."""
+    before and after so a file changing meanwhile is noticed (`_SourceChanged`). `known`:
+    BLAKE2b already verified for this file at a (size, mtime_ns); when the file still has
+    that stamp, only the remote's hash is computed."""
     before = os.stat(path)
-    b2 = hashlib.blake2b()
+    reuse = (known or {}).get((before.st_size, before.st_mtime_ns))
+    b2 = hashlib.blake2b() if reuse is None else None
     other = hashlib.new(remote_hash) if remote_hash else None
     with open(path, "rb", buffering=0) as f:
         while chunk := f.read(_READ_CHUNK):
-            b2.update(chunk)
+            if b2 is not None:
+                b2.update(chunk)
             if other is not None:
                 other.update(chunk)
     after = os.stat(path)
     if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns):
         raise _SourceChanged(str(path))
     return LocalHashes(
-        blake2b=b2.hexdigest(),
+        blake2b=b2.hexdigest() if b2 is not None else str(reuse),
         remote=other.hexdigest() if other is not None else None,
         size=after.st_size,
         mtime_ns=after.st_mtime_ns,
@@ -354,6 +364,8 @@ class _Item:
     #: Hashes of the bytes uploaded (set once hashed).
     hashes: LocalHashes | None = None
     uploaded: int = 0
+    #: BLAKE2b some destination already verified for this file, by (size, mtime_ns).
+    known: dict[tuple[int, int], str] | None = None
 
 
 @dataclass
@@ -585,6 +597,11 @@ class CloudEngine:
             self._manifest.entries, spec.event_id, spec.destination.id
         )
         names = NameTable({e.relpath: e.target_relpath for e in entries.values()})
+        # A file a local backup already verified need not be hashed with BLAKE2b again.
+        verified = await asyncio.to_thread(self._manifest.verified_hashes, spec.event_id)
+        known: dict[str, dict[tuple[int, int], str]] = {}
+        for (relpath, size, mtime_ns), digest in verified.items():
+            known.setdefault(relpath, {})[(size, mtime_ns)] = digest
 
         to_upload: list[_Item] = []
         to_verify: list[_Item] = []
@@ -603,7 +620,7 @@ class CloudEngine:
                     to_verify.append(item)
                     run.progress.files_done += 1
                     continue
-            to_upload.append(_Item(f, names.assign(f.relpath), entry))
+            to_upload.append(_Item(f, names.assign(f.relpath), entry, known=known.get(f.relpath)))
 
         verify_by_download = info.verify_hash() is None
         upload_bytes = sum(i.stamp.size for i in to_upload)
@@ -613,9 +630,26 @@ class CloudEngine:
         run.work_total = upload_bytes + read_back
         run.tick(force=True)
 
+        # The common case (a new photo under its own name) goes up in batches, one rclone
+        # `sync/copy` each, as fast as `rclone copy`; the rest (and what a batch left out)
+        # one by one, with retries.
+        batch = [
+            i
+            for i in to_upload
+            if i.dest_relpath == i.stamp.relpath
+            and i.dest_relpath not in remote
+            and "\n" not in i.stamp.relpath
+            and "\r" not in i.stamp.relpath
+        ]
+        if to_upload:
+            # The event's folder first: uploads that each create it at once collide on some
+            # servers (WebDAV answers 423 Locked).
+            await self._rclone.call("operations/mkdir", {"fs": target, "remote": ""})
+        for start in range(0, len(batch), BATCH_FILES):
+            await self._upload_batch(run, info, target, batch[start : start + BATCH_FILES])
         await self._each(
             run,
-            to_upload,
+            [i for i in to_upload if i.hashes is None],
             lambda i, n: self._upload_one(run, info, target, remote, duplicates, i, n),
         )
         to_verify += [i for i in to_upload if i.hashes is not None]
@@ -708,6 +742,100 @@ class CloudEngine:
                 raise first from None
             raise
 
+    async def _upload_batch(
+        self, run: _Run, info: RemoteInfo, target: str, items: Sequence[_Item]
+    ) -> None:
+        """Upload `items` with one `sync/copy` rc job (a list of names, no listing of the
+        remote: it was listed), hashing them locally meanwhile; then list the remote and
+        record as copied each file that is there with its size and unchanged here. What is
+        missing or short (a dropped connection) is left for `_upload_one` (hashes unset)."""
+        spec = run.spec
+        hash_type = info.verify_hash() or "md5"
+        hashers = asyncio.Semaphore(2)
+
+        async def hashed(item: _Item) -> LocalHashes | None:
+            async with hashers:
+                try:
+                    return await asyncio.to_thread(
+                        hash_local, spec.source_dir / item.stamp.relpath, hash_type, item.known
+                    )
+                except (OSError, _SourceChanged):
+                    return None
+
+        tasks = [asyncio.create_task(hashed(i)) for i in items]
+        names = "".join(f"{i.stamp.relpath}\n" for i in items)
+        listed = self._rclone.scratch_file(f"{spec.job_id}-files.txt", names)
+        group = f"sm-{spec.job_id}-batch-{uuid.uuid4().hex[:6]}"
+
+        def on_stats(stats: JobStats) -> None:
+            run.in_flight[-1] = stats.bytes
+            run.tick()
+
+        failure: RcloneError | None = None
+        try:
+            await self._rclone.run_job(
+                "sync/copy",
+                {
+                    "srcFs": str(spec.source_dir),
+                    "dstFs": target,
+                    "_filter": {"FilesFromRaw": [str(listed)]},
+                    "_config": {"NoCheckDest": True, "Transfers": self._settings.transfers},
+                },
+                group=group,
+                on_stats=on_stats,
+                cancelled=run.cancelled,
+                poll_s=self._settings.poll_s,
+            )
+        except RcloneError as exc:
+            failure = exc
+            log.warning(
+                "cloud backup %s: a batch of %d upload(s) to %s ended with %s; the files not"
+                " there are tried one by one",
+                spec.job_id,
+                len(items),
+                run.label,
+                _short(exc.message, 160),
+            )
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            raise
+        finally:
+            run.in_flight.pop(-1, None)
+            with contextlib.suppress(OSError):
+                listed.unlink()
+        there = {str(i["Path"]): i for i in await self._list(target) if not i.get("IsDir")}
+        for item, task in zip(items, tasks, strict=True):
+            hashes = await task
+            found = there.get(item.dest_relpath)
+            if hashes is None or found is None or int(found.get("Size", -1)) != hashes.size:
+                continue
+            try:
+                now = os.stat(spec.source_dir / item.stamp.relpath)
+            except OSError:
+                continue
+            if (now.st_size, now.st_mtime_ns) != (hashes.size, hashes.mtime_ns):
+                continue
+            await asyncio.to_thread(
+                self._manifest.record_copied,
+                spec.event_id,
+                spec.destination.id,
+                item.stamp.relpath,
+                size=hashes.size,
+                mtime_ns=hashes.mtime_ns,
+                hash=hashes.blake2b,
+                at=self._clock(),
+                dest_relpath=item.dest_relpath,
+            )
+            item.hashes = hashes
+            item.uploaded = hashes.size
+            run.uploaded_bytes += hashes.size
+            run.work_done += hashes.size
+            run.progress.files_done += 1
+        run.tick()
+        if failure is not None and failure.kind in ("rate_limited", "auth", "quota"):
+            raise failure
+
     async def _upload_one(
         self,
         run: _Run,
@@ -728,7 +856,9 @@ class CloudEngine:
             # The local hashes are computed while the file uploads (both read it; the page
             # cache serves the second): the stat before and after the hash, and after the
             # upload, and the verification by hash afterwards catch a file that changed.
-            hashing = asyncio.create_task(asyncio.to_thread(hash_local, source, hash_type))
+            hashing = asyncio.create_task(
+                asyncio.to_thread(hash_local, source, hash_type, item.known)
+            )
             try:
                 final = item.dest_relpath
                 if final in remote and final not in duplicates:
@@ -947,7 +1077,12 @@ class CloudEngine:
             # Copied by an earlier run: hash the source again; it must still be what was sent.
             try:
                 hashes = await asyncio.to_thread(
-                    hash_local, spec.source_dir / relpath, info.verify_hash() or "md5"
+                    hash_local,
+                    spec.source_dir / relpath,
+                    info.verify_hash() or "md5",
+                    {(item.entry.size, item.entry.mtime_ns): item.entry.hash}
+                    if item.entry is not None
+                    else None,
                 )
             except (OSError, _SourceChanged):
                 hashes = None

@@ -489,6 +489,16 @@ class Manifest(LockedDatabase):
         )
         return {r[0]: FileEntry(r[0], r[1], r[2], r[3], r[4], r[5] or "", r[6]) for r in rows}
 
+    def verified_hashes(self, event_id: str) -> dict[tuple[str, int, int], str]:
+        """BLAKE2b of the event's files as some destination verified them, by (relpath,
+        size, mtime_ns): a cloud upload of an unchanged file need not hash it again."""
+        rows = self._query(
+            "SELECT relpath, size, mtime_ns, hash FROM files"
+            " WHERE event_id = ? AND state = 'verified' AND hash != ''",
+            (event_id,),
+        )
+        return {(r[0], r[1], r[2]): r[3] for r in rows}
+
     def record_copied(
         self,
         event_id: str,

@@ -298,6 +298,15 @@ class Rclone:
     def config_path(self) -> Path:
         return self._data_dir / CONFIG_FILE
 
+    def scratch_file(self, name: str, text: str) -> Path:
+        """A file for rclone to read (a list of names for `--files-from-raw`), in the data
+        folder's rclone cache."""
+        folder = self._data_dir / CACHE_DIR / "lists"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / name
+        path.write_text(text, encoding="utf-8", errors="surrogateescape")
+        return path
+
     @property
     def pid(self) -> int | None:
         return self._process.pid if self._process is not None else None
