@@ -7,7 +7,7 @@ choose that on purpose and the detail says what it means), `auth` (the token is 
 a made-up one is refused), `websocket` (upgrade, hello/welcome, then one command round trip
 timed), `snapshot` (GET /api/v1/snapshot and its ETag revalidation) and `longpoll` (a short
 `/changes?wait=` held and answered in time). Each result is a `CheckResult`
-`{name, ok, ms, detail}`; a check that could not run because an earlier one failed is
+`{name, ok, ms, detail}` (the values are `link/status.py`'s); a check that could not run because an earlier one failed is
 reported with `ms` None and the reason. Results stream to `on_result` as they come, so the
 Qt connection-test dialog and the `check` command show progress.
 
@@ -27,7 +27,6 @@ import statistics
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +41,7 @@ from studio_monitor.errors import (
 )
 from studio_monitor.link.address import HubAddress, make_ssl_context
 from studio_monitor.link.errors import describe_error
+from studio_monitor.link.status import CHECK_NAMES, CheckReport, CheckResult, OnCheckResult
 from studio_monitor.link.transports.http import HttpTransport
 from studio_monitor.link.transports.ws import WsSession
 from studio_monitor.protocol import (
@@ -54,7 +54,7 @@ from studio_monitor.protocol import (
     SnapshotBody,
 )
 
-CHECK_NAMES = ("health", "latency", "tls", "auth", "websocket", "snapshot", "longpoll")
+__all__ = ["CHECK_NAMES", "CheckReport", "CheckResult", "OnResult", "run_checks"]
 
 #: A median /health round trip above this fails `latency`: the app would feel sluggish.
 SLOW_MS = 1000.0
@@ -67,39 +67,7 @@ PING_COMMAND = "studio-monitor.check"
 PROBE_TOPIC = "studio-monitor.check"
 
 
-@dataclass(frozen=True, slots=True)
-class CheckResult:
-    """One line of the report. `ms` is None for a check that did not run."""
-
-    name: str
-    ok: bool
-    ms: float | None
-    detail: str
-
-    def as_dict(self) -> dict[str, Any]:
-        ms = None if self.ms is None else round(self.ms, 2)
-        return {"name": self.name, "ok": self.ok, "ms": ms, "detail": self.detail}
-
-
-@dataclass(frozen=True, slots=True)
-class CheckReport:
-    url: str
-    checks: tuple[CheckResult, ...]
-
-    @property
-    def ok(self) -> bool:
-        return all(check.ok for check in self.checks)
-
-    @property
-    def failures(self) -> tuple[CheckResult, ...]:
-        return tuple(check for check in self.checks if not check.ok)
-
-    def as_dict(self) -> dict[str, Any]:
-        """The `--json` shape: `{"ok": bool, "checks": [{name, ok, ms, detail}, ...]}`."""
-        return {"ok": self.ok, "checks": [check.as_dict() for check in self.checks]}
-
-
-OnResult = Callable[[CheckResult], None]
+OnResult = OnCheckResult
 
 
 async def run_checks(

@@ -51,7 +51,9 @@ from studio_monitor.errors import (
     UpgradeRefused,
 )
 from studio_monitor.link import machine as m
+from studio_monitor.link.address import make_ssl_context
 from studio_monitor.link.applier import DataApplier, DataListener
+from studio_monitor.link.check import run_checks
 from studio_monitor.link.clock import Clock, SystemClock
 from studio_monitor.link.hubs import HubList
 from studio_monitor.link.local_store import LocalStore
@@ -59,7 +61,14 @@ from studio_monitor.link.outbox import Outbox
 from studio_monitor.link.policy import classify
 from studio_monitor.link.salvage import BadRecord
 from studio_monitor.link.sender import CommandSender, Route
-from studio_monitor.link.status import STATE_TRANSPORT, Counters, LinkStatus, OutboxEntry
+from studio_monitor.link.status import (
+    STATE_TRANSPORT,
+    CheckReport,
+    Counters,
+    LinkStatus,
+    OnCheckResult,
+    OutboxEntry,
+)
 from studio_monitor.link.transports.http import HttpTransport
 from studio_monitor.link.transports.ws import WsSession
 from studio_monitor.platform.network import NetworkProbe, default_network_probe
@@ -203,6 +212,52 @@ class ConnectionService(QObject):
         self._closed_messages = 0
         self._closed_bytes = 0
         self._last_status: LinkStatus | None = None
+
+    @classmethod
+    def from_settings(
+        cls,
+        hub_url: str,
+        token: str,
+        *,
+        state_dir: Path,
+        speed: float = 1.0,
+        ca_file: Path | None = None,
+        parent: QObject | None = None,
+    ) -> ConnectionService:
+        """The service as the app's settings describe it. `speed` is the settings' update
+        speed: 2.0 polls twice as often (the machine's poll multiplier 0.5); it changes
+        nothing else, the health checks and WebSocket heartbeats included. `ca_file` is the
+        studio's own CA or the hub's self-signed certificate (the profile's `ca_file`),
+        trusted beside the system's. Raises `ConfigError` for a certificate file that cannot
+        be used."""
+        return cls(
+            hub_url,
+            token,
+            state_dir=state_dir,
+            config=m.MachineConfig(poll_multiplier=1.0 / speed),
+            ssl_context=make_ssl_context(ca_file) if ca_file is not None else None,
+            parent=parent,
+        )
+
+    @staticmethod
+    async def test_connection(
+        hub_url: str,
+        token: str | None,
+        *,
+        on_result: OnCheckResult | None = None,
+        ca_file: Path | None = None,
+        no_token_reason: str | None = None,
+    ) -> CheckReport:
+        """The connection test of `studio-monitor check` (`link/check.py`), for a hub that
+        need not be this service's: every check, each passed to `on_result` as it ends.
+        Raises only `ConfigError` (a malformed address, an unusable `ca_file`)."""
+        return await run_checks(
+            hub_url,
+            token,
+            on_result=on_result,
+            ca_file=ca_file,
+            no_token_reason=no_token_reason,
+        )
 
     # --- the contract ------------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""The values the connection service shows the rest of the app: link status and outbox entries.
+"""The values the connection service shows the rest of the app: link status, outbox entries,
+and the results of a connection test.
 
 These are the only link types the UI needs to import. They are frozen dataclasses so a
 receiver can keep one, compare it with the next (`==`) and never see it change under it.
@@ -9,7 +10,7 @@ without a connection.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
@@ -105,3 +106,42 @@ class OutboxEntry:
     @property
     def finished(self) -> bool:
         return self.status in ("done", "failed")
+
+
+#: The connection test's checks, in the order they run (`ConnectionService.test_connection`).
+CHECK_NAMES: Final = ("health", "latency", "tls", "auth", "websocket", "snapshot", "longpoll")
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """One line of a connection test's report. `ms` is None for a check that did not run."""
+
+    name: str
+    ok: bool
+    ms: float | None
+    detail: str
+
+    def as_dict(self) -> dict[str, Any]:
+        ms = None if self.ms is None else round(self.ms, 2)
+        return {"name": self.name, "ok": self.ok, "ms": ms, "detail": self.detail}
+
+
+@dataclass(frozen=True, slots=True)
+class CheckReport:
+    url: str
+    checks: tuple[CheckResult, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(check.ok for check in self.checks)
+
+    @property
+    def failures(self) -> tuple[CheckResult, ...]:
+        return tuple(check for check in self.checks if not check.ok)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The `--json` shape: `{"ok": bool, "checks": [{name, ok, ms, detail}, ...]}`."""
+        return {"ok": self.ok, "checks": [check.as_dict() for check in self.checks]}
+
+
+OnCheckResult = Callable[[CheckResult], None]

@@ -38,8 +38,6 @@ from studio_monitor.app.background_hub import BackgroundHub, free_port
 from studio_monitor.app.config import AppConfig, AppPaths, Profile, load_config
 from studio_monitor.app.embedded_hub import EmbeddedHub
 from studio_monitor.errors import ConfigError, StudioMonitorError
-from studio_monitor.link.address import make_ssl_context
-from studio_monitor.link.machine import MachineConfig
 from studio_monitor.link.service import ConnectionService
 from studio_monitor.link.status import LinkStatus
 from studio_monitor.platform import credentials
@@ -119,14 +117,9 @@ def default_service(
     parent: QObject,
     ca_file: Path | None = None,
 ) -> ConnectionService:
-    """The real service. `speed` is the settings' update speed: 2.0 polls twice as often,
-    which is the machine's interval multiplier 0.5. `ca_file` is the studio's own CA or the
-    hub's self-signed certificate (the profile's `ca_file`), trusted beside the system's.
-    Raises `ConfigError` for a certificate file that cannot be used."""
-    config = MachineConfig(poll_multiplier=1.0 / speed)
-    ssl_context = make_ssl_context(ca_file) if ca_file is not None else None
-    return ConnectionService(
-        hub_url, token, state_dir=state_dir, config=config, ssl_context=ssl_context, parent=parent
+    """The real service, from the settings (`ConnectionService.from_settings`)."""
+    return ConnectionService.from_settings(
+        hub_url, token, state_dir=state_dir, speed=speed, ca_file=ca_file, parent=parent
     )
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from studio_monitor.errors import StoreError
+from studio_monitor.errors import ConfigError, StoreError
 from studio_monitor.hub.sources.base import Source
 from studio_monitor.link import machine as m
 from studio_monitor.link.local_store import LocalStore
@@ -594,3 +594,22 @@ def test_a_full_disk_fails_the_job_writing_the_data_and_the_link_recovers(
             assert saved.records["backup"] == service.records("backup")
 
     run(qloop, scenario())
+
+
+def test_from_settings_the_speed_is_only_the_poll_multiplier_and_a_bad_ca_file_is_said(
+    qloop: asyncio.AbstractEventLoop, tmp_path: Path
+) -> None:
+    service = ConnectionService.from_settings(
+        "http://hub.test:8765", OPERATOR_TOKEN, state_dir=tmp_path / "state", speed=2.0
+    )
+    # Twice as fast polls at half the intervals; health checks and heartbeats keep theirs.
+    assert service._machine.config == m.MachineConfig(poll_multiplier=0.5)
+    assert service._ssl_context is None
+    run(qloop, service.stop())
+    with pytest.raises(ConfigError, match="does not exist"):
+        ConnectionService.from_settings(
+            "https://hub.test:8765",
+            OPERATOR_TOKEN,
+            state_dir=tmp_path / "state",
+            ca_file=tmp_path / "missing.pem",
+        )

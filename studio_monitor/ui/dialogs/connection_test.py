@@ -1,8 +1,9 @@
 """The connection test dialog: the checks of `studio-monitor check`, with each result as it comes.
 
-It runs `link.check.run_checks` (health, latency, TLS, auth, WebSocket round trip, snapshot,
-long-poll) as a task on the app's asyncio loop (qasync); `on_result` fills one row per
-check as it finishes, so a slow step shows which one is slow. Closing the dialog cancels a
+It runs `ConnectionService.test_connection` (the checks of `link/check.py`: health,
+latency, TLS, auth, WebSocket round trip, snapshot, long-poll) as a task on the app's asyncio
+loop (qasync); `on_result` fills one row per check as it finishes, so a slow step shows which
+one is slow. Closing the dialog cancels a
 run in progress. The dialog never touches the app's own connection: it tests the network
 path, not the service's recovery.
 """
@@ -28,7 +29,8 @@ from PySide6.QtWidgets import (
 )
 
 from studio_monitor.errors import StudioMonitorError
-from studio_monitor.link.check import CHECK_NAMES, CheckReport, CheckResult, run_checks
+from studio_monitor.link.service import ConnectionService
+from studio_monitor.link.status import CHECK_NAMES, CheckReport, CheckResult
 from studio_monitor.ui import theme
 from studio_monitor.ui.format import fmt_ms, na
 from studio_monitor.ui.i18n import QT_TRANSLATE_NOOP, translate
@@ -38,7 +40,7 @@ log = logging.getLogger(__name__)
 COL_CHECK, COL_RESULT, COL_TIME, COL_DETAIL = range(4)
 
 
-#: The checks' names in words (the checks themselves, and their details, are `link.check`'s).
+#: The checks' names in words (the checks themselves, and their details, are the link's).
 _CHECK_LABELS = {
     "health": QT_TRANSLATE_NOOP("ConnectionTestDialog", "health"),
     "latency": QT_TRANSLATE_NOOP("ConnectionTestDialog", "latency"),
@@ -151,7 +153,7 @@ class ConnectionTestDialog(QDialog):
     async def _run(self) -> None:
         report: CheckReport | None = None
         try:
-            report = await run_checks(
+            report = await ConnectionService.test_connection(
                 self.url,
                 self.token,
                 on_result=self.on_result,
