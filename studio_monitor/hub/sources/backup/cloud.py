@@ -6,11 +6,16 @@ The cloud twin of `engine.BackupEngine`, for `kind: rclone` destinations, on the
 1. List the event folder, the manifest and the event's folder on the remote (one recursive
    `operations/list`). A name listed twice (Drive lets a folder hold two files of one name)
    is reported and never counted as verified.
-2. Upload each file that is not verified there with its current size and mtime, with
-   `operations/copyfile` as an async rc job (rclone itself uploads through a temporary name
-   on remotes that could show a partial file, and a partial upload is never recorded), while
-   the same file is hashed locally (BLAKE2b for the manifest, plus the remote's own hash
-   type; a stat before and after catches a file that changed). A photo that
+2. Upload each file that is not verified there with its current size and mtime, while the
+   same file is hashed locally (BLAKE2b for the manifest, unless a local backup verified it
+   already, plus the remote's own hash type; a stat before and after catches a file that
+   changed). New photos under their own names go up in batches of `BATCH_FILES`, one async
+   `sync/copy` rc job each (a list of names, `NoCheckDest`: as fast as `rclone copy`); then
+   the remote is listed and each file there with its size is recorded as copied. The rest
+   (and what a batch left out: a dropped connection) go one by one with
+   `operations/copyfile`, tried `attempts_per_file` times. rclone itself uploads through a
+   temporary name on remotes that could show a partial file; a partial upload is never
+   recorded as verified. A photo that
    changed after its verified backup gets its old copy moved to
    `.studio-monitor/versions/...` first; a file at the name that we did not write is adopted
    when it holds the same bytes, else the photo goes beside it (`name~sm-<hash>.ext`).
