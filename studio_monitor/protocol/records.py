@@ -237,6 +237,9 @@ class SafetyRecord(Struct, kw_only=True):
     changed_count: int = 0
     destinations: list[SafetyDestination] = msgspec.field(default_factory=list)
     computed_at: float | None = None
+    #: From each photo complete in the hot folder to its hash verified on a second device
+    #: (docs/hub.md "Time to safe"); None until a photo of the event became safe.
+    time_to_safe: TimeToSafe | None = None
 
 
 # --- event/<event_id> ------------------------------------------------------------------------

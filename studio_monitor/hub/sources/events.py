@@ -47,6 +47,7 @@ from studio_monitor.hub.sources.backup.manifest import (
     parse_destination,
     parse_destinations,
 )
+from studio_monitor.hub.sources.backup.safety import time_to_safe_of
 from studio_monitor.hub.sources.backup.source import MANIFEST_FILE, BackupSettings, check_args
 from studio_monitor.hub.sources.base import (
     CommandHandler,
@@ -977,6 +978,7 @@ class EventsSource(Source):
                 oldest_unsafe_at=safety.oldest_unsafe_at,
                 changed_after_backup=safety.changed_after_backup,
                 safety=safety.state,
+                time_to_safe=time_to_safe_of(safety_records.get(row.event_id)),
             )
             value = to_value(record)
             # The backup source reads each destination's folder from here.

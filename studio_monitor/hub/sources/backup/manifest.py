@@ -85,6 +85,13 @@ CREATE TABLE IF NOT EXISTS destinations (
     created_at REAL NOT NULL,
     PRIMARY KEY (destination_id, root)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS safe_times (
+    event_id TEXT NOT NULL,
+    relpath TEXT NOT NULL,
+    completed_at REAL NOT NULL,
+    safe_at REAL NOT NULL,
+    PRIMARY KEY (event_id, relpath)
+) WITHOUT ROWID;
 """
 #: Columns added after the first release, added to an older file when it is opened.
 _ADDED_COLUMNS: Final = (
@@ -644,6 +651,39 @@ class Manifest(LockedDatabase):
                 "DELETE FROM files WHERE event_id = ? AND destination_id = ? AND relpath = ?",
                 (event_id, destination_id, relpath),
             )
+
+    def verified_times(self, event_id: str, destination_ids: Sequence[str]) -> dict[str, float]:
+        """Per relpath, the earliest time it was verified on any of these destinations."""
+        if not destination_ids:
+            return {}
+        marks = ", ".join("?" * len(destination_ids))
+        rows = self._query(
+            "SELECT relpath, MIN(verified_at) FROM files WHERE event_id = ? AND state ="
+            f" 'verified' AND verified_at IS NOT NULL AND destination_id IN ({marks})"
+            " GROUP BY relpath",
+            (event_id, *destination_ids),
+        )
+        return {str(r[0]): float(r[1]) for r in rows}
+
+    # --- time to safe: when each photo first became safe ------------------------------------
+
+    def record_safe_times(self, event_id: str, times: Sequence[tuple[str, float, float]]) -> None:
+        """(relpath, completed_at, safe_at) of photos that just became safe; a photo that was
+        safe before keeps its first time."""
+        with self._tx() as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO safe_times (event_id, relpath, completed_at, safe_at)"
+                " VALUES (?, ?, ?, ?)",
+                [(event_id, relpath, start, safe) for relpath, start, safe in times],
+            )
+
+    def safe_times(self, event_id: str) -> dict[str, tuple[float, float]]:
+        """relpath -> (completed_at, safe_at) of every photo of the event that became safe."""
+        rows = self._query(
+            "SELECT relpath, completed_at, safe_at FROM safe_times WHERE event_id = ?",
+            (event_id,),
+        )
+        return {str(r[0]): (float(r[1]), float(r[2])) for r in rows}
 
     # --- jobs -------------------------------------------------------------------------------
 

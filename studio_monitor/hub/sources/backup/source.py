@@ -10,12 +10,20 @@ piles up stale progress. Event folders and destinations come from the `event` re
 path. Jobs are rows of the manifest: a hub that was killed resumes its unfinished jobs at the
 next start under the same ids; a hub that is shut down leaves them unfinished on purpose, for
 the same reason. The topic's `active` flag is up while any job is queued or running.
+
+Jobs also start by themselves (`_live_loop`, the rules in schedule.py): while an event is
+live, each destination whose cadence is `live` gets the photos as they are filed, batched
+for a moment, one job at a time per event and destination; `overnight` destinations get the
+day's photos from 22:00. Such a job records its `trigger`, and when its drive is not
+connected it does not fail: it is `waiting` (with `retry_at` and the reason in `error`)
+until the drive is back, then goes on by itself.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import math
 import shutil
@@ -46,6 +54,8 @@ from studio_monitor.hub.sources.backup.engine import (
     DiskUsage,
     JobProgress,
     JobSpec,
+    check_identity,
+    list_files,
 )
 from studio_monitor.hub.sources.backup.manifest import (
     DestinationSpec,
@@ -55,6 +65,15 @@ from studio_monitor.hub.sources.backup.manifest import (
     parse_destination,
 )
 from studio_monitor.hub.sources.backup.safety import gather
+from studio_monitor.hub.sources.backup.schedule import (
+    CADENCES,
+    Cadence,
+    Pair,
+    Pending,
+    Scheduler,
+    Trigger,
+    open_trigger,
+)
 from studio_monitor.hub.sources.base import (
     CommandHandler,
     JsonObject,
@@ -62,6 +81,8 @@ from studio_monitor.hub.sources.base import (
     Source,
     wait_running,
 )
+from studio_monitor.hub.sources.ingest import MANIFEST_NAME as INGEST_MANIFEST
+from studio_monitor.hub.sources.ingest.manifest import CompletionLog
 from studio_monitor.protocol import PublishChange
 from studio_monitor.protocol.records import BackupRecord, Destination, from_value, to_value
 
@@ -75,6 +96,11 @@ TOPIC: Final = "backup"
 SAFETY_TOPIC: Final = "safety"
 MANIFEST_FILE: Final = "backup.sqlite"
 FINISHED: Final = ("completed", "failed", "cancelled")
+#: Registry records of destinations (docs/destinations.md): their `kind` and `upload`.
+DESTINATION_TOPIC: Final = "destination"
+#: Job errors that make a live or overnight job wait for its drive instead of failing.
+_WAIT_FOR: Final = frozenset({"destination_missing"})
+_WAITING_FIRST_S: Final = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,18 +121,39 @@ class BackupSettings:
     reserve_bytes: int = DEFAULT_RESERVE_BYTES
     #: How often every event's `safety` record is rechecked (stat of the folder only).
     safety_interval_s: float = 10.0
+    #: Live backups (schedule.py): a pending destination gets its job once arrivals pause
+    #: this long, or at the latest `live_max_delay_s` after its first unsaved photo.
+    live_batch_s: float = 0.5
+    live_max_delay_s: float = 2.0
+    #: A live event's folder is compared with the manifest at least this often (besides
+    #: each time ingest or the catalogue says a photo arrived).
+    live_check_s: float = 5.0
+    #: The cadence of a destination the registry has no record of (`live`, `overnight`,
+    #: `manual`): destinations given inline in the events config, before the registry.
+    upload_default: Cadence = "manual"
+    #: A live or overnight job whose drive is not connected waits, looking again after 2 s,
+    #: doubling up to this (and at once when the destination's record changes).
+    waiting_max_s: float = 30.0
 
     @classmethod
     def from_section(cls, section: Mapping[str, Any]) -> BackupSettings:
         where = "[sources.backup]"
         known = {"stale_after_s", "progress_hz", "chunk_mib", "files_in_flight",
-                 "max_parallel", "keep_jobs", "reserve_mib", "safety_interval_s"}  # fmt: skip
+                 "max_parallel", "keep_jobs", "reserve_mib", "safety_interval_s",
+                 "live_batch_s", "live_max_delay_s", "live_check_s", "upload_default",
+                 "waiting_max_s"}  # fmt: skip
         unknown = sorted(set(section) - known)
         if unknown:
             raise ConfigError(
                 f"{where}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
             )
         defaults = cls()
+        upload_default = section.get("upload_default", defaults.upload_default)
+        if upload_default not in CADENCES:
+            raise ConfigError(
+                f"{where} upload_default must be one of {', '.join(CADENCES)},"
+                f" not {upload_default!r}"
+            )
         return cls(
             stale_after_s=_number(section, "stale_after_s", defaults.stale_after_s, 1, 7 * 86400),
             progress_hz=_number(section, "progress_hz", defaults.progress_hz, 0.2, 20),
@@ -124,6 +171,13 @@ class BackupSettings:
             safety_interval_s=_number(
                 section, "safety_interval_s", defaults.safety_interval_s, 0.1, 3600
             ),
+            live_batch_s=_number(section, "live_batch_s", defaults.live_batch_s, 0, 60),
+            live_max_delay_s=_number(
+                section, "live_max_delay_s", defaults.live_max_delay_s, 0, 600
+            ),
+            live_check_s=_number(section, "live_check_s", defaults.live_check_s, 0.1, 600),
+            upload_default=upload_default,
+            waiting_max_s=_number(section, "waiting_max_s", defaults.waiting_max_s, 1, 3600),
         )
 
 
@@ -151,8 +205,13 @@ def _number(
 
 
 def from_config(section: Mapping[str, Any], config: HubConfig) -> BackupSource:
-    """The backup source of a hub, its manifest in `<data_dir>/backup.sqlite`."""
-    return BackupSource(BackupSettings.from_section(section), config.data_dir / MANIFEST_FILE)
+    """The backup source of a hub, its manifest in `<data_dir>/backup.sqlite`; ingest's
+    manifest tells when photos were complete in the hot folder (time to safe)."""
+    return BackupSource(
+        BackupSettings.from_section(section),
+        config.data_dir / MANIFEST_FILE,
+        completions=CompletionLog(config.data_dir / INGEST_MANIFEST),
+    )
 
 
 @dataclass(eq=False)
@@ -161,6 +220,8 @@ class _Job:
     created_at: float
     record: BackupRecord
     cancel: threading.Event = field(default_factory=threading.Event)
+    #: Wakes a waiting job (cancelled, shutting down, or its destination changed).
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
     #: The hub is shutting down: the job stays unfinished in the manifest, to be resumed.
     stopping: bool = False
     #: The final state is decided (late progress from the thread is dropped).
@@ -250,9 +311,13 @@ class BackupSource(Source):
         chunk_hook: Callable[[], None] | None = None,
         cloud: CloudSettings | None = None,
         watch: RemoteWatch | None = None,
+        completions: CompletionLog | None = None,
+        local_time: Callable[[], dt.datetime] = dt.datetime.now,
     ) -> None:
         """`cloud` and `watch` are for `kind: rclone` destinations (the hub's one rclone by
-        default, started at the first cloud job)."""
+        default, started at the first cloud job). `completions`: when ingest's photos were
+        complete in the hot folder (else their arrival in the event folder starts their time
+        to safe). `local_time`: the local wall clock of the overnight window."""
         self._settings = settings
         self._cloud_settings = cloud
         self._watch = watch
@@ -262,6 +327,14 @@ class BackupSource(Source):
         self._monotonic = monotonic
         self._disk_usage = disk_usage
         self._chunk_hook = chunk_hook
+        self._completions = completions
+        self._local_time = local_time
+        self._scheduler = Scheduler(
+            batch_s=settings.live_batch_s, max_delay_s=settings.live_max_delay_s
+        )
+        self._live_wake = asyncio.Event()
+        #: Events to compare with the manifest at the next look (a job of theirs ended).
+        self._live_due: set[str] = set()
         self._publisher: Publisher | None = None
         self._manifest: Manifest | None = None
         self._engine: BackupEngine | None = None
@@ -298,6 +371,10 @@ class BackupSource(Source):
         self._outbox = _Outbox(TOPIC)
         self._safety_outbox = _Outbox(SAFETY_TOPIC)
         self._safety_wake = asyncio.Event()
+        self._live_wake = asyncio.Event()
+        self._scheduler = Scheduler(
+            batch_s=self._settings.live_batch_s, max_delay_s=self._settings.live_max_delay_s
+        )
         self._publisher = publisher
         self._manifest = await asyncio.to_thread(Manifest, self._manifest_path)
         self._engine = BackupEngine(
@@ -327,12 +404,18 @@ class BackupSource(Source):
         safety_flusher = asyncio.create_task(
             self._safety_outbox.run(publisher), name="safety-outbox"
         )
+        live: asyncio.Task[None] | None = None
         try:
             await self._restore(publisher)
             self.ready.set()
+            live = asyncio.create_task(self._live_loop(publisher), name="backup-live")
             await self._safety_loop(publisher)
         finally:
             self.ready.clear()
+            if live is not None:
+                live.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await live
             safety_flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await safety_flusher
@@ -397,10 +480,158 @@ class BackupSource(Source):
     ) -> list[tuple[str, JsonObject]]:
         assert self._manifest is not None
         now = self._clock()
+        completed = self._completions.completed if self._completions is not None else None
         return [
-            (event_id, to_value(gather(self._manifest, event_id, folder, destinations, now)))
+            (
+                event_id,
+                to_value(gather(self._manifest, event_id, folder, destinations, now, completed)),
+            )
             for event_id, folder, destinations in jobs
         ]
+
+    # --- live and overnight backups ---------------------------------------------------------
+
+    async def _live_loop(self, publisher: Publisher) -> None:
+        """Start the jobs schedule.py asks for: look at the open pairs' folders whenever
+        ingest or the catalogue says something arrived (and every `live_check_s`), feed
+        what is not verified yet to the scheduler, create the jobs it says are due."""
+        signatures: dict[str, Any] = {}
+        next_check: dict[str, float] = {}
+        registry: Mapping[str, JsonObject] = {}
+        while True:
+            try:
+                registry = self._wake_waiting(registry, publisher.records(DESTINATION_TOPIC))
+                await self._live_step(publisher, signatures, next_check)
+            except Exception:
+                log.exception("live backup step failed; trying again")
+            self._live_wake.clear()
+            wait = min(0.25, self._settings.live_check_s)
+            soon = self._scheduler.next_due_in(self._monotonic())
+            if soon is not None:
+                wait = min(wait, soon)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(wait):
+                    await self._live_wake.wait()
+
+    async def _live_step(
+        self,
+        publisher: Publisher,
+        signatures: dict[str, Any],
+        next_check: dict[str, float],
+    ) -> None:
+        assert self._manifest is not None
+        events = publisher.records("event")
+        registry = publisher.records(DESTINATION_TOPIC)
+        now_local = self._local_time()
+        open_pairs: dict[Pair, Trigger] = {}
+        specs: dict[Pair, DestinationSpec] = {}
+        folders: dict[str, str] = {}
+        for event_id, event in events.items():
+            folder = event.get("folder")
+            if not isinstance(folder, str) or not folder:
+                continue
+            for destination in _event_destinations(event, registry, quiet=True):
+                cadence = self._cadence(destination, registry.get(destination.id))
+                trigger = open_trigger(cadence, event.get("state"), event.get("date"), now_local)
+                if trigger is None:
+                    continue
+                pair = (event_id, destination.id)
+                open_pairs[pair] = trigger
+                specs[pair] = destination
+                folders[event_id] = folder
+        self._scheduler.open_pairs(open_pairs)
+        now = self._monotonic()
+        current = _arrival_signatures(events, publisher.records("camera"))
+        due = set(self._live_due)
+        self._live_due.clear()
+        for event_id in folders:
+            if signatures.get(event_id) != current.get(event_id) or now >= next_check.get(
+                event_id, 0.0
+            ):
+                due.add(event_id)
+        signatures.clear()
+        signatures.update(current)
+        due &= set(folders)
+        if due:
+            looks = [
+                (event_id, folders[event_id], [d for p, d in specs.items() if p[0] == event_id])
+                for event_id in sorted(due)
+            ]
+            found = await asyncio.to_thread(self._pending_files, looks)
+            now = self._monotonic()
+            for event_id in due:
+                next_check[event_id] = now + self._settings.live_check_s
+            for pair, pending in found.items():
+                self._scheduler.observe(pair, pending, now)
+        for gone in set(next_check) - set(folders):
+            del next_check[gone]
+        for pair, trigger in self._scheduler.due(now, self._busy):
+            event_id, _destination_id = pair
+            async with self._creating:
+                if self._busy(pair):
+                    continue
+                job = self._new_job(event_id, Path(folders[event_id]), specs[pair], trigger)
+                await asyncio.to_thread(self._manifest.save_job, job.row())
+                self._scheduler.started(pair)
+                self._enqueue(job)
+
+    def _wake_waiting(
+        self, before: Mapping[str, JsonObject], now: Mapping[str, JsonObject]
+    ) -> Mapping[str, JsonObject]:
+        """A destination's registry record changed (its drive came back, say): the jobs
+        waiting for it look again at once."""
+        changed = {key for key in set(before) | set(now) if before.get(key) != now.get(key)}
+        if changed:
+            for job in self._jobs.values():
+                if job.record.state == "waiting" and job.spec.destination.id in changed:
+                    job.wake.set()
+        return now
+
+    @property
+    def scheduler(self) -> Scheduler:
+        """The rules that start live and overnight jobs (read-only use: diagnostics, tests)."""
+        return self._scheduler
+
+    def _cadence(self, destination: DestinationSpec, registered: JsonObject | None) -> Cadence:
+        """A destination's upload cadence: the registry's record says it, else the setting."""
+        upload = registered.get("upload") if registered is not None else None
+        if upload in CADENCES:
+            return upload  # type: ignore[no-any-return]
+        return self._settings.upload_default
+
+    def _busy(self, pair: Pair) -> bool:
+        return self._unfinished_job(*pair) is not None
+
+    def _pending_files(
+        self, looks: list[tuple[str, str, list[DestinationSpec]]]
+    ) -> dict[Pair, Pending | None]:
+        """Per (event, destination): the files of the folder not verified there (stat only)."""
+        assert self._manifest is not None
+        found: dict[Pair, Pending | None] = {}
+        for event_id, folder, destinations in looks:
+            try:
+                files = list_files(Path(folder))
+            except OSError:
+                files = []
+            for destination in destinations:
+                entries = self._manifest.entries(event_id, destination.id)
+                missing = [
+                    f
+                    for f in files
+                    if (e := entries.get(f.relpath)) is None
+                    or e.state != "verified"
+                    or (e.size, e.mtime_ns) != (f.size, f.mtime_ns)
+                ]
+                found[(event_id, destination.id)] = (
+                    Pending(
+                        files=len(missing),
+                        bytes=sum(f.size for f in missing),
+                        newest=max(f.arrived_at for f in missing),
+                    )
+                    if missing
+                    else None
+                )
+        return found
 
     async def _restore(self, publisher: Publisher) -> None:
         """Bring the `backup` records in line with the manifest, and resume unfinished jobs."""
@@ -431,6 +662,7 @@ class BackupSource(Source):
                 kind=record.kind,
                 state="queued",
                 started_at=record.started_at,
+                trigger=record.trigger,
             )
             job = _Job(
                 spec=JobSpec(
@@ -450,6 +682,7 @@ class BackupSource(Source):
         for job in list(self._jobs.values()):
             job.stopping = True
             job.cancel.set()
+            job.wake.set()
         self._queue.clear()
         if self._tasks:
             # Each thread stops within one chunk; the jobs stay unfinished in the manifest.
@@ -463,6 +696,8 @@ class BackupSource(Source):
             self._executor.shutdown(wait=False, cancel_futures=True)
         if self._manifest is not None:
             self._manifest.close()
+        if self._completions is not None:
+            self._completions.close()
 
     # --- commands ---------------------------------------------------------------------------
 
@@ -489,6 +724,7 @@ class BackupSource(Source):
                 "conflict", f"backup job {job_id!r} already finished ({published.get('state')})"
             )
         job.cancel.set()
+        job.wake.set()
         if job in self._queue:
             self._queue.remove(job)
             await self._finish(job, JobProgress(state="cancelled"))
@@ -554,22 +790,7 @@ class BackupSource(Source):
                     "conflict",
                     f"nothing of event {event_id!r} is on {destination.label} yet: back it up first",
                 )
-            job = _Job(
-                spec=JobSpec(
-                    job_id=uuid.uuid4().hex[:16],
-                    event_id=event_id,
-                    kind=kind,
-                    source_dir=Path(folder),
-                    destination=destination,
-                ),
-                created_at=self._clock(),
-                record=BackupRecord(
-                    event_id=event_id,
-                    destination=Destination(id=destination.id, label=destination.label),
-                    kind=kind,
-                    state="queued",
-                ),
-            )
+            job = self._new_job(event_id, Path(folder), destination, "manual", kind)
             new_jobs.append(job)
             job_ids.append(job.spec.job_id)
         for job in new_jobs:
@@ -580,6 +801,32 @@ class BackupSource(Source):
         if len(job_ids) > 1:
             result["job_ids"] = job_ids
         return result
+
+    def _new_job(
+        self,
+        event_id: str,
+        folder: Path,
+        destination: DestinationSpec,
+        trigger: Trigger,
+        kind: JobKind = "copy",
+    ) -> _Job:
+        return _Job(
+            spec=JobSpec(
+                job_id=uuid.uuid4().hex[:16],
+                event_id=event_id,
+                kind=kind,
+                source_dir=folder,
+                destination=destination,
+            ),
+            created_at=self._clock(),
+            record=BackupRecord(
+                event_id=event_id,
+                destination=Destination(id=destination.id, label=destination.label),
+                kind=kind,
+                state="queued",
+                trigger=trigger,
+            ),
+        )
 
     async def _wait_ready(self) -> None:
         # The hub takes commands before this source has opened its manifest: wait for it.
@@ -636,6 +883,15 @@ class BackupSource(Source):
                     job.spec.job_id,
                 )
                 return
+            if (
+                final.state == "failed"
+                and final.error is not None
+                and final.error.code in _WAIT_FOR
+                and job.record.trigger in ("live", "overnight")
+                and not job.cancel.is_set()
+            ):
+                await self._start_waiting(job, final)
+                return
             await self._finish(job, final)
         except Exception:
             log.exception("backup job %s: unexpected failure", job.spec.job_id)
@@ -643,6 +899,67 @@ class BackupSource(Source):
             self._running.discard(job)
             if not job.stopping:
                 self._start_queued()
+
+    async def _start_waiting(self, job: _Job, final: JobProgress) -> None:
+        """The job's drive is not connected: say so, and go on once it is back."""
+        assert self._manifest is not None
+        _apply(job.record, final)
+        job.record.state = "waiting"
+        job.record.retry_at = self._clock() + _WAITING_FIRST_S
+        self._outbox.put(job.spec.job_id, to_value(job.record))
+        self._update_active()
+        await asyncio.to_thread(self._manifest.save_job, job.row())
+        log.info(
+            "backup job %s waits for %s: %s",
+            job.spec.job_id,
+            job.spec.destination.label,
+            final.error.message if final.error else "",
+        )
+        task = asyncio.create_task(
+            self._wait_for_destination(job), name=f"backup-wait-{job.spec.job_id}"
+        )
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _wait_for_destination(self, job: _Job) -> None:
+        """Look for the waiting job's drive (its marker, cheap) after 2 s, doubling up to
+        `waiting_max_s`, and at once when woken; queue the job again once it is there."""
+        delay = _WAITING_FIRST_S
+        while True:
+            job.wake.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(max(0.0, (job.record.retry_at or 0) - self._clock())):
+                    await job.wake.wait()
+            if job.stopping:
+                return  # shutting down: unfinished in the manifest, resumed at the next start
+            if job.cancel.is_set():
+                await self._finish(job, JobProgress(state="cancelled"))
+                return
+            if await asyncio.to_thread(self._destination_back, job.spec.destination):
+                break
+            delay = min(delay * 2, self._settings.waiting_max_s)
+            job.record.retry_at = self._clock() + delay
+            self._outbox.put(job.spec.job_id, to_value(job.record))
+        log.info("backup job %s: %s is back", job.spec.job_id, job.spec.destination.label)
+        job.record.state = "queued"
+        job.record.retry_at = None
+        job.record.error = None
+        self._queue.append(job)
+        self._outbox.put(job.spec.job_id, to_value(job.record))
+        self._update_active()
+        self._start_queued()
+
+    def _destination_back(self, destination: DestinationSpec) -> bool:
+        """The destination's drive is there again: its marker and volume (a destination used
+        before), or its folder (a first use: the job then checks the rest)."""
+        assert self._manifest is not None
+        if destination.path is None:
+            return True  # a cloud remote: the job itself asks rclone again
+        known = self._manifest.destination_identity(destination.id, str(destination.path))
+        if known is None:
+            return destination.path.is_dir()
+        problem, _volume = check_identity(destination, known)
+        return problem is None
 
     def _on_progress(self, job: _Job, progress: JobProgress) -> None:
         if job.done:
@@ -663,6 +980,10 @@ class BackupSource(Source):
         job.finished.set()
         self._safety_due.add(job.spec.event_id)
         self._safety_wake.set()
+        pair = (job.spec.event_id, job.spec.destination.id)
+        self._scheduler.finished(pair, job.record.state == "completed", self._monotonic())
+        self._live_due.add(job.spec.event_id)
+        self._live_wake.set()
         dropped = await asyncio.to_thread(self._manifest.prune_jobs, self._settings.keep_jobs)
         for job_id in dropped:
             self._outbox.put(job_id, None)
@@ -676,8 +997,29 @@ class BackupSource(Source):
         )
 
     def _update_active(self) -> None:
+        # A job waiting for its drive is not in progress.
         if self._publisher is not None:
-            self._publisher.set_active(TOPIC, bool(self._jobs))
+            busy = any(job.record.state != "waiting" for job in self._jobs.values())
+            self._publisher.set_active(TOPIC, busy)
+
+
+def _arrival_signatures(
+    events: Mapping[str, JsonObject], cameras: Mapping[str, JsonObject]
+) -> dict[str, Any]:
+    """Per event, what says a photo arrived: its record's counts, and each camera filing
+    into it (ingest publishes a camera record as soon as it filed a photo)."""
+    found: dict[str, list[Any]] = {}
+    for event_id, event in events.items():
+        found.setdefault(event_id, []).append(
+            (event.get("photos"), event.get("bytes"), event.get("last_photo_at"))
+        )
+    for key, camera in sorted(cameras.items()):
+        filing_into = camera.get("event_id")
+        if isinstance(filing_into, str):
+            found.setdefault(filing_into, []).append(
+                (key, camera.get("ingested"), camera.get("last_file"), camera.get("last_shot_at"))
+            )
+    return {event_id: tuple(items) for event_id, items in found.items()}
 
 
 def _safety_signature(event: Mapping[str, Any]) -> Any:
@@ -720,11 +1062,14 @@ def check_args(
 
 
 def _event_destinations(
-    event: Mapping[str, Any], registry: Mapping[str, Mapping[str, Any]] | None = None
+    event: Mapping[str, Any],
+    registry: Mapping[str, Mapping[str, Any]] | None = None,
+    *,
+    quiet: bool = False,
 ) -> list[DestinationSpec]:
     """The destinations an `event` record lists, with their paths (the catalogue adds them),
     or for a cloud one its remote (or the public fields of the remote the hub configured,
-    from its `destination/<id>` record in `registry`)."""
+    from its `destination/<id>` record in `registry`). `quiet`: skip bad ones unlogged."""
     backup = event.get("backup")
     listed = backup.get("destinations") if isinstance(backup, Mapping) else None
     if not isinstance(listed, list):
@@ -746,5 +1091,6 @@ def _event_destinations(
         try:
             found.append(parse_destination(value))
         except ValueError as exc:
-            log.warning("event destination skipped: %s", exc)
+            if not quiet:
+                log.warning("event destination skipped: %s", exc)
     return found

@@ -7,7 +7,9 @@ BLAKE2b digest, so identical content dropped again is recognised without hashing
 folder, and counts (shots per body, per event) survive restarts. `cameras` keeps what the
 camera records need after a restart (model, last shot, thumbnail); `folders` the event each
 hot folder was assigned by `camera.configure`; `flags` the photos filed but flagged (damaged,
-or a changed version of an earlier one); `settings` whether ingest is paused.
+or a changed version of an earlier one); `settings` whether ingest is paused. Each copy also
+keeps `completed_at`, when its original was complete in the hot folder: the start of the
+photo's "time to safe", which the backup source reads through `CompletionLog`.
 
 A copy is written to its final name before its row is committed; a crash in between leaves a
 file the manifest does not know, which the next attempt recognises by content (see filing.py).
@@ -16,6 +18,7 @@ One connection, shared by the event loop and the worker thread under a lock; WAL
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,6 +76,8 @@ CREATE TABLE IF NOT EXISTS settings (
     value TEXT NOT NULL
 );
 """
+#: Columns added after the first release, added to an older file when it is opened.
+_ADDED_COLUMNS = (("copies", "completed_at", "REAL"),)
 
 
 @dataclass(frozen=True)
@@ -94,6 +99,10 @@ class CopyRow:
     original: str
     captured_at: float | None
     filed_at: float
+    #: When the original was complete in the hot folder (Unix time): its last write, as its
+    #: mtime says, but never before ingest first saw the file (a camera's clock, or a copy
+    #: that kept an old mtime, must not make it look older) nor after it was filed.
+    completed_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -113,6 +122,11 @@ class Manifest(LockedDatabase):
     def __init__(self, path: Path) -> None:
         super().__init__(path, synchronous="NORMAL")
         self._db.executescript(_SCHEMA)
+        with self._tx() as db:
+            for table, column, kind in _ADDED_COLUMNS:
+                have = {r[1] for r in db.execute(f"PRAGMA table_info({table})")}
+                if column not in have:
+                    db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
     # --- originals ---------------------------------------------------------------------------
 
@@ -148,7 +162,9 @@ class Manifest(LockedDatabase):
             )
             if copy is not None:
                 db.execute(
-                    "INSERT OR REPLACE INTO copies VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT OR REPLACE INTO copies (dest, folder, digest, size, camera_id,"
+                    " event_id, shot, original, captured_at, filed_at, completed_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         copy.dest,
                         copy.folder,
@@ -160,6 +176,7 @@ class Manifest(LockedDatabase):
                         copy.original,
                         copy.captured_at,
                         copy.filed_at,
+                        copy.completed_at,
                     ),
                 )
 
@@ -300,3 +317,41 @@ class Manifest(LockedDatabase):
     def set_setting(self, key: str, value: str) -> None:
         with self._tx() as db:
             db.execute("INSERT OR REPLACE INTO settings VALUES (?, ?)", (key, value))
+
+
+class CompletionLog:
+    """When the photos ingest filed into a folder were complete in their hot folder.
+
+    For readers outside ingest (the backup source's time to safe): a read-only connection to
+    `ingest.sqlite`, opened on first use; a file that does not exist (yet) answers nothing.
+    Not thread-safe: one reader thread at a time.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._db: sqlite3.Connection | None = None
+
+    def completed(self, folder: str) -> dict[str, float]:
+        """Filed path -> completion time, for the copies ingest made into `folder` (rows
+        from before `completed_at` existed give their filing time)."""
+        if self._db is None:
+            if not self.path.is_file():
+                return {}
+            uri = f"{self.path.resolve().as_uri()}?mode=ro"
+            self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+        rows: list[tuple[str, float]] = []
+        # No `completed_at` column yet (an older ingest file): the filing time.
+        for when in ("COALESCE(completed_at, filed_at)", "filed_at"):
+            try:
+                rows = self._db.execute(
+                    f"SELECT dest, {when} FROM copies WHERE folder = ?", (folder,)
+                ).fetchall()
+                break
+            except sqlite3.OperationalError:
+                continue  # no such column (or no table yet: a file ingest is creating)
+        return {str(dest): float(at) for dest, at in rows}
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None

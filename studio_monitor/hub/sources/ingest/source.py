@@ -143,6 +143,8 @@ class _Pending:
     #: Why its structure says it is not whole, when it is taken anyway after `grace_s`.
     damaged: str | None = None
     locked_logged: bool = False
+    #: When ingest first saw the file (wall clock): its completion is never put before it.
+    seen_at: float = 0.0
 
 
 @dataclass
@@ -184,6 +186,7 @@ class _Job:
     damaged: str | None = None
     #: The camera a file with no camera data of its own is put on (a damaged file).
     fallback_camera: str | None = None
+    seen_at: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -453,7 +456,7 @@ class IngestSource(Source):
         self._tracker.touch(path, now)
         pending = self._pending.get(path)
         if pending is None:
-            self._pending[path] = _Pending(root=root)
+            self._pending[path] = _Pending(root=root, seen_at=self._wall())
         self._ready.pop(path, None)
         self._wake.set()
 
@@ -777,6 +780,7 @@ class IngestSource(Source):
             choice.event_id,
             damaged=pending.damaged,
             fallback_camera=self._fallback_camera(pending.root) if pending.damaged else None,
+            seen_at=pending.seen_at,
         )
         try:
             done = await asyncio.to_thread(self._ingest_blocking, job)
@@ -912,6 +916,7 @@ class IngestSource(Source):
                 original=job.path,
                 captured_at=info.captured_at,
                 filed_at=now,
+                completed_at=min(max(job.mtime_ns / 1e9, job.seen_at), now),
             )
         manifest.record_filed(
             job.path,
