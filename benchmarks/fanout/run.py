@@ -85,6 +85,12 @@ class Server:
         assert self.proc is not None
         return self.proc.pid
 
+    @property
+    def pids(self) -> list[int]:
+        """Every process of the server, the one whose main thread is the event loop first
+        (benchmarks/replicas/fanout.py: two hub replicas and their Redis)."""
+        return [self.pid]
+
     async def _spawn(self, argv: Sequence[str], env: dict[str, str] | None = None) -> str:
         """Start `argv`, return its first stdout line matching the server's ready line."""
         log = _append(self.workdir / f"{self.name}.stderr.log")
@@ -549,7 +555,7 @@ async def run_scenario(
         for worker in workers:
             worker.command(cmd="window", t0=t0, t1=t1)
         publisher = Publisher(server, session, workers)
-        hub_sampler = Sampler([server.pid])
+        hub_sampler = Sampler(server.pids)
         client_sampler = Sampler([w.proc.pid for w in workers if w.proc is not None])
         me = Sampler([os.getpid()], children=False)  # the publisher, not its children
 
