@@ -93,6 +93,28 @@ def test_a_file_held_open_without_sharing_is_a_sharing_violation(tmp_path: Path)
     assert filed.path.read_bytes() == photo.read_bytes()
 
 
+def test_a_byte_range_lock_is_taken_for_a_file_being_written(tmp_path: Path) -> None:
+    # msvcrt.locking is LockFile: reads of the range through any other handle are refused
+    # (ERROR_LOCK_VIOLATION, which the C runtime reports as a bare EACCES).
+    import msvcrt
+
+    photo = tmp_path / "IMG_0003.JPG"
+    data = b"\xff\xd8" + os.urandom(5000) + b"\xff\xd9"
+    photo.write_bytes(data)
+    with photo.open("r+b") as holder:
+        msvcrt.locking(holder.fileno(), msvcrt.LK_NBLCK, len(data))
+        try:
+            with pytest.raises(PermissionError) as caught:
+                file_photo(photo, tmp_path / "event", known_copy=_none, digest_of=_none)
+            assert is_locked(caught.value)
+            assert list((tmp_path / "event").iterdir()) == []
+        finally:
+            holder.seek(0)
+            msvcrt.locking(holder.fileno(), msvcrt.LK_UNLCK, len(data))
+    filed = file_photo(photo, tmp_path / "event", known_copy=_none, digest_of=_none)
+    assert filed.path.read_bytes() == data
+
+
 def test_a_plain_permission_error_is_not_taken_for_a_lock(tmp_path: Path) -> None:
     # A folder opened as a file: access denied (winerror 5), a real failure.
     with pytest.raises(PermissionError) as caught:

@@ -36,6 +36,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from studio_monitor.hub.sources.names import WINDOWS_MAX_PATH, budget_name, safe_name, utf16_units
 
@@ -52,9 +53,42 @@ MAX_NAME_BYTES = 255
 Opener = Callable[[Path], io.FileIO]
 
 
+#: Whether a read refused after the open succeeded means a lock (Windows: another program
+#: holds a byte-range lock, LockFileEx, and the C runtime reports ERROR_LOCK_VIOLATION as a
+#: bare EACCES, without its Windows code). Elsewhere such a refusal is a real failure.
+READ_REFUSAL_IS_LOCK = os.name == "nt"
+
+
+class LockedWhileReading(PermissionError):
+    """Reading an original was refused after it opened: another program locked its bytes."""
+
+
+class _Original(io.FileIO):
+    """An original opened read-only; a read refused by a lock says so (`LockedWhileReading`)."""
+
+    def _refused(self, exc: PermissionError) -> PermissionError:
+        if READ_REFUSAL_IS_LOCK and not isinstance(exc, LockedWhileReading):
+            locked = LockedWhileReading(exc.errno, exc.strerror, str(self.name))
+            locked.__cause__ = exc
+            return locked
+        return exc
+
+    def readinto(self, buffer: Any) -> int | None:
+        try:
+            return super().readinto(buffer)
+        except PermissionError as exc:
+            raise self._refused(exc) from exc
+
+    def read(self, size: int | None = -1) -> bytes:
+        try:
+            return super().read(size)
+        except PermissionError as exc:
+            raise self._refused(exc) from exc
+
+
 def open_original(path: Path) -> io.FileIO:
     """The default opener of originals: read-only, unbuffered."""
-    return io.FileIO(path, "rb")
+    return _Original(path, "rb")
 
 
 class SourceChanged(OSError):
@@ -70,9 +104,10 @@ def is_locked(exc: OSError) -> bool:
     """True when `exc` says another program (tethering software) holds the file open.
 
     Ingest treats that as "still being written": it waits and tries again, and never counts
-    it as a failure. A plain permission error (no Windows error code) is a real failure.
+    it as a failure. A plain permission error (no Windows error code) is a real failure, but
+    for a read refused after the open succeeded on Windows (a byte-range lock).
     """
-    return getattr(exc, "winerror", None) in LOCKED_WINERRORS
+    return isinstance(exc, LockedWhileReading) or getattr(exc, "winerror", None) in LOCKED_WINERRORS
 
 
 @dataclass(frozen=True)
