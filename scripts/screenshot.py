@@ -39,6 +39,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -106,15 +107,19 @@ def sandbox(root: Path) -> None:
     os.environ.pop("STUDIO_MONITOR_TOKEN", None)
 
 
+#: Sensor grain by picture size, made once (it is the slow part of a big JPEG).
+_GRAIN: dict[tuple[int, int], Any] = {}
+
+
 def make_jpeg(
     path: Path, index: int, *, make: str, model: str, serial: str, big: bool = False
 ) -> None:
     """A small JPEG with the camera's make, model and serial in its EXIF (what tethering
     software writes); the picture is a soft gradient with a frame number. `big`: the size of
-    a real camera's JPEG (a few MB: 6000x4000 with fine noise)."""
+    a real camera's JPEG (a few MB: 4000x3000 with grain)."""
     from PIL import Image, ImageDraw
 
-    width, height = (6000, 4000) if big else (960, 640)
+    width, height = (4000, 3000) if big else (960, 640)
     image = Image.new("RGB", (width, height))
     draw = ImageDraw.Draw(image)
     hue = (index * 37) % 255
@@ -132,8 +137,9 @@ def make_jpeg(
     if big:
         # Grain, as a sensor has: it keeps the JPEG at a camera's size (a gradient would
         # compress to almost nothing).
-        noise = Image.effect_noise((width, height), 40).convert("RGB")
-        image = Image.blend(image, noise, 0.25)
+        if (width, height) not in _GRAIN:
+            _GRAIN[(width, height)] = Image.effect_noise((width, height), 40).convert("RGB")
+        image = Image.blend(image, _GRAIN[(width, height)], 0.25)
     exif = Image.Exif()
     exif[0x010F] = make  # Make
     exif[0x0110] = model  # Model
@@ -179,11 +185,21 @@ async def throttled(port: int, rate_bps: float) -> AsyncIterator[int]:
             return
         await asyncio.gather(pipe(reader, up_writer, True), pipe(up_reader, writer, False))
 
-    server = await asyncio.start_server(accept, "127.0.0.1", 0)
+    tasks: set[asyncio.Task[None]] = set()
+
+    def track(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.ensure_future(accept(reader, writer))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    server = await asyncio.start_server(track, "127.0.0.1", 0)
     try:
         yield server.sockets[0].getsockname()[1]
     finally:
         server.close()
+        for task in list(tasks):
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 @contextlib.contextmanager
@@ -274,7 +290,7 @@ async def stage_remote(
             commands.send(
                 "destination.add",
                 {
-                    "label": "Studio cloud (WebDAV)",
+                    "label": "Studio WebDAV",
                     "kind": "rclone",
                     "rclone": {
                         "type": "webdav",
@@ -285,7 +301,9 @@ async def stage_remote(
                         "path": "Studio Monitor",
                     },
                     "upload": "manual",
-                    "default": False,
+                    # In the studio's default set, so today's event (which uses the set)
+                    # backs up there: Start backup names one of the event's destinations.
+                    "default": True,
                 },
                 translate("DestinationForm", "Add destination"),
             )
