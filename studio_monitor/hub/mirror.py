@@ -187,6 +187,11 @@ class StoreMirror:
             with contextlib.suppress(ValueError):
                 self._waiters.remove(entry)
 
+    @property
+    def parked_longpolls(self) -> int:
+        """Long-polls waiting for news now (what a test waits for instead of sleeping)."""
+        return len(self._waiters)
+
     def wake_waiters(self) -> None:
         """Answer every pending long-poll now (shutdown)."""
         for _, future in self._waiters:

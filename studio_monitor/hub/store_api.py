@@ -50,6 +50,9 @@ class HubStore(Protocol):
 
     def wake_waiters(self) -> None: ...
 
+    @property
+    def parked_longpolls(self) -> int: ...
+
     # --- reading -----------------------------------------------------------------------------
 
     def topics(self) -> list[str]: ...

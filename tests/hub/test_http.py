@@ -26,6 +26,7 @@ from tests.support.hub import (
     put,
     running_hub,
 )
+from tests.support.wait import until
 
 
 class CommandSource(Source):
@@ -273,7 +274,7 @@ async def test_long_poll_returns_within_milliseconds_of_a_change(
 ) -> None:
     params = {"cursors": "camera:0", "wait": "10"}
     poll = asyncio.create_task(client.get("/api/v1/changes", params=params, headers=auth()))
-    await asyncio.sleep(0.2)
+    await until(lambda: hub.store.parked_longpolls == 1, what="the long-poll parked")
     assert not poll.done()
     await publish(hub.url, [put("camera", "c1", {"n": 1})])
     published = time.monotonic()
@@ -290,7 +291,7 @@ async def test_long_poll_waits_when_idle_and_ignores_other_topics(
     params = {"cursors": "camera:0", "wait": "0.4"}
     started = time.monotonic()
     poll = asyncio.create_task(client.get("/api/v1/changes", params=params, headers=auth()))
-    await asyncio.sleep(0.1)
+    await until(lambda: hub.store.parked_longpolls == 1, what="the long-poll parked")
     await publish(hub.url, [put("system", "pc", {})])  # not a listed topic: keeps waiting
     body = (await poll).json()
     elapsed = time.monotonic() - started
@@ -360,11 +361,10 @@ async def test_a_slow_command_is_accepted_then_done(hub: Hub, client: httpx.Asyn
     assert response.status_code == 202
     assert (await client.get("/api/v1/commands/s1", headers=auth())).json()["status"] == "accepted"
     source.release.set()
-    for _ in range(100):
-        status = (await client.get("/api/v1/commands/s1", headers=auth())).json()
-        if status["status"] == "done":
-            break
-        await asyncio.sleep(0.02)
+    entry = hub.commands.get("s1")
+    assert entry is not None
+    await asyncio.wait_for(entry.finished.wait(), 5)
+    status = (await client.get("/api/v1/commands/s1", headers=auth())).json()
     assert status == {"id": "s1", "status": "done", "result": {"slow": True}}
 
 
