@@ -13,12 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from PySide6.QtWidgets import QComboBox
 
 from studio_monitor.ui.dialogs.destinations import BackupsSettings, DestinationForm
 from studio_monitor.ui.dialogs.settings import SettingsDialog
 from studio_monitor.ui.docks.events import EventsDock
 from tests.support.hub import OPERATOR_TOKEN, auth
 from tests.support.qt import run, until
+from tests.support.rclone import RcloneServer, rclone_binary
 from tests.ui.rig import AppRig, studio_app
 
 
@@ -270,3 +272,52 @@ def test_photo_folders_go_to_the_hub_and_a_restart_of_both_keeps_them(
 
     run(qloop, first_run(), 90)
     run(qloop, second_run(), 90)
+
+
+def test_a_webdav_remote_typed_in_the_form_is_checked_by_the_hub(
+    qloop: Any, tmp_path: Path
+) -> None:
+    rclone_binary()
+
+    async def scenario() -> None:
+        async with (
+            RcloneServer("webdav", tmp_path / "dav-root", tmp_path / "dav-work") as server,
+            studio_app(tmp_path, sources=None, source_config=hub_sources(tmp_path)) as rig,
+        ):
+            await until(lambda: rig.state() == "live", 15)
+            panel = backups_tab(rig)
+            form = panel.add()
+            form.label.setText("Studio cloud")
+            form.kind.setCurrentIndex(form.kind.findData("rclone"))
+            form.use_new.setChecked(True)
+            fields = form.rclone_fields["webdav"]
+            fields["url"].setText(server.url)  # type: ignore[attr-defined]
+            vendor = fields["vendor"]
+            assert isinstance(vendor, QComboBox)
+            vendor.setCurrentIndex(vendor.findData("rclone"))
+            fields["user"].setText(server.fields()["user"])  # type: ignore[attr-defined]
+            fields["pass"].setText("not-the-password")  # type: ignore[attr-defined]
+            form.rclone_path.setText("Backups")
+
+            # Wrong credentials: the hub's sentence in the form, the fields kept.
+            form.submit()
+            await until(lambda: form.error.isVisibleTo(form), 60)
+            assert "refused the credentials" in form.error.text()
+            assert fields["pass"].text() == "not-the-password"  # type: ignore[attr-defined]
+            assert not [k for k, r in panel.model.records() if r.kind == "rclone"]
+
+            added: list[dict[str, Any]] = []
+            form.accepted.connect(lambda: added.append(form.result_value or {}))
+            fields["pass"].setText(server.password)  # type: ignore[attr-defined]
+            form.submit()
+            await until(lambda: added, 60)
+            key = added[0]["destination_id"]
+            await until(lambda: panel.model.record(key) is not None, 10)
+            record = panel.model.record(key)
+            assert record is not None
+            assert record.kind == "rclone"
+            assert record.rclone is not None
+            assert "pass" not in record.rclone  # never published
+            assert server.password not in str(await hub_records(rig, "destination"))
+
+    run(qloop, scenario(), 120)

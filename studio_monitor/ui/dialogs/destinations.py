@@ -63,7 +63,7 @@ RCLONE_TYPES: Final[dict[str, tuple[str, ...]]] = {
     "s3": ("provider", "endpoint", "region", "access_key_id", "secret_access_key"),
 }
 SECRET_OPTIONS: Final = frozenset({"pass", "secret_access_key"})
-WEBDAV_VENDORS: Final = ("other", "nextcloud", "owncloud", "sharepoint", "fastmail")
+WEBDAV_VENDORS: Final = ("other", "nextcloud", "owncloud", "sharepoint", "fastmail", "rclone")
 S3_PROVIDERS: Final = ("AWS", "Minio", "Wasabi", "Cloudflare", "Ceph", "Other")
 #: The record `hub.configure` publishes (docs/destinations.md).
 CONFIG_TOPIC: Final = "config"
