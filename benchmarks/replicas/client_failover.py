@@ -4,6 +4,11 @@ time until the client is `live` (WebSocket, caught up) on B, and until its first
 after the kill; changes lost and applied twice, over N runs.
 
     .venv/bin/python -m benchmarks.replicas.client_failover --runs 12
+    .venv/bin/python -m benchmarks.replicas.client_failover --runs 12 --freeze
+
+`--freeze` SIGSTOPs replica A instead (a hung machine or a cut cable: no reset reaches the
+client, only silence), so the time includes noticing the silence (the WebSocket's
+heartbeat, transports/ws.py).
 
 Each run starts a fresh pair of replicas on one redis-server (AOF, appendfsync always).
 127.0.0.1 only; every process it starts is stopped. Target (issue 13): live on the other
@@ -14,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import statistics
 import sys
 import tempfile
@@ -29,7 +35,9 @@ from tests.support.hub import OPERATOR_TOKEN, HubProcess, auth
 from tests.support.redis import RedisServer
 
 
-async def run_once(root: Path, redis_url: str, run: int) -> tuple[float, float, int, int, int, str]:
+async def run_once(
+    root: Path, redis_url: str, run: int, *, freeze: bool = False
+) -> tuple[float, float, int, int, int, str]:
     """(s to live on B, s to the first change after the kill, lost, duplicated, snapshots,
     the states the client went through after the kill)."""
     args = ["--store", redis_url]
@@ -53,7 +61,11 @@ async def run_once(root: Path, redis_url: str, run: int) -> tuple[float, float, 
             # loop, which SIGKILL and its wait block for a moment.
             killed_wall = time.time()
             killed = time.monotonic()
-            a.kill()
+            if freeze:
+                assert a.proc is not None
+                a.proc.send_signal(signal.SIGSTOP)
+            else:
+                a.kill()
             _, line = await watch.wait_line(
                 lambda line: (
                     line.get("event") == "state"
@@ -96,14 +108,14 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-async def main_async(runs: int) -> int:
+async def main_async(runs: int, *, freeze: bool = False) -> int:
     results = []
     with tempfile.TemporaryDirectory(prefix="client-failover-") as tmp:
         root = Path(tmp)
         with RedisServer(root / "redis") as server:
             url = server.start()
             for n in range(runs):
-                result = await run_once(root, url, n)
+                result = await run_once(root, url, n, freeze=freeze)
                 results.append(result)
                 print(
                     f"  run {n + 1:>2}: live on B {result[0] * 1000:.0f} ms after the kill, "
@@ -117,7 +129,7 @@ async def main_async(runs: int) -> int:
     duplicated = sum(r[3] for r in results)
     extra_snapshots = sum(r[4] - 1 for r in results)
     print(
-        f"\n{runs} runs (2 shared cores): live on the other replica p50 "
+        f"\n{runs} runs ({'SIGSTOP' if freeze else 'SIGKILL'}, 2 shared cores): live on the other replica p50 "
         f"{statistics.median(live) * 1000:.0f} ms, p95 {_pct(live, 0.95) * 1000:.0f} ms, "
         f"max {max(live) * 1000:.0f} ms; first change after the kill p50 "
         f"{statistics.median(first) * 1000:.0f} ms, p95 {_pct(first, 0.95) * 1000:.0f} ms; "
@@ -131,8 +143,9 @@ async def main_async(runs: int) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=12)
+    parser.add_argument("--freeze", action="store_true", help="SIGSTOP replica A, not SIGKILL")
     args = parser.parse_args(argv)
-    return asyncio.run(main_async(args.runs))
+    return asyncio.run(main_async(args.runs, freeze=args.freeze))
 
 
 if __name__ == "__main__":
