@@ -274,9 +274,36 @@ def test_change_sends_only_what_changed_and_remove_asks_the_hub(
     service.answer(result={"destination_id": "usb"})
     assert form.result() == QDialog.DialogCode.Accepted
 
-    # An rclone remote configured by the hub: its secrets were never published, and are
-    # sent again only when typed.
-    state.apply_changes([])
+    # An rclone remote configured by the hub: its secrets were never published, so a change
+    # of its settings asks for them again; a rename alone does not.
+    configured = destination(
+        "Studio cloud",
+        kind="rclone",
+        target="webdav:https://dav.example/Backups",
+        rclone={"type": "webdav", "url": "https://dav.example", "vendor": "other", "user": "s"},
+    )
+    state.reset_topic("destination", {**DESTINATIONS, "cloud": configured})
+    state.flush()
+    assert panel.table.select_key("cloud")
+    cloud = panel.edit()
+    assert cloud is not None
+    assert cloud.use_new.isChecked()
+    assert cloud.rclone_fields["webdav"]["url"].text() == "https://dav.example"  # type: ignore[attr-defined]
+    cloud.label.setText("Studio cloud 2")
+    assert cloud.problem() is None
+    assert cloud.args() == {"destination_id": "cloud", "label": "Studio cloud 2"}
+    cloud.rclone_fields["webdav"]["url"].setText("https://dav2.example")  # type: ignore[attr-defined]
+    assert "Type the password or secret key again" in (cloud.problem() or "")
+    cloud.rclone_fields["webdav"]["pass"].setText("pw")  # type: ignore[attr-defined]
+    assert cloud.problem() is None
+    assert cloud.args()["rclone"] == {
+        "type": "webdav",
+        "url": "https://dav2.example",
+        "vendor": "other",
+        "user": "s",
+        "pass": "pw",
+    }
+    cloud.reject()
     assert panel.table.select_key("drive")
     panel.remove(confirm=False)
     assert service.sent[-1][1:] == ("destination.remove", {"destination_id": "drive"})

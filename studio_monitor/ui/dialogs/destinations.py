@@ -424,7 +424,26 @@ class DestinationForm(QDialog):
                 widget = self.rclone_fields[rtype][first]
                 if isinstance(widget, QLineEdit) and not widget.text().strip():
                     return self.tr("Fill in the {field}.").format(field=self._option_label(first))
+                if self._secret_needed():
+                    return self.tr(
+                        "Type the password or secret key again: the hub replaces the remote's "
+                        "settings as a whole, and it never sends its secrets back."
+                    )
         return None
+
+    def _secret_needed(self) -> bool:
+        """A remote the hub configured gets new settings while no secret was typed: they
+        would go without one (the hub keeps none it was not sent again)."""
+        record = self.record
+        if record is None or record.rclone is None or not self.use_new.isChecked():
+            return False
+        fresh = self.rclone_args()
+        if any(k in SECRET_OPTIONS for k in fresh):
+            return False
+        public = record.rclone
+        return any(public.get(k) != v for k, v in fresh.items()) or any(
+            k not in fresh for k in public
+        )
 
     def rclone_args(self) -> dict[str, str]:
         rtype = str(self.rclone_type.currentData())

@@ -932,6 +932,10 @@ Hot folder: {folder}</translation>
         <translation>Isi {field}.</translation>
     </message>
     <message>
+        <source>Type the password or secret key again: the hub replaces the remote&apos;s settings as a whole, and it never sends its secrets back.</source>
+        <translation>Ketik lagi kata sandi atau kunci rahasia: hub mengganti pengaturan remote secara utuh, dan tidak pernah mengirim balik rahasianya.</translation>
+    </message>
+    <message>
         <source>Add destination</source>
         <translation>Tambah tujuan</translation>
     </message>
