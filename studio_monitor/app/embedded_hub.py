@@ -14,6 +14,14 @@ reconnects by itself; only if that port is taken does it fall back to a new one
 technical detail (exit status, the hub's last words on stderr, a traceback) goes to the log
 only (gui.log, hence the diagnostics zip), never to the banner. `stop()` sends SIGTERM (the hub then drains and exits 0 within 5 s, PROTOCOL.md 2a)
 and kills it only if it has not exited by then.
+
+The hub's own settings are not passed at spawn (only where it listens and its data folder):
+the library root, hot folders, alert thresholds and backup destinations are the hub's, set
+from Settings > Backups through the same commands a studio hub takes (`hub.configure`,
+`destination.add/update/remove`, docs/destinations.md) and kept in the data folder
+(`hub-settings.json`, `destinations.sqlite`). So a restart of the hub, or of the app, or a
+hand-over to the background service (same data folder) keeps them, and the app needs no copy
+of its own that could disagree with the hub.
 """
 
 from __future__ import annotations

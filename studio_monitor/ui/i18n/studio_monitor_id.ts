@@ -1004,7 +1004,7 @@ Hot folder: {folder}</translation>
     </message>
     <message>
         <source>not connected</source>
-        <translation>tidak tersambung</translation>
+        <translation>terputus</translation>
     </message>
     <message>
         <source> (same disk)</source>
