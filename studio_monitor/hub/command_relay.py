@@ -76,6 +76,7 @@ if not take then
 end
 if take == 'abandoned' then return data end
 local sep = string.find(take, '\\n', 1, true)
+if not sep then return data end
 local lease, token = string.sub(take, 1, sep - 1), string.sub(take, sep + 1)
 if redis.call('GET', lease) == token then return data end
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[5])

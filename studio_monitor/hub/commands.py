@@ -275,10 +275,12 @@ class CommandCenter:
         lease, here = relay.lease_for(saved.name)
         if here and await relay.take(saved.id, lease):
             self._start(entry, handler)
-        else:
-            if not here:
-                await relay.forward(lease, saved.id)
-            self._watch(entry)
+            return entry
+        # Not ours to run, or the lease went to another replica a moment ago: its holder
+        # (whoever that is by the time it reads its queue) takes it.
+        if lease is not None:
+            await relay.forward(lease, saved.id)
+        self._watch(entry)
         return entry
 
     async def run_forwarded(self, command_id: str, lease: object) -> None:
