@@ -296,7 +296,7 @@ def hub_watch(data_dir: Path) -> RemoteWatch:
     """The hub's one `RemoteWatch` (and through it its one `Rclone`) for `data_dir`."""
     key = os.path.abspath(data_dir)
     found = _watches.get(key)
-    if found is None:
+    if found is None or found.rclone.closed:
         found = _watches[key] = RemoteWatch(hub_rclone(data_dir))
     return found
 
@@ -450,6 +450,7 @@ class CloudEngine:
         """`watch` hears what jobs learn of their remote (rate limits, refused credentials)."""
         self._watch = watch
         self._rclone = rclone
+        self.rclone = rclone
         self._manifest = manifest
         self._settings = settings or CloudSettings()
         self._clock = clock

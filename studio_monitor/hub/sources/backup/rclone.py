@@ -293,6 +293,8 @@ class Rclone:
         self._lock = asyncio.Lock()
         self._log_task: asyncio.Task[None] | None = None
         self.starts = 0
+        #: Closed for good (the hub stopped): no call starts rcd again.
+        self.closed = False
 
     @property
     def config_path(self) -> Path:
@@ -316,6 +318,8 @@ class Rclone:
 
     async def start(self) -> None:
         """Start rcd if it is not running (again, if it died)."""
+        if self.closed:
+            raise RcloneError("unavailable", "the hub is stopping: rclone is closed")
         async with self._lock:
             if self._alive() and self._client is not None:
                 return
@@ -416,6 +420,12 @@ class Rclone:
     async def stop(self) -> None:
         async with self._lock:
             await self._stop_locked()
+
+    async def close(self) -> None:
+        """Stop rcd for good: a late call (a source still winding down) fails instead of
+        leaving an rcd behind the hub."""
+        self.closed = True
+        await self.stop()
 
     async def _stop_locked(self) -> None:
         process, client, task = self._process, self._client, self._log_task
@@ -690,6 +700,6 @@ def hub_rclone(data_dir: Path) -> Rclone:
     source stops it when the hub stops (a later call would start it again)."""
     key = os.path.abspath(data_dir)
     found = _shared.get(key)
-    if found is None:
+    if found is None or found.closed:
         found = _shared[key] = Rclone(data_dir)
     return found

@@ -420,7 +420,8 @@ class BackupSource(Source):
             with contextlib.suppress(asyncio.CancelledError):
                 await safety_flusher
             await self._shutdown(flusher)
-            await (self._watch or hub_watch(self._manifest_path.parent)).rclone.stop()
+            if self._cloud is not None:
+                await self._cloud.rclone.close()
 
     # --- safety records ---------------------------------------------------------------------
 
