@@ -104,7 +104,7 @@ class EventsDock(MonitorDock):
         self.table.setColumnWidth(col.TIME_TO_SAFE, 100)
         # A 1280 px laptop: these give way (the first first) before the table scrolls.
         self.table.set_optional_columns(
-            [col.FOLDER, col.SIZE, col.DATE, col.TIME_TO_SAFE, col.LAST_PHOTO, col.PHOTOS]
+            [col.FOLDER, col.SIZE, col.PHOTOS, col.DATE, col.LAST_PHOTO, col.TIME_TO_SAFE]
         )
         self.body.addWidget(self.table, 1)
         self.table.selectionModel().selectionChanged.connect(self._update_actions)

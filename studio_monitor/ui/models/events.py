@@ -180,6 +180,9 @@ def _safe_tooltip(record: EventRecord, model: EventsModel) -> str:
                 count=fmt_count(record.changed_after_backup)
             )
         )
+    tts = _time_to_safe_tooltip(record, model)
+    if tts is not None:
+        lines.append(tts)
     return "\n".join(lines)
 
 
