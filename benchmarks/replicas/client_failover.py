@@ -8,7 +8,8 @@ after the kill; changes lost and applied twice, over N runs.
 
 `--freeze` SIGSTOPs replica A instead (a hung machine or a cut cable: no reset reaches the
 client, only silence), so the time includes noticing the silence (the WebSocket's
-heartbeat, transports/ws.py).
+heartbeat, transports/ws.py: 1.5 heartbeats). `--heartbeat S` runs the replicas with
+`[hub] heartbeat_s = S` (default 5), which the client takes from their welcome.
 
 Each run starts a fresh pair of replicas on one redis-server (AOF, appendfsync always).
 127.0.0.1 only; every process it starts is stopped. Target (issue 13): live on the other
@@ -36,11 +37,15 @@ from tests.support.redis import RedisServer
 
 
 async def run_once(
-    root: Path, redis_url: str, run: int, *, freeze: bool = False
+    root: Path, redis_url: str, run: int, *, freeze: bool = False, heartbeat: float | None = None
 ) -> tuple[float, float, int, int, int, str]:
     """(s to live on B, s to the first change after the kill, lost, duplicated, snapshots,
     the states the client went through after the kill)."""
     args = ["--store", redis_url]
+    if heartbeat is not None:
+        config = root / f"hub{run}.toml"
+        config.write_text(f"[hub]\nheartbeat_s = {heartbeat}\n", encoding="utf-8")
+        args += ["--config", str(config)]
     with (
         HubProcess(root / f"a{run}", args=args) as a,
         HubProcess(root / f"b{run}", args=args) as b,
@@ -108,14 +113,14 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-async def main_async(runs: int, *, freeze: bool = False) -> int:
+async def main_async(runs: int, *, freeze: bool = False, heartbeat: float | None = None) -> int:
     results = []
     with tempfile.TemporaryDirectory(prefix="client-failover-") as tmp:
         root = Path(tmp)
         with RedisServer(root / "redis") as server:
             url = server.start()
             for n in range(runs):
-                result = await run_once(root, url, n, freeze=freeze)
+                result = await run_once(root, url, n, freeze=freeze, heartbeat=heartbeat)
                 results.append(result)
                 print(
                     f"  run {n + 1:>2}: live on B {result[0] * 1000:.0f} ms after the kill, "
@@ -129,7 +134,8 @@ async def main_async(runs: int, *, freeze: bool = False) -> int:
     duplicated = sum(r[3] for r in results)
     extra_snapshots = sum(r[4] - 1 for r in results)
     print(
-        f"\n{runs} runs ({'SIGSTOP' if freeze else 'SIGKILL'}, 2 shared cores): live on the other replica p50 "
+        f"\n{runs} runs ({'SIGSTOP' if freeze else 'SIGKILL'}, heartbeat {heartbeat or 5:g} s, "
+        "2 shared cores): live on the other replica p50 "
         f"{statistics.median(live) * 1000:.0f} ms, p95 {_pct(live, 0.95) * 1000:.0f} ms, "
         f"max {max(live) * 1000:.0f} ms; first change after the kill p50 "
         f"{statistics.median(first) * 1000:.0f} ms, p95 {_pct(first, 0.95) * 1000:.0f} ms; "
@@ -144,8 +150,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=12)
     parser.add_argument("--freeze", action="store_true", help="SIGSTOP replica A, not SIGKILL")
+    parser.add_argument("--heartbeat", type=float, help="the replicas' heartbeat_s (default 5)")
     args = parser.parse_args(argv)
-    return asyncio.run(main_async(args.runs, freeze=args.freeze))
+    return asyncio.run(main_async(args.runs, freeze=args.freeze, heartbeat=args.heartbeat))
 
 
 if __name__ == "__main__":
