@@ -916,3 +916,33 @@ def test_a_network_share_is_named_by_its_server_and_share(tmp_path: Path) -> Non
     assert volume_name(tmp_path, mountinfo=mountinfo) == "//nas/photos"
     mountinfo.write_text(f"36 35 0:50 / {escaped} rw,relatime shared:1 - tmpfs tmpfs rw\n")
     assert volume_name(tmp_path, mountinfo=mountinfo) is None
+
+
+@pytest.mark.asyncio
+async def test_the_config_seeds_take_the_full_form(tmp_path: Path) -> None:
+    usb, nas = tmp_path / "usb", tmp_path / "nas"
+    usb.mkdir()
+    nas.mkdir()
+    seeds = [
+        {"id": "usb", "label": "USB drive", "path": str(usb), "upload": "live"},
+        {"id": "nas", "label": "NAS", "kind": "share", "path": str(nas), "upload": "live"},
+        {"id": "drive", "label": "Drive", "kind": "rclone", "remote": "gdrive:Studio",
+         "upload": "overnight"},
+    ]  # fmt: skip
+    async with studio(tmp_path, destinations=seeds) as (hub, client):
+        body = await wait_snapshot(
+            client,
+            hub.url,
+            lambda r: {("destination", k) for k in ("usb", "nas", "drive")} <= set(r),
+            "the three seeds",
+        )
+        found = {
+            key: (value["kind"], value["upload"], value["default"], value["target"])
+            for (topic, key), value in body["by_key"].items()
+            if topic == "destination"
+        }
+        assert found == {
+            "usb": ("folder", "live", True, str(usb)),
+            "nas": ("share", "live", True, str(nas)),
+            "drive": ("rclone", "overnight", True, "gdrive:Studio"),
+        }
