@@ -309,6 +309,9 @@ class EventRecord(Struct, kw_only=True):
     safety: EventSafety = "unchecked"
     #: From a photo complete in the hot folder to its hash verified on a second device.
     time_to_safe: TimeToSafe | None = None
+    #: The event's own list of destination ids, as `event.create`/`event.update` set it;
+    #: null: the studio's default set (and from hubs before the destination registry).
+    destination_ids: list[str] | None = None
 
 
 # --- destination/<destination_id> (docs/destinations.md) ------------------------------------

@@ -978,6 +978,7 @@ class EventsSource(Source):
                 oldest_unsafe_at=safety.oldest_unsafe_at,
                 changed_after_backup=safety.changed_after_backup,
                 safety=safety.state,
+                destination_ids=None if row.destinations is None else list(row.destinations),
                 time_to_safe=time_to_safe_of(safety_records.get(row.event_id)),
             )
             value = to_value(record)

@@ -334,6 +334,8 @@ async def test_events_name_destinations_by_id_and_lose_a_removed_one(tmp_path: P
             ),
             "events with their destinations",
         )
+        assert body["by_key"][("event", chosen["event_id"])]["destination_ids"] == ["nas", "usb"]
+        assert body["by_key"][("event", default["event_id"])]["destination_ids"] is None
         nas_item = body["by_key"][("event", chosen["event_id"])]["backup"]["destinations"][0]
         assert (nas_item["kind"], nas_item["path"], nas_item["message"]) == (
             "share",
@@ -375,9 +377,10 @@ async def test_events_name_destinations_by_id_and_lose_a_removed_one(tmp_path: P
             ],
         )
         await run.ok("destination.remove", {"destination_id": "nas"})
-        await wait_snapshot(
+        body = await wait_snapshot(
             client, hub.url, lambda r: ids(r, chosen["event_id"]) == ["usb"], "NAS dropped"
         )
+        assert body["by_key"][("event", chosen["event_id"])]["destination_ids"] == ["usb"]
         # Given that id again later, a new destination is not taken up by the event.
         await run.ok(
             "destination.add",
