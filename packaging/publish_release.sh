@@ -13,7 +13,8 @@ dir="${2:?usage: publish_release.sh TAG DIR [--dry-run]}"
 dry_run=0
 [ "${3:-}" = --dry-run ] && dry_run=1
 
-version="$(python3 -c 'import re, sys; print(re.search(r"__version__ = \"([^\"]+)\"", open(sys.argv[1], encoding="utf-8").read()).group(1))' studio_monitor/__init__.py)"
+version="$(sed -n 's/^__version__ = "\([^"]*\)"$/\1/p' studio_monitor/__init__.py)"
+[ -n "$version" ] || { echo "publish_release: no __version__ in studio_monitor/__init__.py" >&2; exit 1; }
 if [ "$tag" != "v$version" ]; then
   echo "publish_release: tag $tag does not match the code's version $version (expected v$version)" >&2
   exit 1

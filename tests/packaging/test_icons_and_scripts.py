@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -114,7 +115,7 @@ def test_shell_scripts_parse(script: str) -> None:
 
 
 def test_make_dmg_refuses_off_macos(tmp_path: Path) -> None:
-    if os.uname().sysname == "Darwin":
+    if sys.platform == "darwin":
         pytest.skip("this checks the refusal on other systems")
     result = subprocess.run(
         ["bash", str(PACKAGING / "macos" / "make_dmg.sh")],

@@ -310,3 +310,33 @@ def test_publish_refuses_a_missing_platform(tmp_path: Path) -> None:
     done = publish(f"v{VERSION}", dist)
     assert done.returncode == 1
     assert "expected one StudioMonitor-" in done.stderr
+
+
+# --- the per-OS scripts refuse to run where they cannot ----------------------------------------
+
+
+def run_script(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", *args], capture_output=True, text=True, timeout=60, check=False, cwd=ROOT
+    )
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="checks the refusal on other systems")
+def test_the_windows_installer_script_refuses_off_windows() -> None:
+    done = run_script("packaging/windows/make_installer.sh")
+    assert done.returncode == 1
+    assert "run this on Windows" in done.stderr
+
+
+@pytest.mark.skipif(sys.platform == "darwin", reason="checks the refusal on other systems")
+def test_the_signing_import_refuses_off_macos(tmp_path: Path) -> None:
+    done = run_script("packaging/macos/import_signing.sh", str(tmp_path / "k.keychain-db"))
+    assert done.returncode == 1
+    assert "run this on macOS" in done.stderr
+    assert not (tmp_path / "k.keychain-db").exists()
+
+
+def test_build_release_needs_its_self_test() -> None:
+    done = run_script("packaging/build.sh", "--release", "--no-test")
+    assert done.returncode == 2
+    assert "--release runs the self-test" in done.stderr
