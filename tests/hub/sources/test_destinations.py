@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -949,3 +951,66 @@ async def test_the_config_seeds_take_the_full_form(tmp_path: Path) -> None:
             "nas": ("share", "live", True, str(nas)),
             "drive": ("rclone", "overnight", True, "gdrive:Studio"),
         }
+
+
+@pytest.mark.asyncio
+async def test_events_an_older_hub_stored_with_inline_destinations_move_to_the_registry(
+    tmp_path: Path,
+) -> None:
+    """An older hub kept each event's destinations inline ({id, label, path}) in
+    events.sqlite: at start they join the registry and the event names them by id."""
+    old_drive = tmp_path / "old-drive"
+    old_drive.mkdir()
+    data = tmp_path / "data"
+    data.mkdir()
+    folder = tmp_path / "Events" / "Gala"
+    folder.mkdir(parents=True)
+    db = sqlite3.connect(data / "events.sqlite")
+    db.execute(
+        "CREATE TABLE events (event_id TEXT PRIMARY KEY, name TEXT NOT NULL, date TEXT NOT NULL,"
+        " folder TEXT NOT NULL, destinations TEXT, archived INTEGER NOT NULL DEFAULT 0,"
+        " created_at REAL NOT NULL, updated_at REAL NOT NULL)"
+    )
+    inline = json.dumps([{"id": "old", "label": "Old drive", "path": str(old_drive)}])
+    db.execute(
+        "INSERT INTO events VALUES ('2031-01-01-gala', 'Gala', '2031-01-01', ?, ?, 0, 1, 1)",
+        (str(folder), inline),
+    )
+    db.commit()
+    db.close()
+    usb = tmp_path / "usb"
+    usb.mkdir()
+    seeds = [DestinationSpec(id="usb", label="USB", path=usb)]
+    registry = DestinationRegistry(data / "destinations.sqlite", seeds)
+    events = EventsSource(
+        EventsSettings(library_root=tmp_path / "Events", destinations=tuple(seeds)),
+        catalogue_path=data / "events.sqlite",
+        manifest_path=data / "backup.sqlite",
+        registry=registry,
+        tick_s=0.02,
+    )
+    publisher = MemoryPublisher()
+    task = asyncio.create_task(events.run(publisher))
+    try:
+        await publisher.wait_for(
+            lambda: publisher.record("event", "2031-01-01-gala") is not None, what="the event"
+        )
+        record = publisher.record("event", "2031-01-01-gala")
+        assert record is not None
+        assert record["destination_ids"] == ["old"]
+        assert [(d["id"], d["path"]) for d in record["backup"]["destinations"]] == [
+            ("old", str(old_drive))
+        ]
+        old = registry.get("old")
+        assert old is not None
+        assert (old.label, old.path, old.default) == ("Old drive", old_drive, False)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    stored = sqlite3.connect(data / "events.sqlite")
+    try:
+        (row,) = stored.execute("SELECT destinations FROM events").fetchall()
+    finally:
+        stored.close()
+    assert json.loads(row[0]) == ["old"]
