@@ -165,6 +165,20 @@ local id = redis.call('XADD', p .. 'feed', 'MAXLEN', '~', ARGV[6], '*', 'f\\n' .
 return {new, id}
 """
 
+# A Redis that came back with less than this replica has seen (a Sentinel failover to a
+# replica that was behind, an older AOF): the seqs it hands out next would name other
+# changes than the ones clients hold. A new epoch makes every client take a fresh snapshot;
+# the feed entry tells the other replicas, whose mirrors may not be ahead themselves.
+# ARGV: prefix, the epoch seen, the new epoch, feed maxlen. Returns the epoch now.
+_REWOUND: Final = """
+local p = ARGV[1]
+if redis.call('HGET', p .. 'meta', 'epoch') == ARGV[2] then
+  redis.call('HSET', p .. 'meta', 'epoch', ARGV[3])
+  redis.call('XADD', p .. 'feed', 'MAXLEN', '~', ARGV[4], '*', 'e', ARGV[3])
+end
+return redis.call('HGET', p .. 'meta', 'epoch')
+"""
+
 _value_decoder = msgspec.json.Decoder(dict[str, Any])
 
 
@@ -636,6 +650,9 @@ class RedisStore(StoreMirror):
                 self._apply_active(rest.decode(), value == b"1")
             elif kind == b"f":
                 self._apply_floor(rest.decode(), int(value))
+            elif kind == b"e" and value.decode() != self.epoch:
+                # Another replica found Redis behind what it had seen (`_new_epoch`).
+                raise StoreUnavailable("the store on Redis started a new epoch; reloading")
 
     def _apply(
         self, topic: str, key: str, seq: int, op: str, ts_b: bytes, value: bytes
@@ -748,6 +765,10 @@ class RedisStore(StoreMirror):
             last: Any = await redis.xrevrange(f"{p}feed", count=1)
             self._feed_id = _stream_id(last[0][0]) if last else (0, 0)
         seqs = {_text(t): int(s) for t, s in (await redis.hgetall(f"{p}seq")).items()}
+        behind = sorted(t for t, have in self._seq.items() if seqs.get(t, 0) < have)
+        if behind and not first_load:
+            await self._new_epoch(behind)
+            return
         floors = {_text(t): int(s) for t, s in (await redis.hgetall(f"{p}floor")).items()}
         batch: list[StoredChange] = []
         for topic, seq in seqs.items():
@@ -766,6 +787,21 @@ class RedisStore(StoreMirror):
         # Flags this replica set while Redis was away are written again.
         self._active_dirty.update(self._my_active)
         self._active_wakeup.set()
+
+    async def _new_epoch(self, topics: list[str]) -> None:
+        """Redis has less of `topics` than this replica has seen: start a new epoch there,
+        then load it as a new store (raises, so the follower syncs again)."""
+        redis = self._redis
+        assert redis is not None
+        fresh = f"{int(self._clock()):x}-{secrets.token_hex(6)}"
+        log.error(
+            "the store on Redis has fewer changes of %s than this replica has seen (a failover "
+            "to a Redis replica that was behind, or an older copy): starting a new epoch; "
+            "clients take a fresh snapshot",
+            ", ".join(topics),
+        )
+        await redis.eval(_REWOUND, 0, self.prefix, self.epoch, fresh, self._feed_maxlen)
+        raise StoreUnavailable("the store on Redis went back in time; reloading")
 
     async def _load_topic(self, topic: str) -> None:
         """Replace the mirror of `topic` with Redis' state of it, read in one transaction."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import signal
 import time
 from pathlib import Path
@@ -129,3 +130,49 @@ def test_a_paused_replica_gives_up_its_leases_and_its_sources_run_elsewhere(
             paused.proc.send_signal(signal.SIGCONT)
         wait_for(lambda: "lease alerts expired here" in paused.log_text())
         assert token() not in (b"", first)
+
+
+def test_a_redis_that_comes_back_with_less_than_a_replica_saw_starts_a_new_epoch(
+    tmp_path: Path,
+) -> None:
+    """A Sentinel failover to a Redis replica that was behind (here: an older AOF) would hand
+    out seqs clients already hold for other changes: the hub starts a new epoch instead."""
+    with RedisServer(tmp_path / "redis") as server, httpx.Client(timeout=10.0) as client:
+        url = server.start()
+        with HubProcess(tmp_path / "a", args=["--store", url]) as hub:
+            hub_url = hub.start()
+            for i in range(5):
+                publish_sync(hub_url, [put("rewind", f"k{i}", {"i": i})], client=client)
+            aof = tmp_path / "redis" / "appendonlydir"
+            shutil.copytree(aof, tmp_path / "older-aof")
+            for i in range(5, 10):
+                publish_sync(hub_url, [put("rewind", f"k{i}", {"i": i})], client=client)
+            epoch = client.get(f"{hub_url}/health").json()["epoch"]
+            server.kill()
+            shutil.rmtree(aof)
+            shutil.copytree(tmp_path / "older-aof", aof)
+            server.start()
+
+            def new_epoch() -> bool:
+                response = client.get(f"{hub_url}/health")
+                return response.status_code == 200 and response.json()["epoch"] != epoch
+
+            wait_for(new_epoch, timeout=20)
+            stale = client.get(
+                f"{hub_url}/api/v1/changes",
+                params={"epoch": epoch, "cursors": "rewind:10"},
+                headers=auth(),
+            )
+            assert stale.status_code == 409
+            assert stale.json()["error"]["code"] == "resync_required"
+            wait_for(
+                lambda: client.get(f"{hub_url}/api/v1/snapshot", headers=auth()).status_code == 200
+            )
+            snapshot = client.get(
+                f"{hub_url}/api/v1/snapshot", params={"topics": "rewind"}, headers=auth()
+            ).json()
+            assert snapshot["cursors"] == {"rewind": 5}
+            assert sorted(r["key"] for r in snapshot["records"]) == [f"k{i}" for i in range(5)]
+            assert publish_sync(hub_url, [put("rewind", "after", {})], client=client) == {
+                "rewind": 6
+            }
