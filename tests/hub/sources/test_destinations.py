@@ -189,6 +189,15 @@ async def test_add_update_remove_and_their_errors(tmp_path: Path) -> None:
             "conflict",
         )
         assert "is a file" in message
+        # An empty folder that is not a mount point: an unplugged drive's, never a place to
+        # create a backup folder in (it would land on the system disk).
+        (tmp_path / "media" / "usb").mkdir(parents=True)
+        message = await run.refused(
+            "destination.add",
+            {"label": "X", "kind": "folder", "path": str(tmp_path / "media" / "usb" / "Backups")},
+            "conflict",
+        )
+        assert "not connected" in message
         message = await run.refused(
             "destination.add",
             {"label": "Again", "kind": "folder", "path": str(nas), "destination_id": "nas-share"},
