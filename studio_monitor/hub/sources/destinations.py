@@ -273,6 +273,10 @@ class DestinationRegistry:
         """`callback()` after every change (on the loop)."""
         self._listeners.append(callback)
 
+    def remove_listener(self, callback: Callable[[], None]) -> None:
+        with contextlib.suppress(ValueError):
+            self._listeners.remove(callback)
+
     # --- lifecycle --------------------------------------------------------------------------
 
     async def load(self) -> None:

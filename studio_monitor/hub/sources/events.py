@@ -581,7 +581,6 @@ class EventsSource(Source):
         self._settings = settings
         self._registry = registry or DestinationRegistry(None, settings.destinations)
         self._registry_changed = True
-        self._registry.add_listener(self._on_registry_change)
         self._catalogue_path = catalogue_path
         self._manifest_path = manifest_path
         self._clock = clock
@@ -657,6 +656,8 @@ class EventsSource(Source):
             # replicas that source may run on another hub.
             await self._registry.load()
             registry_open = True
+            self._registry.add_listener(self._on_registry_change)
+            self._registry_changed = True
             await asyncio.to_thread(self._make_default_folders)
             loaded = await asyncio.to_thread(self._catalogue.all)
             self._events = {row.event_id: row for row, _inline in loaded}
@@ -696,6 +697,7 @@ class EventsSource(Source):
             self._manifest.close()
             self._catalogue = self._manifest = None
             if registry_open:
+                self._registry.remove_listener(self._on_registry_change)
                 self._registry.close()
 
     async def _adopt_inline(self, rows: Sequence[tuple[EventRow, list[DestinationSpec]]]) -> None:
