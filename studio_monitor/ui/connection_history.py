@@ -2,8 +2,12 @@
 
 The connection panel draws its timeline, RTT sparkline and availability from here. It is
 fed by the service's `stateChanged` and `statusChanged` and keeps plain Python data (no Qt),
-so it is tested with a fake clock. Durations use the monotonic clock; RTT samples carry wall
-time so they line up with the other sparklines.
+so it is tested with a fake clock. The timeline is drawn from the transitions seen; the time
+spent in each state and the availability are the connection machine's own counters
+(`LinkStatus.counters.time_in_state`, moved on by the time since that status), which count a
+stretch the hub was in fact silent (a frozen hub, found out afterwards) as offline: the
+transitions alone would count it as data flowing. Durations use the monotonic clock; RTT
+samples carry wall time so they line up with the other sparklines.
 """
 
 from __future__ import annotations
@@ -131,13 +135,17 @@ class ConnectionHistory:
         return out
 
     def time_in(self) -> dict[str, float]:
-        totals: dict[str, float] = {}
-        for start, end, state in self.segments():
-            totals[state] = totals.get(state, 0.0) + (end - start)
-        return totals
+        """Seconds spent in each state the link has been in, by the machine's counters (of
+        the running connection service), up to now; {} before the first status."""
+        status = self.last_status
+        if status is None:
+            return {}
+        totals = dict(status.counters.time_in_state)
+        totals[status.state] = totals.get(status.state, 0.0) + self.elapsed_since_status()
+        return {k: v for k, v in totals.items() if v > 0 or k == status.state}
 
     def availability(self) -> float | None:
-        """The share of the session (from the first state on) with data flowing, 0..1."""
+        """The share of the service's session with data flowing, 0..1 (None: not known)."""
         totals = self.time_in()
         whole = sum(totals.values())
         if whole <= 0:

@@ -17,6 +17,7 @@ from PySide6.QtCore import QSettings
 from pytestqt.qtbot import QtBot
 
 from studio_monitor.app.config import AppConfig, AppPaths
+from studio_monitor.link.status import Counters, LinkState, LinkStatus
 from studio_monitor.platform.notify import Notifier
 from studio_monitor.platform.single_instance import SingleInstance
 from studio_monitor.protocol import Change
@@ -335,7 +336,7 @@ def test_second_launch_hands_over_to_the_first(qtbot: QtBot, tmp_path: Path) -> 
         controller.tray.dispose()
 
 
-def test_history_availability_and_segments() -> None:
+def test_history_segments_follow_the_states_and_availability_the_machines_counters() -> None:
     now = [100.0]
     history = ConnectionHistory(clock=lambda: now[0], wall=lambda: now[0])
     history.on_state("connecting")
@@ -352,9 +353,29 @@ def test_history_availability_and_segments() -> None:
         (1, 11, "live"),
         (11, 16, "offline"),
     ]
+    assert history.availability() is None  # no status yet: not known
+    # The machine found out that 4 s of the 10 s "live" were a frozen hub: offline.
+    spent: dict[LinkState, float] = {
+        "connecting": 1.0,
+        "live": 6.0,
+        "longpoll": 0.0,
+        "polling": 0.0,
+        "offline": 9.0,
+    }
+    history.on_status(
+        LinkStatus(
+            state="offline",
+            transport=None,
+            hub_url="http://hub.test:8765",
+            counters=Counters(time_in_state=spent, time_silent=4.0),
+        )
+    )
+    assert history.time_in() == {"connecting": 1.0, "live": 6.0, "offline": 9.0}
+    now[0] = 120.0  # the current state goes on counting between two statuses
+    assert history.time_in()["offline"] == pytest.approx(13.0)
     availability = history.availability()
     assert availability is not None
-    assert availability == pytest.approx(10 / 16)
+    assert availability == pytest.approx(6 / 20)
 
 
 def test_empty_tables_say_so_until_the_first_row(qtbot: QtBot, parts: Parts) -> None:
