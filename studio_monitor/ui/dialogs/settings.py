@@ -173,8 +173,8 @@ class SettingsDialog(QDialog):
         self.speed.setValue(config.speed)
         self.speed.setToolTip(
             self.tr(
-                "Polling and health-check speed: 2x polls twice as often (more network and "
-                "battery), 0.5x half as often. No effect while live on WebSocket."
+                "Polling speed: 2x polls twice as often (more network and battery), 0.5x "
+                "half as often. Health checks keep their pace. No effect while live on WebSocket."
             )
         )
         self.language = QComboBox()

@@ -1643,8 +1643,8 @@ terakhir {last}, median {p50}, 95% dalam {p95} ({count} foto)</translation>
         <translation> x</translation>
     </message>
     <message>
-        <source>Polling and health-check speed: 2x polls twice as often (more network and battery), 0.5x half as often. No effect while live on WebSocket.</source>
-        <translation>Kecepatan polling dan cek kesehatan: 2x berarti polling dua kali lebih sering (lebih banyak jaringan dan baterai), 0.5x setengahnya. Tidak berpengaruh saat live lewat WebSocket.</translation>
+        <source>Polling speed: 2x polls twice as often (more network and battery), 0.5x half as often. Health checks keep their pace. No effect while live on WebSocket.</source>
+        <translation>Kecepatan polling: 2x berarti polling dua kali lebih sering (lebih banyak jaringan dan baterai), 0.5x setengahnya. Cek kesehatan tetap pada lajunya. Tidak berpengaruh saat live lewat WebSocket.</translation>
     </message>
     <message>
         <source>Takes effect when Studio Monitor starts again.</source>
