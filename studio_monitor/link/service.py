@@ -7,8 +7,9 @@ one loop timer on the machine's next deadline (the machine keeps its timers as d
 and `tick()` fires the due ones; it asks for no timer actions). What arrives is handed to
 the `DataApplier` (`applier.py`: replica, local store, data signals), which checks every
 seq; a gap it reports is repaired at once (a `resync` frame on the WebSocket; on HTTP the
-next request starts from the applied cursors), and a new epoch or `resync_required` brings
-a fresh snapshot. Commands go to the `CommandSender` (`sender.py`: the outbox, on whichever
+next request starts from the applied cursors). The HTTP requests read through the
+`HttpReader` (`http_reader.py`: long-poll, polling, snapshots, resync, the comparison), where
+a new epoch or `resync_required` brings a fresh snapshot. Commands go to the `CommandSender` (`sender.py`: the outbox, on whichever
 transport carries data). Power is looked at every minute (psutil cannot say when it
 changes), the network probe says when it changes.
 
@@ -29,7 +30,6 @@ import collections
 import contextlib
 import functools
 import logging
-import math
 import random
 import ssl
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -45,7 +45,6 @@ from studio_monitor.errors import (
     MessageTooLarge,
     NoAnswer,
     ProtocolError,
-    ResyncRequired,
     StoreError,
     StudioMonitorError,
     UpgradeRefused,
@@ -55,6 +54,7 @@ from studio_monitor.link.address import make_ssl_context
 from studio_monitor.link.applier import DataApplier, DataListener
 from studio_monitor.link.check import run_checks
 from studio_monitor.link.clock import Clock, SystemClock
+from studio_monitor.link.http_reader import HttpReader
 from studio_monitor.link.hubs import HubList
 from studio_monitor.link.local_store import LocalStore
 from studio_monitor.link.outbox import Outbox
@@ -75,12 +75,10 @@ from studio_monitor.platform.network import NetworkProbe, default_network_probe
 from studio_monitor.platform.power import PowerProbe, default_power_probe
 from studio_monitor.platform.states import NetworkState
 from studio_monitor.protocol import (
-    KNOWN_TOPICS,
     PROTOCOL_VERSION,
     ActiveFrame,
     Change,
     ChangeFrame,
-    ChangesBody,
     ChangesFrame,
     ErrorFrame,
     HelloFrame,
@@ -98,11 +96,6 @@ STATUS_COALESCE_S: Final = 0.25
 STATUS_REFRESH_S: Final = 1.0
 #: psutil cannot tell us when the power changes: look this often.
 POWER_POLL_S: Final = 60.0
-#: At most this many pages of `/changes` per poll (each up to 1000 changes).
-MAX_POLL_PAGES: Final = 20
-#: A second `resync_required` this soon after a resync's snapshot is a failure (backoff),
-#: not another snapshot.
-RESYNC_MIN_INTERVAL_S: Final = 5.0
 
 
 class ConnectionService(QObject):
@@ -182,6 +175,7 @@ class ConnectionService(QObject):
                 error=self._set_error,
             ),
         )
+        self._reader = HttpReader(self._http, self._data, self._clock, topics=topics)
         self._commands = CommandSender(
             Outbox(self._store, self._clock), on_update=self.commandUpdated.emit
         )
@@ -206,8 +200,6 @@ class ConnectionService(QObject):
         self._ws_pos: dict[str, int] = {}
         self._ws_synced = False  # the WebSocket resumed, or its snapshot came
         self._verify_target: dict[str, int] = {}
-        self._etag: str | None = None
-        self._last_resync = -math.inf
         self._last_error: str | None = None
         self._closed_messages = 0
         self._closed_bytes = 0
@@ -586,23 +578,13 @@ class ConnectionService(QObject):
             self._feed(m.HealthOk(rtt_ms=rtt_ms))
 
     async def _compare(self, timeout_s: float) -> None:
-        """One cheap /changes read from the applied cursors, while live: anything it brings
-        is applied at once (so a gap cannot hide), and the WebSocket must show the same
-        within the machine's verify delay."""
+        """The cursor comparison while live: anything it brings is applied at once (so a gap
+        cannot hide), and the WebSocket must show the same within the machine's verify
+        delay."""
         started = self._clock.monotonic()
-        in_sync = True
-        try:
-            epoch = self._data.epoch
-            cursors = self._data.replica.request_cursors()
-            if epoch is not None and cursors:
-                body = await self._http.changes(epoch, cursors, answer_s=timeout_s)
-                if body.epoch == epoch:
-                    in_sync = not body.changes
-                    self._verify_target = dict(body.cursors)
-                    self._apply_body(body)
-        except ResyncRequired as exc:
-            in_sync = False
-            await self._resync(exc)
+        in_sync, target = await self._reader.compare(timeout_s)
+        if target is not None:
+            self._verify_target = target
         rtt_ms = (self._clock.monotonic() - started) * 1000.0
         if self._done("compare"):
             self._feed(m.CursorsCompared(in_sync=in_sync, rtt_ms=rtt_ms))
@@ -740,7 +722,7 @@ class ConnectionService(QObject):
 
     async def _longpoll(self, wait_s: float, answer_s: float) -> None:
         started = self._clock.monotonic()
-        had_changes, more = await self._fetch(wait_s=wait_s, answer_s=answer_s)
+        had_changes, more = await self._reader.longpoll(wait_s, answer_s)
         elapsed = self._clock.monotonic() - started
         if self._done("http"):
             self._feed(
@@ -754,88 +736,10 @@ class ConnectionService(QObject):
 
     async def _poll(self, topics: tuple[str, ...], answer_s: float) -> None:
         started = self._clock.monotonic()
-        if not topics or self._data.epoch is None:
-            await self._http_snapshot()
-            covered = tuple(sorted(self._data.replica.cursors))
-        else:
-            covered = topics
-            for _ in range(MAX_POLL_PAGES):
-                _, more = await self._fetch(wait_s=0.0, topics=topics, answer_s=answer_s)
-                if not more:
-                    break
+        covered = await self._reader.poll(topics, answer_s)
         rtt_ms = (self._clock.monotonic() - started) * 1000.0
         if self._done("http"):
             self._feed(m.PollOk(topics=covered, rtt_ms=rtt_ms))
-
-    async def _fetch(
-        self,
-        *,
-        wait_s: float,
-        answer_s: float,
-        topics: tuple[str, ...] | None = None,
-    ) -> tuple[bool, bool]:
-        """One /changes request from the applied cursors (a snapshot first when there is
-        nothing to start from, or when the hub says resync). Returns (had changes, more)."""
-        replica = self._data.replica
-        if replica.epoch is None:
-            await self._http_snapshot()
-            return True, True
-        cursors = replica.request_cursors()
-        if topics is not None:
-            cursors = {t: cursors.get(t, 0) for t in topics}
-        if not cursors:
-            # A hub with no changes yet: wait on the hub from seq 0 of the topics followed
-            # (every v1 topic when following all), so the first change arrives at once and
-            # a hub that goes away cuts the long-poll. A topic outside v1 that appears later
-            # is found by the next snapshot.
-            followed = KNOWN_TOPICS if self._topics is None else tuple(self._topics)
-            cursors = {topic: 0 for topic in followed}
-        if not cursors:
-            # Following no topic at all: nothing to wait on, look again after the wait.
-            if wait_s > 0:
-                await asyncio.sleep(wait_s)
-            await self._http_snapshot()
-            return bool(replica.cursors), False
-        try:
-            body = await self._http.changes(
-                replica.epoch, cursors, wait_s=wait_s, answer_s=answer_s
-            )
-        except ResyncRequired as exc:
-            await self._resync(exc)
-            return True, False
-        if body.epoch != replica.epoch:
-            await self._http_snapshot()
-            return True, True
-        self._apply_body(body)
-        return bool(body.changes), body.more
-
-    def _apply_body(self, body: ChangesBody) -> None:
-        self._data.apply_changes(body.changes, confirm=body.cursors)
-        self._data.apply_active(body.active)
-
-    async def _resync(self, exc: ResyncRequired) -> None:
-        """The hub refuses the applied cursors (a new epoch, history compacted, or cursors
-        ahead of it: an older store): drop the ETag (a 304 would keep the refused state)
-        and take the whole snapshot as the truth. Refused again soon after one: the hub
-        and this client disagree in a way a snapshot does not mend; the request fails and
-        the machine's backoff paces the next try (issue 10 item 9: never a tight loop)."""
-        now = self._clock.monotonic()
-        if now - self._last_resync < RESYNC_MIN_INTERVAL_S:
-            raise exc
-        self._last_resync = now
-        log.info("resync required over HTTP (%s): taking a fresh snapshot", exc.message)
-        self._etag = None
-        await self._http_snapshot(authoritative=True)
-
-    async def _http_snapshot(self, *, authoritative: bool = False) -> None:
-        body, etag = await self._http.snapshot(self._topics, etag=self._etag)
-        if body is None:
-            self._data.confirm_all()
-            return
-        self._etag = etag
-        self._data.apply_snapshot(
-            body.epoch, body.cursors, body.active, body.records, authoritative=authoritative
-        )
 
     def _command_route(self) -> Route:
         """Where a command goes now: the WebSocket while live, HTTP while it carries data."""
