@@ -375,11 +375,25 @@ class Look:
     moved_to: Path | None = None
 
 
+#: The library's disk, looked up once per check rather than once per destination:
+#: path -> (disk, monotonic time it was read).
+_DISK_CACHE: dict[Path, tuple[str | None, float]] = {}
+_DISK_CACHE_S: Final = 1.0
+
+
 def _disk_of(path: Path) -> str | None:
+    now = time.monotonic()
+    cached = _DISK_CACHE.get(path)
+    if cached is not None and now - cached[1] < _DISK_CACHE_S:
+        return cached[0]
     try:
-        return volume_of(nearest_existing(path)).disk
+        disk: str | None = volume_of(nearest_existing(path)).disk
     except OSError:
-        return None
+        disk = None
+    if len(_DISK_CACHE) > 64:
+        _DISK_CACHE.clear()
+    _DISK_CACHE[path] = (disk, now)
+    return disk
 
 
 def _mount_rel(folder: Path, mount_of: Callable[[Path], Path]) -> str | None:
