@@ -3,8 +3,11 @@
 The package splits the work so each part can be tested alone: `stability` (when a file is
 complete, pure), `filing` (atomic, non-overwriting, de-duplicating copy), `metadata` (EXIF and
 thumbnails), `cameras` (identity, state and rates, pure), `manifest` (`ingest.sqlite`),
-`tether` (the optional gphoto2 interface), `settings` (`[sources.ingest]`), and `source`, the
-`Source` that runs them.
+`tether` (the optional gphoto2 interface), `settings` (`[sources.ingest]`); and the three
+parts that run them: `watcher` (`HotFolderWatcher`: watches and scans the hot folders and
+nominates files until they are whole), `filer` (`FilingQueue`: files the ready ones, one at
+a time), `book` (`CameraBook`: the bodies, their counts and `camera` records), wired by
+`source` (`IngestSource`: the `Source`, its monitor loop and commands).
 """
 
 from __future__ import annotations
