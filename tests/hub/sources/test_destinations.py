@@ -173,6 +173,10 @@ async def test_add_update_remove_and_their_errors(tmp_path: Path) -> None:
         )
         assert "must be absolute" in message
         message = await run.refused(
+            "destination.add", {"label": "X", "kind": "folder", "path": "/"}, "bad_request"
+        )
+        assert "root of the system disk" in message
+        message = await run.refused(
             "destination.add", {"label": "X", "kind": "folder"}, "bad_request"
         )
         assert "path" in message

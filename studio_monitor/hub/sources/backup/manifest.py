@@ -12,6 +12,7 @@ and destination, whether the backup is none, partial, current, stale or failed; 
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -218,11 +219,21 @@ def check_path(path: object, dest_id: str, kind: str = "folder") -> Path:
     unc = kind == "share" and path.startswith(("\\\\", "//"))
     if not folder.is_absolute() and not unc:
         raise ValueError(f"destination {dest_id!r}: path {path!r} must be absolute")
-    if folder.parent == folder:
+    if folder.parent == folder and _is_system_root(folder):
+        # A whole external drive (E:, a share's root) may be a destination; the system
+        # disk's root never is.
         raise ValueError(
-            f"destination {dest_id!r}: path {path!r} is the root of a drive; give a folder on it"
+            f"destination {dest_id!r}: path {path!r} is the root of the system disk;"
+            " give a folder on another drive"
         )
     return folder
+
+
+def _is_system_root(root: Path) -> bool:
+    if os.name != "nt":
+        return root == Path("/")
+    system = os.environ.get("SYSTEMDRIVE", "C:")
+    return root.drive.rstrip("\\/").upper() == system.rstrip("\\/").upper()
 
 
 def check_remote(remote: object, dest_id: str) -> str:
