@@ -459,7 +459,13 @@ def look_local(
                 marker_id,
                 mount_rel,
             )
-        if marker_id is None and parent == folder.parent and not looks_unplugged(parent):
+        if (
+            marker_id is None
+            and folder.parent != folder
+            and parent == folder.parent
+            and parent.is_dir()
+            and not looks_unplugged(parent)
+        ):
             # Never used yet: the first backup creates the folder in its existing parent.
             record = with_(
                 base,
@@ -1194,6 +1200,8 @@ def _local_problem(spec: DestinationSpec) -> str | None:
         if not os.access(folder, os.W_OK | os.X_OK):
             return f"{folder} cannot be written (no permission)"
         return None
+    if folder.parent == folder:
+        return f"{folder} is not there: is the drive or share connected?"
     parent = nearest_existing(folder)
     if parent != folder.parent:
         return (
