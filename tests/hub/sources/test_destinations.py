@@ -232,6 +232,11 @@ async def test_add_update_remove_and_their_errors(tmp_path: Path) -> None:
         value = await destination(hub, client, "nas-share", lambda v: v["label"] == "NAS")
         assert (value["default"], value["target"], value["message"]) == (True, str(nas), None)
 
+        # A folder (its kind left out of the stored form) keeps its kind through a rename.
+        await run.ok("destination.update", {"destination_id": "this-disk", "label": "Local"})
+        value = await destination(hub, client, "this-disk", lambda v: v["label"] == "Local")
+        assert value["kind"] == "folder"
+
         removed = await run.ok("destination.remove", {"destination_id": "nas-share"})
         assert removed == {"destination_id": "nas-share", "removed": True}
         await wait_snapshot(
