@@ -11,6 +11,7 @@ test_backup_live_hub.py.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import os
 import threading
 import time
@@ -227,3 +228,55 @@ async def test_photos_arriving_during_a_live_job_wait_for_the_next_one_never_a_s
     assert (second["verified"], second["files_skipped"]) == (3, 1)
     assert most_unfinished_at_once(world) == 1
     assert all(verified(world, f"IMG_03{i:02d}.JPG") for i in range(3))
+
+
+@pytest.mark.asyncio
+async def test_an_overnight_destination_gets_the_days_photos_from_22h(world: World) -> None:
+    write_photos(world.source, 2, 20_000)
+    await world.add_event(usb=world.usb, nas=world.nas)  # the event of 2024-06-01, live
+    await register(world, "overnight", "usb")
+    await register(world, "live", "nas")
+    now = [dt.datetime(2024, 6, 1, 21, 59)]
+    source = world.source_for(settings=FAST, local_time=lambda: now[0])
+    async with running(source, world.publisher):
+        await world.publisher.wait_for(
+            lambda: len(jobs(world, "completed")) == 1, what="the live destination's job"
+        )
+        assert [v["destination"]["id"] for v in jobs(world).values()] == ["nas"]
+        assert ("ev1", "usb") not in set(source.scheduler.pairs())
+        now[0] = dt.datetime(2024, 6, 1, 22, 0)
+        await world.publisher.wait_for(
+            lambda: len(jobs(world, "completed")) == 2, what="the overnight job at 22:00"
+        )
+    (overnight,) = [v for v in jobs(world).values() if v["destination"]["id"] == "usb"]
+    assert (overnight["trigger"], overnight["verified"]) == ("overnight", 2)
+    assert verified(world, "IMG_0000.JPG")
+
+
+@pytest.mark.asyncio
+async def test_a_job_waiting_for_its_drive_is_still_waiting_after_a_restart(world: World) -> None:
+    write_photos(world.source, 1, 20_000)
+    await world.add_event()
+    await register(world, "live")
+    async with running(world.source_for(settings=FAST), world.publisher):
+        await world.publisher.wait_for(lambda: len(jobs(world, "completed")) == 1)
+        world.usb.rename(world.tmp / "drawer")
+        (world.source / "IMG_0300.JPG").write_bytes(os.urandom(30_000))
+        await world.publisher.wait_for(
+            lambda: len(jobs(world, "waiting")) == 1, what="a waiting job"
+        )
+    ((job_id, _),) = jobs(world, "waiting").items()
+    # The hub stopped with the job waiting; it starts again with the drive still away.
+    async with running(world.source_for(settings=FAST), world.publisher):
+        await world.publisher.wait_for(
+            lambda: (
+                world.publisher.values_of("backup", job_id)[-1]["state"] == "waiting"
+                and len(world.publisher.values_of("backup", job_id)) > 3
+            ),
+            what="the same job waiting again",
+        )
+        assert len([v for v in jobs(world).values() if v["state"] in UNFINISHED]) == 1
+        (world.tmp / "drawer").rename(world.usb)
+        await register(world, "live", connected=True)
+        record = await world.wait_job(job_id, "completed")
+    assert (record["trigger"], record["verified"]) == ("live", 1)
