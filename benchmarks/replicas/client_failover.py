@@ -30,10 +30,10 @@ from pathlib import Path
 
 import httpx
 
-from tests.hub.redis.test_client_failover import TOPIC, Publisher
 from tests.link.e2e.watch import WatchClient
 from tests.support.hub import OPERATOR_TOKEN, HubProcess, auth
 from tests.support.redis import RedisServer
+from tests.support.replicas import TOPIC, Publisher
 
 
 async def run_once(
