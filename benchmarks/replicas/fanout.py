@@ -28,6 +28,9 @@ from benchmarks.fanout import run as fanout
 from studio_monitor.protocol import PublishChange, PublishRequest, encode
 from tests.support.redis import RedisServer
 
+#: Extra redis-server arguments (`--redis-fsync everysec`: a diagnosis, not a durable setup).
+REDIS_ARGS: list[str] = []
+
 #: The single SQLite hub's class, kept before `_scenario` swaps the module's name for a run.
 _OurHub = fanout.OurHub
 
@@ -39,7 +42,7 @@ class Replicas(_OurHub):
 
     def __init__(self, workdir: Path) -> None:
         super().__init__(workdir)
-        self.redis = RedisServer(workdir / "redis")
+        self.redis = RedisServer(workdir / "redis", args=REDIS_ARGS)
         self.second: _OurHub | None = None
         self.store = ""
         self._posts = 0
@@ -189,7 +192,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=1.0)
     parser.add_argument("--drain", type=float, default=1.5)
     parser.add_argument("--backlog", type=int, default=fanout.FLOOD_BACKLOG)
+    parser.add_argument(
+        "--redis-fsync",
+        choices=("always", "everysec"),
+        default="always",
+        help="Redis' appendfsync (everysec only to see what the fsyncs cost: it breaks the "
+        "durability rule)",
+    )
     args = parser.parse_args(argv)
+    REDIS_ARGS[:] = ["--appendfsync", args.redis_fsync]
     args.profile = None
     args.keep_logs = None
     fanout.ensure_node()
