@@ -98,6 +98,7 @@ class EventsDock(MonitorDock):
         self.table.set_placeholder(self.tr("No event yet. Create one with New event…"))
         self.table.setColumnWidth(col.NAME, 180)
         self.table.setColumnWidth(col.DATE, 100)
+        self.table.setColumnWidth(col.STATE, 115)  # the longest pill: "berlangsung"
         self.table.setColumnWidth(col.SAFE, 210)
         self.table.setColumnWidth(col.BACKUP, 260)
         self.table.setColumnWidth(col.LAST_PHOTO, 110)
