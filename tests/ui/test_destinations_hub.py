@@ -3,11 +3,15 @@ window, connection service) against a hub on 127.0.0.1 running its real destinat
 event catalogue and backup sources. A folder added in Settings > Backups is in the hub's
 `destination` topic and in the list; a refusal of the hub is shown in the form as the hub's
 sentence with nothing typed lost; an event's choice of destinations goes with `event.update`
-and comes back in its record; Start backup on one destination backs up there only."""
+and comes back in its record; Start backup on one destination backs up there only; the
+photo folders go with hub.configure and survive a restart of both; a WebDAV remote typed in the
+form is checked by the hub against rclone's own server (wrong password refused in place); an
+upload answered 429 waits in the Backups dock, saying why and until when, and can be cancelled."""
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import time
 from pathlib import Path
 from typing import Any
@@ -17,10 +21,12 @@ from PySide6.QtWidgets import QComboBox
 
 from studio_monitor.ui.dialogs.destinations import BackupsSettings, DestinationForm
 from studio_monitor.ui.dialogs.settings import SettingsDialog
+from studio_monitor.ui.docks.backups import BackupsDock
 from studio_monitor.ui.docks.events import EventsDock
+from studio_monitor.ui.models import BackupsModel
 from tests.support.hub import OPERATOR_TOKEN, auth
 from tests.support.qt import run, until
-from tests.support.rclone import RcloneServer, rclone_binary
+from tests.support.rclone import HttpFaultProxy, RcloneServer, rclone_binary
 from tests.ui.rig import AppRig, studio_app
 
 
@@ -319,5 +325,80 @@ def test_a_webdav_remote_typed_in_the_form_is_checked_by_the_hub(
             assert record.rclone is not None
             assert "pass" not in record.rclone  # never published
             assert server.password not in str(await hub_records(rig, "destination"))
+
+    run(qloop, scenario(), 120)
+
+
+def test_a_rate_limited_upload_waits_in_the_backups_dock_and_can_be_cancelled(
+    qloop: Any, tmp_path: Path
+) -> None:
+    rclone_binary()
+
+    async def scenario() -> None:
+        async with (
+            RcloneServer("webdav", tmp_path / "dav-root", tmp_path / "dav-work") as server,
+            HttpFaultProxy(server.url, throttle=1000, retry_after=1) as proxy,
+            studio_app(tmp_path, sources=None, source_config=hub_sources(tmp_path)) as rig,
+        ):
+            await until(lambda: rig.state() == "live", 15)
+            commands, models = rig.controller.commands, rig.models
+            fields = {**server.fields(), "url": proxy.url}
+            commands.send(
+                "destination.add",
+                {"label": "Studio cloud", "kind": "rclone", "rclone": fields, "default": True},
+                "add",
+            )
+            await until(lambda: rig.controller.state.record("destination", "studio-cloud"), 60)
+            commands.send(
+                "event.create",
+                {
+                    "name": "Gala",
+                    "date": dt.date.today().isoformat(),
+                    "destinations": ["studio-cloud"],
+                },
+                "create",
+            )
+            await until(lambda: models.events.rowCount() == 1, 15)
+            event_id = models.events.key_at(0)
+            record = models.events.record(event_id)
+            assert record is not None
+            assert record.folder is not None
+            await asyncio.to_thread(put_photo, Path(record.folder))
+            await until(lambda: (models.events.record(event_id) or record).photos == 1, 15)
+            dock = rig.window.docks["events"]
+            assert isinstance(dock, EventsDock)
+            assert dock.table.select_key(event_id)
+            dock.backup.trigger()
+
+            # Every PUT answered 429: the job waits, and the dock says why and until when.
+            def waiting() -> str | None:
+                for key, job in models.backups.records():
+                    if job.state == "waiting":
+                        return key
+                return None
+
+            await until(waiting, 60)
+            job_id = waiting()
+            assert job_id is not None
+            row = models.backups.row_of(job_id)
+            assert row is not None
+            C = BackupsModel.Col
+            assert models.backups.text(row, C.STATE).startswith("waiting, retry at ")
+            assert models.backups.text(row, C.ERROR).startswith(
+                "waiting: Studio cloud rate limit, retry at "
+            )
+            backups = rig.window.docks["backups"]
+            assert isinstance(backups, BackupsDock)
+            assert backups.table.select_key(job_id)
+            assert backups.cancel.isEnabled()
+            assert not backups.retry.isEnabled()
+            backups.cancel.trigger()
+            await until(
+                lambda: (
+                    (job := models.backups.record(job_id)) is not None and job.state == "cancelled"
+                ),
+                30,
+            )
+            assert proxy.counts.get("throttled", 0) >= 1
 
     run(qloop, scenario(), 120)
