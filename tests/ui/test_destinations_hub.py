@@ -297,7 +297,7 @@ def test_a_webdav_remote_typed_in_the_form_is_checked_by_the_hub(
             form.kind.setCurrentIndex(form.kind.findData("rclone"))
             form.use_new.setChecked(True)
             fields = form.rclone_fields["webdav"]
-            fields["url"].setText(server.url)  # type: ignore[attr-defined]
+            fields["url"].setText(server.url.rstrip("/"))  # type: ignore[attr-defined]
             vendor = fields["vendor"]
             assert isinstance(vendor, QComboBox)
             vendor.setCurrentIndex(vendor.findData("rclone"))
@@ -324,6 +324,7 @@ def test_a_webdav_remote_typed_in_the_form_is_checked_by_the_hub(
             assert record.kind == "rclone"
             assert record.rclone is not None
             assert "pass" not in record.rclone  # never published
+            assert record.target == f"webdav:{server.url.rstrip('/')}/Backups"
             assert server.password not in str(await hub_records(rig, "destination"))
 
     run(qloop, scenario(), 120)

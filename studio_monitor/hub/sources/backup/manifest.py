@@ -160,7 +160,10 @@ class DestinationSpec:
             return self.remote
         fields = self.rclone or {}
         where = fields.get("url") or fields.get("host") or fields.get("endpoint") or ""
-        return f"{fields.get('type', 'rclone')}:{where}{fields.get('path', '')}"
+        path = fields.get("path", "").strip("/")
+        if where and path:
+            where = where.rstrip("/") + "/"
+        return f"{fields.get('type', 'rclone')}:{where}{path}"
 
     def public_rclone(self) -> dict[str, str] | None:
         """The `rclone` fields that may be published (no password, key or token)."""
