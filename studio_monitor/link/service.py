@@ -69,6 +69,7 @@ from studio_monitor.link.status import (
     OnCheckResult,
     OutboxEntry,
 )
+from studio_monitor.link.status_feed import StatusFeed
 from studio_monitor.link.transports.http import HttpTransport
 from studio_monitor.link.transports.ws import WsSession
 from studio_monitor.platform.network import NetworkProbe, default_network_probe
@@ -91,9 +92,6 @@ from studio_monitor.protocol import (
 
 log = logging.getLogger(__name__)
 
-#: statusChanged at most this often; the status is refreshed this often while a window shows it.
-STATUS_COALESCE_S: Final = 0.25
-STATUS_REFRESH_S: Final = 1.0
 #: psutil cannot tell us when the power changes: look this often.
 POWER_POLL_S: Final = 60.0
 
@@ -192,8 +190,8 @@ class ConnectionService(QObject):
         self._other_tasks: set[asyncio.Task[None]] = set()
         self._timer: asyncio.TimerHandle | None = None
         self._power_timer: asyncio.TimerHandle | None = None
-        self._status_timer: asyncio.TimerHandle | None = None
-        self._refresh_timer: asyncio.TimerHandle | None = None
+        # statusChanged, coalesced; refreshed each second while a window shows it.
+        self._status_feed = StatusFeed(self.status, self.statusChanged.emit)
         self._events: collections.deque[m.Event | None] = collections.deque()
         self._feeding = False
         self._ws: WsSession | None = None
@@ -203,7 +201,6 @@ class ConnectionService(QObject):
         self._last_error: str | None = None
         self._closed_messages = 0
         self._closed_bytes = 0
-        self._last_status: LinkStatus | None = None
 
     @classmethod
     def from_settings(
@@ -273,7 +270,8 @@ class ConnectionService(QObject):
             self._feed(m.VisibilityChanged(False))
         self._feed(m.ActivityChanged(dict(self._data.replica.active)))
         self._power_timer = self._loop.call_later(POWER_POLL_S, self._poll_power)
-        self._schedule_refresh()
+        self._status_feed.refresh_while(self._visible)
+        self._status_feed.start(self._loop)
         self._mark_status()
 
     async def stop(self) -> None:
@@ -281,7 +279,8 @@ class ConnectionService(QObject):
         if self._stopped:
             return
         self._stopped = True
-        for handle in (self._timer, self._power_timer, self._status_timer, self._refresh_timer):
+        self._status_feed.stop()
+        for handle in (self._timer, self._power_timer):
             if handle is not None:
                 handle.cancel()
         if self._network_probe is not None:
@@ -324,7 +323,7 @@ class ConnectionService(QObject):
             return
         self._visible = visible
         self._feed(m.VisibilityChanged(visible))
-        self._schedule_refresh()
+        self._status_feed.refresh_while(visible)
 
     def records(self, topic: str) -> dict[str, dict[str, Any]]:
         return self._data.records(topic)
@@ -781,32 +780,8 @@ class ConnectionService(QObject):
             self._mark_status()
 
     def _mark_status(self) -> None:
-        """Emit the status soon, once, whatever the number of changes until then."""
-        if self._status_timer is not None or self._loop is None or self._stopped:
-            return
-        self._status_timer = self._loop.call_later(STATUS_COALESCE_S, self._emit_status)
-
-    def _emit_status(self) -> None:
-        self._status_timer = None
-        if self._stopped:
-            return
-        status = self.status()
-        if status != self._last_status:
-            self._last_status = status
-            self.statusChanged.emit(status)
-
-    def _schedule_refresh(self) -> None:
-        """While a window shows ages and countdowns, refresh the status every second."""
-        if self._refresh_timer is not None:
-            self._refresh_timer.cancel()
-            self._refresh_timer = None
-        if self._visible and self._loop is not None and not self._stopped:
-            self._refresh_timer = self._loop.call_later(STATUS_REFRESH_S, self._refresh)
-
-    def _refresh(self) -> None:
-        self._refresh_timer = None
-        self._mark_status()
-        self._schedule_refresh()
+        if not self._stopped:
+            self._status_feed.mark()
 
 
 _SILENCE_EVENTS: Final = (

@@ -504,7 +504,7 @@ def test_status_is_coalesced_and_only_sent_when_it_changes(
                 await publish(ln.hub.url, numbered("camera", n, 20))
             await until(lambda: len(seen.seqs("camera")) == 200, 10)
             # Let the last coalesced status out: none is waiting for its turn any more.
-            await until(lambda: service._status_timer is None, what="the last status")
+            await until(lambda: not service._status_feed.pending, what="the last status")
             elapsed = asyncio.get_running_loop().time() - started
             assert len(seen.statuses) <= 2 + elapsed / 0.25
             assert all(a != b for a, b in itertools.pairwise(seen.statuses))
