@@ -19,7 +19,7 @@ asked to try at once there (once round the list; then its backoff paces the trie
 cursors stay: replicas share the epoch, so the link resumes where it was.
 
 Signals fire only when their value changes; `statusChanged` is coalesced to a few per
-second. The service needs a running qasync loop (`start()` is called on it) but no window:
+second (`StatusFeed`, `status_feed.py`). The service needs a running qasync loop (`start()` is called on it) but no window:
 `studio-monitor watch` runs it under a QCoreApplication.
 """
 
