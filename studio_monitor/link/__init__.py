@@ -4,9 +4,10 @@ The pure core (`machine`, `policy`, `cursors`, `clock`, `status`) imports no Qt,
 websockets and no httpx; `local_store` keeps cursors, last records and the command outbox
 (`outbox`) on disk in SQLite; `address` parses hub addresses and builds TLS contexts;
 `errors` holds the words for what goes wrong on the way; `transports` do the I/O;
-`applier.DataApplier` applies what arrives (replica, local store, data signals) and
-`sender.CommandSender` sends the outbox, both without Qt; `service.ConnectionService` runs the
-machine's actions and wires all this to Qt signals. `check` is the connection test suite of
+`ws_reader.WsReader` and `http_reader.HttpReader` read from the hub, `applier.DataApplier`
+applies what arrives (replica, local store, data signals), `sender.CommandSender` sends the
+outbox and `platform_watch.PlatformWatch` follows power and network, all without Qt;
+`service.ConnectionService` runs the machine's actions and wires all this to Qt signals. `check` is the connection test suite of
 `studio-monitor check`, built on the transports. The UI uses only `ConnectionService` (made with
 `from_settings`; `test_connection` runs the check suite) and the values of `status`;
 tests/test_architecture.py holds it to that.

@@ -1,17 +1,18 @@
 """The connection service: the QObject that keeps the app fed from the hub.
 
 It runs the connection machine's actions on the qasync event loop and feeds their outcomes
-back as events, like websockets' `asyncio/connection.py` around its sans-I/O protocol: a
-WebSocket session, one HTTP request at a time, health checks and cursor comparisons, and
-one loop timer on the machine's next deadline (the machine keeps its timers as deadlines
-and `tick()` fires the due ones; it asks for no timer actions). What arrives is handed to
-the `DataApplier` (`applier.py`: replica, local store, data signals), which checks every
-seq; a gap it reports is repaired at once (a `resync` frame on the WebSocket; on HTTP the
-next request starts from the applied cursors). The HTTP requests read through the
-`HttpReader` (`http_reader.py`: long-poll, polling, snapshots, resync, the comparison), where
-a new epoch or `resync_required` brings a fresh snapshot. Commands go to the `CommandSender` (`sender.py`: the outbox, on whichever
-transport carries data). Power is looked at every minute (psutil cannot say when it
-changes), the network probe says when it changes.
+back as events, like websockets' `asyncio/connection.py` around its sans-I/O protocol: each
+request the machine asks for (a WebSocket session, one HTTP request at a time, a health
+check, a cursor comparison) runs as one job whose result or exception becomes the machine's
+next event, and one loop timer waits for the machine's next deadline (the machine keeps its
+timers as deadlines and `tick()` fires the due ones; it asks for no timer actions).
+
+The work is done by classes without Qt: the `WsReader` (`ws_reader.py`: the WebSocket
+session, its frames, a `resync` frame for a gap) and the `HttpReader` (`http_reader.py`:
+long-poll, polling, snapshots, resync, the comparison) read into the `DataApplier`
+(`applier.py`: replica, local store, data signals), which checks every seq; commands go to
+the `CommandSender` (`sender.py`: the outbox, on whichever transport carries data); the
+`PlatformWatch` (`platform_watch.py`) says when the power or the network changes.
 
 With several hubs (replicas: `hubs=[...]`) the `HubList` (`hubs.py`) says which one requests
 go to; a request that finds its hub away moves the link to the next one, and the machine is
@@ -19,8 +20,8 @@ asked to try at once there (once round the list; then its backoff paces the trie
 cursors stay: replicas share the epoch, so the link resumes where it was.
 
 Signals fire only when their value changes; `statusChanged` is coalesced to a few per
-second (`StatusFeed`, `status_feed.py`). The service needs a running qasync loop (`start()` is called on it) but no window:
-`studio-monitor watch` runs it under a QCoreApplication.
+second (`StatusFeed`, `status_feed.py`). The service needs a running qasync loop (`start()`
+is called on it) but no window: `studio-monitor watch` runs it under a QCoreApplication.
 """
 
 from __future__ import annotations
@@ -41,10 +42,7 @@ from PySide6.QtCore import QObject, Signal
 
 from studio_monitor.errors import (
     HubError,
-    LinkError,
-    MessageTooLarge,
     NoAnswer,
-    ProtocolError,
     StoreError,
     StudioMonitorError,
     UpgradeRefused,
@@ -58,6 +56,7 @@ from studio_monitor.link.http_reader import HttpReader
 from studio_monitor.link.hubs import HubList
 from studio_monitor.link.local_store import LocalStore
 from studio_monitor.link.outbox import Outbox
+from studio_monitor.link.platform_watch import PlatformWatch
 from studio_monitor.link.policy import classify
 from studio_monitor.link.salvage import BadRecord
 from studio_monitor.link.sender import CommandSender, Route
@@ -72,28 +71,11 @@ from studio_monitor.link.status import (
 from studio_monitor.link.status_feed import StatusFeed
 from studio_monitor.link.transports.http import HttpTransport
 from studio_monitor.link.transports.ws import WsSession
-from studio_monitor.platform.network import NetworkProbe, default_network_probe
-from studio_monitor.platform.power import PowerProbe, default_power_probe
-from studio_monitor.platform.states import NetworkState
-from studio_monitor.protocol import (
-    PROTOCOL_VERSION,
-    ActiveFrame,
-    Change,
-    ChangeFrame,
-    ChangesFrame,
-    ErrorFrame,
-    HelloFrame,
-    ResultFrame,
-    Resume,
-    ResyncFrame,
-    SnapshotFrame,
-    WelcomeFrame,
-)
+from studio_monitor.link.ws_reader import Opener, WsReader
+from studio_monitor.platform.network import NetworkProbe
+from studio_monitor.platform.power import PowerProbe
 
 log = logging.getLogger(__name__)
-
-#: psutil cannot tell us when the power changes: look this often.
-POWER_POLL_S: Final = 60.0
 
 
 class ConnectionService(QObject):
@@ -136,7 +118,7 @@ class ConnectionService(QObject):
         rng: random.Random | None = None,
         ssl_context: ssl.SSLContext | None = None,
         http_client: httpx.AsyncClient | None = None,
-        ws_open: Callable[..., Awaitable[WsSession]] = WsSession.open,
+        ws_open: Opener = WsSession.open,
         store: LocalStore | None = None,
         hubs: Sequence[str] | None = None,
     ) -> None:
@@ -144,13 +126,14 @@ class ConnectionService(QObject):
         #: The hub whose saved state this link keeps (the first of `hubs`).
         self.hub_url = hub_url
         self._hubs = HubList.of(hubs if hubs else [hub_url])
-        self._token = token
-        self._topics = list(topics) if topics is not None else None
         self._clock: Clock = clock if clock is not None else SystemClock()
-        self._power_probe = power_probe if power_probe is not None else default_power_probe()
-        self._network_probe = network_probe
+        self._platform = PlatformWatch(
+            on_power=lambda power: self._feed(m.PowerChanged(power)),
+            on_network=lambda network: self._feed(m.NetworkChanged(network)),
+            power_probe=power_probe,
+            network_probe=network_probe,
+        )
         self._ssl_context = ssl_context
-        self._ws_open = ws_open
         self._http = HttpTransport(
             self._hubs.current,
             token,
@@ -177,30 +160,31 @@ class ConnectionService(QObject):
         self._commands = CommandSender(
             Outbox(self._store, self._clock), on_update=self.commandUpdated.emit
         )
-        self._power = self._power_probe.current()
-        self._network = NetworkState()
+        self._ws = WsReader(
+            token,
+            self._data,
+            self._clock,
+            carrying=lambda: self._machine.state is m.State.LIVE,
+            on_result=self._commands.on_result,
+            topics=topics,
+            ssl_context=ssl_context,
+            open_session=ws_open,
+            on_bad_record=self._bad_record,
+        )
         self._visible = True
         self._machine = m.ConnectionMachine(
-            config, clock=self._clock, rng=rng, power=self._power, visible=True
+            config, clock=self._clock, rng=rng, power=self._platform.power, visible=True
         )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._started = False
         self._stopped = False
         self._tasks: dict[str, asyncio.Task[None]] = {}
-        self._other_tasks: set[asyncio.Task[None]] = set()
         self._timer: asyncio.TimerHandle | None = None
-        self._power_timer: asyncio.TimerHandle | None = None
         # statusChanged, coalesced; refreshed each second while a window shows it.
         self._status_feed = StatusFeed(self.status, self.statusChanged.emit)
         self._events: collections.deque[m.Event | None] = collections.deque()
         self._feeding = False
-        self._ws: WsSession | None = None
-        self._ws_pos: dict[str, int] = {}
-        self._ws_synced = False  # the WebSocket resumed, or its snapshot came
-        self._verify_target: dict[str, int] = {}
         self._last_error: str | None = None
-        self._closed_messages = 0
-        self._closed_bytes = 0
 
     @classmethod
     def from_settings(
@@ -260,16 +244,12 @@ class ConnectionService(QObject):
         self._commands.start(self._loop)
         for entry in self._commands.entries():
             self.commandUpdated.emit(entry)
-        if self._network_probe is None:
-            self._network_probe = default_network_probe()
-        self._network = self._network_probe.current()
-        self._network_probe.on_change(self._on_network)
+        network = self._platform.start(self._loop)
         self._run(self._machine.start())
-        self._feed(m.NetworkChanged(self._network))
+        self._feed(m.NetworkChanged(network))
         if not self._visible:  # hidden before the start (an app started in the tray)
             self._feed(m.VisibilityChanged(False))
         self._feed(m.ActivityChanged(dict(self._data.replica.active)))
-        self._power_timer = self._loop.call_later(POWER_POLL_S, self._poll_power)
         self._status_feed.refresh_while(self._visible)
         self._status_feed.start(self._loop)
         self._mark_status()
@@ -280,23 +260,17 @@ class ConnectionService(QObject):
             return
         self._stopped = True
         self._status_feed.stop()
-        for handle in (self._timer, self._power_timer):
-            if handle is not None:
-                handle.cancel()
-        if self._network_probe is not None:
-            self._network_probe.close()
-        tasks = [*self._tasks.values(), *self._other_tasks]
+        if self._timer is not None:
+            self._timer.cancel()
+        self._platform.stop()
+        tasks = list(self._tasks.values())
         self._tasks.clear()
-        self._other_tasks.clear()
         for task in tasks:
             task.cancel()
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
         await self._commands.stop()
-        if self._ws is not None:
-            self._remember_ws_confirmation()
-            await self._ws.close("client stopping")
-            self._ws = None
+        await self._ws.close("client stopping")
         await self._http.aclose()
         try:
             self._data.save_ages()
@@ -349,16 +323,11 @@ class ConnectionService(QObject):
 
     def status(self) -> LinkStatus:
         state = self._machine.state
-        ws = self._ws if state is m.State.LIVE else None
-        rtt = (
-            ws.latency_ms if ws is not None and ws.latency_ms is not None else self._machine.rtt_ms
-        )
+        ws_rtt = self._ws.latency_ms if state is m.State.LIVE else None
+        rtt = ws_rtt if ws_rtt is not None else self._machine.rtt_ms
         next_retry = self._machine.next_retry_in()
-        messages = self._closed_messages + self._http.messages_received
-        nbytes = self._closed_bytes + self._http.bytes_received
-        if self._ws is not None:
-            messages += self._ws.messages_received
-            nbytes += self._ws.bytes_received
+        messages = self._ws.messages_received + self._http.messages_received
+        nbytes = self._ws.bytes_received + self._http.bytes_received
         poll_interval = self._machine.poll_interval()
         return LinkStatus(
             state=state.value,
@@ -371,7 +340,7 @@ class ConnectionService(QObject):
             poll_interval_s=poll_interval,
             scaling=self._machine.scaling(),
             stale=state in (m.State.CONNECTING, m.State.OFFLINE),
-            data_age_s=self._data.data_ages(self._live_age()),
+            data_age_s=self._data.data_ages(self._ws.live_age()),
             last_error=self._last_error,
             counters=Counters(
                 reconnects=self._machine.reconnects,
@@ -426,7 +395,7 @@ class ConnectionService(QObject):
             case m.StateChanged(old=old, new=new):
                 log.info("link: %s -> %s", old.value, new.value)
                 if old is m.State.LIVE:
-                    self._remember_ws_confirmation()
+                    self._ws.confirm()
                 self.stateChanged.emit(new.value)
             case m.CheckHealth(timeout_s=timeout_s):
                 self._start(
@@ -439,9 +408,7 @@ class ConnectionService(QObject):
                     "compare", functools.partial(self._compare, timeout_s), self._compare_failed
                 )
             case m.VerifyWsPosition():
-                behind = {
-                    t: seq for t, seq in self._verify_target.items() if self._ws_pos.get(t, 0) < seq
-                }
+                behind = self._ws.behind()
                 if behind:
                     log.warning("the WebSocket did not deliver what the hub had: %s", behind)
                     self._feed(m.WsStalled())
@@ -543,9 +510,9 @@ class ConnectionService(QObject):
         return m.CursorsCompared(in_sync=True)
 
     def _ws_failed(self, exc: Exception) -> m.Event:
-        if self._machine.ws_phase == "opening":
-            return _failure(exc, m.WsFailed)
-        return _failure(exc, m.WsLost)
+        if self._ws.opened:
+            return _failure(exc, m.WsLost, silent_s=self._ws.silent_s)
+        return _failure(exc, m.WsRefused if isinstance(exc, UpgradeRefused) else m.WsFailed)
 
     def _cancel(self, kind: str) -> None:
         task = self._tasks.pop(kind, None)
@@ -560,12 +527,6 @@ class ConnectionService(QObject):
             del self._tasks[kind]
             return True
         return False
-
-    def _spawn(self, job: Callable[[], Awaitable[None]], name: str) -> None:
-        assert self._loop is not None
-        task = self._loop.create_task(_guard(job, name), name=name)
-        self._other_tasks.add(task)
-        task.add_done_callback(self._other_tasks.discard)
 
     # --- health and cursor comparison --------------------------------------------------------
 
@@ -583,7 +544,7 @@ class ConnectionService(QObject):
         started = self._clock.monotonic()
         in_sync, target = await self._reader.compare(timeout_s)
         if target is not None:
-            self._verify_target = target
+            self._ws.expect(target)
         rtt_ms = (self._clock.monotonic() - started) * 1000.0
         if self._done("compare"):
             self._feed(m.CursorsCompared(in_sync=in_sync, rtt_ms=rtt_ms))
@@ -592,130 +553,25 @@ class ConnectionService(QObject):
 
     async def _websocket(self, timeout_s: float) -> None:
         hub = self._hubs.current
-        replica = self._data.replica
-        resume = (
-            Resume(epoch=replica.epoch, cursors=replica.request_cursors())
-            if replica.epoch is not None
-            else None
-        )
-        hello = HelloFrame(protocol=PROTOCOL_VERSION, topics=self._topics, resume=resume)
-        try:
-            session = await self._ws_open(
-                hub,
-                self._token,
-                hello,
-                timeout_s=timeout_s,
-                ssl_context=self._ssl_context,
-                on_bad_record=self._bad_record,
-            )
-        except StudioMonitorError as exc:
-            moved = self._hub_failed(hub, exc)
-            if self._done("ws"):
-                kind = m.WsRefused if isinstance(exc, UpgradeRefused) else m.WsFailed
-                self._feed(_failure(exc, kind))
-            self._try_moved(moved)
-            return
-        except Exception as exc:
-            log.exception("opening the WebSocket failed")
-            if self._done("ws"):
-                self._feed(_failure(exc, m.WsFailed))
-            return
-        if self._tasks.get("ws") is not asyncio.current_task() or self._stopped:
-            await session.close("not needed any more")
-            return
-        self._ws = session
-        self._hubs.ok(hub)
-        try:
-            welcome = session.welcome
-            self._ws_pos = dict(resume.cursors) if resume is not None and welcome.resumed else {}
-            self._ws_synced = welcome.resumed
-            log.info(
-                "WebSocket open (session %s, %s)",
-                welcome.session,
-                "resumed" if welcome.resumed else "snapshot follows",
-            )
-            self._feed(m.WsOpened(heartbeat_s=welcome.heartbeat_s))
+
+        def opened(heartbeat_s: float) -> None:
+            self._hubs.ok(hub)
+            self._feed(m.WsOpened(heartbeat_s=heartbeat_s))
             self._check_caught_up()
-            while True:
-                try:
-                    frame = await session.recv()
-                except ProtocolError as exc:
-                    if isinstance(exc, LinkError | MessageTooLarge):
-                        raise
-                    log.warning("ignoring a frame from the hub: %s", exc.message)
-                    continue
-                self._on_frame(frame, session)
-                self._check_caught_up()
-        except Exception as exc:
-            if not isinstance(exc, StudioMonitorError):
-                log.exception("the WebSocket session failed")
-            moved = self._hub_failed(hub, exc)
-            if self._done("ws"):
-                silent = session.seconds_since_alive() if session.went_silent else 0.0
-                self._feed(_failure(exc, m.WsLost, silent_s=silent))
-            self._try_moved(moved)
-        finally:
-            self._remember_ws_confirmation()
-            self._closed_messages += session.messages_received
-            self._closed_bytes += session.bytes_received
-            if self._ws is session:
-                self._ws = None
-            await session.close()
+
+        await self._ws.run(
+            hub,
+            timeout_s,
+            wanted=lambda: self._tasks.get("ws") is asyncio.current_task() and not self._stopped,
+            on_open=opened,
+            on_frame=self._check_caught_up,
+        )
 
     def _check_caught_up(self) -> None:
         if self._machine.ws_phase != "open" or self._tasks.get("ws") is not asyncio.current_task():
             return
-        if not self._ws_synced:
-            return  # not resumed, and the snapshot has not come yet
-        if self._data.replica.caught_up(self._ws_pos):
+        if self._ws.caught_up():
             self._feed(m.WsCaughtUp())
-
-    def _on_frame(self, frame: object, session: WsSession) -> None:
-        match frame:
-            case ChangeFrame():
-                self._ws_changes([frame.to_change()], session)
-            case ChangesFrame(items=items):
-                self._ws_changes(items, session)
-            case SnapshotFrame():
-                self._data.apply_snapshot(frame.epoch, frame.cursors, frame.active, frame.records)
-                self._ws_pos = dict(frame.cursors)
-                self._ws_synced = True
-            case ActiveFrame(topics=flags):
-                self._data.apply_active(flags)
-            case ResultFrame():
-                self._commands.on_result(frame)
-            case ErrorFrame(error=error):
-                log.warning("the hub refused a frame of ours: %s (%s)", error.message, error.code)
-            case WelcomeFrame():
-                log.warning("ignoring a second welcome from the hub")
-
-    def _ws_changes(self, changes: list[Change], session: WsSession) -> None:
-        for change in changes:
-            if change.seq > self._ws_pos.get(change.topic, 0):
-                self._ws_pos[change.topic] = change.seq
-        gaps = self._data.apply_changes(changes)
-        if gaps:
-            # Ask the WebSocket again from where the replica stands, for those topics.
-            applied = self._data.replica.cursors
-            frame = ResyncFrame(cursors={gap.topic: applied.get(gap.topic, 0) for gap in gaps})
-            self._spawn(functools.partial(self._send_ws, session, frame), "link-resync")
-
-    async def _send_ws(self, session: WsSession, frame: ResyncFrame) -> None:
-        with contextlib.suppress(StudioMonitorError):
-            await session.send(frame)
-
-    def _remember_ws_confirmation(self) -> None:
-        """While live, data is as current as the WebSocket's last sign of life; keep that
-        moment as the topics' confirmation when the WebSocket stops being the source."""
-        if self._ws is None or self._machine.state is not m.State.LIVE:
-            return
-        self._data.confirm_until(self._clock.wall() - self._ws.seconds_since_alive())
-
-    def _live_age(self) -> float | None:
-        """Seconds since the WebSocket's last sign of life, while it carries the data."""
-        if self._ws is None or self._machine.state is not m.State.LIVE:
-            return None
-        return self._ws.seconds_since_alive()
 
     # --- HTTP data ---------------------------------------------------------------------------
 
@@ -744,26 +600,12 @@ class ConnectionService(QObject):
         """Where a command goes now: the WebSocket while live, HTTP while it carries data."""
         state = self._machine.state
         if state is m.State.LIVE:
-            return self._ws
+            return self._ws.session
         if state in (m.State.LONGPOLL, m.State.POLLING):
             return self._http
         return None
 
     # --- probes and status ---------------------------------------------------------------------
-
-    def _poll_power(self) -> None:
-        assert self._loop is not None
-        power = self._power_probe.current()
-        if power != self._power:
-            self._power = power
-            self._feed(m.PowerChanged(power))
-        if not self._stopped:
-            self._power_timer = self._loop.call_later(POWER_POLL_S, self._poll_power)
-
-    def _on_network(self, network: NetworkState) -> None:
-        if network != self._network:
-            self._network = network
-            self._feed(m.NetworkChanged(network))
 
     def _bad_record(self, record: BadRecord) -> None:
         """A record the hub sent that this client cannot take (issue 10 item 1): said, with
@@ -820,16 +662,3 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, HubError):
         return f"{exc.code}: {exc.message}"
     return str(exc) or type(exc).__name__
-
-
-async def _guard(job: Callable[[], Awaitable[None]], what: str) -> None:
-    """Run a task the machine does not wait on (a resync frame sent); a
-    failure is logged rather than lost in an unawaited task (the machine's own requests
-    run in `ConnectionService._job`, which reports failures). The coroutine is made here,
-    so a task cancelled before it starts leaves none unawaited."""
-    try:
-        await job()
-    except asyncio.CancelledError:
-        raise
-    except Exception:
-        log.exception("link task %s failed", what)

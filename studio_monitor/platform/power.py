@@ -3,8 +3,9 @@
 `PsutilPowerProbe` reads `psutil.sensors_battery()`, which returns None on a machine without
 a battery (or without a sensor psutil can read) and can raise on some platforms and
 containers: both mean "unknown" here, never an error and never a guess. `NullPowerProbe`
-always says unknown. psutil has no change notification, so the connection service reads
-`current()` now and then (every minute); reading costs a file read or a system call.
+always says unknown. psutil has no change notification, so the link reads `current()` now
+and then (every minute, `link/platform_watch.py`); reading costs a file read or a system
+call.
 `default_power_probe()` picks the psutil probe when psutil imports.
 """
 
