@@ -7,6 +7,12 @@ Every repeat of that id with the same name and args gets the same answer, errors
 the same id with another name or other args is a `conflict`. Answers are kept for a week
 in the store, so a client's outbox can resend after a hub restart and still be answered.
 
+Secrets never reach the store: arguments holding them (the rclone options of a destination,
+`protocol/secrets.py`) are kept with those values replaced by `<redacted>`, plus a salted
+scrypt digest of the whole arguments, which is what a repeat of the id is compared with once
+the hub no longer holds the arguments in memory (after a restart). A log written by an older
+hub is scrubbed so when it is opened (`load`).
+
 Among hub replicas on Redis a `Relay` (`command_relay.CommandRelay`) makes this hold across
 replicas: the first replica to see an id claims it in Redis, the replica that holds the
 lease of the command's source runs it (others forward it there), and a repeat on any replica
@@ -17,6 +23,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import hmac
 import logging
 import os
 import time
@@ -26,6 +34,7 @@ from typing import Any, Final, Literal, Protocol
 
 import msgspec
 
+from studio_monitor import logs
 from studio_monitor.errors import HTTP_STATUS, HubError, MessageTooLarge, ProtocolError, WireError
 from studio_monitor.hub.sources.base import CommandHandler
 from studio_monitor.hub.store_api import HubStore
@@ -37,6 +46,7 @@ from studio_monitor.protocol import (
     ResultFrame,
     encode,
 )
+from studio_monitor.protocol.secrets import holds_secrets, redact_args, secret_values
 
 log = logging.getLogger(__name__)
 
@@ -89,20 +99,73 @@ class _Saved(msgspec.Struct, kw_only=True, omit_defaults=True):
     created_at: float
     result: dict[str, Any] | None = None
     error: ErrorBody | None = None
+    #: When the arguments held secrets (`args` keeps them `<redacted>`): `args_digest` of the
+    #: whole arguments, to tell a repeat from another command under the same id.
+    digest: str | None = None
 
 
 _decoder = msgspec.json.Decoder(_Saved)
 
+#: scrypt's cost: about 40 ms a digest on a 2020s PC core, made only for commands holding
+#: secrets (adding or changing a cloud destination), so a stolen hub.sqlite makes guessing
+#: a password slow.
+_SCRYPT_N: Final = 2**14
+_SCRYPT_R: Final = 8
+
+
+def args_digest(name: str, args: dict[str, Any], salt: bytes | None = None) -> str:
+    """A salted scrypt digest of a command's name and whole arguments (blocking, ~40 ms)."""
+    salt = os.urandom(16) if salt is None else salt
+    key = hashlib.scrypt(
+        _canonical.encode([name, args]), salt=salt, n=_SCRYPT_N, r=_SCRYPT_R, p=1, dklen=32
+    )
+    return f"scrypt${salt.hex()}${key.hex()}"
+
+
+def digest_matches(digest: str, name: str, args: dict[str, Any]) -> bool:
+    """Were these the name and arguments `digest` was made from? (blocking)"""
+    try:
+        kind, salt, _ = digest.split("$")
+        salt_bytes = bytes.fromhex(salt)
+    except ValueError:
+        return False
+    return kind == "scrypt" and hmac.compare_digest(args_digest(name, args, salt_bytes), digest)
+
 
 class CommandEntry:
-    """One command id: what was asked, where it stands, and a future for its outcome."""
+    """One command id: what was asked, where it stands, and a future for its outcome.
+
+    `saved` is what is written down: its `args` have every secret `<redacted>`. `args` are
+    the arguments in full when this hub was given them (a command submitted or forwarded to
+    it), else the saved ones."""
 
     def __init__(self, saved: _Saved) -> None:
+        self.args: dict[str, Any] = saved.args
+        if holds_secrets(saved.name, saved.args):
+            saved = msgspec.structs.replace(saved, args=redact_args(saved.name, saved.args))
         self.saved = saved
-        self.fingerprint = _canonical.encode([saved.name, saved.args])
+        #: The exact name and arguments, when known; else (secrets redacted) None, and a
+        #: repeat is compared with `saved.digest`.
+        self.fingerprint: bytes | None = None
+        if saved.digest is None or holds_secrets(saved.name, self.args):
+            self.fingerprint = _canonical.encode([saved.name, self.args])
         self.finished: asyncio.Event = asyncio.Event()
         if saved.status != "accepted":
             self.finished.set()
+
+    async def same(self, name: str, args: dict[str, Any], fingerprint: bytes) -> bool:
+        """Is `name(args)` (its canonical JSON: `fingerprint`) the command of this id?"""
+        if self.fingerprint is not None:
+            return self.fingerprint == fingerprint
+        digest = self.saved.digest
+        if digest is None or name != self.saved.name:
+            return False
+        return await asyncio.to_thread(digest_matches, digest, name, args)
+
+    def full(self) -> _Saved:
+        """The saved record with the arguments in full (for the replicas' shared record of a
+        command not run yet: its runner needs them)."""
+        return msgspec.structs.replace(self.saved, args=self.args)
 
     @property
     def id(self) -> str:
@@ -177,6 +240,7 @@ class CommandCenter:
     async def load(self) -> None:
         """Read the remembered answers; a command cut off by a crash is marked failed."""
         decoder = msgspec.json.Decoder(_Saved)
+        scrubbed: list[tuple[str, bytes, float]] = []
         for data in await self._store.load_commands(
             self._clock() - KEEP_S, keep=self._max_commands
         ):
@@ -185,19 +249,34 @@ class CommandCenter:
             except msgspec.MsgspecError:
                 log.warning("skipping an unreadable saved command")
                 continue
+            if saved.status == "accepted" and self._relay is not None:
+                # Another replica may be running it: its outcome is looked up (and an
+                # orphan marked failed) in Redis when the id is asked for.
+                continue
+            if holds_secrets(saved.name, saved.args):
+                # Written by an older hub, secrets in clear: keep a digest instead.
+                for value in secret_values(saved.name, saved.args):
+                    logs.register_secret(value)
+                digest = await asyncio.to_thread(args_digest, saved.name, saved.args)
+                saved.digest = digest
+                saved.args = redact_args(saved.name, saved.args)
+                scrubbed.append((saved.id, encode(saved), saved.created_at))
             if saved.status == "accepted":
-                if self._relay is not None:
-                    # Another replica may be running it: its outcome is looked up (and an
-                    # orphan marked failed) in Redis when the id is asked for.
-                    continue
                 saved.status = "failed"
                 saved.error = ErrorBody(
                     code="internal",
                     message="the hub stopped while this command ran; check the records "
                     "before asking again with a new id",
                 )
-                await self._save(saved)
+                if scrubbed and scrubbed[-1][0] == saved.id:
+                    scrubbed[-1] = (saved.id, encode(saved), saved.created_at)
+                else:
+                    await self._save(saved)
             self._entries[saved.id] = CommandEntry(saved)
+        if scrubbed:
+            # Rewritten so that the old bytes are gone from the file, not just unlinked.
+            await self._store.scrub_commands(scrubbed)
+            log.info("command log: secrets of %d older commands replaced by digests", len(scrubbed))
 
     def get(self, command_id: str) -> CommandEntry | None:
         return self._entries.get(command_id)
@@ -218,7 +297,7 @@ class CommandCenter:
             )
         existing = self._entries.get(command_id)
         if existing is not None:
-            if existing.fingerprint != fingerprint:
+            if not await existing.same(name, args, fingerprint):
                 raise HubError(
                     "conflict",
                     f"command id {command_id!r} was already used for another command "
@@ -235,10 +314,19 @@ class CommandCenter:
         entry = CommandEntry(saved)
         # In the table before any await: a concurrent repeat finds it and waits on it.
         self._entries[command_id] = entry
+        if holds_secrets(name, args):
+            for value in secret_values(name, args):
+                logs.register_secret(value)  # scrubbed from every log line from now on
+            try:
+                entry.saved.digest = await asyncio.to_thread(args_digest, name, args)
+            except BaseException:
+                self._entries.pop(command_id, None)
+                entry.finished.set()
+                raise
         if self._relay is not None:
             return await self._submit_shared(entry, handler, self._relay)
         self._evict()
-        await self._save(saved)
+        await self._save(entry.saved)
         self._start(entry, handler)
         return entry
 
@@ -253,8 +341,10 @@ class CommandCenter:
         """Claim the id in Redis; run it here, forward it to its lease holder, or wait for
         the earlier request's outcome (another replica saw this id first)."""
         saved = entry.saved
+        args = entry.args
         try:
-            earlier = await relay.claim(saved.id, encode(saved), saved.created_at)
+            # In full until it has run: the replica running it may be another one.
+            earlier = await relay.claim(saved.id, encode(entry.full()), saved.created_at)
         except BaseException:
             self._entries.pop(saved.id, None)
             raise
@@ -262,7 +352,7 @@ class CommandCenter:
             first = _decoder.decode(earlier)
             entry = CommandEntry(first)
             self._entries[saved.id] = entry
-            if entry.fingerprint != _canonical.encode([saved.name, saved.args]):
+            if not await entry.same(saved.name, args, _canonical.encode([saved.name, args])):
                 raise HubError(
                     "conflict",
                     f"command id {saved.id!r} was already used for another command "
@@ -406,7 +496,7 @@ class CommandCenter:
     async def _run(self, entry: CommandEntry, handler: CommandHandler) -> None:
         saved = entry.saved
         try:
-            result = await handler(dict(saved.args))
+            result = await handler(dict(entry.args))
             if not isinstance(result, dict):
                 raise TypeError(f"handler returned {type(result).__name__}, not a dict")
             # A result that cannot go on the wire, or too big to keep, is the handler's bug.
@@ -444,6 +534,8 @@ class CommandCenter:
             log.exception("could not save the outcome of command %s", saved.id)
 
     async def _save(self, saved: _Saved) -> None:
+        if holds_secrets(saved.name, saved.args):  # never written in clear, whoever asks
+            saved = msgspec.structs.replace(saved, args=redact_args(saved.name, saved.args))
         await self._store.save_command(saved.id, encode(saved), saved.created_at)
 
     async def wait(self, entry: CommandEntry, within: float | None) -> None:

@@ -953,6 +953,18 @@ class RedisStore(StoreMirror):
         except UNREACHABLE as exc:
             raise self._lost(exc) from None
 
+    async def scrub_commands(self, rows: Sequence[tuple[str, bytes, float]]) -> None:
+        """Replace saved commands (secrets an older hub kept in clear): Redis keeps no
+        freed bytes to wipe (its RDB/AOF files are rewritten by Redis itself)."""
+        if not rows:
+            return
+        redis = self._redis
+        assert redis is not None
+        try:
+            await redis.hset(f"{self.prefix}cmd", mapping={i: data for i, data, _ in rows})
+        except UNREACHABLE as exc:
+            raise self._lost(exc) from None
+
     async def load_commands(self, newer_than: float, keep: int | None = None) -> list[bytes]:
         """Saved commands created after `newer_than`, oldest first; older ones are deleted,
         and so are all but the newest `keep` (when given)."""

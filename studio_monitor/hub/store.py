@@ -30,7 +30,7 @@ import secrets
 import sqlite3
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -900,15 +900,42 @@ class Store(StoreMirror):
     def _load_commands_sync(self, newer_than: float, keep: int | None) -> list[bytes]:
         db = self._writer
         assert db is not None
-        db.execute("DELETE FROM commands WHERE created_at <= ?", (newer_than,))
-        if keep is not None:
-            db.execute(
-                "DELETE FROM commands WHERE id NOT IN "
-                "(SELECT id FROM commands ORDER BY created_at DESC LIMIT ?)",
-                (keep,),
-            )
+        # An older hub's commands may hold secrets in clear: the expired ones go for good.
+        with _secure_delete(db):
+            db.execute("DELETE FROM commands WHERE created_at <= ?", (newer_than,))
+            if keep is not None:
+                db.execute(
+                    "DELETE FROM commands WHERE id NOT IN "
+                    "(SELECT id FROM commands ORDER BY created_at DESC LIMIT ?)",
+                    (keep,),
+                )
         rows = db.execute("SELECT data FROM commands ORDER BY created_at").fetchall()
         return [bytes(row[0]) for row in rows]
+
+    async def scrub_commands(self, rows: Sequence[tuple[str, bytes, float]]) -> None:
+        """Replace saved commands so that their earlier bytes are gone from the file: the
+        old rows are overwritten with zeros (`secure_delete`) and the WAL is checkpointed
+        into the file and truncated."""
+        assert self._executor is not None
+        await asyncio.get_running_loop().run_in_executor(
+            self._executor, self._scrub_commands_sync, list(rows)
+        )
+
+    def _scrub_commands_sync(self, rows: list[tuple[str, bytes, float]]) -> None:
+        db = self._writer
+        assert db is not None
+        with _secure_delete(db):
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.executemany(
+                    "INSERT OR REPLACE INTO commands (id, data, created_at) VALUES (?, ?, ?)",
+                    rows,
+                )
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     async def forget_commands(self, command_ids: Sequence[str]) -> None:
         """Delete saved commands (the command center's count bound)."""
@@ -921,6 +948,17 @@ class Store(StoreMirror):
         db = self._writer
         assert db is not None
         db.executemany("DELETE FROM commands WHERE id = ?", [(i,) for i in command_ids])
+
+
+@contextlib.contextmanager
+def _secure_delete(db: sqlite3.Connection) -> Iterator[None]:
+    """Deleted rows' bytes overwritten with zeros while inside (then back as it was)."""
+    before = db.execute("PRAGMA secure_delete").fetchone()[0]
+    db.execute("PRAGMA secure_delete = ON")
+    try:
+        yield
+    finally:
+        db.execute(f"PRAGMA secure_delete = {int(before)}")
 
 
 class _StoredRecordValue(msgspec.Struct):

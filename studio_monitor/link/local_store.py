@@ -322,14 +322,43 @@ class LocalStore:
 
     @_store_errors
     def prune_commands(self, finished_before: float) -> int:
-        """Forget answered commands last updated before `finished_before` (Unix time)."""
-        with _Transaction(self._db):
+        """Forget answered commands last updated before `finished_before` (Unix time); their
+        bytes are overwritten (an older app kept secrets in clear in `args`)."""
+        with _secure_delete(self._db), _Transaction(self._db):
             cursor = self._db.execute(
                 "DELETE FROM outbox WHERE hub = ? AND status IN ('done', 'failed')"
                 " AND updated_at < ?",
                 (self.hub, finished_before),
             )
         return cursor.rowcount
+
+    @_store_errors
+    def scrub_commands(self, entries: Iterable[OutboxEntry]) -> None:
+        """Write these entries' `args` over the stored ones so that the old bytes are gone
+        from the file (overwritten with zeros, the WAL checkpointed and truncated)."""
+        with _secure_delete(self._db):
+            with _Transaction(self._db):
+                self._db.executemany(
+                    "UPDATE outbox SET args = ? WHERE hub = ? AND id = ?",
+                    [(encode(dict(e.args)), self.hub, e.id) for e in entries],
+                )
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+class _secure_delete:  # noqa: N801 - used as a context manager, like a function
+    """SQLite overwrites deleted and replaced bytes with zeros while inside (then as before:
+    Debian builds SQLite with it on, Python's SQLite on macOS and Windows has it off)."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+        self._before = 0
+
+    def __enter__(self) -> None:
+        self._before = int(self._db.execute("PRAGMA secure_delete").fetchone()[0])
+        self._db.execute("PRAGMA secure_delete = ON")
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        self._db.execute(f"PRAGMA secure_delete = {self._before}")
 
 
 class _Transaction:

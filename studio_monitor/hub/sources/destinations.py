@@ -39,7 +39,6 @@ from studio_monitor.errors import HubError, ProtocolError
 from studio_monitor.hub.sources.backup.cloud import RemoteWatch, hub_watch
 from studio_monitor.hub.sources.backup.manifest import (
     DESTINATION_KINDS,
-    RCLONE_PUBLIC_FIELDS,
     UPLOAD_MODES,
     DestinationSpec,
     Manifest,
@@ -72,6 +71,7 @@ from studio_monitor.protocol.records import (
     VolumeInfo,
     to_value,
 )
+from studio_monitor.protocol.secrets import is_secret_field
 
 if TYPE_CHECKING:
     from studio_monitor.hub.config import HubConfig
@@ -1171,7 +1171,7 @@ def _keep_secrets(old: DestinationSpec, fresh: object) -> object:
         return fresh
     if fresh.get("type") != old.rclone.get("type"):
         return fresh
-    kept = {k: v for k, v in old.rclone.items() if k not in RCLONE_PUBLIC_FIELDS and k not in fresh}
+    kept = {k: v for k, v in old.rclone.items() if is_secret_field(k) and k not in fresh}
     return {**fresh, **kept}
 
 

@@ -24,6 +24,7 @@ import msgspec
 from studio_monitor.hub.sources.names import fold, safe_name
 from studio_monitor.hub.sqlite import LockedDatabase
 from studio_monitor.protocol.records import EventBackupState
+from studio_monitor.protocol.secrets import RCLONE_PUBLIC_FIELDS
 
 JobKind = Literal["copy", "verify"]
 FileState = Literal["copied", "verified"]
@@ -108,12 +109,6 @@ DESTINATION_KINDS: Final = ("folder", "share", "rclone")
 #: When new photos of a live event go there: as they are filed, from 22:00, or only by hand.
 UploadMode = Literal["live", "overnight", "manual"]
 UPLOAD_MODES: Final = ("live", "overnight", "manual")
-#: Fields of an rclone remote configured from the app that are published (everything else
-#: given in `rclone` may be a secret and never leaves the hub).
-RCLONE_PUBLIC_FIELDS: Final = frozenset(
-    {"type", "url", "vendor", "host", "port", "user", "provider", "region", "endpoint",
-     "bucket", "path", "root_folder_id", "shell_type", "location_constraint"}
-)  # fmt: skip
 _RCLONE_TYPE_RE: Final = re.compile(r"^[a-z][a-z0-9]{0,31}\Z")
 _RCLONE_FIELD_RE: Final = re.compile(r"^[a-z][a-z0-9_]{0,63}\Z")
 _MAX_TEXT: Final = 1024
