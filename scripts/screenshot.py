@@ -498,9 +498,9 @@ def shoot(args: argparse.Namespace, width: int, height: int, root: Path) -> int:
     language = i18n.install(args.language)
     if args.language == "id" and language != "id":
         raise RuntimeError(f"no {args.language} translation: run scripts/bootstrap.sh first")
-    import qasync  # after PySide6: qasync uses the Qt binding already loaded
+    from studio_monitor.platform.event_loop import new_event_loop
 
-    loop = qasync.QEventLoop(app)
+    loop = new_event_loop(app)
     asyncio.set_event_loop(loop)
     controller = AppController(
         AppPaths.default(root / "app"),

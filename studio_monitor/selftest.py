@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
 import os
 import platform
@@ -456,7 +455,7 @@ def main(argv: Sequence[str] = (), *, timeout_s: float = DEFAULT_TIMEOUT_S) -> i
 
     from PySide6.QtWidgets import QApplication
 
-    qasync = importlib.import_module("qasync")  # after PySide6, which it looks for
+    from studio_monitor.platform.event_loop import new_event_loop
 
     def say(line: str) -> None:
         if sys.stdout is not None:  # a windowed Windows exe has no stdout
@@ -473,7 +472,7 @@ def main(argv: Sequence[str] = (), *, timeout_s: float = DEFAULT_TIMEOUT_S) -> i
         # The test's hub child writes its log here, not into the app's hub.log.
         previous = os.environ.get(LOG_DIR_ENV)
         os.environ[LOG_DIR_ENV] = str(work / "logs")
-        loop = qasync.QEventLoop(app)
+        loop = new_event_loop(app)
         try:
             result: SelfTestResult = loop.run_until_complete(
                 run_self_test(work, timeout_s=timeout_s, report=say)

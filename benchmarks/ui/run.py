@@ -68,9 +68,9 @@ def child_main(data_dir: Path) -> int:
 
     app = QApplication([sys.argv[0]])
     app.setQuitOnLastWindowClosed(False)
-    import qasync  # after PySide6
+    from studio_monitor.platform.event_loop import new_event_loop
 
-    loop = qasync.QEventLoop(app)
+    loop = new_event_loop(app)
     import asyncio
 
     asyncio.set_event_loop(loop)

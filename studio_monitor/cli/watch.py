@@ -144,11 +144,12 @@ def main(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | N
         logs.setup_logging("watch")
 
     # Qt first (qasync picks its binding from what is imported), only for this command.
-    import qasync
     from PySide6.QtCore import QCoreApplication
 
+    from studio_monitor.platform.event_loop import new_event_loop
+
     app = QCoreApplication.instance() or QCoreApplication(["studio-monitor-watch"])
-    loop = qasync.QEventLoop(app)
+    loop = new_event_loop(app)
     asyncio.set_event_loop(loop)
     try:
         with _state_dir(args.state_dir) as state_dir:

@@ -722,7 +722,7 @@ class AppController(QObject):
 
 def run(options: GuiOptions, argv: Sequence[str] | None = None) -> int:
     """Run the desktop app until it quits; the exit code."""
-    import qasync  # after PySide6 (imported above): qasync picks the Qt binding already loaded
+    from studio_monitor.platform.event_loop import new_event_loop
 
     app = QApplication.instance()
     if not isinstance(app, QApplication):
@@ -755,7 +755,7 @@ def run(options: GuiOptions, argv: Sequence[str] | None = None) -> int:
     # Before any window: texts are translated when widgets are built.
     i18n.install(config.language)
 
-    loop = qasync.QEventLoop(app)
+    loop = new_event_loop(app)
     asyncio.set_event_loop(loop)
     done = loop.create_future()
     controller = AppController(paths, config, options)

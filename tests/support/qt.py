@@ -1,6 +1,7 @@
 """A qasync event loop for tests, and waiting on conditions in it.
 
-`qloop` gives each test its own `qasync.QEventLoop` on pytest-qt's QApplication; the test runs
+`qloop` gives each test its own qasync loop on pytest-qt's QApplication (the app's own,
+`platform.event_loop.new_event_loop`: plain threads for blocking work); the test runs
 its coroutine with `run(qloop, coro, timeout_s)`. At teardown, tasks still pending are
 cancelled and awaited, async generators closed, and the loop closed, so one test's sockets
 and timers never leak into the next (an unclosed socket is an error under
@@ -23,8 +24,8 @@ from typing import Any, TypeVar
 
 import PySide6.QtWidgets  # noqa: F401  (PySide6 before qasync, which picks its Qt binding on import)
 import pytest
-import qasync
 
+from studio_monitor.platform.event_loop import new_event_loop
 from tests.support.wait import until
 
 __all__ = ["qloop", "run", "until"]
@@ -34,7 +35,7 @@ T = TypeVar("T")
 
 @pytest.fixture
 def qloop(qapp: Any) -> Iterator[asyncio.AbstractEventLoop]:
-    loop: asyncio.AbstractEventLoop = qasync.QEventLoop(qapp)
+    loop: asyncio.AbstractEventLoop = new_event_loop(qapp)
     asyncio.set_event_loop(loop)
     try:
         yield loop
