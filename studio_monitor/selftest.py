@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from studio_monitor import __version__
 from studio_monitor.logs import LOG_DIR_ENV
+from studio_monitor.protocol.monitors import SYSTEM_TOPIC
 
 if TYPE_CHECKING:
     from studio_monitor.link.service import ConnectionService
@@ -306,7 +307,7 @@ async def run_self_test(
             if service is None:
                 return None
             now = clock()
-            for record in service.records("system").values():
+            for record in service.records(SYSTEM_TOPIC).values():
                 sampled = record.get("sampled_at")
                 if (
                     record.get("cpu_percent") is not None

@@ -270,3 +270,111 @@ def test_benchmarks_import_support_modules_never_test_modules() -> None:
         if imp.module.startswith("tests.") and imp.module.split(".")[-1].startswith("test_")
     ]
     assert not wrong, "a benchmark imports a test module:\n" + "\n".join(wrong)
+
+
+#: Where a string names a topic: what is assigned to a name ending in `TOPIC`/`TOPICS` (or a
+#: model's `DEPENDS_ON`), the first argument of these calls (and of `.get` on a mapping named
+#: `...records`), a keyword argument named `topic`, and what is compared with a `topic`.
+TOPIC_CALLS: Final = frozenset({"records", "record", "set_active", "DockEntry", "SourceEntry"})
+
+
+def _topic_names() -> frozenset[str]:
+    from studio_monitor.protocol import monitors
+
+    return frozenset(
+        value
+        for name, value in vars(monitors).items()
+        if name.endswith("_TOPIC") and isinstance(value, str)
+    )
+
+
+def _name_of(node: ast.expr) -> str:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return ""
+
+
+def _names_a_topic(name: str) -> bool:
+    lowered = name.lower()
+    return lowered.endswith(("topic", "topics")) or lowered == "depends_on"
+
+
+def _topic_literals(node: ast.expr | None, topics: frozenset[str]) -> Iterator[ast.Constant]:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in topics:
+        yield node
+    elif isinstance(node, ast.Tuple | ast.List | ast.Set):
+        for element in node.elts:
+            yield from _topic_literals(element, topics)
+
+
+def topic_literals(path: Path, topics: frozenset[str]) -> Iterator[ast.Constant]:
+    """The string literals of `path` that name one of `topics` where a topic is meant."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if any(_names_a_topic(_name_of(t)) for t in targets):
+                yield from _topic_literals(node.value, topics)
+        elif isinstance(node, ast.Call):
+            func = node.func
+            records_get = (
+                isinstance(func, ast.Attribute)
+                and func.attr == "get"
+                and _name_of(func.value).lower().endswith("records")
+            )
+            if node.args and (_name_of(func) in TOPIC_CALLS or records_get):
+                yield from _topic_literals(node.args[0], topics)
+            for keyword in node.keywords:
+                if keyword.arg is not None and _names_a_topic(keyword.arg):
+                    yield from _topic_literals(keyword.value, topics)
+        elif isinstance(node, ast.Compare):
+            sides = [node.left, *node.comparators]
+            if any(_names_a_topic(_name_of(side)) for side in sides):
+                for side in sides:
+                    yield from _topic_literals(side, topics)
+
+
+def topic_literals_outside_protocol(root: Path, topics: frozenset[str]) -> list[str]:
+    return [
+        f"{path.relative_to(root)}:{literal.lineno} names the topic {literal.value!r}"
+        for path in project_files(root)
+        if path.relative_to(root / "studio_monitor").parts[0] != "protocol"
+        for literal in topic_literals(path, topics)
+    ]
+
+
+def test_topics_are_named_by_the_registry_not_by_literals() -> None:
+    """A topic's name is written once, in `protocol/monitors.py` (`SYSTEM_TOPIC`, ...): code
+    that names a topic imports it. Checked where a string is plainly a topic (see
+    `topic_literals`); the same words as section names, record fields or languages are not
+    topics and pass."""
+    topics = _topic_names()
+    assert "system" in topics  # the registry's names are found
+    wrong = topic_literals_outside_protocol(ROOT, topics)
+    assert not wrong, (
+        "a topic written as a literal: import its name from protocol/monitors.py\n"
+        + "\n".join(wrong)
+    )
+
+
+def test_a_topic_literal_is_found_where_a_topic_is_meant(tmp_path: Path) -> None:
+    package = tmp_path / "studio_monitor"
+    (package / "hub").mkdir(parents=True)
+    (package / "protocol").mkdir()
+    (package / "protocol" / "monitors.py").write_text('SYSTEM_TOPIC = "system"\n')
+    (package / "hub" / "rules.py").write_text(
+        "TOPIC = 'system'\n"  # 1: a topic constant
+        "WATCHED_TOPICS = ('other', 'system')\n"  # 2: in a tuple of topics
+        "publisher.records('system')\n"  # 3
+        "records.get('system', {})\n"  # 4
+        "Change(topic='system', key='k')\n"  # 5
+        "if change.topic == 'system': pass\n"  # 6
+        "language = 'system'\n"  # not a topic
+        "section(config, 'system')\n"  # not a topic
+        "value.get('system')\n"  # not a topic: a field
+    )
+    assert topic_literals_outside_protocol(tmp_path, frozenset({"system"})) == [
+        f"studio_monitor/hub/rules.py:{line} names the topic 'system'" for line in range(1, 7)
+    ]

@@ -45,6 +45,7 @@ from studio_monitor.hub.sources.destinations import DestinationsSource, Registry
 from studio_monitor.hub.store import Store
 from studio_monitor.hub.store_api import HubStore
 from studio_monitor.protocol import PublishChange
+from studio_monitor.protocol.monitors import CONFIG_KEY, CONFIG_TOPIC, SYSTEM_TOPIC
 
 log = logging.getLogger(__name__)
 
@@ -251,7 +252,7 @@ class Hub:
         self._server = HubServer(config, store, fanout, self._commands)
         # The system source's own record: an agent on this PC would write the same key.
         self._server.own_records = frozenset(
-            ("system", host_id)
+            (SYSTEM_TOPIC, host_id)
             for source in self.sources
             if source.name == "system"
             and isinstance(host_id := getattr(source, "host_id", None), str)
@@ -329,13 +330,13 @@ class Hub:
 
     async def _publish_config(self) -> None:
         value = await asyncio.to_thread(hub_settings.record, self.config, self.settings)
-        current = self.store.records(hub_settings.CONFIG_TOPIC).get(hub_settings.CONFIG_KEY)
+        current = self.store.records(CONFIG_TOPIC).get(CONFIG_KEY)
         if current != value:
             await self.store.publish(
                 [
                     PublishChange(
-                        topic=hub_settings.CONFIG_TOPIC,
-                        key=hub_settings.CONFIG_KEY,
+                        topic=CONFIG_TOPIC,
+                        key=CONFIG_KEY,
                         op="put",
                         value=value,
                     )

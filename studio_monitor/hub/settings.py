@@ -30,8 +30,6 @@ from studio_monitor.errors import ConfigError, ProtocolError
 from studio_monitor.hub.config import HubConfig
 
 SETTINGS_FILE: Final = "hub-settings.json"
-CONFIG_TOPIC: Final = "config"
-CONFIG_KEY: Final = "hub"
 #: The sources whose `[sources.<name>]` tables `hub.configure` may change.
 CONFIGURED_SOURCES: Final = ("events", "ingest", "alerts")
 _MAX_HOT_FOLDERS: Final = 32

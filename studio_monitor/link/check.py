@@ -53,6 +53,7 @@ from studio_monitor.protocol import (
     ResultFrame,
     SnapshotBody,
 )
+from studio_monitor.protocol.monitors import SYSTEM_TOPIC
 
 __all__ = ["CHECK_NAMES", "CheckReport", "CheckResult", "OnResult", "run_checks"]
 
@@ -410,7 +411,7 @@ class _Suite:
 
     async def _longpoll(self, http: HttpTransport, snapshot: SnapshotBody) -> tuple[float, str]:
         wait = self.longpoll_wait
-        cursors = dict(snapshot.cursors) or {"system": 0}
+        cursors = dict(snapshot.cursors) or {SYSTEM_TOPIC: 0}
         started = time.monotonic()
         try:
             body = await http.changes(

@@ -35,6 +35,23 @@ from studio_monitor.protocol.records import (
     SystemRecord,
 )
 
+#: The topics' names, for code that names one (a source that publishes it, a model that shows
+#: it, a rule that reads it): written here once, and nowhere else as a literal
+#: (tests/test_architecture.py).
+SYSTEM_TOPIC: Final = "system"
+CAMERA_TOPIC: Final = "camera"
+BACKUP_TOPIC: Final = "backup"
+EVENT_TOPIC: Final = "event"
+ALERT_TOPIC: Final = "alert"
+DESTINATION_TOPIC: Final = "destination"
+CONFIG_TOPIC: Final = "config"
+#: The key of the one `config` record: the hub's own settings (docs/destinations.md).
+CONFIG_KEY: Final = "hub"
+#: A topic of the hub's own, registered by no monitor: the backup source's count of safe
+#: photos per event (docs/hub.md), read by the event catalogue and the alert rules (and
+#: named by the app's alerts); no client follows it by name.
+SAFETY_TOPIC: Final = "safety"
+
 
 @dataclass(frozen=True, slots=True)
 class Monitor:
@@ -57,13 +74,13 @@ class Monitor:
 #: and the hub's settings change seldom (the app shows them in Settings, in no dock) and
 #: poll at the rate of any other topic.
 MONITORS: Final[tuple[Monitor, ...]] = (
-    Monitor("system", SystemRecord, active_s=15.0, idle_s=45.0, agent=True),
-    Monitor("camera", CameraRecord, active_s=5.0, idle_s=15.0, agent=True),
-    Monitor("backup", BackupRecord, active_s=3.0, idle_s=10.0),
-    Monitor("event", EventRecord, active_s=1.5, idle_s=10.0),
-    Monitor("alert", AlertRecord, active_s=3.0, idle_s=10.0),
-    Monitor("destination", DestinationRecord, active_s=10.0, idle_s=30.0),
-    Monitor("config", HubConfigRecord, active_s=10.0, idle_s=30.0),
+    Monitor(SYSTEM_TOPIC, SystemRecord, active_s=15.0, idle_s=45.0, agent=True),
+    Monitor(CAMERA_TOPIC, CameraRecord, active_s=5.0, idle_s=15.0, agent=True),
+    Monitor(BACKUP_TOPIC, BackupRecord, active_s=3.0, idle_s=10.0),
+    Monitor(EVENT_TOPIC, EventRecord, active_s=1.5, idle_s=10.0),
+    Monitor(ALERT_TOPIC, AlertRecord, active_s=3.0, idle_s=10.0),
+    Monitor(DESTINATION_TOPIC, DestinationRecord, active_s=10.0, idle_s=30.0),
+    Monitor(CONFIG_TOPIC, HubConfigRecord, active_s=10.0, idle_s=30.0),
 )
 
 #: The monitors by topic.

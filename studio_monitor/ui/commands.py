@@ -22,6 +22,7 @@ from typing import Any, Final, Protocol
 from PySide6.QtCore import QObject, Signal
 
 from studio_monitor.link.status import OutboxEntry
+from studio_monitor.protocol.monitors import BACKUP_TOPIC
 from studio_monitor.ui.i18n.words import error_text
 from studio_monitor.ui.notifications import Notification, NotificationBridge
 from studio_monitor.ui.state import Delta, StudioState
@@ -156,11 +157,11 @@ class CommandCenter(QObject):
         self._check_jobs()
 
     def _on_records(self, topic: str, _delta: Delta) -> None:
-        if topic == "backup" and self.watched:
+        if topic == BACKUP_TOPIC and self.watched:
             self._check_jobs()
 
     def _on_reset(self, topic: str) -> None:
-        if topic == "backup" and self.watched:
+        if topic == BACKUP_TOPIC and self.watched:
             self._check_jobs()
 
     def _check_jobs(self) -> None:
@@ -168,12 +169,12 @@ class CommandCenter(QObject):
         for watched in list(self.watched):
             states = {}
             for job in watched.jobs:
-                record = self.state.record("backup", job)
+                record = self.state.record(BACKUP_TOPIC, job)
                 states[job] = record.get("state") if record else None
             failed = [job for job, st in states.items() if st == "failed"]
             if failed:
                 self.watched.remove(watched)
-                record = self.state.record("backup", failed[0]) or {}
+                record = self.state.record(BACKUP_TOPIC, failed[0]) or {}
                 error = record.get("error")
                 reason = error.get("message") if isinstance(error, dict) else None
                 self._failed(

@@ -15,6 +15,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal, TypeVar
 
+from studio_monitor.protocol.monitors import (
+    ALERT_TOPIC,
+    BACKUP_TOPIC,
+    CAMERA_TOPIC,
+    EVENT_TOPIC,
+    SYSTEM_TOPIC,
+)
 from studio_monitor.ui.commands import CommandCenter
 from studio_monitor.ui.docks.alerts import AlertsDock
 from studio_monitor.ui.docks.backups import BackupsDock
@@ -111,7 +118,7 @@ class DockEntry:
 
 DOCKS: Final[tuple[DockEntry, ...]] = (
     DockEntry(
-        "camera",
+        CAMERA_TOPIC,
         CamerasModel,
         CamerasDock,
         "left",
@@ -119,7 +126,7 @@ DOCKS: Final[tuple[DockEntry, ...]] = (
         lambda p: CamerasDock(p.models.cameras, p.models.events, p.commands),
     ),
     DockEntry(
-        "backup",
+        BACKUP_TOPIC,
         BackupsModel,
         BackupsDock,
         "left",
@@ -127,7 +134,7 @@ DOCKS: Final[tuple[DockEntry, ...]] = (
         lambda p: BackupsDock(p.models.backups, p.commands),
     ),
     DockEntry(
-        "event",
+        EVENT_TOPIC,
         EventsModel,
         EventsDock,
         "left",
@@ -135,7 +142,7 @@ DOCKS: Final[tuple[DockEntry, ...]] = (
         lambda p: EventsDock(p.models.events, p.commands),
     ),
     DockEntry(
-        "system",
+        SYSTEM_TOPIC,
         SystemModel,
         SystemDock,
         "right",
@@ -143,7 +150,7 @@ DOCKS: Final[tuple[DockEntry, ...]] = (
         lambda p: SystemDock(p.models.system, p.state, p.commands),
     ),
     DockEntry(
-        "alert",
+        ALERT_TOPIC,
         AlertsModel,
         AlertsDock,
         "right",

@@ -25,6 +25,7 @@ from msgspec import UNSET
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from studio_monitor.protocol import Change
+from studio_monitor.protocol.monitors import SYSTEM_TOPIC
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +137,7 @@ class StudioState(QObject):
         }
         self._pending_reset.add(topic)
         self._pending.pop(topic, None)
-        if topic == "system":
+        if topic == SYSTEM_TOPIC:
             for key, value in self._records[topic].items():
                 self._history_of(key).add(sample_of(value, 0.0))
             for key in set(self._history) - set(self._records[topic]):
@@ -151,12 +152,12 @@ class StudioState(QObject):
             records = self._records.setdefault(change.topic, {})
             if change.op == "delete" or change.value is UNSET:
                 records.pop(change.key, None)
-                if change.topic == "system":
+                if change.topic == SYSTEM_TOPIC:
                     self._history.pop(change.key, None)
             else:
                 value = change.value
                 records[change.key] = value
-                if change.topic == "system":
+                if change.topic == SYSTEM_TOPIC:
                     self._history_of(change.key).add(sample_of(value, change.ts))
             if change.topic not in self._pending_reset:
                 self._pending.setdefault(change.topic, {})[change.key] = None

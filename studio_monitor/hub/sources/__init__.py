@@ -21,7 +21,15 @@ from studio_monitor.errors import ConfigError
 from studio_monitor.hub.config import HubConfig
 from studio_monitor.hub.sources import alerts, backup, destinations, events, ingest, system
 from studio_monitor.hub.sources.base import Source
-from studio_monitor.protocol.monitors import monitor
+from studio_monitor.protocol.monitors import (
+    ALERT_TOPIC,
+    BACKUP_TOPIC,
+    CAMERA_TOPIC,
+    DESTINATION_TOPIC,
+    EVENT_TOPIC,
+    SYSTEM_TOPIC,
+    monitor,
+)
 
 SourceFactory = Callable[[Mapping[str, Any], HubConfig], Source]
 
@@ -44,12 +52,12 @@ class SourceEntry:
 #: first of the rest: ingest files into their folders, backup copies them. A topic with no
 #: monitor of its own (no dock: `destination` is shown in Settings) still has its source here.
 SOURCES: Final[tuple[SourceEntry, ...]] = (
-    SourceEntry("system", "system", system.from_config, hub_args=("clients",)),
-    SourceEntry("destination", "destinations", destinations.from_config, hub_args=("link",)),
-    SourceEntry("event", "events", events.from_config, hub_args=("link",)),
-    SourceEntry("backup", "backup", backup.from_config),
-    SourceEntry("camera", "ingest", ingest.from_config),
-    SourceEntry("alert", "alerts", alerts.from_config),
+    SourceEntry(SYSTEM_TOPIC, "system", system.from_config, hub_args=("clients",)),
+    SourceEntry(DESTINATION_TOPIC, "destinations", destinations.from_config, hub_args=("link",)),
+    SourceEntry(EVENT_TOPIC, "events", events.from_config, hub_args=("link",)),
+    SourceEntry(BACKUP_TOPIC, "backup", backup.from_config),
+    SourceEntry(CAMERA_TOPIC, "ingest", ingest.from_config),
+    SourceEntry(ALERT_TOPIC, "alerts", alerts.from_config),
 )
 
 #: The sources an agent runs (their monitors say `agent`); the others belong to the hub.

@@ -73,6 +73,14 @@ from studio_monitor.hub.sources.base import (
     wait_running,
 )
 from studio_monitor.protocol import PublishChange
+from studio_monitor.protocol.monitors import (
+    ALERT_TOPIC,
+    BACKUP_TOPIC,
+    CAMERA_TOPIC,
+    EVENT_TOPIC,
+    SAFETY_TOPIC,
+    SYSTEM_TOPIC,
+)
 from studio_monitor.protocol.records import (
     AlertRecord,
     AlertSource,
@@ -86,9 +94,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-TOPIC = "alert"
+TOPIC = ALERT_TOPIC
 #: Topics the rules read.
-WATCHED_TOPICS = ("system", "camera", "backup", "event", "safety")
+WATCHED_TOPICS = (SYSTEM_TOPIC, CAMERA_TOPIC, BACKUP_TOPIC, EVENT_TOPIC, SAFETY_TOPIC)
 GB = 1_000_000_000
 _MAX_KEY = 200
 
@@ -305,7 +313,7 @@ def _host(key: str, record: Mapping[str, Any]) -> str:
 
 
 def rule_disk_low(records: Records, s: DiskLow, now: float) -> Iterator[Observation]:
-    for key, record in records.get("system", {}).items():
+    for key, record in records.get(SYSTEM_TOPIC, {}).items():
         disks = record.get("disks")
         if not isinstance(disks, list):
             continue
@@ -334,7 +342,7 @@ def rule_disk_low(records: Records, s: DiskLow, now: float) -> Iterator[Observat
 
 
 def rule_cpu_high(records: Records, s: CpuHigh, now: float) -> Iterator[Observation]:
-    for key, record in records.get("system", {}).items():
+    for key, record in records.get(SYSTEM_TOPIC, {}).items():
         cpu = _num(record.get("cpu_percent"))
         level = hysteresis(cpu, lambda v: v >= s.percent, lambda v: v <= s.clear_percent)
         minutes = s.for_s / 60
@@ -348,7 +356,7 @@ def alert_id_for(code: str, key: str) -> str:
 
 
 def rule_battery_low(records: Records, s: BatteryLow, now: float) -> Iterator[Observation]:
-    for key, record in records.get("system", {}).items():
+    for key, record in records.get(SYSTEM_TOPIC, {}).items():
         battery = record.get("battery")
         if not isinstance(battery, Mapping):
             continue  # no battery (a desktop), or none reported: nothing to watch
@@ -372,7 +380,7 @@ def _camera_name(key: str, record: Mapping[str, Any]) -> str:
 def _event_name(records: Records, event_id: Any) -> str | None:
     if not isinstance(event_id, str):
         return None
-    event = records.get("event", {}).get(event_id)
+    event = records.get(EVENT_TOPIC, {}).get(event_id)
     if event is None:
         return None
     name = event.get("name")
@@ -382,12 +390,12 @@ def _event_name(records: Records, event_id: Any) -> str | None:
 def _event_live(records: Records, event_id: Any) -> bool:
     if not isinstance(event_id, str):
         return False
-    event = records.get("event", {}).get(event_id)
+    event = records.get(EVENT_TOPIC, {}).get(event_id)
     return event is not None and event.get("state") == "live"
 
 
 def rule_camera_silent(records: Records, s: RuleSettings, now: float) -> Iterator[Observation]:
-    for key, record in records.get("camera", {}).items():
+    for key, record in records.get(CAMERA_TOPIC, {}).items():
         silent = record.get("state") == "silent"
         last = _num(record.get("last_shot_at"))
         minutes = max(0.0, now - last) / 60 if last is not None else None
@@ -406,7 +414,7 @@ def rule_camera_silent(records: Records, s: RuleSettings, now: float) -> Iterato
 
 
 def rule_camera_offline(records: Records, s: RuleSettings, now: float) -> Iterator[Observation]:
-    for key, record in records.get("camera", {}).items():
+    for key, record in records.get(CAMERA_TOPIC, {}).items():
         event_id = record.get("event_id")
         offline = record.get("state") == "offline" and _event_live(records, event_id)
         watch_folder = record.get("watch_folder") or None
@@ -425,7 +433,7 @@ def rule_camera_offline(records: Records, s: RuleSettings, now: float) -> Iterat
 
 
 def rule_ingest_failed(records: Records, s: RuleSettings, now: float) -> Iterator[Observation]:
-    for key, record in records.get("camera", {}).items():
+    for key, record in records.get(CAMERA_TOPIC, {}).items():
         failed = _num(record.get("failed"))
         level = hysteresis(failed, lambda v: v > 0, lambda v: v <= 0)
         count = int(failed or 0)
@@ -441,7 +449,7 @@ def _names(record: Mapping[str, Any], field_name: str) -> list[str]:
 
 
 def rule_photo_damaged(records: Records, s: RuleSettings, now: float) -> Iterator[Observation]:
-    for key, record in records.get("camera", {}).items():
+    for key, record in records.get(CAMERA_TOPIC, {}).items():
         camera = _camera_name(key, record)
         for name in _names(record, "damaged_files"):
             message = f"{name} from {camera} is damaged: filed and kept, but check the original"
@@ -456,7 +464,7 @@ def rule_photo_damaged(records: Records, s: RuleSettings, now: float) -> Iterato
 
 
 def rule_photo_changed(records: Records, s: RuleSettings, now: float) -> Iterator[Observation]:
-    for key, record in records.get("camera", {}).items():
+    for key, record in records.get(CAMERA_TOPIC, {}).items():
         camera = _camera_name(key, record)
         for name in _names(record, "changed_files"):
             message = (
@@ -474,7 +482,7 @@ def rule_photo_changed(records: Records, s: RuleSettings, now: float) -> Iterato
 
 
 def rule_ingest_disk_full(records: Records, s: RuleSettings, now: float) -> Iterator[Observation]:
-    for key, record in records.get("camera", {}).items():
+    for key, record in records.get(CAMERA_TOPIC, {}).items():
         full = record.get("disk_full")
         if not isinstance(full, Mapping):
             yield Observation.of(
@@ -503,7 +511,7 @@ def rule_ingest_disk_full(records: Records, s: RuleSettings, now: float) -> Iter
 
 
 def rule_unknown_files(records: Records, s: RuleSettings, now: float) -> Iterator[Observation]:
-    for key, record in records.get("camera", {}).items():
+    for key, record in records.get(CAMERA_TOPIC, {}).items():
         count = int(_num(record.get("unknown_files")) or 0)
         names = ", ".join(_names(record, "unknown_names"))
         folder = record.get("watch_folder") or "its hot folder"
@@ -524,7 +532,7 @@ def _job_order(item: tuple[str, Mapping[str, Any]]) -> tuple[float, float, str]:
 
 def rule_backup_failed(records: Records, s: RuleSettings, now: float) -> Iterator[Observation]:
     latest: dict[tuple[str, str], tuple[str, Mapping[str, Any]]] = {}
-    for key, job in sorted(records.get("backup", {}).items(), key=_job_order):
+    for key, job in sorted(records.get(BACKUP_TOPIC, {}).items(), key=_job_order):
         destination = job.get("destination")
         event_id = job.get("event_id")
         if not isinstance(destination, Mapping) or not isinstance(event_id, str):
@@ -567,7 +575,7 @@ def rule_backup_failed(records: Records, s: RuleSettings, now: float) -> Iterato
 
 
 def rule_backup_stale(records: Records, s: RuleSettings, now: float) -> Iterator[Observation]:
-    for key, event in records.get("event", {}).items():
+    for key, event in records.get(EVENT_TOPIC, {}).items():
         backup = event.get("backup")
         state = backup.get("state") if isinstance(backup, Mapping) else None
         stale = state == "stale" and event.get("state") != "archived"
@@ -617,7 +625,7 @@ _REASON_TEXT = {
 
 def rule_photos_unsafe(records: Records, s: PhotosUnsafe, now: float) -> Iterator[Observation]:
     after_s = s.after_min * 60.0
-    for key, event in records.get("event", {}).items():
+    for key, event in records.get(EVENT_TOPIC, {}).items():
         if event.get("state") == "archived":
             continue
         photos = int(_num(event.get("photos")) or 0)
@@ -666,10 +674,10 @@ def rule_photos_unsafe(records: Records, s: PhotosUnsafe, now: float) -> Iterato
 def rule_changed_after_backup(
     records: Records, s: RuleSettings, now: float
 ) -> Iterator[Observation]:
-    for key, safety in records.get("safety", {}).items():
+    for key, safety in records.get(SAFETY_TOPIC, {}).items():
         files = _names(safety, "changed")
         count = int(_num(safety.get("changed_count")) or 0) or len(files)
-        event = records.get("event", {}).get(key)
+        event = records.get(EVENT_TOPIC, {}).get(key)
         name = _event_name(records, key) or key
         shown = ", ".join(files[:5]) + (", ..." if count > min(len(files), 5) else "")
         message = (

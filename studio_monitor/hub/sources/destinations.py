@@ -65,6 +65,7 @@ from studio_monitor.hub.sources.base import (
 from studio_monitor.hub.sources.ingest.watching import network_fs
 from studio_monitor.hub.sqlite import LockedDatabase
 from studio_monitor.protocol import PublishChange
+from studio_monitor.protocol.monitors import BACKUP_TOPIC, DESTINATION_TOPIC
 from studio_monitor.protocol.records import (
     DestinationRecord,
     DestinationState,
@@ -78,7 +79,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-TOPIC: Final = "destination"
+TOPIC: Final = DESTINATION_TOPIC
 REGISTRY_FILE: Final = "destinations.sqlite"
 MANIFEST_FILE: Final = "backup.sqlite"
 #: Job states of a backup record that mean "it runs" (a destination is not removed under it).
@@ -1017,7 +1018,7 @@ class DestinationsSource(Source):
         """Destinations with a backup job waiting (a rate limit, a quota): retry time, why."""
         assert self._publisher is not None
         found: dict[str, tuple[float | None, str | None]] = {}
-        for job in self._publisher.records("backup").values():
+        for job in self._publisher.records(BACKUP_TOPIC).values():
             destination = job.get("destination")
             if job.get("state") != "waiting" or not isinstance(destination, Mapping):
                 continue
@@ -1115,7 +1116,7 @@ class DestinationsSource(Source):
         assert self._publisher is not None
         async with self.registry.lock:
             entry = self._get(args, command)
-            for job_id, job in sorted(self._publisher.records("backup").items()):
+            for job_id, job in sorted(self._publisher.records(BACKUP_TOPIC).items()):
                 destination = job.get("destination")
                 if (
                     isinstance(destination, Mapping)

@@ -63,6 +63,13 @@ from studio_monitor.hub.sources.names import fold, readable_name
 from studio_monitor.hub.sources.roots import folder_under_roots, is_inside, normalise
 from studio_monitor.hub.sqlite import LockedDatabase
 from studio_monitor.protocol import PublishChange
+from studio_monitor.protocol.monitors import (
+    BACKUP_TOPIC,
+    CAMERA_TOPIC,
+    DESTINATION_TOPIC,
+    EVENT_TOPIC,
+    SAFETY_TOPIC,
+)
 from studio_monitor.protocol.records import (
     DestinationBackup,
     EventBackup,
@@ -77,9 +84,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-TOPIC: Final = "event"
+TOPIC: Final = EVENT_TOPIC
 #: The topic where the backup source says, per event, how many photos are safe.
-SAFETY_TOPIC: Final = "safety"
 #: The key of the record standing for the photos ingest filed with no event.
 UNFILED_KEY: Final = "unfiled"
 UNFILED_NAME: Final = "Unfiled photos"
@@ -808,20 +814,20 @@ class EventsSource(Source):
         """Per event, what ingest and backup last said about it; a change means a rescan."""
         assert self._publisher is not None
         found: dict[str, list[Any]] = {}
-        for key, cam in sorted(self._publisher.records("camera").items()):
+        for key, cam in sorted(self._publisher.records(CAMERA_TOPIC).items()):
             event_id = cam.get("event_id")
             # A camera filing with no event files into the Unfiled folder.
             event_id = event_id if isinstance(event_id, str) else UNFILED_KEY
             found.setdefault(event_id, []).append(
                 (key, cam.get("ingested"), cam.get("last_shot_at"), cam.get("last_file"))
             )
-        for key, job in sorted(self._publisher.records("backup").items()):
+        for key, job in sorted(self._publisher.records(BACKUP_TOPIC).items()):
             event_id = job.get("event_id")
             if isinstance(event_id, str):
                 # The state only: progress ticks several times a second, and what the
                 # manifest says changes when a job reads back or ends.
                 found.setdefault(event_id, []).append((key, job.get("state")))
-        states = self._publisher.records("destination")
+        states = self._publisher.records(DESTINATION_TOPIC)
         for event_id, row in self._rows().items():
             # What the registry says of each destination (not its free space or check time).
             found.setdefault(event_id, []).append(
@@ -898,7 +904,7 @@ class EventsSource(Source):
         """Per event, its destinations with what their `destination` record says now (read
         on the loop, for `_build_records`)."""
         assert self._publisher is not None
-        states = self._publisher.records("destination")
+        states = self._publisher.records(DESTINATION_TOPIC)
         return {
             row.event_id: [(d, states.get(d.id) or {}) for d in self._destinations_of(row)]
             for row in rows
@@ -1030,7 +1036,7 @@ class EventsSource(Source):
         """Folders no event folder may be, hold or lie in (read on the loop: it reads records)."""
         assert self._publisher is not None
         forbidden = [(folder, "a hot folder") for folder in self._settings.hot_folders]
-        for key, camera in sorted(self._publisher.records("camera").items()):
+        for key, camera in sorted(self._publisher.records(CAMERA_TOPIC).items()):
             watched = camera.get("watch_folder")
             if isinstance(watched, str) and _plain_absolute(watched):
                 forbidden.append((Path(watched), f"the hot folder of camera {key}"))
@@ -1084,7 +1090,7 @@ class EventsSource(Source):
         """A folder is not moved under a camera filing into it (its photo would land in the
         old place, in no event)."""
         assert self._publisher is not None
-        for key, camera in sorted(self._publisher.records("camera").items()):
+        for key, camera in sorted(self._publisher.records(CAMERA_TOPIC).items()):
             if camera.get("event_id") != row.event_id or camera.get("paused") is True:
                 continue
             queue = camera.get("queue")

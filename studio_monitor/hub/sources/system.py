@@ -40,6 +40,7 @@ from studio_monitor.hub.config import HubConfig
 from studio_monitor.hub.sources import paths as default_paths
 from studio_monitor.hub.sources.base import Publisher, Source
 from studio_monitor.protocol import PublishChange
+from studio_monitor.protocol.monitors import EVENT_TOPIC, SYSTEM_TOPIC
 from studio_monitor.protocol.records import (
     Battery,
     Disk,
@@ -52,7 +53,7 @@ from studio_monitor.protocol.records import (
 
 log = logging.getLogger(__name__)
 
-TOPIC: Final = "system"
+TOPIC: Final = SYSTEM_TOPIC
 HOST_ID_FILE: Final = "host_id"
 DEFAULT_INTERVAL_S: Final = 2.0
 #: Pseudo and read-only image file systems: not disks anyone needs to watch fill up.
@@ -168,7 +169,7 @@ class SystemSource(Source):
         next_at = self._monotonic()
         while True:
             try:
-                folders = self._folders_of(publisher.records("event"))
+                folders = self._folders_of(publisher.records(EVENT_TOPIC))
                 record = await asyncio.to_thread(self.sample, folders)
                 await publisher.publish(
                     [PublishChange(topic=TOPIC, key=self.host_id, op="put", value=to_value(record))]

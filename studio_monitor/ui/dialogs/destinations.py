@@ -43,6 +43,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio_monitor.protocol.monitors import CONFIG_KEY, CONFIG_TOPIC
 from studio_monitor.protocol.records import DestinationRecord
 from studio_monitor.ui import theme
 from studio_monitor.ui.commands import CommandCenter, FollowedCommand
@@ -66,8 +67,6 @@ SECRET_OPTIONS: Final = frozenset({"pass", "secret_access_key"})
 WEBDAV_VENDORS: Final = ("other", "nextcloud", "owncloud", "sharepoint", "fastmail", "rclone")
 S3_PROVIDERS: Final = ("AWS", "Minio", "Wasabi", "Cloudflare", "Ceph", "Other")
 #: The record `hub.configure` publishes (docs/destinations.md).
-CONFIG_TOPIC: Final = "config"
-CONFIG_KEY: Final = "hub"
 
 
 def volume_summary(path: str) -> str | None:

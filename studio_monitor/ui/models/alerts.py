@@ -9,6 +9,14 @@ from __future__ import annotations
 
 from enum import IntEnum
 
+from studio_monitor.protocol.monitors import (
+    ALERT_TOPIC,
+    BACKUP_TOPIC,
+    CAMERA_TOPIC,
+    EVENT_TOPIC,
+    SAFETY_TOPIC,
+    SYSTEM_TOPIC,
+)
 from studio_monitor.protocol.records import SEVERITY_RANK, AlertRecord
 from studio_monitor.ui import theme
 from studio_monitor.ui.format import fmt_time, na
@@ -37,28 +45,28 @@ def _source(record: AlertRecord, model: AlertsModel) -> str:
     """What the alert is about, in words: a host, a camera, an event; never a record key
     such as "backup/39ab…" (the message already names the backup's event and destination)."""
     topic, key = record.source.topic, record.source.key
-    if topic == "system":
+    if topic == SYSTEM_TOPIC:
         return _name_in(model, "system", key, "host") or translate("AlertsModel", "This PC")
-    if topic == "camera":
-        value = model.state.record("camera", key) or {}
+    if topic == CAMERA_TOPIC:
+        value = model.state.record(CAMERA_TOPIC, key) or {}
         name = value.get("model") or value.get("serial")
         return name if isinstance(name, str) and name else translate("AlertsModel", "A camera")
-    if topic == "event":
+    if topic == EVENT_TOPIC:
         return _name_in(model, "event", key, "name") or translate("AlertsModel", "An event")
-    if topic == "backup":
-        job = model.state.record("backup", key) or {}
+    if topic == BACKUP_TOPIC:
+        job = model.state.record(BACKUP_TOPIC, key) or {}
         event_id = job.get("event_id")
         event = _name_in(model, "event", event_id, "name") if isinstance(event_id, str) else None
         return event or translate("AlertsModel", "Backups")
-    if topic == "safety":
+    if topic == SAFETY_TOPIC:
         return _name_in(model, "event", key, "name") or translate("AlertsModel", "An event")
     return translate("AlertsModel", "Studio")
 
 
 class AlertsModel(RecordTableModel[AlertRecord]):
-    TOPIC = "alert"
+    TOPIC = ALERT_TOPIC
     RECORD = AlertRecord
-    DEPENDS_ON = ("event",)
+    DEPENDS_ON = (EVENT_TOPIC,)
 
     class Col(IntEnum):
         SEVERITY = 0

@@ -18,6 +18,7 @@ from typing import Final
 from msgspec import to_builtins
 from PySide6.QtCore import Signal
 
+from studio_monitor.protocol.monitors import BACKUP_TOPIC, EVENT_TOPIC
 from studio_monitor.protocol.records import BackupRecord
 from studio_monitor.ui import theme
 from studio_monitor.ui.format import (
@@ -94,7 +95,7 @@ def backup_totals(
 
 
 def _event_name(record: BackupRecord, model: RecordTableModel[BackupRecord]) -> str:
-    event = model.state.record("event", record.event_id)
+    event = model.state.record(EVENT_TOPIC, record.event_id)
     name = event.get("name") if event else None
     return event_label(name) if isinstance(name, str) and name else record.event_id
 
@@ -182,9 +183,9 @@ _TRIGGERS: Final = {
 class BackupsModel(RecordTableModel[BackupRecord]):
     """Backup jobs; `totals` is recomputed whenever rows change."""
 
-    TOPIC = "backup"
+    TOPIC = BACKUP_TOPIC
     RECORD = BackupRecord
-    DEPENDS_ON = ("event",)
+    DEPENDS_ON = (EVENT_TOPIC,)
 
     #: The day's totals changed (a `BackupTotals`).
     totalsChanged = Signal(object)

@@ -18,6 +18,7 @@ from typing import Final
 from PySide6.QtCore import QByteArray, QObject
 from PySide6.QtGui import QIcon, QPixmap
 
+from studio_monitor.protocol.monitors import CAMERA_TOPIC, EVENT_TOPIC
 from studio_monitor.protocol.records import CameraRecord
 from studio_monitor.ui import theme
 from studio_monitor.ui.format import (
@@ -71,7 +72,7 @@ def _camera_tooltip(record: CameraRecord, _model: object) -> str:
 def _event_name(record: CameraRecord, model: CamerasModel) -> str:
     if record.event_id is None:
         return na()
-    event = model.state.record("event", record.event_id)
+    event = model.state.record(EVENT_TOPIC, record.event_id)
     name = event.get("name") if event else None
     return event_label(name) if isinstance(name, str) and name else record.event_id
 
@@ -111,9 +112,9 @@ def _battery_tone(record: CameraRecord, _model: object) -> theme.Tone | None:
 class CamerasModel(RecordTableModel[CameraRecord]):
     """Cameras, with their last thumbnails decoded on demand."""
 
-    TOPIC = "camera"
+    TOPIC = CAMERA_TOPIC
     RECORD = CameraRecord
-    DEPENDS_ON = ("event",)
+    DEPENDS_ON = (EVENT_TOPIC,)
 
     class Col(IntEnum):
         CAMERA = 0

@@ -16,6 +16,7 @@ from enum import IntEnum
 from typing import Any, Final
 
 from studio_monitor.errors import ProtocolError
+from studio_monitor.protocol.monitors import DESTINATION_TOPIC
 from studio_monitor.protocol.records import DestinationRecord, from_value
 from studio_monitor.ui import theme
 from studio_monitor.ui.format import fmt_bytes, fmt_time, na
@@ -23,7 +24,7 @@ from studio_monitor.ui.i18n import QT_TRANSLATE_NOOP, translate
 from studio_monitor.ui.i18n.words import destination_label, state_word
 from studio_monitor.ui.models.base import Column, RecordTableModel
 
-TOPIC: Final = "destination"
+TOPIC: Final = DESTINATION_TOPIC
 
 #: The tone of a destination's state.
 STATE_TONES: Final[dict[str, theme.Tone]] = {

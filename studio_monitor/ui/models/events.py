@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from enum import IntEnum
 from typing import Any
 
+from studio_monitor.protocol.monitors import DESTINATION_TOPIC, EVENT_TOPIC
 from studio_monitor.protocol.records import DestinationBackup, EventRecord
 from studio_monitor.ui import theme
 from studio_monitor.ui.format import (
@@ -228,10 +229,10 @@ def _backup_tooltip(record: EventRecord, model: EventsModel) -> str:
 
 
 class EventsModel(RecordTableModel[EventRecord]):
-    TOPIC = "event"
+    TOPIC = EVENT_TOPIC
     RECORD = EventRecord
     #: Destinations are named by the registry (a rename shows at once).
-    DEPENDS_ON = ("destination",)
+    DEPENDS_ON = (DESTINATION_TOPIC,)
 
     class Col(IntEnum):
         NAME = 0
@@ -309,7 +310,7 @@ class EventsModel(RecordTableModel[EventRecord]):
 
     def registry(self) -> Mapping[str, Mapping[str, Any]]:
         """The hub's destination records (`destination/<id>`), by id."""
-        return self.state.records("destination")
+        return self.state.records(DESTINATION_TOPIC)
 
     def names(self) -> dict[str, str]:
         """Event id -> name, for the pickers of other docks (Unfiled is no event to pick)."""

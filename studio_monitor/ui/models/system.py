@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Final
 
+from studio_monitor.protocol.monitors import SYSTEM_TOPIC
 from studio_monitor.protocol.records import Disk, SystemRecord
 from studio_monitor.ui import theme
 from studio_monitor.ui.format import fmt_bytes, fmt_duration, fmt_percent, fmt_rate, fmt_time, na
@@ -87,7 +88,7 @@ def net_text(record: SystemRecord) -> str:
 
 
 class SystemModel(RecordTableModel[SystemRecord]):
-    TOPIC = "system"
+    TOPIC = SYSTEM_TOPIC
     RECORD = SystemRecord
 
     class Col(IntEnum):

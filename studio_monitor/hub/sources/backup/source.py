@@ -84,6 +84,13 @@ from studio_monitor.hub.sources.base import (
 from studio_monitor.hub.sources.ingest import MANIFEST_NAME as INGEST_MANIFEST
 from studio_monitor.hub.sources.ingest.manifest import CompletionLog
 from studio_monitor.protocol import PublishChange
+from studio_monitor.protocol.monitors import (
+    BACKUP_TOPIC,
+    CAMERA_TOPIC,
+    DESTINATION_TOPIC,
+    EVENT_TOPIC,
+    SAFETY_TOPIC,
+)
 from studio_monitor.protocol.records import BackupRecord, Destination, from_value, to_value
 
 if TYPE_CHECKING:
@@ -91,13 +98,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-TOPIC: Final = "backup"
+TOPIC: Final = BACKUP_TOPIC
 #: `safety/<event_id>`: how many of an event's photos are safe (see `safety.py`).
-SAFETY_TOPIC: Final = "safety"
 MANIFEST_FILE: Final = "backup.sqlite"
 FINISHED: Final = ("completed", "failed", "cancelled")
 #: Registry records of destinations (docs/destinations.md): their `kind` and `upload`.
-DESTINATION_TOPIC: Final = "destination"
 #: Job errors that make a live or overnight job wait for its drive instead of failing.
 _WAIT_FOR: Final = frozenset({"destination_missing"})
 _WAITING_FIRST_S: Final = 2.0
@@ -436,8 +441,8 @@ class BackupSource(Source):
             k: dict(v) for k, v in publisher.records(SAFETY_TOPIC).items()
         }
         while True:
-            events = publisher.records("event")
-            registry = publisher.records("destination")
+            events = publisher.records(EVENT_TOPIC)
+            registry = publisher.records(DESTINATION_TOPIC)
             now = self._monotonic()
             due: set[str] = set(self._safety_due)
             self._safety_due.clear()
@@ -521,7 +526,7 @@ class BackupSource(Source):
         next_check: dict[str, float],
     ) -> None:
         assert self._manifest is not None
-        events = publisher.records("event")
+        events = publisher.records(EVENT_TOPIC)
         registry = publisher.records(DESTINATION_TOPIC)
         now_local = self._local_time()
         open_pairs: dict[Pair, Trigger] = {}
@@ -542,7 +547,7 @@ class BackupSource(Source):
                 folders[event_id] = folder
         self._scheduler.open_pairs(open_pairs)
         now = self._monotonic()
-        current = _arrival_signatures(events, publisher.records("camera"))
+        current = _arrival_signatures(events, publisher.records(CAMERA_TOPIC))
         due = set(self._live_due)
         self._live_due.clear()
         for event_id in folders:
@@ -747,13 +752,13 @@ class BackupSource(Source):
         await self._wait_ready()
         assert self._publisher is not None
         assert self._manifest is not None
-        event = self._publisher.records("event").get(event_id)
+        event = self._publisher.records(EVENT_TOPIC).get(event_id)
         if event is None:
             raise HubError("not_found", f"no event {event_id!r}")
         folder = event.get("folder")
         if not isinstance(folder, str) or not folder:
             raise HubError("conflict", f"event {event_id!r} has no folder to back up")
-        destinations = _event_destinations(event, self._publisher.records("destination"))
+        destinations = _event_destinations(event, self._publisher.records(DESTINATION_TOPIC))
         if not destinations:
             raise HubError("conflict", f"event {event_id!r} has no backup destination")
         if destination_id is not None:

@@ -32,6 +32,7 @@ from studio_monitor.hub.sources.ingest.settings import IngestSettings
 from studio_monitor.hub.sources.ingest.tether import TetherProbe
 from studio_monitor.hub.sources.ingest.watcher import NAMES, HotFolderWatcher
 from studio_monitor.protocol import PublishChange
+from studio_monitor.protocol.monitors import CAMERA_TOPIC
 from studio_monitor.protocol.records import CameraRecord, DiskFull, to_value
 
 if TYPE_CHECKING:
@@ -280,7 +281,7 @@ class CameraBook:
             value = self.record(camera, queues, mono)
             if force or value != camera.published:
                 changes.append(
-                    PublishChange(topic="camera", key=camera.camera_id, op="put", value=value)
+                    PublishChange(topic=CAMERA_TOPIC, key=camera.camera_id, op="put", value=value)
                 )
                 published.append((camera, value))
         if not changes or self.publisher is None:

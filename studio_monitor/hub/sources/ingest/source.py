@@ -61,6 +61,7 @@ from studio_monitor.hub.sources.ingest.watcher import (
 from studio_monitor.hub.sources.ingest.watching import network_fs
 from studio_monitor.hub.sources.paths import studio_pictures_dir
 from studio_monitor.hub.sources.roots import folder_under_roots
+from studio_monitor.protocol.monitors import EVENT_TOPIC
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +144,7 @@ class IngestSource(Source):
         watcher.loop = asyncio.get_running_loop()
         event_folders = [
             folder
-            for record in publisher.records("event").values()
+            for record in publisher.records(EVENT_TOPIC).values()
             if isinstance(folder := record.get("folder"), str) and folder
         ]
         await asyncio.to_thread(self._open, event_folders)
@@ -234,7 +235,7 @@ class IngestSource(Source):
     def _choice_for(self, root: str) -> EventChoice:
         folder = self._watcher.folders.get(root)
         configured = folder.event_id if folder is not None else None
-        events = self._publisher.records("event") if self._publisher is not None else {}
+        events = self._publisher.records(EVENT_TOPIC) if self._publisher is not None else {}
         return choose_event(configured, events)
 
     def status(self) -> dict[str, Any]:
@@ -324,7 +325,7 @@ class IngestSource(Source):
             raise ProtocolError("camera.configure: `event_id` must be an event id or null")
         await self._wait_started()
         assert self._publisher is not None
-        if event_id is not None and event_id not in self._publisher.records("event"):
+        if event_id is not None and event_id not in self._publisher.records(EVENT_TOPIC):
             raise WireError(f"camera.configure: no event {event_id!r}", code="not_found")
         added = False
         given = make_folder(Path(watch)) if _absolute(watch) else None

@@ -36,6 +36,7 @@ from studio_monitor.hub.sources.ingest.manifest import OriginalState
 from studio_monitor.hub.sources.ingest.metadata import is_photo
 from studio_monitor.hub.sources.ingest.settings import IngestSettings
 from studio_monitor.hub.sources.ingest.stability import CompletenessTracker, Verdict
+from studio_monitor.protocol.monitors import CAMERA_TOPIC
 
 log = logging.getLogger(__name__)
 
@@ -498,4 +499,4 @@ class HotFolderWatcher:
         active = bool(self.pending)
         if active != self._active and self.publisher is not None:
             self._active = active
-            self.publisher.set_active("camera", active)
+            self.publisher.set_active(CAMERA_TOPIC, active)
