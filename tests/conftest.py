@@ -13,8 +13,11 @@ import os
 import shutil
 import sys
 import tempfile
+from pathlib import Path
 
 import pytest
+
+from tests.support.portable import is_root, windows_home_env
 
 _home = tempfile.mkdtemp(prefix="studio-monitor-tests-home-")
 atexit.register(shutil.rmtree, _home, True)
@@ -27,6 +30,8 @@ for _name, _sub in (
 ):
     os.environ[_name] = os.path.join(_home, _sub)
 os.environ.pop("XDG_PICTURES_DIR", None)
+# Windows finds them elsewhere (USERPROFILE, the Shell's known folders): moved too.
+os.environ.update(windows_home_env(Path(_home)))
 # No display in CI: Qt renders offscreen unless a test starts its own X server.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.pop("STUDIO_MONITOR_TOKEN", None)
@@ -41,10 +46,34 @@ from tests.support.qt import qloop  # noqa: E402  (after the environment is set)
 __all__ = ["qloop"]
 
 
+#: The markers of tests that need POSIX, Linux or root on Linux: `@pytest.mark.posix_only(
+#: "reason")`. Where they cannot apply they are skipped with `marker: reason` (`pytest -rs`
+#: lists them); tests/test_portability.py makes sure POSIX-only calls sit under one.
+def _platform_skip(item: pytest.Item) -> str | None:
+    def reason(name: str) -> str | None:
+        mark = item.get_closest_marker(name)
+        if mark is None:
+            return None
+        why = str(mark.args[0]) if mark.args else "no reason given"
+        return f"{name}: {why}"
+
+    if sys.platform == "win32" and (why := reason("posix_only")):
+        return why
+    if sys.platform != "linux" and (why := reason("linux_only")):
+        return why
+    if (why := reason("needs_root_linux")) and (sys.platform != "linux" or not is_root()):
+        return why
+    return None
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
     """`windows_only` and `macos_only` tests run on that OS only (the release workflow runs
-    them on its Windows and macOS runners); elsewhere they are skipped, saying why."""
+    them on its Windows and macOS runners); elsewhere they are skipped, saying why. So are
+    `posix_only`, `linux_only` and `needs_root_linux` tests where they cannot apply."""
     if item.get_closest_marker("windows_only") and sys.platform != "win32":
         pytest.skip("windows_only: runs on Windows (the release workflow's windows-latest job)")
     if item.get_closest_marker("macos_only") and sys.platform != "darwin":
         pytest.skip("macos_only: runs on macOS (the release workflow's macos-latest job)")
+    why = _platform_skip(item)
+    if why is not None:
+        pytest.skip(why)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import secrets
-import signal
 import subprocess
 import sys
 import time
@@ -27,6 +25,7 @@ from studio_monitor.logs import (
     setup_logging,
     shutdown_logging,
 )
+from tests.support.portable import stop_tree
 
 
 @pytest.fixture
@@ -166,7 +165,6 @@ def test_app_and_its_embedded_hub_write_their_logs(tmp_path: Path) -> None:
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        start_new_session=True,
     )
 
     def text(name: str) -> str:
@@ -185,13 +183,6 @@ def test_app_and_its_embedded_hub_write_their_logs(tmp_path: Path) -> None:
             assert time.monotonic() < deadline, (text("gui.log"), text("hub.log"))
             time.sleep(0.05)
     finally:
-        # The app and the hub it started share the process group made for them here.
-        os.killpg(app.pid, signal.SIGTERM)
-        try:
-            app.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(app.pid, signal.SIGKILL)
-            app.wait()
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(app.pid, signal.SIGKILL)
+        # The app, and the hub it started if the app did not stop it.
+        stop_tree(app)
     assert "starting the embedded hub" in text("gui.log")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
 from pathlib import Path
 
 import httpx
@@ -11,6 +9,7 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from studio_monitor.app.embedded_hub import EmbeddedHub
+from tests.support.portable import kill_hard
 
 
 def health(url: str, token: str) -> dict[str, object]:
@@ -43,7 +42,7 @@ def test_start_crash_restart_on_the_same_port_and_stop(qtbot: QtBot, tmp_path: P
         assert pid is not None
 
         with qtbot.waitSignal(hub.died, timeout=10_000) as died:
-            os.kill(pid, signal.SIGKILL)
+            kill_hard(pid)
         assert died.args is not None
         assert "crashed" in died.args[0] or "code" in died.args[0]
         qtbot.waitUntil(

@@ -15,7 +15,6 @@ import os
 import select
 import subprocess
 import sys
-import termios
 import threading
 import time
 from pathlib import Path
@@ -37,6 +36,7 @@ from studio_monitor.platform.credentials import (
 )
 from tests.link.test_check import write_self_signed
 from tests.support.hub import OPERATOR_TOKEN, running_hub
+from tests.support.portable import symlink_or_skip
 
 WRONG_TOKEN = "definitely-not-a-hub-token"
 
@@ -395,7 +395,7 @@ def test_a_failed_save_puts_the_keyring_back(tmp_path: Path) -> None:
     # The settings folder is a link to a folder that is gone (an unmounted share): reading
     # finds no file (defaults), writing fails, even for root.
     data = tmp_path / "settings"
-    data.symlink_to(tmp_path / "unmounted")
+    symlink_or_skip(data, tmp_path / "unmounted", target_is_directory=True)
     ring = MemoryKeyring()
     ring.set(SERVICE, "http://hub:8765", "the-old-token")
     code, _, err = run_setup(
@@ -444,7 +444,10 @@ class PtyUser:
         os.write(self.master, (line + "\n").encode())
 
 
+@pytest.mark.posix_only("a pseudo-terminal (os.openpty, termios): Windows consoles have neither")
 def test_questions_on_a_terminal_with_the_token_hidden(tmp_path: Path) -> None:
+    import termios
+
     save_config(AppConfig(profile="dev"), config_file(tmp_path))
     ring = MemoryKeyring()
     args = build_parser(only="setup").parse_args(

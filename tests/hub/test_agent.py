@@ -410,6 +410,7 @@ def _env(tmp_path: Path) -> dict[str, str]:
 
 
 @pytest.mark.slow
+@pytest.mark.posix_only("a clean stop on SIGTERM: on Windows sending SIGTERM is TerminateProcess")
 def test_the_agent_command_ingests_here_and_publishes_to_the_hub(tmp_path: Path) -> None:
     hot = tmp_path / "hot"
     hot.mkdir()

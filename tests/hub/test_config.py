@@ -3,8 +3,6 @@ and the `studio-monitor hub` command's answer to a bad one."""
 
 from __future__ import annotations
 
-import os
-import stat
 from pathlib import Path
 
 import pytest
@@ -20,6 +18,7 @@ from studio_monitor.hub.config import (
     load_tokens,
 )
 from tests.support.hub import TEST_TOKENS, write_tokens_file
+from tests.support.portable import assert_posix_mode
 
 GOOD_SECRET = "a-long-enough-secret-1234"
 
@@ -79,8 +78,7 @@ def test_with_no_tokens_file_one_is_created_private_and_kept(tmp_path: Path) -> 
     config, notice = build_config(data_dir=tmp_path / "data", port=0, environ={})
     assert notice.created
     assert notice.path == tmp_path / "data" / "tokens.toml"
-    if os.name == "posix":
-        assert stat.S_IMODE(notice.path.stat().st_mode) == 0o600
+    assert_posix_mode(notice.path, 0o600)
     (token,) = config.tokens
     assert token.roles == frozenset({"viewer", "operator"})
     again, notice = build_config(data_dir=tmp_path / "data", port=0, environ={})

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import resource
 import shutil
 import socket
 import sqlite3
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import pytest
 import tomli_w
 
@@ -62,11 +62,8 @@ def hub_process(
 
 
 def rss_bytes(pid: int) -> int:
-    with open(f"/proc/{pid}/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise AssertionError("no VmRSS")
+    """The resident memory of `pid` (VmRSS on Linux, the working set on Windows)."""
+    return int(psutil.Process(pid).memory_info().rss)
 
 
 def pid_of(proc: HubProcess) -> int:
@@ -101,9 +98,12 @@ def command_body(args_json: str, command_id: str = "c1", name: str = "ingest.pau
     return ('{"id":"' + command_id + '","name":"' + name + '","args":' + args_json + "}").encode()
 
 
+@pytest.mark.posix_only("the open-files limit (RLIMIT_NOFILE) is POSIX's")
 @contextlib.contextmanager
 def fd_soft_limit(wanted: int) -> Iterator[None]:
     """This process's soft open-files limit set to `wanted` (children inherit it)."""
+    import resource
+
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard != resource.RLIM_INFINITY and hard < wanted:
         pytest.skip(f"the open-files hard limit {hard} is under {wanted}")
@@ -327,6 +327,7 @@ async def test_refused_commands_are_not_kept_and_answers_are_bounded(tmp_path: P
 # --- item 5: silent and dripping connections ----------------------------------------------------
 
 
+@pytest.mark.linux_only("the open-files limit, set here and read in /proc/<pid>/limits")
 @pytest.mark.asyncio
 async def test_1100_silent_sockets_do_not_stop_health(tmp_path: Path) -> None:
     with hub_process(tmp_path) as proc:

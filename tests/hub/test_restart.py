@@ -121,6 +121,7 @@ async def test_a_wiped_data_folder_is_a_new_epoch(tmp_path: Path) -> None:
             assert [r.key for r in snapshot.records] == ["c9"]
 
 
+@pytest.mark.posix_only("a clean stop on SIGTERM: on Windows sending SIGTERM is TerminateProcess")
 @pytest.mark.asyncio
 async def test_sigterm_drains_and_exits_0_within_5_s(tmp_path: Path) -> None:
     with HubProcess(tmp_path / "hub") as proc:

@@ -26,6 +26,7 @@ from tests.support.hub import (
     running_hub,
     ws_url,
 )
+from tests.support.portable import KILLED_RETURNCODE
 
 
 @pytest.mark.asyncio
@@ -62,6 +63,6 @@ def test_hub_process_starts_kills_and_restarts_on_its_port(tmp_path: Path) -> No
         url = proc.start()
         assert httpx.get(f"{url}/health").json()["status"] == "ok"
         proc.kill()
-        assert proc.returncode == -9
+        assert proc.returncode == KILLED_RETURNCODE
         assert proc.restart() == url
         assert proc.terminate() == 0

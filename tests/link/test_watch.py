@@ -162,6 +162,7 @@ def test_watch_is_a_subcommand() -> None:
     assert exited.value.code == 0
 
 
+@pytest.mark.posix_only("a clean stop on SIGTERM: on Windows sending SIGTERM is TerminateProcess")
 def test_watch_command_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     async def scenario() -> None:
         async with running_hub(tmp_path) as hub:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from studio_monitor.platform.credentials import (
     resolve_token,
     store_token,
 )
+from tests.support.portable import is_root
 
 HUB = "http://studio-hub:8765"
 
@@ -74,7 +74,8 @@ def test_bad_token_file_is_a_clear_error_and_does_not_fall_through(
     assert str(token_file) in str(info.value)
 
 
-@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root reads any file")
+@pytest.mark.posix_only("chmod(0) makes a file unreadable on POSIX only")
+@pytest.mark.skipif(is_root(), reason="root reads any file")
 def test_unreadable_token_file(tmp_path: Path) -> None:
     token_file = tmp_path / "token"
     token_file.write_text("secret", encoding="utf-8")

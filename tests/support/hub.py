@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import os
 import queue
-import signal
 import subprocess
 import sys
 import threading
@@ -200,6 +199,10 @@ class HubProcess:
             str(self.data_dir),
             "--tokens",
             str(self.tokens_file),
+            # The lifeline the app's embedded hub has too: the hub stops cleanly when its
+            # stdin closes (how `terminate()` stops it on Windows, and no hub outlives a
+            # test process that dies).
+            "--exit-on-stdin-close",
             *self.args,
         ]
 
@@ -215,7 +218,7 @@ class HubProcess:
                 self.command(),
                 stdout=subprocess.PIPE,
                 stderr=log,
-                stdin=subprocess.DEVNULL,
+                stdin=subprocess.PIPE,
                 env=env,
             )
         lines: queue.Queue[bytes] = queue.Queue()
@@ -263,7 +266,7 @@ class HubProcess:
         return self.proc is not None and self.proc.poll() is None
 
     def kill(self) -> None:
-        """SIGKILL: the crash the store must survive."""
+        """SIGKILL (TerminateProcess on Windows): the crash the store must survive."""
         if self.proc is None:
             return
         if self.proc.poll() is None:
@@ -273,10 +276,18 @@ class HubProcess:
         self.proc = None
 
     def terminate(self, timeout: float = 10.0) -> int:
-        """SIGTERM and wait; returns the exit code (0 for a clean shutdown)."""
+        """Stop it cleanly and wait; returns the exit code (0 for a clean shutdown).
+
+        SIGTERM on POSIX (what a service manager sends). Windows has no SIGTERM (sending it
+        is TerminateProcess, a crash): there its stdin is closed, the `--exit-on-stdin-close`
+        lifeline, which stops the hub the same way."""
         if self.proc is None:
             raise RuntimeError("the hub process is not running")
-        self.proc.send_signal(signal.SIGTERM)
+        if sys.platform == "win32":
+            assert self.proc.stdin is not None
+            self.proc.stdin.close()
+        else:
+            self.proc.terminate()  # SIGTERM
         try:
             self.returncode = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -287,7 +298,7 @@ class HubProcess:
         return self.returncode
 
     def restart(self, *, kill: bool = False, timeout: float = 20.0) -> str:
-        """Stop (SIGTERM, or SIGKILL with `kill`) and start again on the same port."""
+        """Stop (`terminate()`, or `kill()` with `kill`) and start again on the same port."""
         if self.running:
             if kill:
                 self.kill()
@@ -309,8 +320,11 @@ class HubProcess:
         if self._pump is not None:
             self._pump.join(timeout=5.0)
             self._pump = None
-        if self.proc is not None and self.proc.stdout is not None:
-            self.proc.stdout.close()
+        if self.proc is not None:
+            for pipe in (self.proc.stdin, self.proc.stdout):
+                if pipe is not None:
+                    with contextlib.suppress(OSError):
+                        pipe.close()
 
     def __enter__(self) -> HubProcess:
         return self

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-import signal
 import socket
 import subprocess
 import time
@@ -101,7 +100,7 @@ class RedisServer:
     def kill(self) -> None:
         """SIGKILL: what the AOF holds is all that survives."""
         if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
+            self.proc.kill()  # SIGKILL
             self.proc.wait(10)
         self.proc = None
 

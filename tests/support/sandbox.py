@@ -7,12 +7,15 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from tests.support.portable import windows_home_env
+
 
 def sandbox_env(
     root: Path, *, qt_platform: str = "offscreen", base: Mapping[str, str] | None = None
 ) -> dict[str, str]:
-    """The environment of `base` (default: this process's) with HOME, the XDG folders and
-    the log folder under `root`, and no STUDIO_MONITOR_* variable inherited."""
+    """The environment of `base` (default: this process's) with HOME, the XDG folders (their
+    Windows equivalents there) and the log folder under `root`, and no STUDIO_MONITOR_*
+    variable inherited."""
     home = root / "home"
     (home / "Pictures").mkdir(parents=True)
     source = os.environ if base is None else base
@@ -26,4 +29,5 @@ def sandbox_env(
         STUDIO_MONITOR_LOG_DIR=str(root / "logs"),
         QT_QPA_PLATFORM=qt_platform,
     )
+    env.update(windows_home_env(home))
     return env

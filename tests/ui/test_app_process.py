@@ -51,7 +51,7 @@ def wait_for(condition: object, timeout_s: float, what: str) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(sys.platform == "win32", reason="SIGTERM")
+@pytest.mark.posix_only("a clean stop on SIGTERM: on Windows sending SIGTERM is TerminateProcess")
 def test_app_runs_its_embedded_hub_and_stops_it_on_sigterm(tmp_path: Path) -> None:
     data = tmp_path / "app"
     app = subprocess.Popen(

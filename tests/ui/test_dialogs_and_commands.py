@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -22,6 +21,7 @@ from studio_monitor.ui.dialogs.connection_test import COL_RESULT, ConnectionTest
 from studio_monitor.ui.dialogs.settings import SettingsDialog
 from studio_monitor.ui.docks.alerts import AlertsDock
 from tests.support.hub import OPERATOR_TOKEN, publish, put, running_hub
+from tests.support.portable import kill_hard
 from tests.support.qt import run, until
 from tests.ui.rig import studio_app
 from tests.ui.test_window import RecordingNotifier
@@ -261,7 +261,7 @@ def test_the_window_shows_the_embedded_hub_dying_and_coming_back(
             controller.bridge.notifier = notifier
             assert controller.window.status.hub.text() == "Photo service running"
             assert hub.pid is not None
-            os.kill(hub.pid, signal.SIGKILL)
+            kill_hard(hub.pid)
             await until(
                 lambda: controller.window.status.hub.text() == "Photo service restarting…",
                 10,

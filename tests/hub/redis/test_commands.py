@@ -3,7 +3,6 @@ replica that runs the command's source, whichever replica gets it (and gets it a
 
 from __future__ import annotations
 
-import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -25,6 +24,7 @@ from studio_monitor.protocol import (
 )
 from tests.hub.redis.test_replicas import wait_for
 from tests.support.hub import HubProcess, auth, ws_url
+from tests.support.portable import freeze, thaw
 
 TAKEN = "lease events taken"
 
@@ -188,7 +188,7 @@ def test_a_command_no_replica_can_run_fails_unavailable_and_never_runs_later(
     ):
         assert holder.proc is not None
         # The events source is pinned to the holder's host: nobody else may take it over.
-        holder.proc.send_signal(signal.SIGSTOP)
+        freeze(holder.proc.pid)
         try:
             started = time.monotonic()
             args = {"name": "Nobody runs this", "date": "2026-12-05"}
@@ -200,7 +200,7 @@ def test_a_command_no_replica_can_run_fails_unavailable_and_never_runs_later(
             assert "no hub replica runs events now" in error["message"]
             assert elapsed < 8.0
         finally:
-            holder.proc.send_signal(signal.SIGCONT)
+            thaw(holder.proc.pid)
         # The holder wakes and reads its queue (the refused id, then a new one): the refused
         # id stays refused, with the same answer on either replica, and never runs.
         later = command(client, holder.url, "cmd-orphan-1", args)

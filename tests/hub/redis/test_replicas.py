@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import signal
 import time
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import redis
 
 from studio_monitor.protocol import ChangesBody, decode, format_cursors_param
 from tests.support.hub import HubProcess, auth, publish_sync, put
+from tests.support.portable import freeze, thaw
 from tests.support.redis import RedisServer
 
 
@@ -118,7 +118,7 @@ def test_a_paused_replica_gives_up_its_leases_and_its_sources_run_elsewhere(
         assert first
         paused, other = (a, b) if taken in a.log_text() else (b, a)
         assert paused.proc is not None
-        paused.proc.send_signal(signal.SIGSTOP)
+        freeze(paused.proc.pid)
         try:
             started = time.monotonic()
             wait_for(lambda: token() not in (b"", first), timeout=10.0)
@@ -127,7 +127,7 @@ def test_a_paused_replica_gives_up_its_leases_and_its_sources_run_elsewhere(
             # The token is in Redis a moment before the taker's log line is written.
             wait_for(lambda: taken in other.log_text())
         finally:
-            paused.proc.send_signal(signal.SIGCONT)
+            thaw(paused.proc.pid)
         wait_for(lambda: "lease alerts expired here" in paused.log_text())
         assert token() not in (b"", first)
 

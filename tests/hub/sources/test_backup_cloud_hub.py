@@ -17,6 +17,7 @@ import pytest_asyncio
 
 from tests.hub.sources.test_backup_hub import run_command, wait_snapshot
 from tests.support.hub import running_hub
+from tests.support.portable import assert_posix_mode
 from tests.support.rclone import RcloneServer
 
 pytestmark = pytest.mark.timeout(90)
@@ -83,7 +84,7 @@ async def test_a_cloud_destination_is_checked_backed_up_to_and_makes_photos_safe
         rclone_conf = (tmp_path / "hub" / "rclone.conf").read_text()
         assert "[sm-cloud]" in rclone_conf
         assert webdav.password not in rclone_conf
-        assert (tmp_path / "hub" / "rclone.conf").stat().st_mode & 0o777 == 0o600
+        assert_posix_mode(tmp_path / "hub" / "rclone.conf", 0o600)
 
         created = await command(
             "event.create",

@@ -32,6 +32,7 @@ from studio_monitor.hub.sources.backup.engine import (
 )
 from studio_monitor.hub.sources.backup.manifest import DestinationSpec, Manifest
 from studio_monitor.protocol.records import BackupRecord, Destination
+from tests.support.portable import is_root
 
 CHUNK = 64 * 1024
 Usage = namedtuple("Usage", "total used free")
@@ -193,11 +194,14 @@ def test_verify_of_nothing_and_of_a_missing_drive(h: Harness, tmp_path: Path) ->
     assert gone.error.code == "destination_missing"
 
 
+@pytest.mark.posix_only(
+    "mode bits (chattr +i as root) refuse new files: Windows' read-only attribute does not"
+)
 @contextmanager
 def unwritable(folder: Path) -> Iterator[None]:
     """Make `folder` refuse new entries for real. Root ignores mode bits, so as root the
     folder is made immutable (chattr +i), which root cannot write into either."""
-    if os.geteuid() != 0:
+    if not is_root():
         folder.chmod(0o555)
         try:
             yield
@@ -216,6 +220,9 @@ def unwritable(folder: Path) -> Iterator[None]:
         subprocess.run([chattr, "-i", str(folder)], check=True)
 
 
+@pytest.mark.posix_only(
+    "mode bits (chattr +i as root) refuse new files: Windows' read-only attribute does not"
+)
 def test_destination_without_permission_fails_clearly(h: Harness) -> None:
     write_photos(h.source, {"a.jpg": 100_000})
     with unwritable(h.dest_root):
@@ -284,6 +291,7 @@ def test_not_enough_free_space_fails_before_writing(h: Harness) -> None:
     assert h.run(h.engine(disk_usage=lambda p: Usage(0, 0, 10**12))).state == "completed"
 
 
+@pytest.mark.needs_root_linux("mounts a small tmpfs")
 @contextmanager
 def small_tmpfs(mount_point: Path, size: str) -> Iterator[None]:
     mount_point.mkdir()
@@ -300,6 +308,7 @@ def small_tmpfs(mount_point: Path, size: str) -> Iterator[None]:
         subprocess.run(["umount", str(mount_point)], check=True)
 
 
+@pytest.mark.needs_root_linux("mounts a small tmpfs to fill up")
 def test_disk_filling_up_mid_copy_leaves_nothing_half_written(h: Harness, tmp_path: Path) -> None:
     write_photos(h.source, {"a.jpg": 300_000, "b.jpg": 3_000_000})
     mount = tmp_path / "full"
@@ -428,8 +437,9 @@ def test_leftover_temporaries_are_removed_and_overlap_is_refused(h: Harness) -> 
     assert (h.source.parent.parent / h.source.name / "a.jpg").is_file()
 
 
+@pytest.mark.posix_only("chmod(0) makes a file unreadable on POSIX only (not for root)")
 def test_an_unreadable_file_fails_the_job_after_the_others(h: Harness) -> None:
-    if os.geteuid() == 0:
+    if is_root():
         pytest.skip("root reads files whatever their mode (the next test fails a file as root)")
     write_photos(h.source, {"a.jpg": 1000, "b.jpg": 1000, "c.jpg": 1000})
     (h.source / "b.jpg").chmod(0)

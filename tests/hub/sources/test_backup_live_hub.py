@@ -107,6 +107,7 @@ def jobs(records: Records, event_id: str) -> list[dict[str, Any]]:
     return [v for (t, _k), v in records.items() if t == "backup" and v["event_id"] == event_id]
 
 
+@pytest.mark.needs_root_linux("a loop-mounted ext4 image stands for the USB drive")
 def test_a_photo_shot_into_a_live_event_becomes_safe_by_itself_and_waits_for_an_unplugged_drive(
     studio: LiveStudio,
     drive: Drive,  # noqa: F811

@@ -16,6 +16,7 @@ import hashlib
 import os
 import shutil
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -32,6 +33,7 @@ from studio_monitor.hub.sources.backup.volumes import MARKER_NAME
 from studio_monitor.hub.sources.names import fold
 from studio_monitor.protocol.records import SafetyRecord, from_value
 from tests.support.hub import HubProcess, auth
+from tests.support.portable import assert_posix_mode, is_root
 
 
 def b2(data: bytes) -> str:
@@ -160,7 +162,7 @@ def test_changed_photos_keep_their_verified_copies_and_are_named(tmp_path: Path)
         aside = [p for p in target.iterdir() if p.name.startswith("IMG_0009~sm-")]
         assert len(aside) == 1
         assert aside[0].read_bytes() == originals["IMG_0009.JPG"]
-        assert (target / "IMG_0000.JPG").stat().st_mode & 0o777 == 0o600
+        assert_posix_mode(target / "IMG_0000.JPG", 0o600)
         safety = h.safety(event_id, lambda s: s.photos == 10)
         assert (safety.safe, safety.changed_count) == (0, 0)
         assert safety.oldest_unsafe_at is not None
@@ -228,14 +230,15 @@ def test_long_and_look_alike_names_back_up(tmp_path: Path) -> None:
 
 
 def _loop_unavailable() -> str | None:
-    if not hasattr(os, "geteuid") or os.geteuid() != 0:
-        return "needs root to mount a loop-device image"
+    if sys.platform != "linux" or not is_root():
+        return "needs root on Linux to mount a loop-device image"
     for tool in ("mkfs.ext4", "mount", "umount"):
         if shutil.which(tool) is None:
             return f"{tool} is not installed"
     return None
 
 
+@pytest.mark.needs_root_linux("a loop-mounted ext4 image stands for the USB drive")
 class Drive:
     """A small ext4 image, mounted and unmounted like a USB drive."""
 
@@ -280,6 +283,7 @@ def drive(tmp_path: Path) -> Iterator[Drive]:
         d.unmount()
 
 
+@pytest.mark.needs_root_linux("a loop-mounted ext4 image stands for the USB drive")
 def test_an_unplugged_drive_is_refused_and_nothing_lands_on_the_system_disk(
     tmp_path: Path, drive: Drive
 ) -> None:
@@ -326,6 +330,7 @@ def test_an_unplugged_drive_is_refused_and_nothing_lands_on_the_system_disk(
         h.safety(event_id, lambda s: s.safe == 6 and s.destinations[0].connected)
 
 
+@pytest.mark.needs_root_linux("a loop-mounted ext4 image stands for the USB drive")
 def test_a_copied_marker_on_the_system_disk_is_not_the_drive(tmp_path: Path, drive: Drive) -> None:
     backups = drive.mount_point / "Backups"
     with hub(tmp_path, backups) as h:
@@ -346,6 +351,7 @@ def test_a_copied_marker_on_the_system_disk_is_not_the_drive(tmp_path: Path, dri
         shutil.rmtree(backups)
 
 
+@pytest.mark.needs_root_linux("a loop-mounted ext4 image stands for the USB drive")
 def test_a_drive_pulled_during_a_job_never_ends_completed(tmp_path: Path, drive: Drive) -> None:
     # The drive goes away (a lazy unmount: open files still finish on it) in the middle of
     # the copy; the job must not call anything verified on what is now the system disk.

@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import hashlib
 import os
-import signal
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
@@ -21,6 +20,7 @@ from studio_monitor.hub.sources.backup import BackupSettings, BackupSource
 from studio_monitor.hub.sources.backup.engine import TEMP_SUFFIX
 from studio_monitor.hub.sources.backup.manifest import Manifest
 from studio_monitor.protocol import PublishChange
+from tests.support.portable import KILLED_RETURNCODE
 from tests.support.publisher import MemoryPublisher
 
 REPO = Path(__file__).resolve().parents[3]
@@ -356,6 +356,7 @@ import asyncio, sys, time
 from pathlib import Path
 from studio_monitor.hub.sources.backup import BackupSettings, BackupSource
 from studio_monitor.protocol import PublishChange
+from tests.support.portable import KILLED_RETURNCODE
 from tests.support.publisher import MemoryPublisher
 from tests.hub.sources.test_backup_source import event_value
 
@@ -410,8 +411,8 @@ async def test_a_hub_killed_mid_backup_resumes_to_a_verified_complete_copy(world
                 await asyncio.sleep(0.005)
         finally:
             manifest.close()
-        child.send_signal(signal.SIGKILL)
-        assert await asyncio.wait_for(child.wait(), 10) == -signal.SIGKILL
+        child.kill()  # SIGKILL; TerminateProcess on Windows
+        assert await asyncio.wait_for(child.wait(), 10) == KILLED_RETURNCODE
     finally:
         if child.returncode is None:
             child.kill()

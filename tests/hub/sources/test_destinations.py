@@ -50,6 +50,7 @@ from studio_monitor.hub.sources.events import EventsSettings, EventsSource
 from studio_monitor.protocol.records import DestinationRecord, from_value
 from tests.hub.sources.test_backup_hub import run_command, wait_snapshot
 from tests.support.hub import AGENT_TOKEN, auth, publish, put, running_hub
+from tests.support.portable import assert_posix_mode, is_root
 from tests.support.publisher import MemoryPublisher
 from tests.support.rclone import RcloneServer, user_config
 
@@ -135,7 +136,7 @@ async def test_the_config_seeds_the_registry_and_a_folder_is_published_ready(
         # The library is on the same disk in a test's temporary folder.
         assert record.independent is False
         assert record.checked_at is not None
-        assert (tmp_path / "hub" / "destinations.sqlite").stat().st_mode & 0o777 == 0o600
+        assert_posix_mode(tmp_path / "hub" / "destinations.sqlite", 0o600)
 
 
 @pytest.mark.asyncio
@@ -535,14 +536,15 @@ async def test_the_source_re_points_a_moved_drive_and_keeps_it(tmp_path: Path) -
 
 
 def _loop_unavailable() -> str | None:
-    if not hasattr(os, "geteuid") or os.geteuid() != 0:
-        return "needs root to mount a loop-device image"
+    if sys.platform != "linux" or not is_root():
+        return "needs root on Linux to mount a loop-device image"
     for tool in ("mkfs.ext4", "mount", "umount"):
         if shutil.which(tool) is None:
             return f"{tool} is not installed"
     return None
 
 
+@pytest.mark.needs_root_linux("a loop-mounted ext4 image stands for the USB drive")
 class Drive:
     """A small ext4 image, mounted at one place, then another (a USB drive plugged again)."""
 
@@ -587,6 +589,7 @@ def drive(tmp_path: Path) -> Iterator[Drive]:
 
 
 @pytest.mark.asyncio
+@pytest.mark.needs_root_linux("a loop-mounted ext4 image stands for the USB drive")
 async def test_a_real_drive_mounted_elsewhere_is_found_and_its_backup_still_counts(
     tmp_path: Path, drive: Drive
 ) -> None:

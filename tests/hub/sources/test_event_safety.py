@@ -401,6 +401,7 @@ async def test_moving_an_event_folder_takes_its_photos_or_is_refused(tmp_path: P
         assert new.is_dir()
 
 
+@pytest.mark.linux_only("/dev/shm is the second file system at hand (Linux's tmpfs)")
 @pytest.mark.asyncio
 async def test_an_event_folder_is_not_moved_to_another_disk(tmp_path: Path) -> None:
     shm = Path("/dev/shm")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -24,6 +25,7 @@ import tomli_w
 
 from tests.support.hub import HubProcess, auth
 from tests.support.photos import make_jpeg, tiff_photo
+from tests.support.portable import is_root
 from tests.support.sandbox import sandbox_env
 
 Records = dict[tuple[str, str], dict[str, Any]]
@@ -249,10 +251,11 @@ def test_unknown_files_are_reported_and_names_never_break_filing(tmp_path: Path)
 # --- a full library disk ---------------------------------------------------------------------
 
 
+@pytest.mark.needs_root_linux("a small loop-mounted ext4 image to fill up")
 @contextlib.contextmanager
 def small_disk(tmp_path: Path, size_mib: int = 12) -> Iterator[Path]:
     """A loop-mounted ext4 image of `size_mib` (root only); skips with the reason otherwise."""
-    if os.geteuid() != 0:
+    if not is_root():
         pytest.skip("a loop-mounted file system needs root")
     image, mount = tmp_path / "library.img", tmp_path / "library-disk"
     mount.mkdir()
@@ -276,12 +279,13 @@ def small_disk(tmp_path: Path, size_mib: int = 12) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(mount)], check=False, capture_output=True)
 
 
+@pytest.mark.needs_root_linux("a small loop-mounted ext4 image to fill up")
 def test_a_full_library_disk_is_said_and_filing_resumes_by_itself(tmp_path: Path) -> None:
     with small_disk(tmp_path) as disk:
         library = disk / "Events"
         library.mkdir()
         filler = disk / "filler.bin"
-        free = os.statvfs(disk).f_bavail * os.statvfs(disk).f_frsize
+        free = shutil.disk_usage(disk).free
         with filler.open("wb") as out:
             out.write(b"\1" * (free - 300 * 1024))
         photos = {f"DSC_{n:04d}.NEF": tiff_photo(raw_size=900 * 1024, seed=n) for n in (1, 2, 3)}

@@ -3,7 +3,6 @@ its errors classified; remotes configured from fields and checked against real s
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import pytest
 import pytest_asyncio
 
 from studio_monitor.hub.sources.backup.rclone import Rclone, RcloneError, RcloneMissing, classify
+from tests.support.portable import assert_posix_mode, kill_hard
 from tests.support.rclone import RcloneServer, rclone_binary, user_config
 
 pytestmark = pytest.mark.timeout(60)
@@ -30,8 +30,8 @@ async def test_rcd_is_started_again_when_it_dies(rclone: Rclone) -> None:
     await rclone.call("rc/noop", {})
     first = rclone.pid
     assert first is not None
-    assert rclone.config_path.stat().st_mode & 0o777 == 0o600
-    os.kill(first, 9)
+    assert_posix_mode(rclone.config_path, 0o600)
+    kill_hard(first)
     answer = await rclone.call("rc/noop", {"x": 1})
     assert answer == {"x": 1}
     assert rclone.pid not in (None, first)
@@ -57,7 +57,7 @@ async def test_remote_from_fields_is_checked_and_its_secret_kept_private(
         text = rclone.config_path.read_text()
         assert "sm-good" in text
         assert "s3cret-pass" not in text
-        assert rclone.config_path.stat().st_mode & 0o777 == 0o600
+        assert_posix_mode(rclone.config_path, 0o600)
     async with RcloneServer("sftp", tmp_path / "root2", tmp_path / "work2") as server:
         await rclone.create_remote("sm-sftp", server.fields())
         info = await rclone.check_remote("sm-sftp:")

@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import signal
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ import tomli_w
 from tests.link.e2e.watch import WatchClient
 from tests.support.faultproxy import FaultProxy
 from tests.support.hub import AGENT_TOKEN, OPERATOR_TOKEN, VIEWER_TOKEN, HubProcess
+from tests.support.portable import freeze, thaw
 from tests.support.publisher_load import (
     DEFAULT_TOPICS,
     LoadPublisher,
@@ -88,26 +88,23 @@ class Rig:
         await asyncio.to_thread(self.hub.kill)
         return time.monotonic()
 
-    def _signal_hub(self, sig: signal.Signals) -> float:
+    def _hub_pid(self) -> int:
         proc = self.hub.proc
         assert proc is not None, "the hub is not running"
-        # The hub's process group when it leads one, else the process itself.
-        if os.getpgid(proc.pid) == proc.pid:
-            os.killpg(proc.pid, sig)
-        else:
-            os.kill(proc.pid, sig)
-        return time.monotonic()
+        return proc.pid
 
     async def freeze_hub(self) -> float:
-        """SIGSTOP the hub (a hung server, a sleeping VM): the kernel still accepts
-        connections and buffers requests, nothing answers. Stamped before the signal."""
+        """SIGSTOP the hub (a hung server, a sleeping VM; all its threads suspended on
+        Windows): the kernel still accepts connections and buffers requests, nothing
+        answers. Stamped before the signal."""
         t = time.monotonic()
-        self._signal_hub(signal.SIGSTOP)
+        freeze(self._hub_pid())
         return t
 
     async def thaw_hub(self) -> float:
         """SIGCONT: the hub answers again, starting with what waited in its sockets."""
-        return self._signal_hub(signal.SIGCONT)
+        thaw(self._hub_pid())
+        return time.monotonic()
 
     async def start_hub(self) -> float:
         """Start the hub again on its port and data folder; the time it answered."""

@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import json
 import os
-import signal
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -146,19 +145,20 @@ class LineProcess:
                     await self._proc.wait()
 
     def kill(self) -> None:
-        """SIGKILL, as a crash would."""
+        """SIGKILL (TerminateProcess on Windows), as a crash would."""
         if self._proc is not None and self._proc.returncode is None:
-            self._proc.send_signal(signal.SIGKILL)
+            self._proc.kill()
 
     async def stop(self, *, grace_s: float = 5.0) -> None:
-        """Close stdin and SIGTERM, then SIGKILL after `grace_s`; wait for the exit."""
+        """Close stdin and SIGTERM (on Windows TerminateProcess, at once), then SIGKILL after
+        `grace_s`; wait for the exit."""
         proc = self._proc
         if proc is not None:
             if proc.stdin is not None and not proc.stdin.is_closing():
                 proc.stdin.close()
             if proc.returncode is None:
                 with contextlib.suppress(ProcessLookupError):
-                    proc.send_signal(signal.SIGTERM)
+                    proc.terminate()
             try:
                 async with asyncio.timeout(grace_s):
                     await proc.wait()
