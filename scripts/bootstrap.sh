@@ -33,6 +33,17 @@ if command -v dpkg-query >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; 
   fi
 fi
 
+# macOS (the release workflow's macos-latest job, or a developer's Mac): the Redis server the
+# replica tests start, from Homebrew when it is there. Windows has none: those tests skip.
+if [ "$kind" = dev ] && [ "$(uname -s)" = Darwin ] && ! command -v redis-server >/dev/null 2>&1; then
+  if command -v brew >/dev/null 2>&1; then
+    echo "bootstrap: installing redis (Homebrew)"
+    HOMEBREW_NO_AUTO_UPDATE=1 HOMEBREW_NO_INSTALL_CLEANUP=1 brew install --quiet redis >/dev/null
+  else
+    echo "bootstrap: no Homebrew: the Redis tests will skip (brew install redis)"
+  fi
+fi
+
 # The venv's interpreter: .venv/Scripts/python.exe on Windows, .venv/bin/python elsewhere.
 case "$(uname -s)" in
   MINGW*|MSYS*|CYGWIN*) venv_python=.venv/Scripts/python.exe; python="${PYTHON:-python}" ;;

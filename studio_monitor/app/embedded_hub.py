@@ -105,6 +105,8 @@ class EmbeddedHub(QObject):
         self.restarts = 0
         self.last_error: str | None = None
         self.exit_kind: ExitKind | None = None
+        #: After `stop()`: whether the hub exited by itself with code 0 (None: not stopped yet).
+        self.stopped_cleanly: bool | None = None
         self._failures = 0
         self._started_at = 0.0
         self._stdout_buffer = b""
@@ -133,15 +135,33 @@ class EmbeddedHub(QObject):
         self._launch()
 
     def stop(self, timeout_ms: int = STOP_TIMEOUT_MS) -> None:
-        """SIGTERM, wait up to `timeout_ms` for a clean exit, then kill. Blocks (at quit)."""
+        """Ask for a clean exit, wait up to `timeout_ms` for it, then kill. Blocks (at quit).
+
+        The child's stdin is closed (its `--exit-on-stdin-close` lifeline: the only clean stop
+        on Windows, where QProcess.terminate() posts WM_CLOSE, which a console process never
+        gets) and SIGTERM is sent (POSIX); either sets the hub's one stop event."""
         self._stopping = True
         self.restart_timer.stop()
         self.startup_timer.stop()
         process = self._process
         if process is not None and process.state() != QProcess.ProcessState.NotRunning:
+            process.closeWriteChannel()
             process.terminate()
-            if not process.waitForFinished(timeout_ms):
+            if process.waitForFinished(timeout_ms):
+                self.stopped_cleanly = (
+                    process.exitStatus() == QProcess.ExitStatus.NormalExit
+                    and process.exitCode() == 0
+                )
+                if not self.stopped_cleanly:
+                    log.warning(
+                        "embedded hub stopped with %s (code %d): %s",
+                        process.exitStatus().name,
+                        process.exitCode(),
+                        self._stderr_tail[-1] if self._stderr_tail else "nothing on stderr",
+                    )
+            else:
                 log.warning("embedded hub did not stop within %d ms: killing it", timeout_ms)
+                self.stopped_cleanly = False
                 process.kill()
                 process.waitForFinished(2000)
         self._drop_process()

@@ -127,16 +127,23 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
 
 def _watch_stdin(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
     """Read standard input until it closes (the parent is gone), then ask the hub to stop."""
-    stream = sys.stdin.buffer if sys.stdin is not None else None
-    if stream is None:  # a windowed parent gave us no stdin at all: nothing to watch
+    try:
+        fd = sys.stdin.fileno() if sys.stdin is not None else None
+    except (OSError, ValueError):
+        fd = None
+    if fd is None:  # a windowed parent gave us no stdin at all: nothing to watch
         log.warning("--exit-on-stdin-close: no standard input to watch")
         return
 
     def read_until_closed() -> None:
+        # The file descriptor itself, not sys.stdin.buffer: a daemon thread blocked in the
+        # buffered reader holds its lock, and the interpreter's shutdown then aborts ("could
+        # not acquire lock for <stdin> at interpreter shutdown") when the hub stops on
+        # SIGTERM while its parent still holds the pipe.
         try:
-            while stream.read(1):
+            while os.read(fd, 4096):
                 pass
-        except (OSError, ValueError):
+        except OSError:
             pass
         log.info("standard input closed: the parent is gone")
         loop.call_soon_threadsafe(stop.set)

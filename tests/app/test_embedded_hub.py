@@ -54,6 +54,8 @@ def test_start_crash_restart_on_the_same_port_and_stop(qtbot: QtBot, tmp_path: P
     finally:
         hub.stop()
     assert hub.state == "stopped"
+    # By itself, exit code 0 (a hub aborting at interpreter shutdown would not be).
+    assert hub.stopped_cleanly
     assert hub.pid is None
     assert states[:2] == ["starting", "running"]
     assert "restarting" in states

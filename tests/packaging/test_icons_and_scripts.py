@@ -50,6 +50,7 @@ def _fake_bundle(folder: Path) -> None:
     script.chmod(0o755)
 
 
+@pytest.mark.linux_only("the Linux bundle's menu-entry installer, run as a program by its #! line")
 def test_linux_menu_entry_install_and_uninstall(tmp_path: Path) -> None:
     bundle = tmp_path / "opt" / "Studio Monitor"
     _fake_bundle(bundle)
@@ -84,6 +85,7 @@ def test_linux_menu_entry_install_and_uninstall(tmp_path: Path) -> None:
     assert (bundle / "StudioMonitor").exists()
 
 
+@pytest.mark.linux_only("the Linux bundle's menu-entry installer, run as a program by its #! line")
 def test_linux_menu_entry_refuses_outside_the_bundle(tmp_path: Path) -> None:
     lonely = tmp_path / "lonely"
     lonely.mkdir()
