@@ -21,4 +21,16 @@ for platform in win32 darwin; do
   "$py" -m mypy --strict --platform "$platform" --cache-dir ".mypy_cache/$platform" studio_monitor \
     || echo "WARNING: mypy --strict --platform $platform fails: the $platform job of the release workflow will"
 done
-echo "== pytest";            "$py" -m pytest -p no:cacheprovider "$@"
+echo "== pytest"
+# If pytest dies of a signal, say last which test and where (CI keeps only the output's ends).
+crash_log="$(mktemp)"
+export STUDIO_MONITOR_CRASH_LOG="$crash_log"
+status=0
+"$py" -m pytest -p no:cacheprovider "$@" || status=$?
+if [ "$status" -ge 128 ]; then
+  echo "== pytest died (exit $status)"
+  # The stack without pytest's own frames, so the test's end stays in what CI keeps.
+  grep -v -e '/_pytest/' -e '/pluggy/' -e '/pytest/__main__' -e '<frozen runpy>' "$crash_log" || true
+fi
+rm -f "$crash_log"
+exit "$status"

@@ -77,3 +77,29 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     why = _platform_skip(item)
     if why is not None:
         pytest.skip(why)
+
+
+# A test run that dies of a signal (a segfault in Qt) prints thousands of lines; CI keeps
+# only its head and tail. With STUDIO_MONITOR_CRASH_LOG set (scripts/run-tests.sh sets it),
+# the test being run and the crashing thread's stack go to that file, which the script
+# prints last.
+_crash_log = None
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    global _crash_log
+    path = os.environ.get("STUDIO_MONITOR_CRASH_LOG")
+    if path:
+        import faulthandler
+
+        _crash_log = open(path, "w", encoding="utf-8")  # noqa: SIM115  (open for the whole run)
+        faulthandler.enable(file=_crash_log, all_threads=False)
+
+
+def pytest_runtest_logstart(nodeid: str, location: object) -> None:
+    if _crash_log is not None:
+        _crash_log.seek(0)
+        _crash_log.truncate()
+        _crash_log.write(f"while running {nodeid}\n")
+        _crash_log.flush()
