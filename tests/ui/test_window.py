@@ -384,7 +384,7 @@ def test_empty_tables_say_so_until_the_first_row(qtbot: QtBot, parts: Parts) -> 
     table = parts.window.docks["alerts"].table  # type: ignore[attr-defined]
     placeholder = table._placeholder
     assert placeholder.isVisible()
-    assert placeholder.text() == "No alerts: all is well."
+    assert placeholder.text() == "No open alerts."
     parts.state.apply_changes([alert("a1")])
     parts.state.flush()
     assert not placeholder.isVisible()

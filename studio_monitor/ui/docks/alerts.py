@@ -59,7 +59,7 @@ class AlertsDock(MonitorDock):
         self.show_cleared.toggled.connect(self._toggle_cleared)
         self.table = RecordTable(model, pills=[col.SEVERITY, col.STATUS], sort_column=col.STATUS)
         self.table.setObjectName("alerts_table")
-        self.table.set_placeholder(self.tr("No alerts: all is well."))
+        self.table.set_placeholder(self.tr("No open alerts."))
         # Filter under the sorting proxy: source -> cleared filter -> sort.
         self.filter = _ClearedFilter(model)
         self.filter.setSourceModel(model)

@@ -102,7 +102,7 @@ class RecordTable(QTableView):
         self.fit_columns()
 
     def set_placeholder(self, text: str) -> None:
-        """A line shown in the empty table ("No alert: all is well"), gone with the first row."""
+        """A line shown in the empty table ("No open alerts."), gone with the first row."""
         self._placeholder.setText(text)
         self._update_placeholder()
 

@@ -20,8 +20,8 @@
         <translation>Tetap tampilkan peringatan yang sudah selesai</translation>
     </message>
     <message>
-        <source>No alerts: all is well.</source>
-        <translation>Tidak ada peringatan: semua aman.</translation>
+        <source>No open alerts.</source>
+        <translation>Tidak ada peringatan terbuka.</translation>
     </message>
     <message>
         <source>Acknowledge alert</source>
