@@ -296,3 +296,20 @@ def test_a_path_past_max_path_is_written_and_read_through_its_extended_form(
     target.write_bytes(b"photo")
     assert target.read_bytes() == b"photo"
     assert [p.name for p in io_path(deep).iterdir()] == [photo.name]
+
+
+def test_a_photo_whose_filed_path_passes_max_path_is_filed(tmp_path: Path) -> None:
+    """file_photo's defaults on Windows: the name shortened for MAX_PATH, and a folder too
+    deep even for the shortest name written through its extended form, never refused."""
+    event = tmp_path.resolve()
+    for part in ("Events " + "e" * 80, "2026-12-05 " + "w" * 80, "Day 1 " + "d" * 60):
+        event = event / part
+    original = tmp_path / ("DSC_" + "x" * 150 + ".NEF")
+    original.write_bytes(b"raw photo bytes")
+    filed = file_photo(original, event, known_copy=lambda _d: None, digest_of=lambda _p: None)
+    assert utf16_units(str(filed.path)) > 260
+    assert filed.path.parent == event
+    assert io_path(filed.path).read_bytes() == b"raw photo bytes"
+    again = file_photo(original, event, known_copy=lambda _d: None, digest_of=lambda _p: None)
+    assert again.duplicate
+    assert again.path == filed.path

@@ -11,6 +11,8 @@ tests/test_portability.py refuses the POSIX-only APIs (`os.killpg`, `signal.SIGK
     KILLED_RETURNCODE           # what a process killed that way exits with
     stop_tree(popen)            # stop a child and all it started, without process groups
     assert_posix_mode(p, 0o600) # permission bits, where there are some (not Windows)
+    require_case_sensitive(dir) # skips where IMG_1.JPG and img_1.jpg are one file
+    windows_home_env(home)      # USERPROFILE, APPDATA... of a private home (Windows)
 """
 
 from __future__ import annotations
@@ -113,3 +115,20 @@ def windows_home_env(home: Path) -> dict[str, str]:
         "WIN_PD_OVERRIDE_LOCAL_APPDATA": str(local),
         "WIN_PD_OVERRIDE_MYPICTURES": str(home / "Pictures"),
     }
+
+
+def require_case_sensitive(folder: Path) -> None:
+    """Skip the test unless `folder` tells apart two names differing only in case (ext4 does;
+    APFS on a Mac and NTFS on Windows do not, by default): a test that puts `IMG_0001.JPG`
+    and `img_0001.jpg` side by side in one source folder needs that."""
+    probe = folder / ".case-probe"
+    probe.write_bytes(b"")
+    try:
+        one_file = (folder / ".CASE-PROBE").exists()
+    finally:
+        probe.unlink()
+    if one_file:
+        pytest.skip(
+            "names differing only in case are one file on this file system (APFS, NTFS): "
+            "the test needs both in one folder"
+        )

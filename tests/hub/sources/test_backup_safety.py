@@ -33,7 +33,7 @@ from studio_monitor.hub.sources.backup.volumes import MARKER_NAME
 from studio_monitor.hub.sources.names import fold
 from studio_monitor.protocol.records import SafetyRecord, from_value
 from tests.support.hub import HubProcess, auth
-from tests.support.portable import assert_posix_mode, is_root
+from tests.support.portable import assert_posix_mode, is_root, require_case_sensitive
 
 
 def b2(data: bytes) -> str:
@@ -196,7 +196,11 @@ def test_changed_photos_keep_their_verified_copies_and_are_named(tmp_path: Path)
         assert after.changed_count == 10  # said, and it stays said
 
 
+@pytest.mark.posix_only(
+    "originals named as Windows refuses (IMG:1.JPG, CON.JPG, photo.) cannot exist there"
+)
 def test_long_and_look_alike_names_back_up(tmp_path: Path) -> None:
+    require_case_sensitive(tmp_path)
     usb = tmp_path / "usb"
     usb.mkdir()
     with hub(tmp_path, usb) as h:

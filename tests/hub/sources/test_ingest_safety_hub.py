@@ -25,7 +25,7 @@ import tomli_w
 
 from tests.support.hub import HubProcess, auth
 from tests.support.photos import make_jpeg, tiff_photo
-from tests.support.portable import is_root
+from tests.support.portable import is_root, require_case_sensitive
 from tests.support.sandbox import sandbox_env
 
 Records = dict[tuple[str, str], dict[str, Any]]
@@ -187,6 +187,7 @@ def test_damaged_photos_are_filed_counted_and_named_in_an_alert(tmp_path: Path) 
 
 
 def test_unknown_files_are_reported_and_names_never_break_filing(tmp_path: Path) -> None:
+    require_case_sensitive(tmp_path)
     (tmp_path / "Tether" / "Body2").mkdir(parents=True)
     with Studio(tmp_path, stable_s=0.2) as studio:
         (studio.hot / "notes.txt").write_text("call the bride")

@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 
 from studio_monitor.hub.sources.events import sanitize_folder_name
-from studio_monitor.hub.sources.ingest.filing import file_photo, hash_file
+from studio_monitor.hub.sources.ingest.filing import Filed, file_photo, hash_file
 from studio_monitor.hub.sources.names import (
     MAX_NAME_BYTES,
+    MIN_NAME_UNITS,
     WINDOWS_MAX_PATH,
     fold,
     is_safe_name,
@@ -23,6 +24,7 @@ from studio_monitor.hub.sources.names import (
 )
 from tests.hub.sources.test_events import World, call, running
 from tests.hub.sources.test_ingest_parts import make_jpeg
+from tests.support.portable import require_case_sensitive
 
 
 @pytest.fixture
@@ -102,6 +104,9 @@ def _none(_: object) -> None:
     return None
 
 
+@pytest.mark.posix_only(
+    "originals named as Windows refuses (IMG:1.JPG, CON.JPG, photo.) cannot exist there"
+)
 @pytest.mark.parametrize(
     ("name", "starts", "ends"),
     [
@@ -134,9 +139,13 @@ def test_a_photo_windows_refuses_to_name_is_filed_under_a_safe_name(
     assert [p.name for p in event.iterdir()] == [filed.path.name]
 
 
+@pytest.mark.posix_only(
+    "originals named as Windows refuses (IMG:1.JPG, CON.JPG, photo.) cannot exist there"
+)
 def test_names_that_clean_to_one_text_are_two_photos(tmp_path: Path) -> None:
     hot, event = tmp_path / "hot", tmp_path / "event"
     hot.mkdir()
+    require_case_sensitive(hot)
     filed = []
     for seed, name in enumerate(["IMG:1.JPG", "IMG?1.JPG", "IMG_1.JPG", "img_1.jpg"]):
         (hot / name).write_bytes(make_jpeg(seed))
@@ -178,3 +187,64 @@ def test_on_windows_a_photo_name_is_shortened_to_fit_max_path(tmp_path: Path) ->
         max_path_units=WINDOWS_MAX_PATH,
     )
     assert utf16_units(str(short.path)) <= WINDOWS_MAX_PATH
+
+
+def test_a_photo_whose_path_passes_max_path_even_shortened_is_filed_through_the_io_form(
+    tmp_path: Path,
+) -> None:
+    """An event folder nested so deep that even the shortest name passes MAX_PATH: every file
+    call goes through the folder's io form (the extended-length form on Windows). Here the plain
+    folder cannot be reached at all (it lies under a regular file, as Windows refuses a long
+    plain path) and its io form is another real folder: the photo is filed there under a
+    shortened safe name, never refused, never over another photo, and the path returned (the
+    one the manifest records) is the plain one, past MAX_PATH."""
+    blocked = tmp_path / "plain"
+    blocked.write_bytes(b"")  # a file: nothing can be made or read under it
+    event = blocked / ("Events " + "e" * 120) / ("2026-12-05 " + "w" * 120)
+    assert utf16_units(str(event)) + 1 + MIN_NAME_UNITS > WINDOWS_MAX_PATH
+    extended = tmp_path / "extended"
+    asked: list[tuple[Path, str]] = []
+
+    def io_form(folder: Path, inside: str) -> Path:
+        asked.append((folder, inside))
+        return extended
+
+    hot = tmp_path / "hot"
+    hot.mkdir()
+    original = hot / ("DSC_" + "x" * 196 + ".NEF")
+
+    def file() -> Filed:
+        return file_photo(
+            original,
+            event,
+            known_copy=_none,
+            digest_of=_none,
+            max_path_units=WINDOWS_MAX_PATH,
+            io_form=io_form,
+        )
+
+    original.write_bytes(make_jpeg(1))
+    first = file()
+    assert first.path.parent == event
+    assert utf16_units(str(first.path)) > WINDOWS_MAX_PATH
+    assert utf16_units(first.path.name) <= MIN_NAME_UNITS
+    assert is_safe_name(first.path.name)
+    assert first.path.name.endswith(".NEF")
+    assert "~" in first.path.name
+    assert (extended / first.path.name).read_bytes() == original.read_bytes()
+    # Dropped again: found under its name through the io form, nothing new written.
+    again = file()
+    assert again.duplicate
+    assert again.path == first.path
+    # A rolled-over camera counter (same name, other content): another name, no clash.
+    original.write_bytes(make_jpeg(2))
+    second = file()
+    assert not second.duplicate
+    assert fold(second.path.name) != fold(first.path.name)
+    assert (extended / second.path.name).read_bytes() == original.read_bytes()
+    assert (extended / first.path.name).read_bytes() == make_jpeg(1)
+    # No temporary left, nothing anywhere else; the io form was asked for the event folder
+    # with room for the longest name made in it.
+    assert sorted(p.name for p in extended.iterdir()) == sorted([first.path.name, second.path.name])
+    assert {folder for folder, _ in asked} == {event}
+    assert all(utf16_units(inside) >= utf16_units(first.path.name) for _, inside in asked)

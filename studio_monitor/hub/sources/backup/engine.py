@@ -164,7 +164,8 @@ def list_files(root: Path) -> list[FileStamp]:
     stack: list[tuple[Path, str]] = [(root, "")]
     while stack:
         folder, prefix = stack.pop()
-        with os.scandir(folder) as entries:
+        # A folder past MAX_PATH (an event filed deep, on Windows) through its extended form.
+        with os.scandir(io_path(folder)) as entries:
             for entry in entries:
                 if is_skipped_name(entry.name):
                     continue

@@ -39,6 +39,7 @@ from studio_monitor.hub.sources.ingest.metadata import Examined, examine
 from studio_monitor.hub.sources.ingest.settings import IngestSettings
 from studio_monitor.hub.sources.ingest.watcher import NAMES, HotFolderWatcher, Pending
 from studio_monitor.hub.sources.ingest.watching import mount_point
+from studio_monitor.hub.sources.names import io_path
 from studio_monitor.protocol.records import DiskFull
 
 log = logging.getLogger(__name__)
@@ -242,7 +243,8 @@ class FilingQueue:
 
         def known_copy(digest: str) -> Path | None:
             for dest in manifest.copies_of(folder_text, digest):
-                if os.path.exists(dest):
+                # Past MAX_PATH on Windows a file is seen only through its extended form.
+                if os.path.exists(io_path(Path(dest))):
                     return Path(dest)
             return None
 
@@ -260,7 +262,7 @@ class FilingQueue:
             opener=self._opener,
             prefix=None if previous is None else previous[:2],
         )
-        examined = examine(filed.path, thumbnail_px=self.settings.thumbnail_px)
+        examined = examine(io_path(filed.path), thumbnail_px=self.settings.thumbnail_px)
         info = examined.info
         if job.fallback_camera is not None and not (info.make or info.model):
             camera_id = job.fallback_camera

@@ -20,7 +20,9 @@ Windows or exFAT refuses (`IMG:1.JPG`, `CON.JPG`, `photo.`, over 255 UTF-16 unit
 under names.py's safe form of it (`IMG_1~1f0c3a9e.JPG`), on every OS, so an event folder on an
 exFAT drive written from Linux takes it and reads the same on Windows. On Windows the name is
 also shortened so the whole path fits MAX_PATH (`budget_name`), which every later reader of
-the event folder (thumbnails, backups, Explorer) then opens without long-path support.
+the event folder (thumbnails, backups, Explorer) then opens without long-path support; an event
+folder nested so deep that even the shortest name (names.MIN_NAME_UNITS) passes it is written
+through its extended-length form (`io_form`, names.io_path): the photo is filed all the same.
 
 All functions here block: the ingest source runs them in a worker thread.
 """
@@ -38,7 +40,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from studio_monitor.hub.sources.names import WINDOWS_MAX_PATH, budget_name, safe_name, utf16_units
+from studio_monitor.hub.sources.names import (
+    WINDOWS_MAX_PATH,
+    budget_name,
+    io_path,
+    safe_name,
+    utf16_units,
+)
 
 #: Suffix of temporary files; they start with a dot so file browsers and counters skip them.
 TEMP_SUFFIX = ".smpart"
@@ -51,6 +59,19 @@ MAX_NAME_BYTES = 255
 #: Opens an original for reading (unbuffered). A seam: tests inject one that fails the way
 #: Windows fails on a file another program holds open.
 Opener = Callable[[Path], io.FileIO]
+
+#: The form of a folder that file calls are given, knowing the longest name to be made in it:
+#: on Windows the extended-length form `\\?\C:\...` once the path could pass MAX_PATH
+#: (names.io_path), else the folder itself. A seam: tests map a folder Linux cannot reach
+#: under its own name to one it can, as Windows reaches a long one only in that form.
+IoForm = Callable[[Path, str], Path]
+
+
+def default_io_form(folder: Path, inside: str) -> Path:
+    """`names.io_path` of the absolute folder (Windows only; elsewhere the folder itself)."""
+    if os.name != "nt":
+        return folder
+    return io_path(folder.absolute(), inside=inside)
 
 
 #: Whether a read refused after the open succeeded means a lock (Windows: another program
@@ -213,6 +234,7 @@ def file_photo(
     opener: Opener = open_original,
     prefix: tuple[int, str] | None = None,
     max_path_units: int | None = WINDOWS_MAX_PATH if os.name == "nt" else None,
+    io_form: IoForm = default_io_form,
 ) -> Filed:
     """Copy `original` into `folder` unless its content is already there.
 
@@ -222,12 +244,24 @@ def file_photo(
     original (a seam: tests inject a file locked by another program). `prefix` is (size,
     digest) of a version of this original filed before: `Filed.extends` says whether the new
     content starts with it. The photo is filed under `safe_name` of its name, shortened so the
-    whole path fits `max_path_units` UTF-16 units when given (Windows' MAX_PATH there).
+    whole path fits `max_path_units` UTF-16 units when given (Windows' MAX_PATH there), down
+    to names.MIN_NAME_UNITS: a folder nested so deep that even that does not fit is written
+    through `io_form(folder)` (the extended-length form on Windows), so such a photo is still
+    filed, never refused. The returned path is the plain one, `folder / name`.
     Raises OSError (SourceChanged when the original moved under us); nothing is left behind.
     """
-    folder.mkdir(parents=True, exist_ok=True)
+    if max_path_units is None:
+        name = safe_name(original.name)
+    else:
+        # `-N` takes up to 6 more units: kept inside the budget too.
+        name = budget_name(original.name, utf16_units(str(folder.absolute())) + 6, max_path_units)
+    temp_base = temp_name(original.name)
+    # Every file call goes to `at` (the extended form where the path is long); what is
+    # returned and recorded is `folder / name`.
+    at = io_form(folder, max(temp_base, numbered_name(name, _MAX_SUFFIX), key=utf16_units))
+    at.mkdir(parents=True, exist_ok=True)
     started = clock()
-    temp = folder / temp_name(original.name)
+    temp = at / temp_base
     digest = hashlib.blake2b()
     prefix_digest: str | None = None
     size = 0
@@ -265,28 +299,22 @@ def file_photo(
                 copy_s=clock() - started,
                 extends=extends,
             )
-        names = folded_names(folder)
-        if max_path_units is None:
-            name = safe_name(original.name)
-        else:
-            # `-N` takes up to 6 more units: kept inside the budget too.
-            name = budget_name(
-                original.name, utf16_units(str(folder.absolute())) + 6, max_path_units
-            )
+        names = folded_names(at)
         for n in range(1, _MAX_SUFFIX):
             final = folder / numbered_name(name, n)
+            final_at = at / final.name
             try:
-                if final.name.casefold() in names and not final.exists():
+                if final.name.casefold() in names and not final_at.exists():
                     # Another photo holds this name in another case: on exFAT, NTFS or APFS
                     # the two would be one file, so this name is taken.
                     raise FileExistsError(final)
-                _claim(temp, final)
+                _claim(temp, final_at)
             except FileExistsError:
-                if not final.exists():
+                if not final_at.exists():
                     continue
                 other = digest_of(final)
                 if other is None:
-                    other = hash_file(final)
+                    other = hash_file(final_at)
                 if other == hex_digest:
                     temp.unlink()
                     return Filed(
@@ -298,7 +326,7 @@ def file_photo(
                         extends=extends,
                     )
                 continue
-            _fsync_dir(folder)
+            _fsync_dir(at)
             return Filed(
                 final,
                 hex_digest,
