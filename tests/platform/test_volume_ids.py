@@ -31,7 +31,7 @@ def test_the_volume_uuid_is_read_from_diskutil_s_plist() -> None:
         return plistlib.dumps(DATA_VOLUME)
 
     assert mac_volume_uuid(Path("/Volumes/USB"), diskutil) == DATA_VOLUME["VolumeUUID"]
-    assert asked == [["diskutil", "info", "-plist", "/Volumes/USB"]]
+    assert asked == [["diskutil", "info", "-plist", str(Path("/Volumes/USB"))]]
 
 
 @pytest.mark.parametrize(

@@ -526,9 +526,10 @@ def test_error_codes_for_destination_faults() -> None:
         errno.EIO: "io_error",
     }
     for code, expected in cases.items():
-        error = destination_error(OSError(code, os.strerror(code)), Path("/x"), "Drive")
+        where = Path("/x")
+        error = destination_error(OSError(code, os.strerror(code)), where, "Drive")
         assert error.code == expected
-        assert "/x (Drive)" in error.message
+        assert f"{where} (Drive)" in error.message
 
 
 def test_progress_fields_are_backup_record_fields_with_the_same_defaults() -> None:

@@ -158,6 +158,10 @@ async def test_a_hot_folder_on_a_network_share_is_polled(tmp_path: Path) -> None
         assert not (settings.unfiled_folder / "IMG_0004.JPG").exists()
 
 
+@pytest.mark.posix_only(
+    "POSIX mount points (/mnt/...) in a faked partition list; the Windows forms (drive "
+    "letters, UNC) are tested in tests/platform/test_windows.py"
+)
 def test_network_file_systems_are_recognised(monkeypatch: pytest.MonkeyPatch) -> None:
     def part(mount: str, fstype: str) -> Any:
         # What psutil.disk_partitions lists: a device, a mount point, its type, options.

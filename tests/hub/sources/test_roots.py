@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -9,6 +11,9 @@ import pytest
 from studio_monitor.errors import ProtocolError
 from studio_monitor.hub.sources.roots import folder_under_roots
 from tests.support.portable import symlink_or_skip
+
+#: The root of the drive the temporary folders are on.
+ROOT = Path(tempfile.gettempdir()).anchor
 
 
 def check(value: object, roots: list[Path], **kw: object) -> Path:
@@ -24,8 +29,9 @@ def test_inside_a_root_is_taken_normalised(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("value", "words"),
     [
-        ("/", "root of a drive"),
-        ("/etc", "not inside an allowed folder"),
+        # "/" and "/etc" on POSIX, "C:\\" and "C:\\etc" on Windows.
+        (ROOT, "root of a drive"),
+        (os.path.join(ROOT, "etc"), "not inside an allowed folder"),
         ("relative/x", "absolute path"),
         ("", "non-empty"),
         (42, "non-empty"),
