@@ -22,14 +22,13 @@ logs into the throw-away folder, so it never rotates `hub.log` under a running a
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import platform
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -137,37 +136,40 @@ def _private_pictures_env(home: Path) -> dict[str, str]:
     }
 
 
-@contextlib.contextmanager
-def _private_pictures(home: Path) -> Iterator[Path]:
-    """Point the Pictures folder of child processes into `home`, and prove it took.
+def _private_hub_env(work_dir: Path) -> dict[str, str]:
+    """The environment the test's hub child gets on top of this process's: a Pictures folder
+    under `work_dir/home`, proven, and its log folder `work_dir/logs`.
 
     The hub's ingest source watches `<Pictures>/Studio Monitor/Hot Folder` and files what it
     finds into `<Pictures>/Studio Monitor/Events`: a test hub doing that on a studio PC during
     an event would copy the studio's photos a second time. So the test's hub must see a
-    Pictures folder of its own. The embedded hub inherits this process's environment, so
-    the variables are set here for the test's duration (after Qt has loaded its fonts, which
-    read HOME once) and put back after. The folder the hub will use is computed here with
-    the hub's own function; if it is not under `home`, the test stops rather than risk it.
+    Pictures folder of its own. The folder it will use is computed here with the hub's own
+    function under the child's variables; if it is not under `home`, the test stops rather
+    than risk it. The variables are set in this process only for that computation, before
+    the app starts (its network probe runs GLib and D-Bus threads that read the environment,
+    and glibc's setenv is not safe beside a reading thread); the child is given them.
     """
     from studio_monitor.hub.sources.paths import studio_pictures_dir
 
-    saved = {name: os.environ.get(name) for name in _private_pictures_env(home)}
-    os.environ.update(_private_pictures_env(home))
+    home = work_dir / "home"
+    env = _private_pictures_env(home)
+    saved = {name: os.environ.get(name) for name in env}
+    os.environ.update(env)
     try:
         pictures = studio_pictures_dir()
-        if not pictures.resolve().is_relative_to(home.resolve()):
-            raise SelfTestFailed(
-                "error",
-                f"cannot give the test hub a Pictures folder of its own (it would use "
-                f"{pictures}); not starting it, so no photo is touched",
-            )
-        yield pictures
     finally:
         for name, value in saved.items():
             if value is None:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+    if not pictures.resolve().is_relative_to(home.resolve()):
+        raise SelfTestFailed(
+            "error",
+            f"cannot give the test hub a Pictures folder of its own (it would use "
+            f"{pictures}); not starting it, so no photo is touched",
+        )
+    return {**env, LOG_DIR_ENV: str(work_dir / "logs")}
 
 
 def _shown_system_rows(model: SystemModel) -> list[tuple[str, str]]:
@@ -234,29 +236,25 @@ async def run_self_test(
 
     controller: AppController | None = None
     stage = "window"
-    isolation = contextlib.ExitStack()
     try:
-        from PySide6.QtGui import QFontDatabase
-
         from studio_monitor.app.config import AppConfig, AppPaths
         from studio_monitor.platform.autostart import NullAutostart
         from studio_monitor.platform.credentials import NullKeyring
         from studio_monitor.ui.app import AppController, GuiOptions
         from studio_monitor.ui.format import NA
 
+        hub_env = _private_hub_env(work_dir)
         controller = AppController(
             AppPaths.default(work_dir),
             AppConfig(),
             GuiOptions(data_dir=work_dir),
             tray_available=False,
             hub_base_command=hub_command if hub_command is not None else app_hub_command(),
+            hub_env=hub_env,
             keyring=NullKeyring("the self-test uses no keyring"),
             autostart=NullAutostart("the self-test changes no start-up setting"),
         )
         app = controller
-        # Fonts are loaded once per process and read HOME: load them before it moves.
-        QFontDatabase.families()
-        isolation.enter_context(_private_pictures(work_dir / "home"))
         controller.start(show=True)
         step("window", "main window built")
         _check_translations(step)
@@ -362,7 +360,6 @@ async def run_self_test(
                 await asyncio.wait_for(controller.shutdown(), 15)
             except Exception as exc:  # a failing shutdown must not hide the result
                 log.warning("self-test: the app did not shut down cleanly: %s", exc)
-        isolation.close()
     result.elapsed_s = round(time.monotonic() - start, 3)
     return result
 
@@ -470,19 +467,14 @@ def main(argv: Sequence[str] = (), *, timeout_s: float = DEFAULT_TIMEOUT_S) -> i
     say(environment_line())
     with tempfile.TemporaryDirectory(prefix="studio-monitor-selftest-") as tmp:
         work = Path(tmp)
-        # The test's hub child writes its log here, not into the app's hub.log.
-        previous = os.environ.get(LOG_DIR_ENV)
-        os.environ[LOG_DIR_ENV] = str(work / "logs")
+        # The test's hub child writes its log into `work/logs` (`_private_hub_env`), not
+        # into the app's hub.log.
         loop = new_event_loop(app)
         try:
             result: SelfTestResult = loop.run_until_complete(
                 run_self_test(work, timeout_s=timeout_s, report=say)
             )
         finally:
-            if previous is None:
-                os.environ.pop(LOG_DIR_ENV, None)
-            else:
-                os.environ[LOG_DIR_ENV] = previous
             loop.close()
         hub_log = work / "logs" / "hub.log"
         if not result.ok and hub_log.is_file():

@@ -35,6 +35,12 @@ os.environ.update(windows_home_env(Path(_home)))
 # No display in CI: Qt renders offscreen unless a test starts its own X server.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.pop("STUDIO_MONITOR_TOKEN", None)
+# The platform's network probe (QNetworkInformation) starts GLib and D-Bus threads that read
+# the environment for the rest of the process, while tests change it (monkeypatch.setenv):
+# glibc's setenv beside a reading thread can crash the run. The probe is tested in a child
+# process (tests/platform/test_network.py); apps the tests start get it back (sandbox_env
+# drops STUDIO_MONITOR_* variables).
+os.environ["STUDIO_MONITOR_NETWORK_PROBE"] = "none"
 # The app follows the system language (ui/i18n): the suite, and the apps it starts, check
 # English texts whatever the machine's locale; the Indonesian tests ask for it themselves.
 for _name in ("LC_ALL", "LC_MESSAGES", "LANGUAGE"):

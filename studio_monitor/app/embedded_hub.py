@@ -31,7 +31,7 @@ import re
 import secrets
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Final, Literal
 
@@ -87,6 +87,7 @@ class EmbeddedHub(QObject):
         *,
         token: str | None = None,
         base_command: Sequence[str] | None = None,
+        env: Mapping[str, str] | None = None,
         restart_delays_s: Sequence[float] = RESTART_DELAYS_S,
         startup_timeout_s: float = STARTUP_TIMEOUT_S,
         clock: Callable[[], float] = time.monotonic,
@@ -96,6 +97,10 @@ class EmbeddedHub(QObject):
         self.data_dir = data_dir
         self.token = token or secrets.token_urlsafe(32)
         self._base = list(base_command) if base_command is not None else None
+        #: Variables the child gets beyond this process's environment (the self-test's
+        #: private Pictures and log folders): given here, never set in this process, whose
+        #: environment Qt's and GLib's threads read while it runs.
+        self._env = dict(env or {})
         self._delays = tuple(restart_delays_s) or RESTART_DELAYS_S
         self._clock = clock
         self.state: HubState = "stopped"
@@ -191,6 +196,8 @@ class EmbeddedHub(QObject):
         env = QProcessEnvironment.systemEnvironment()
         env.insert(TOKEN_ENV, self.token)
         env.insert("PYTHONUNBUFFERED", "1")
+        for name, value in self._env.items():
+            env.insert(name, value)
         process.setProcessEnvironment(env)
         process.readyReadStandardOutput.connect(self._on_stdout)
         process.readyReadStandardError.connect(self._on_stderr)

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import abc
 import logging
+import os
 from collections.abc import Callable
+from typing import Final
 
 from studio_monitor.platform.states import NetworkState, NetworkTransport
 
@@ -127,7 +129,18 @@ _MEDIA: dict[str, NetworkTransport] = {
 }
 
 
+#: Set to `none` to run without the platform's probe (the null one): for a machine whose
+#: network backend misbehaves, and for the test suite, which changes its environment while it
+#: runs (the backends run GLib and D-Bus threads that read the environment, and glibc's
+#: `setenv` is not safe beside a thread reading it: a test run crashed so).
+PROBE_ENV: Final = "STUDIO_MONITOR_NETWORK_PROBE"
+
+
 def default_network_probe() -> NetworkProbe:
-    """The platform's probe when a backend loads, else the null one."""
+    """The platform's probe when a backend loads, else the null one (also when `PROBE_ENV`
+    says `none`)."""
+    if os.environ.get(PROBE_ENV, "").strip().lower() == "none":
+        log.info("network probe: none (%s)", PROBE_ENV)
+        return NullNetworkProbe()
     probe = QtNetworkProbe.load()
     return probe if probe is not None else NullNetworkProbe()

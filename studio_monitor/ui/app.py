@@ -24,7 +24,7 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol, cast
@@ -147,6 +147,7 @@ class AppController(QObject):
         tray_available: bool | None = None,
         service_factory: ServiceFactory = default_service,
         hub_base_command: Sequence[str] | None = None,
+        hub_env: Mapping[str, str] | None = None,
         keyring: credentials.Keyring | None = None,
         autostart: Autostart | None = None,
         background: BackgroundService | None = None,
@@ -159,6 +160,7 @@ class AppController(QObject):
         self.options = options or GuiOptions()
         self.service_factory = service_factory
         self.hub_base_command = hub_base_command
+        self.hub_env = dict(hub_env or {})
         self.keyring = keyring
         self.autostart = autostart or default_autostart()
         self._background = background
@@ -303,7 +305,12 @@ class AppController(QObject):
     def _start_embedded_hub(self) -> None:
         if self.hub is not None:
             return
-        hub = EmbeddedHub(self.paths.hub_data_dir, base_command=self.hub_base_command, parent=self)
+        hub = EmbeddedHub(
+            self.paths.hub_data_dir,
+            base_command=self.hub_base_command,
+            env=self.hub_env,
+            parent=self,
+        )
         hub.urlChanged.connect(self._on_hub_url)
         hub.stateChanged.connect(self._on_hub_state)
         hub.died.connect(self._on_hub_died)
