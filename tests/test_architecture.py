@@ -259,17 +259,19 @@ def test_a_broken_rule_is_named_by_file_line_and_import(tmp_path: Path) -> None:
     ]
 
 
-def test_benchmarks_import_support_modules_never_test_modules() -> None:
-    """Benchmarks share helpers with the tests through `tests/support` (and other modules
-    that are not `test_*.py`): importing a test module would run its collection-time code
-    and tie a benchmark to a test's private details."""
+def test_tests_and_benchmarks_import_support_modules_never_test_modules() -> None:
+    """Tests and benchmarks share helpers through `tests/support` (and other modules that
+    are not `test_*.py`): importing a test module would run its collection-time code, tie
+    one test (or a benchmark) to another's private details, and let pytest collect its
+    tests twice."""
+    files = sorted((ROOT / "benchmarks").rglob("*.py")) + sorted((ROOT / "tests").rglob("*.py"))
     wrong = [
         imp.where()
-        for path in sorted((ROOT / "benchmarks").rglob("*.py"))
+        for path in files
         for imp in imports_of(path)
         if imp.module.startswith("tests.") and imp.module.split(".")[-1].startswith("test_")
     ]
-    assert not wrong, "a benchmark imports a test module:\n" + "\n".join(wrong)
+    assert not wrong, "a test module imported by another module:\n" + "\n".join(wrong)
 
 
 #: Where a string names a topic: what is assigned to a name ending in `TOPIC`/`TOPICS` (or a

@@ -34,9 +34,9 @@ from studio_monitor.platform.credentials import (
     SystemKeyring,
     resolve_token,
 )
-from tests.link.test_check import write_self_signed
 from tests.support.hub import OPERATOR_TOKEN, running_hub
 from tests.support.portable import symlink_or_skip
+from tests.support.tls import write_self_signed
 
 WRONG_TOKEN = "definitely-not-a-hub-token"
 

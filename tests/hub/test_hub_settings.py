@@ -17,9 +17,9 @@ from studio_monitor.errors import ConfigError
 from studio_monitor.hub import settings as hub_settings
 from studio_monitor.hub.app import Hub
 from studio_monitor.protocol.records import HubConfigRecord, from_value
-from tests.hub.sources.test_backup_hub import run_command, wait_snapshot
-from tests.hub.sources.test_ingest_parts import make_jpeg
 from tests.support.hub import hub_config, running_hub
+from tests.support.hub_commands import run_command, wait_snapshot
+from tests.support.photos import make_jpeg
 
 
 def file_sources(tmp_path: Path) -> dict[str, dict[str, Any]]:

@@ -23,8 +23,8 @@ from tests.link.scripted_hub import (
     too_big_snapshot,
     welcomed,
 )
-from tests.link.test_service import FAST, Recorder, make_service
 from tests.support.hub import OPERATOR_TOKEN, publish, put, running_hub
+from tests.support.link import FAST, Recorder, make_service
 from tests.support.qt import run, until
 
 DEEP = '{"a":' * 985 + "1" + "}" * 985

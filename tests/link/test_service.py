@@ -20,13 +20,11 @@ from studio_monitor.hub.sources.base import Source
 from studio_monitor.link import machine as m
 from studio_monitor.link.local_store import LocalStore
 from studio_monitor.link.service import ConnectionService
-from studio_monitor.link.status import LinkStatus, OutboxEntry
 from studio_monitor.link.transports.ws import WsSession
-from studio_monitor.platform.network import NullNetworkProbe
-from studio_monitor.platform.power import NullPowerProbe
-from studio_monitor.protocol import Change, ChangeFrame, ChangesFrame
+from studio_monitor.protocol import ChangeFrame, ChangesFrame
 from tests.support.faultproxy import FaultProxy, Mode
 from tests.support.hub import OPERATOR_TOKEN, publish, put, running_hub
+from tests.support.link import FAST, Recorder, make_service
 from tests.support.qt import run, until
 
 
@@ -42,48 +40,6 @@ def no_link_errors(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
         if r.name.startswith("studio_monitor.link") and r.levelno >= logging.ERROR
     ]
     assert errors == []
-
-
-class Recorder:
-    """Everything a service emitted, in order."""
-
-    def __init__(self, service: ConnectionService) -> None:
-        self.states: list[str] = []
-        self.statuses: list[LinkStatus] = []
-        self.resets: list[tuple[str, dict[str, Any]]] = []
-        self.changes: list[Change] = []
-        self.active: list[tuple[str, bool]] = []
-        self.commands: list[OutboxEntry] = []
-        self.notices: list[tuple[str, str]] = []
-        self.snapshots: list[dict[str, int]] = []
-        self.gaps: list[tuple[str, int, int]] = []
-        self.errors: list[str] = []
-        service.stateChanged.connect(self.states.append)
-        service.statusChanged.connect(self.statuses.append)
-        service.topicReset.connect(lambda t, r: self.resets.append((t, r)))
-        service.changesApplied.connect(self.changes.extend)
-        service.activeChanged.connect(lambda t, a: self.active.append((t, a)))
-        service.commandUpdated.connect(self.commands.append)
-        service.notice.connect(lambda k, t: self.notices.append((k, t)))
-        service.snapshotApplied.connect(self.snapshots.append)
-        service.gapDetected.connect(lambda t, a, b: self.gaps.append((t, a, b)))
-        service.errorOccurred.connect(self.errors.append)
-
-    def seqs(self, topic: str) -> list[int]:
-        return [c.seq for c in self.changes if c.topic == topic]
-
-
-def make_service(
-    url: str, state_dir: Path, token: str = OPERATOR_TOKEN, **kwargs: Any
-) -> ConnectionService:
-    return ConnectionService(
-        url,
-        token,
-        state_dir=state_dir,
-        power_probe=NullPowerProbe(),
-        network_probe=NullNetworkProbe(),
-        **kwargs,
-    )
 
 
 @dataclasses.dataclass
@@ -191,19 +147,6 @@ def test_live_snapshot_then_changes_then_resume_after_restart(
             await again.stop()
 
     run(qloop, scenario())
-
-
-FAST = m.MachineConfig(
-    poll_multiplier=0.1,
-    probe_initial_s=0.2,
-    probe_cap_s=0.5,
-    probe_refused_cap_s=0.5,
-    retry_initial_s=0.2,
-    retry_cap_s=0.5,
-    blip_grace_s=0.5,
-    start_grace_s=0.0,
-    wake_grace_s=0.0,
-)
 
 
 def numbered(topic: str, start: int, count: int) -> list[dict[str, Any]]:

@@ -126,10 +126,9 @@ def test_a_plain_permission_error_is_not_taken_for_a_lock(tmp_path: Path) -> Non
 async def test_ingest_waits_for_a_really_locked_file_and_never_counts_a_failure(
     tmp_path: Path,
 ) -> None:
-    from tests.hub.sources.test_ingest import settings_for, wait_until
-    from tests.hub.sources.test_ingest_parts import make_jpeg
-    from tests.hub.sources.test_ingest_seams_hub import CANON, wait_records
     from tests.support.hub import running_hub
+    from tests.support.ingest import CANON_RECORD, settings_for, wait_records, wait_until
+    from tests.support.photos import make_jpeg
 
     settings = settings_for(tmp_path, max_attempts=2)
     source = IngestSource(settings, tmp_path / "data")  # the real opener
@@ -142,21 +141,21 @@ async def test_ingest_waits_for_a_really_locked_file_and_never_counts_a_failure(
         data = make_jpeg(2)
         photo.write_bytes(data)
         with held_without_sharing(photo):
-            records = await wait_records(client, hub.url, lambda r: CANON in r, "the camera")
+            records = await wait_records(client, hub.url, lambda r: CANON_RECORD in r, "the camera")
             # Well past max_attempts' worth of retries while the file stays held.
             deadline = time.monotonic() + 5
             while time.monotonic() < deadline:
-                records = await wait_records(client, hub.url, lambda r: CANON in r, "camera")
-                assert records[CANON]["failed"] == 0
+                records = await wait_records(client, hub.url, lambda r: CANON_RECORD in r, "camera")
+                assert records[CANON_RECORD]["failed"] == 0
                 await asyncio.sleep(0.25)
             assert not (settings.unfiled_folder / "IMG_0002.JPG").exists()
         await wait_until(
             lambda: (settings.unfiled_folder / "IMG_0002.JPG").exists(), "the released file"
         )
         records = await wait_records(
-            client, hub.url, lambda r: r[CANON]["ingested"] == 1, "the file once released"
+            client, hub.url, lambda r: r[CANON_RECORD]["ingested"] == 1, "the file once released"
         )
-        assert records[CANON]["failed"] == 0
+        assert records[CANON_RECORD]["failed"] == 0
         assert (settings.unfiled_folder / "IMG_0002.JPG").read_bytes() == data
 
 

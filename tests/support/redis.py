@@ -23,6 +23,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import Final
 
+import httpx
+
+from studio_monitor.protocol import ChangesBody, decode, format_cursors_param
+from tests.support.hub import auth
+
 REDIS_SERVER: Final = shutil.which("redis-server")
 SKIP_REASON: Final = (
     "redis-server does not exist for Windows (Redis ships none): the hub replicas' Redis store "
@@ -199,3 +204,27 @@ class RedisSentinel:
     ) -> None:
         with contextlib.suppress(Exception):
             self.stop()
+
+
+def changes_since(
+    client: httpx.Client, url: str, cursors: dict[str, int]
+) -> list[tuple[str, int, str]]:
+    """Every change after `cursors` from one replica, as (topic, seq, key), paged."""
+    out: list[tuple[str, int, str]] = []
+    cursors = dict(cursors)
+    while True:
+        params = {"cursors": format_cursors_param(cursors), "limit": "1000"}
+        response = client.get(f"{url}/api/v1/changes", params=params, headers=auth())
+        assert response.status_code == 200, response.text
+        body = decode(response.content, ChangesBody)
+        out.extend((c.topic, c.seq, c.key) for c in body.changes)
+        cursors = dict(body.cursors)
+        if not body.more:
+            return out
+
+
+def wait_for(condition: object, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)

@@ -12,9 +12,9 @@ from studio_monitor.link.address import make_ssl_context
 from studio_monitor.platform.autostart import XdgAutostart
 from studio_monitor.platform.credentials import MemoryKeyring
 from studio_monitor.ui.app import AppController, GuiOptions, default_service
-from tests.link.test_check import write_self_signed
 from tests.support.hub import OPERATOR_TOKEN, publish, put, running_hub
 from tests.support.qt import run, until
+from tests.support.tls import write_self_signed
 
 
 def test_the_app_trusts_the_certificate_of_its_profile(

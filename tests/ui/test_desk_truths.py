@@ -23,7 +23,7 @@ from studio_monitor.ui.models import BackupsModel, CamerasModel
 from studio_monitor.ui.notifications import NotificationBridge
 from studio_monitor.ui.state import StudioState
 from studio_monitor.ui.tray import TrayController
-from tests.ui.test_window import Parts, RecordingNotifier
+from tests.support.ui_window import Parts, RecordingNotifier
 
 _seq = itertools.count(1)
 

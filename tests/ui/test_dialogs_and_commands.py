@@ -23,8 +23,8 @@ from studio_monitor.ui.docks.alerts import AlertsDock
 from tests.support.hub import OPERATOR_TOKEN, publish, put, running_hub
 from tests.support.portable import kill_hard
 from tests.support.qt import run, until
+from tests.support.ui_window import RecordingNotifier
 from tests.ui.rig import studio_app
-from tests.ui.test_window import RecordingNotifier
 
 HUB = "https://studio-hub.lan:8765"
 

@@ -37,7 +37,7 @@ from studio_monitor.ui.models import BackupsModel, CamerasModel, EventsModel
 from studio_monitor.ui.notifications import NotificationBridge
 from studio_monitor.ui.state import StudioState
 from studio_monitor.ui.tray import TrayController
-from tests.ui.test_window import RecordingNotifier
+from tests.support.ui_window import RecordingNotifier
 
 LAPTOP = QSize(1280, 720)
 

@@ -8,7 +8,6 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,6 @@ from pytestqt.qtbot import QtBot
 
 from studio_monitor.app.config import AppConfig, AppPaths
 from studio_monitor.link.status import Counters, LinkState, LinkStatus
-from studio_monitor.platform.notify import Notifier
 from studio_monitor.platform.single_instance import SingleInstance
 from studio_monitor.protocol import Change
 from studio_monitor.ui.app import AppController, GuiOptions
@@ -28,47 +26,9 @@ from studio_monitor.ui.main_window import MainWindow, Models
 from studio_monitor.ui.notifications import Notification, NotificationBridge, NotificationChoices
 from studio_monitor.ui.state import StudioState
 from studio_monitor.ui.tray import TrayController, tray_state
+from tests.support.ui_window import Parts, RecordingNotifier
 
 _seq = itertools.count(1)
-
-
-class RecordingNotifier(Notifier):
-    """A desktop that shows every balloon it is given (there is no tray host here)."""
-
-    description = "recording"
-
-    def __init__(self) -> None:
-        self.shown: list[tuple[str, str, str]] = []
-
-    @property
-    def available(self) -> bool:
-        return True
-
-    def show(self, title: str, text: str, severity: str = "info") -> bool:
-        self.shown.append((title, text, severity))
-        return True
-
-
-@dataclass
-class Parts:
-    state: StudioState
-    models: Models
-    bridge: NotificationBridge
-    notifier: RecordingNotifier
-    tray: TrayController
-    window: MainWindow
-    settings: QSettings
-
-    def new_window(self) -> MainWindow:
-        return MainWindow(
-            state=self.state,
-            models=self.models,
-            commands=CommandCenter(self.bridge),
-            bridge=self.bridge,
-            tray=self.tray,
-            history=ConnectionHistory(),
-            settings=self.settings,
-        )
 
 
 @pytest.fixture

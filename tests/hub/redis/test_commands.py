@@ -22,9 +22,9 @@ from studio_monitor.protocol import (
     decode_server_frame,
     encode,
 )
-from tests.hub.redis.test_replicas import wait_for
 from tests.support.hub import HubProcess, auth, ws_url
 from tests.support.portable import freeze, thaw
+from tests.support.redis import wait_for
 
 TAKEN = "lease events taken"
 

@@ -9,34 +9,9 @@ from pathlib import Path
 import httpx
 import redis
 
-from studio_monitor.protocol import ChangesBody, decode, format_cursors_param
 from tests.support.hub import HubProcess, auth, publish_sync, put
 from tests.support.portable import freeze, thaw
-from tests.support.redis import RedisServer
-
-
-def changes_since(
-    client: httpx.Client, url: str, cursors: dict[str, int]
-) -> list[tuple[str, int, str]]:
-    """Every change after `cursors` from one replica, as (topic, seq, key), paged."""
-    out: list[tuple[str, int, str]] = []
-    cursors = dict(cursors)
-    while True:
-        params = {"cursors": format_cursors_param(cursors), "limit": "1000"}
-        response = client.get(f"{url}/api/v1/changes", params=params, headers=auth())
-        assert response.status_code == 200, response.text
-        body = decode(response.content, ChangesBody)
-        out.extend((c.topic, c.seq, c.key) for c in body.changes)
-        cursors = dict(body.cursors)
-        if not body.more:
-            return out
-
-
-def wait_for(condition: object, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.02)
+from tests.support.redis import RedisServer, changes_since, wait_for
 
 
 def test_publishes_on_both_replicas_reach_both_once_in_order(

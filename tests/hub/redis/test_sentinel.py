@@ -14,9 +14,15 @@ import tomli_w
 from studio_monitor.errors import ConfigError
 from studio_monitor.hub.config import HubConfig
 from studio_monitor.hub.redis_url import SentinelAddress, parse_sentinel
-from tests.hub.redis.test_replicas import changes_since, wait_for
 from tests.support.hub import TEST_TOKENS, HubProcess, auth, put
-from tests.support.redis import REDIS_SERVER, SKIP_REASON, RedisSentinel, RedisServer
+from tests.support.redis import (
+    REDIS_SERVER,
+    SKIP_REASON,
+    RedisSentinel,
+    RedisServer,
+    changes_since,
+    wait_for,
+)
 
 
 def test_sentinel_urls_name_the_sentinels_the_service_and_the_database() -> None:

@@ -13,7 +13,7 @@ import pytest
 
 from studio_monitor.errors import ConfigError
 from studio_monitor.hub.sources.alerts import parse_settings
-from tests.hub.sources.test_alerts import Bench
+from tests.support.alerts import Bench
 from tests.support.events import (
     command,
     events_config,

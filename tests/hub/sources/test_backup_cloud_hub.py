@@ -15,8 +15,8 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from tests.hub.sources.test_backup_hub import run_command, wait_snapshot
 from tests.support.hub import running_hub
+from tests.support.hub_commands import run_command, wait_snapshot
 from tests.support.portable import assert_posix_mode
 from tests.support.rclone import RcloneServer
 

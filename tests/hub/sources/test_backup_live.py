@@ -24,7 +24,7 @@ import pytest
 from studio_monitor.hub.sources.backup import BackupSource
 from studio_monitor.hub.sources.backup.manifest import Manifest
 from studio_monitor.protocol import PublishChange
-from tests.hub.sources.test_backup_source import World, b2, running, write_photos
+from tests.support.backup_source import World, b2, running, write_photos
 
 FAST = {"live_batch_s": 0.05, "live_max_delay_s": 0.3, "live_check_s": 0.2}
 UNFINISHED = ("queued", "running", "verifying", "waiting")

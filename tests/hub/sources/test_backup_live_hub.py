@@ -20,7 +20,7 @@ import httpx
 import pytest
 import tomli_w
 
-from tests.hub.sources.test_backup_safety import Drive, drive  # noqa: F401 (fixture)
+from tests.support.drives import Drive, drive  # noqa: F401 (fixture)
 from tests.support.hub import HubProcess, auth
 from tests.support.photos import make_jpeg
 from tests.support.sandbox import sandbox_env

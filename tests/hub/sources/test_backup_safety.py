@@ -16,7 +16,6 @@ import hashlib
 import os
 import shutil
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -32,8 +31,9 @@ from studio_monitor.hub.sources.backup.manifest import DestinationSpec, Manifest
 from studio_monitor.hub.sources.backup.volumes import MARKER_NAME
 from studio_monitor.hub.sources.names import fold
 from studio_monitor.protocol.records import SafetyRecord, from_value
+from tests.support.drives import Drive, drive, loop_unavailable  # noqa: F401 (fixture)
 from tests.support.hub import HubProcess, auth
-from tests.support.portable import assert_posix_mode, is_root, require_case_sensitive
+from tests.support.portable import assert_posix_mode, require_case_sensitive
 
 
 def b2(data: bytes) -> str:
@@ -233,63 +233,10 @@ def test_long_and_look_alike_names_back_up(tmp_path: Path) -> None:
 # --- a real drive: a loop-mounted ext4 image ---------------------------------------------------
 
 
-def _loop_unavailable() -> str | None:
-    if sys.platform != "linux" or not is_root():
-        return "needs root on Linux to mount a loop-device image"
-    for tool in ("mkfs.ext4", "mount", "umount"):
-        if shutil.which(tool) is None:
-            return f"{tool} is not installed"
-    return None
-
-
-@pytest.mark.needs_root_linux("a loop-mounted ext4 image stands for the USB drive")
-class Drive:
-    """A small ext4 image, mounted and unmounted like a USB drive."""
-
-    def __init__(self, tmp_path: Path) -> None:
-        self.image = tmp_path / "usb.img"
-        self.mount_point = tmp_path / "media" / "usb"
-        self.mount_point.mkdir(parents=True)
-        with self.image.open("wb") as f:
-            f.truncate(48 * 1024 * 1024)
-        self._run("mkfs.ext4", "-q", "-F", str(self.image))
-        self.mounted = False
-
-    @staticmethod
-    def _run(*args: str) -> None:
-        done = subprocess.run(args, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            raise OSError(f"{' '.join(args)}: {done.stderr.strip()}")
-
-    def mount(self) -> None:
-        self._run("mount", "-o", "loop", str(self.image), str(self.mount_point))
-        self.mounted = True
-
-    def unmount(self) -> None:
-        if self.mounted:
-            self._run("umount", str(self.mount_point))
-            self.mounted = False
-
-
-@pytest.fixture
-def drive(tmp_path: Path) -> Iterator[Drive]:
-    reason = _loop_unavailable()
-    if reason:
-        pytest.skip(reason)
-    try:
-        d = Drive(tmp_path)
-        d.mount()
-    except OSError as exc:
-        pytest.skip(f"cannot mount a loop image here: {exc}")
-    try:
-        yield d
-    finally:
-        d.unmount()
-
-
 @pytest.mark.needs_root_linux("a loop-mounted ext4 image stands for the USB drive")
 def test_an_unplugged_drive_is_refused_and_nothing_lands_on_the_system_disk(
-    tmp_path: Path, drive: Drive
+    tmp_path: Path,
+    drive: Drive,  # noqa: F811
 ) -> None:
     backups = drive.mount_point / "Backups"
     with hub(tmp_path, backups) as h:
@@ -335,7 +282,7 @@ def test_an_unplugged_drive_is_refused_and_nothing_lands_on_the_system_disk(
 
 
 @pytest.mark.needs_root_linux("a loop-mounted ext4 image stands for the USB drive")
-def test_a_copied_marker_on_the_system_disk_is_not_the_drive(tmp_path: Path, drive: Drive) -> None:
+def test_a_copied_marker_on_the_system_disk_is_not_the_drive(tmp_path: Path, drive: Drive) -> None:  # noqa: F811
     backups = drive.mount_point / "Backups"
     with hub(tmp_path, backups) as h:
         event_id, folder = h.create_event()
@@ -356,7 +303,7 @@ def test_a_copied_marker_on_the_system_disk_is_not_the_drive(tmp_path: Path, dri
 
 
 @pytest.mark.needs_root_linux("a loop-mounted ext4 image stands for the USB drive")
-def test_a_drive_pulled_during_a_job_never_ends_completed(tmp_path: Path, drive: Drive) -> None:
+def test_a_drive_pulled_during_a_job_never_ends_completed(tmp_path: Path, drive: Drive) -> None:  # noqa: F811
     # The drive goes away (a lazy unmount: open files still finish on it) in the middle of
     # the copy; the job must not call anything verified on what is now the system disk.
     source = tmp_path / "Events" / "2024-06-01 Gala"

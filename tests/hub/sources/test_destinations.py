@@ -48,8 +48,8 @@ from studio_monitor.hub.sources.destinations import (
 )
 from studio_monitor.hub.sources.events import EventsSettings, EventsSource
 from studio_monitor.protocol.records import DestinationRecord, from_value
-from tests.hub.sources.test_backup_hub import run_command, wait_snapshot
 from tests.support.hub import AGENT_TOKEN, auth, publish, put, running_hub
+from tests.support.hub_commands import run_command, wait_snapshot
 from tests.support.portable import assert_posix_mode, is_root
 from tests.support.publisher import MemoryPublisher
 from tests.support.rclone import RcloneServer, user_config

@@ -18,7 +18,6 @@ import pytest
 
 from studio_monitor.errors import ConfigError
 from studio_monitor.hub.sources.events import EventsSettings, event_safety
-from tests.hub.sources.test_events import World, running
 from tests.support.events import (
     Records,
     command,
@@ -28,6 +27,7 @@ from tests.support.events import (
     today,
     wait_records,
 )
+from tests.support.events_source import World, running
 from tests.support.hub import publish, put, running_hub
 
 _ids = itertools.count(1)

@@ -12,8 +12,7 @@ import contextlib
 import functools
 import shutil
 import time
-from collections.abc import AsyncIterator, Callable
-from dataclasses import replace
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -22,69 +21,11 @@ import pytest_asyncio
 
 from studio_monitor.errors import ProtocolError, WireError
 from studio_monitor.hub.sources.ingest import MANIFEST_NAME, IngestSource, from_config
-from studio_monitor.hub.sources.ingest.settings import IngestSettings
 from studio_monitor.hub.sources.ingest.tether import TetherProbe, TetherStatus
 from studio_monitor.protocol import PublishChange
+from tests.support.ingest import CANON, Harness, settings_for, wait_until
 from tests.support.photos import exif_for, make_jpeg, make_tiff_raw
 from tests.support.publisher import MemoryPublisher
-
-CANON = "canon-eos-r5-012345678901"
-
-
-def settings_for(tmp_path: Path, **overrides: Any) -> IngestSettings:
-    hot = tmp_path / "hot"
-    hot.mkdir(exist_ok=True)
-    base = IngestSettings(
-        hot_folders=(hot,),
-        library_root=tmp_path / "library",
-        stable_s=0.2,
-        unchecked_stable_s=0.6,
-        grace_s=2.0,
-        disk_retry_s=0.2,
-        network_poll_s=0.2,
-        allowed_roots=(tmp_path,),
-        poll_s=0.03,
-        scan_interval_s=0.3,
-        tick_s=0.1,
-        shooting_window_s=60.0,
-        silent_after_s=600.0,
-        max_attempts=3,
-        retry_base_s=0.05,
-        retry_max_s=0.2,
-    )
-    return replace(base, **overrides)
-
-
-class Harness:
-    def __init__(self, tmp_path: Path, publisher: MemoryPublisher, source: IngestSource):
-        self.tmp_path = tmp_path
-        self.hot = source.settings.hot_folders[0]
-        self.publisher = publisher
-        self.source = source
-        self.task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self.task = asyncio.create_task(self.source.run(self.publisher))
-
-    async def stop(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.task
-            self.task = None
-
-    def camera(self, key: str = CANON) -> dict[str, Any]:
-        value = self.publisher.record("camera", key)
-        return value if value is not None else {}
-
-    async def until(self, predicate: Callable[[], bool], what: str, within: float = 10.0) -> None:
-        await self.publisher.wait_for(predicate, within=within, what=what)
-
-    async def ingested(self, count: int, key: str = CANON) -> None:
-        await self.until(lambda: self.camera(key).get("ingested") == count, f"{count} ingested")
-
-    async def command(self, name: str, args: dict[str, Any]) -> dict[str, Any]:
-        return await self.source.commands()[name](args)
 
 
 async def add_event(
@@ -115,15 +56,6 @@ async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
     h = Harness(tmp_path, publisher, IngestSource(settings_for(tmp_path), tmp_path / "data"))
     yield h
     await h.stop()
-
-
-async def wait_until(predicate: Callable[[], bool], what: str, within: float = 10.0) -> None:
-    """For conditions no publish announces (files on disk, internal status)."""
-    deadline = time.monotonic() + within
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 def drop(path: Path, data: bytes) -> None:

@@ -22,7 +22,7 @@ from studio_monitor.hub.sources.ingest.completeness import (
     check_file,
     check_stream,
 )
-from tests.hub.sources.test_ingest import Harness, settings_for
+from tests.support.ingest import Harness, settings_for
 from tests.support.photos import (
     exif_for,
     heic_photo,

@@ -17,8 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.hub.sources.test_backup_hub import run_command, wait_snapshot
 from tests.support.hub import publish, put, running_hub
+from tests.support.hub_commands import run_command, wait_snapshot
 from tests.support.photos import make_jpeg
 
 CANON = ("camera", "canon-eos-r5-012345678901")

@@ -16,9 +16,8 @@ import pytest
 
 from studio_monitor.hub.sources.ingest import IngestSource, filing
 from studio_monitor.hub.sources.ingest.filing import LockedWhileReading, file_photo, is_locked
-from tests.hub.sources.test_ingest import settings_for, wait_until
-from tests.hub.sources.test_ingest_parts import make_jpeg
-from tests.hub.sources.test_ingest_seams_hub import CANON, wait_records
+from tests.support.ingest import CANON_RECORD, settings_for, wait_records, wait_until
+from tests.support.photos import make_jpeg
 
 LOCKED: set[str] = set()
 REFUSED: list[str] = []
@@ -97,20 +96,22 @@ async def test_ingest_waits_while_the_bytes_are_locked_and_never_counts_a_failur
     ):
         hot = settings.hot_folders[0]
         (hot / "IMG_0001.JPG").write_bytes(make_jpeg(1))
-        await wait_records(client, hub.url, lambda r: r.get(CANON, {}).get("ingested") == 1, "1")
+        await wait_records(
+            client, hub.url, lambda r: r.get(CANON_RECORD, {}).get("ingested") == 1, "1"
+        )
         LOCKED.add("IMG_0002.JPG")
         data = make_jpeg(2)
         (hot / "IMG_0002.JPG").write_bytes(data)
         # Far more refusals than max_attempts (2): a failure would have been counted by now.
         await wait_until(lambda: len(REFUSED) >= 8, "eight refused reads")
-        records = await wait_records(client, hub.url, lambda r: CANON in r, "the camera")
-        assert records[CANON]["failed"] == 0
-        assert records[CANON]["queue"] == 1
+        records = await wait_records(client, hub.url, lambda r: CANON_RECORD in r, "the camera")
+        assert records[CANON_RECORD]["failed"] == 0
+        assert records[CANON_RECORD]["queue"] == 1
         LOCKED.clear()  # the tethering software unlocks
         records = await wait_records(
-            client, hub.url, lambda r: r[CANON]["ingested"] == 2, "the file once unlocked"
+            client, hub.url, lambda r: r[CANON_RECORD]["ingested"] == 2, "the file once unlocked"
         )
-        assert records[CANON]["failed"] == 0
+        assert records[CANON_RECORD]["failed"] == 0
         assert (settings.unfiled_folder / "IMG_0002.JPG").read_bytes() == data
         assert not any(k[0] == "alert" for k in records)
 

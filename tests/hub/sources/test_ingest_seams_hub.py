@@ -9,11 +9,8 @@ its HTTP snapshot, the files and the polling observer are real.
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import io
-import time
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
@@ -26,24 +23,9 @@ import pytest
 from studio_monitor.hub.sources.ingest import IngestSource
 from studio_monitor.hub.sources.ingest.filing import is_locked
 from studio_monitor.hub.sources.ingest.watching import network_fs
-from tests.hub.sources.test_ingest import settings_for, wait_until
-from tests.support.hub import auth, running_hub
+from tests.support.hub import running_hub
+from tests.support.ingest import CANON_RECORD, settings_for, wait_records, wait_until
 from tests.support.photos import make_jpeg
-
-CANON = ("camera", "canon-eos-r5-012345678901")
-
-
-async def wait_records(
-    client: httpx.AsyncClient, url: str, check: Callable[[dict[Any, Any]], bool], what: str
-) -> dict[Any, Any]:
-    deadline = time.monotonic() + 15
-    while True:
-        body = (await client.get(f"{url}/api/v1/snapshot", headers=auth())).json()
-        records = {(r["topic"], r["key"]): r["value"] for r in body["records"]}
-        if check(records):
-            return records
-        assert time.monotonic() < deadline, f"timed out waiting for {what}: {records}"
-        await asyncio.sleep(0.05)
 
 
 def sharing_violation(path: Path) -> PermissionError:
@@ -84,21 +66,23 @@ async def test_a_file_held_open_by_the_tether_software_waits_and_is_never_a_fail
     ):
         hot = settings.hot_folders[0]
         (hot / "IMG_0001.JPG").write_bytes(make_jpeg(1))
-        await wait_records(client, hub.url, lambda r: r.get(CANON, {}).get("ingested") == 1, "1")
+        await wait_records(
+            client, hub.url, lambda r: r.get(CANON_RECORD, {}).get("ingested") == 1, "1"
+        )
         held.add("IMG_0002.JPG")
         data = make_jpeg(2)
         (hot / "IMG_0002.JPG").write_bytes(data)
         # Far more refusals than max_attempts (2): a failure would have been counted by now.
         await wait_until(lambda: refused.count("IMG_0002.JPG") >= 8, "eight refusals")
-        records = await wait_records(client, hub.url, lambda r: CANON in r, "the camera")
-        assert records[CANON]["failed"] == 0
-        assert records[CANON]["queue"] == 1
+        records = await wait_records(client, hub.url, lambda r: CANON_RECORD in r, "the camera")
+        assert records[CANON_RECORD]["failed"] == 0
+        assert records[CANON_RECORD]["queue"] == 1
         assert not (settings.unfiled_folder / "IMG_0002.JPG").exists()
         held.clear()  # the tethering software closes the file
         records = await wait_records(
-            client, hub.url, lambda r: r[CANON]["ingested"] == 2, "the file once released"
+            client, hub.url, lambda r: r[CANON_RECORD]["ingested"] == 2, "the file once released"
         )
-        assert records[CANON]["failed"] == 0
+        assert records[CANON_RECORD]["failed"] == 0
         assert (settings.unfiled_folder / "IMG_0002.JPG").read_bytes() == data
         assert not any(k[0] == "alert" for k in records)
 
@@ -151,7 +135,10 @@ async def test_a_hot_folder_on_a_network_share_is_polled(tmp_path: Path) -> None
         (share / "IMG_0003.JPG").write_bytes(data)
         (local / "IMG_0004.JPG").write_bytes(make_jpeg(4))
         await wait_records(
-            client, hub.url, lambda r: r.get(CANON, {}).get("ingested") == 1, "the share's photo"
+            client,
+            hub.url,
+            lambda r: r.get(CANON_RECORD, {}).get("ingested") == 1,
+            "the share's photo",
         )
         assert (settings.unfiled_folder / "IMG_0003.JPG").read_bytes() == data
         # The local folder's native observer is silent and its scan is minutes away.

@@ -22,8 +22,8 @@ from studio_monitor.hub.sources.names import (
     utf8_bytes,
     utf16_units,
 )
-from tests.hub.sources.test_events import World, call, running
-from tests.hub.sources.test_ingest_parts import make_jpeg
+from tests.support.events_source import World, call, running
+from tests.support.photos import make_jpeg
 from tests.support.portable import require_case_sensitive
 
 
