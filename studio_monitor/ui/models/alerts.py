@@ -46,20 +46,22 @@ def _source(record: AlertRecord, model: AlertsModel) -> str:
     such as "backup/39ab…" (the message already names the backup's event and destination)."""
     topic, key = record.source.topic, record.source.key
     if topic == SYSTEM_TOPIC:
-        return _name_in(model, "system", key, "host") or translate("AlertsModel", "This PC")
+        return _name_in(model, SYSTEM_TOPIC, key, "host") or translate("AlertsModel", "This PC")
     if topic == CAMERA_TOPIC:
         value = model.state.record(CAMERA_TOPIC, key) or {}
         name = value.get("model") or value.get("serial")
         return name if isinstance(name, str) and name else translate("AlertsModel", "A camera")
     if topic == EVENT_TOPIC:
-        return _name_in(model, "event", key, "name") or translate("AlertsModel", "An event")
+        return _name_in(model, EVENT_TOPIC, key, "name") or translate("AlertsModel", "An event")
     if topic == BACKUP_TOPIC:
         job = model.state.record(BACKUP_TOPIC, key) or {}
         event_id = job.get("event_id")
-        event = _name_in(model, "event", event_id, "name") if isinstance(event_id, str) else None
+        event = (
+            _name_in(model, EVENT_TOPIC, event_id, "name") if isinstance(event_id, str) else None
+        )
         return event or translate("AlertsModel", "Backups")
     if topic == SAFETY_TOPIC:
-        return _name_in(model, "event", key, "name") or translate("AlertsModel", "An event")
+        return _name_in(model, EVENT_TOPIC, key, "name") or translate("AlertsModel", "An event")
     return translate("AlertsModel", "Studio")
 
 
