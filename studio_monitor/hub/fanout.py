@@ -1,8 +1,8 @@
 """Fan-out: every committed change to every WebSocket client that wants it, none waiting on another.
 
-Each commit becomes one `Batch`, whose frames are encoded once and shared by every client
-that takes the whole batch (clients of a subset of topics share one filtered copy per
-subset). A client that is keeping up gets the frame written straight into its socket's
+Each commit becomes one `Batch`, whose frames are encoded once, WebSocket header included,
+and the same bytes are written to every client that takes the whole batch (clients of a
+subset of topics share one filtered copy per subset). A client that is keeping up gets the frame written straight into its socket's
 buffer, with no task switch; one whose buffer is full gets the batch queued, and its own
 writer task, once the socket drains, sends everything queued as one `changes` frame per
 ~256 KiB. The queue is bounded in bytes: a client that falls that far behind is closed
@@ -19,6 +19,7 @@ import asyncio
 import collections
 import contextlib
 import logging
+import struct
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Final, Protocol
@@ -35,6 +36,21 @@ log = logging.getLogger(__name__)
 FRAME_TARGET: Final = 256 * 1024
 #: Close code for a client that fell too far behind: "try again later" (RFC 6455 / IANA).
 CLOSE_TOO_SLOW: Final = 1013
+
+
+def ws_text_frame(payload: bytes) -> bytes:
+    """`payload` as one unmasked, uncompressed WebSocket text frame (RFC 6455 section 5.2),
+    as a server sends it: the same bytes for every client."""
+    return ws_header(0x1, len(payload)) + payload
+
+
+def ws_header(opcode: int, length: int) -> bytes:
+    first = 0x80 | opcode
+    if length < 126:
+        return bytes((first, length))
+    if length < 65536:
+        return struct.pack("!BBH", first, 126, length)
+    return struct.pack("!BBQ", first, 127, length)
 
 
 # --- frames built around already-encoded changes --------------------------------------------
@@ -68,14 +84,22 @@ def changes_frames(items: Sequence[Raw]) -> list[bytes]:
 class Batch:
     """The changes of one commit, with their frames encoded once for everyone."""
 
-    __slots__ = ("_filtered", "_frames", "changes", "size", "topics")
+    __slots__ = ("_filtered", "_frames", "_wire", "changes", "size", "topics")
 
     def __init__(self, changes: list[StoredChange]) -> None:
         self.changes = changes
         self.size = sum(len(c.raw) for c in changes)
         self.topics = frozenset(c.topic for c in changes)
         self._frames: list[bytes] | None = None
+        self._wire: list[bytes] | None = None
         self._filtered: dict[frozenset[str], Batch | None] = {}
+
+    def wire(self) -> list[bytes]:
+        """`frames()` as WebSocket frames, header included: written as they are to every
+        client (no per-client framing or copying before the socket)."""
+        if self._wire is None:
+            self._wire = [ws_text_frame(frame) for frame in self.frames()]
+        return self._wire
 
     def frames(self) -> list[bytes]:
         if self._frames is None:
@@ -106,6 +130,10 @@ class FrameSink(Protocol):
     """One client's socket, as the fan-out sees it. `write` takes a whole text frame."""
 
     def write(self, frame: bytes) -> None: ...
+
+    def write_wire(self, data: bytes) -> None:
+        """Write bytes already framed (`ws_text_frame`): one or more whole frames."""
+        ...
 
     def buffered(self) -> int:
         """Bytes written but not yet accepted by the kernel."""
@@ -192,8 +220,8 @@ class Subscriber:
             return
         if self._can_write_now():
             try:
-                for frame in mine.frames():
-                    self._sink.write(frame)
+                for data in mine.wire():
+                    self._sink.write_wire(data)
                     self.frames_sent += 1
             except SinkGone:
                 self._gone()
@@ -371,12 +399,13 @@ class Subscriber:
             # One batch alone: its shared, already-encoded frames. Several: one frame per
             # ~FRAME_TARGET for this client (the coalescing that keeps a busy hub fast).
             if len(run) == 1:
-                frames = run[0].frames()
+                for data in run[0].wire():
+                    self._sink.write_wire(data)
+                    self.frames_sent += 1
             else:
-                frames = changes_frames([c.raw for b in run for c in b.changes])
-            for frame in frames:
-                self._sink.write(frame)
-                self.frames_sent += 1
+                for frame in changes_frames([c.raw for b in run for c in b.changes]):
+                    self._sink.write(frame)
+                    self.frames_sent += 1
             written += size
         return None
 

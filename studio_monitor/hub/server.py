@@ -19,7 +19,6 @@ import contextlib
 import logging
 import math
 import secrets
-import struct
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
@@ -41,7 +40,7 @@ from studio_monitor.errors import (
 from studio_monitor.hub.auth import TOKEN_PARAMS, Authenticator, Role
 from studio_monitor.hub.commands import CommandCenter
 from studio_monitor.hub.config import HubConfig
-from studio_monitor.hub.fanout import Fanout, SinkGone, Subscriber, snapshot_frame
+from studio_monitor.hub.fanout import Fanout, SinkGone, Subscriber, snapshot_frame, ws_header
 from studio_monitor.hub.guard import ConnectionGuard, RateBuckets
 from studio_monitor.hub.store_api import HubStore
 from studio_monitor.protocol import (
@@ -117,15 +116,6 @@ class AccessLogger(AbstractAccessLogger):
 # --- the WebSocket sink: whole frames straight into the socket --------------------------------
 
 
-def _frame_header(opcode: int, length: int) -> bytes:
-    first = 0x80 | opcode
-    if length < 126:
-        return bytes((first, length))
-    if length < 65536:
-        return struct.pack("!BBH", first, 126, length)
-    return struct.pack("!BBQ", first, 127, length)
-
-
 class AiohttpSink:
     """Writes unmasked, uncompressed text frames directly to the connection's transport.
 
@@ -153,13 +143,18 @@ class AiohttpSink:
     def write(self, frame: bytes) -> None:
         self._write(0x1, frame)
 
+    def write_wire(self, data: bytes) -> None:
+        if self._ws.closed or self._transport.is_closing():
+            raise SinkGone
+        self._transport.write(data)
+
     def ping(self) -> None:
         self._write(0x9, b"")
 
     def _write(self, opcode: int, payload: bytes) -> None:
         if self.closing:
             raise SinkGone
-        header = _frame_header(opcode, len(payload))
+        header = ws_header(opcode, len(payload))
         if len(payload) < 16 * 1024:
             self._transport.write(header + payload)
         else:
