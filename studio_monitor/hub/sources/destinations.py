@@ -109,6 +109,8 @@ CREATE TABLE IF NOT EXISTS meta (
 #: Checks an rclone destination before it is added or changed: raises `HubError` (conflict)
 #: with a sentence when rclone cannot list the remote or the credentials are refused.
 RemoteCheck = Callable[[DestinationSpec], Awaitable[None]]
+#: Deletes the hub's rclone remotes no destination of the list uses (their credentials).
+RemoteSweep = Callable[[Sequence[DestinationSpec]], Awaitable[object]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -651,6 +653,7 @@ def from_config(
         manifest_path=config.data_dir / MANIFEST_FILE,
         remote_check=watch.check,
         remote_status=functools.partial(_remote_status, watch),
+        remote_sweep=watch.sweep,
     )
 
 
@@ -683,13 +686,14 @@ class DestinationsSource(Source):
         look: Callable[..., Look] = look_local,
         remote_check: RemoteCheck | None = None,
         remote_status: RemoteStatusHook | None = None,
+        remote_sweep: RemoteSweep | None = None,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         """`lister` names the mounted volumes (psutil by default) where a drive that moved
         is looked for, `mount_of` the mount point a folder is on, `look` looks at one
         folder or share (`look_local`; a test's may hang); `remote_check` and
-        `remote_status` are the rclone module's hooks."""
+        `remote_status` and `remote_sweep` are the rclone module's hooks."""
         self._settings = settings
         self.registry = registry
         self.library_root = library_root
@@ -701,6 +705,7 @@ class DestinationsSource(Source):
         self._hung: dict[str, asyncio.Future[Look]] = {}
         self.remote_check = remote_check
         self.remote_status = remote_status
+        self.remote_sweep = remote_sweep
         self._clock = clock
         self._monotonic = monotonic
         self._publisher: Publisher | None = None
@@ -734,6 +739,10 @@ class DestinationsSource(Source):
             if stale:
                 await self._publish([PublishChange(topic=TOPIC, key=k, op="delete") for k in stale])
             self._running.set()
+            # Remotes left by destinations removed before the hub tidied them (or while
+            # rclone could not be reached): their credentials go.
+            async with self.registry.lock:
+                await self._sweep_remotes()
             while True:
                 self._wake.clear()
                 try:
@@ -1104,6 +1113,8 @@ class DestinationsSource(Source):
                 Entry(spec, created_at=entry.created_at) if moved else replace(entry, spec=spec)
             )
             await self.registry.put(new_entry)
+            if moved and entry.spec.kind == "rclone":
+                await self._sweep_remotes()  # its old remote, when it no longer uses it
         log.info("destination %s updated (%s)", spec.id, spec.target)
         # Its record is there (or gone) before the answer: a client reads it next.
         await self._check_all()
@@ -1129,11 +1140,22 @@ class DestinationsSource(Source):
                         f" {job.get('state')}; cancel it or let it finish, then remove",
                     )
             await self.registry.remove(entry.spec.id)
+            if entry.spec.kind == "rclone":
+                await self._sweep_remotes()  # its remote in rclone.conf, credentials and all
         log.info(
             "destination %s removed (%s); copies there are left", entry.spec.id, entry.spec.target
         )
         await self._check_all()
         return {"destination_id": entry.spec.id, "removed": True}
+
+    async def _sweep_remotes(self) -> None:
+        """(Under the registry's lock: no add is making a remote meanwhile.)"""
+        if self.remote_sweep is None:
+            return
+        try:
+            await self.remote_sweep([e.spec for e in self.registry.entries()])
+        except Exception:
+            log.exception("tidying the hub's rclone remotes failed")
 
     def _get(self, args: JsonObject, command: str) -> Entry:
         destination_id = args.get("destination_id")

@@ -35,6 +35,7 @@ again"); a dropped connection retries that file a few times; a full remote ends 
 from __future__ import annotations
 
 import asyncio
+import configparser
 import contextlib
 import hashlib
 import logging
@@ -237,6 +238,32 @@ class RemoteWatch:
         self._jobs.pop(destination.id, None)
         self._checked[destination.id] = _Said(RemoteLook(connected=True), self._clock())
 
+    async def sweep(self, keep: Sequence[DestinationSpec]) -> list[str]:
+        """Delete from the hub's rclone.conf the remotes no destination in `keep` uses: a
+        removed destination's `sm-<id>` (or one moved to another kind of place), a leftover
+        scratch remote, a remote taken from the user's config that no destination names any
+        more (the user's own stays). Their credentials go with them. The file is read first,
+        so a hub without such leftovers never starts rclone for this. Returns the names
+        deleted."""
+        in_use = {d.id for d in keep}
+        for gone in [i for i in self._checked if i not in in_use]:
+            self._checked.pop(gone, None)
+            self._jobs.pop(gone, None)
+        stale = await asyncio.to_thread(
+            stale_remotes, self.rclone.config_path, keep, self.rclone.user_config()
+        )
+        deleted: list[str] = []
+        for name in stale:
+            try:
+                await self.rclone.delete_remote(name)
+            except (RcloneError, RcloneMissing) as exc:
+                log.warning("could not delete rclone remote %r no destination uses: %s", name, exc)
+                continue
+            deleted.append(name)
+        if deleted:
+            log.info("rclone remotes no destination uses deleted: %s", ", ".join(deleted))
+        return deleted
+
     async def look(self, destination: DestinationSpec) -> RemoteLook:
         """The registry's `remote_status` (cheap: cached for `every_s`)."""
         now = self._clock()
@@ -283,6 +310,45 @@ class RemoteWatch:
             free = _int_or_none(about.get("free"))
             total = _int_or_none(about.get("total"))
         return RemoteLook(connected=True, free=free, total=total)
+
+
+def _sections(config: Path | None) -> list[str]:
+    if config is None:
+        return []
+    parser = configparser.RawConfigParser()
+    try:
+        with config.open(encoding="utf-8") as file:
+            parser.read_file(file)
+    except FileNotFoundError:
+        return []
+    except (OSError, UnicodeDecodeError, configparser.Error) as exc:
+        log.warning("cannot read the rclone config %s: %s", config, exc)
+        return []
+    return parser.sections()
+
+
+def stale_remotes(
+    config: Path, keep: Sequence[DestinationSpec], user_config: Path | None = None
+) -> list[str]:
+    """The remotes of the hub's rclone config `config` that no destination of `keep` uses
+    (blocking; small files): the `sm-*` ones but the `sm-<id>` of destinations configured
+    from the app, and the copies taken from the user's config `user_config` (still there)
+    that no `remote` names. A remote only the hub's file has, set up there by hand, stays."""
+    sections = _sections(config)
+    if not sections:
+        return []
+    used = {f"{REMOTE_PREFIX}{d.id}" for d in keep if d.rclone is not None}
+    used |= {d.remote.split(":", 1)[0] for d in keep if d.remote is not None}
+    users = (
+        set(_sections(user_config))
+        if any(not n.startswith(REMOTE_PREFIX) and n not in used for n in sections)
+        else set()
+    )
+    return [
+        name
+        for name in sections
+        if name not in used and (name.startswith(REMOTE_PREFIX) or name in users)
+    ]
 
 
 def _int_or_none(value: object) -> int | None:

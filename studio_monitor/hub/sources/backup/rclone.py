@@ -300,6 +300,10 @@ class Rclone:
     def config_path(self) -> Path:
         return self._data_dir / CONFIG_FILE
 
+    def user_config(self) -> Path | None:
+        """The user's own rclone config, where `import_remote` takes remotes from."""
+        return self._user_config or user_config_path()
+
     def scratch_file(self, name: str, text: str) -> Path:
         """A file for rclone to read (a list of names for `--files-from-raw`), in the data
         folder's rclone cache."""
@@ -563,7 +567,7 @@ class Rclone:
         """Copy remote `name` from the user's own rclone config (set up by `rclone config`,
         e.g. Drive with its browser sign-in) into the hub's, as it is (already obscured).
         False when the user's config has no such remote."""
-        path = self._user_config or user_config_path()
+        path = self.user_config()
         if path is None:
             return False
         parser = configparser.RawConfigParser()
