@@ -49,7 +49,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from studio_monitor.errors import HubError
 from studio_monitor.hub.sources.backup.engine import (
@@ -499,6 +499,17 @@ class _Run:
         self.progress.changed_count = len(self.changed)
 
 
+class JobSlot(Protocol):
+    """The job's place among those running at once: given back while it waits out a rate
+    limit, so another destination's job can run meanwhile."""
+
+    def release(self) -> None: ...
+
+    async def acquire(self, within: float) -> bool:
+        """True once the job holds a slot again (False: not within `within` seconds)."""
+        ...
+
+
 class CloudEngine:
     """Runs copy and verify jobs to rclone remotes against the backup manifest."""
 
@@ -524,10 +535,16 @@ class CloudEngine:
         self._rng = rng
 
     async def run(
-        self, spec: JobSpec, cancel: threading.Event, emit: Callable[[JobProgress], None]
+        self,
+        spec: JobSpec,
+        cancel: threading.Event,
+        emit: Callable[[JobProgress], None],
+        *,
+        slot: JobSlot | None = None,
     ) -> JobProgress:
         """Carry out `spec` on its rclone destination. Never raises for a fault of the
-        remote or the files: the returned progress says completed, failed or cancelled."""
+        remote or the files: the returned progress says completed, failed or cancelled.
+        `slot`: released during a rate-limit wait, taken again before going on."""
         run = _Run(
             spec=spec,
             cancel=cancel,
@@ -559,7 +576,7 @@ class CloudEngine:
                 except RcloneError as exc:
                     if exc.kind != "rate_limited":
                         raise
-                    await self._wait(run, exc, next(waits))
+                    await self._wait(run, exc, next(waits), slot)
             run.progress.state = "completed"
             run.progress.error = None
         except asyncio.CancelledError:
@@ -615,7 +632,9 @@ class CloudEngine:
                 RemoteLook(state="missing", connected=False, message=error.message),
             )
 
-    async def _wait(self, run: _Run, exc: RcloneError, delay: float) -> None:
+    async def _wait(
+        self, run: _Run, exc: RcloneError, delay: float, slot: JobSlot | None = None
+    ) -> None:
         delay = max(delay, exc.retry_after or 0.0)
         retry_at = self._clock() + delay
         previous = run.progress.state
@@ -633,10 +652,20 @@ class CloudEngine:
         )
         self._tell_watch(run)
         run.tick(force=True)
+        if slot is not None:
+            slot.release()  # another destination's job may run while this one waits
         deadline = self._monotonic() + delay
         while (left := deadline - self._monotonic()) > 0:
             run.check_cancel()
             await asyncio.sleep(min(left, 0.2))
+        if slot is not None:
+            # Its turn again, before the jobs queued meanwhile; queued until a slot is free.
+            run.progress.state = "queued"
+            run.progress.retry_at = None
+            run.progress.error = None
+            run.tick(force=True)
+            while not await slot.acquire(0.2):
+                run.check_cancel()
         run.progress.state = previous if previous != "waiting" else "running"
         run.progress.retry_at = None
         run.progress.error = None

@@ -248,6 +248,43 @@ class _Job:
         )
 
 
+class _Slot:
+    """One of the `max_parallel` slots a job runs in. A cloud job waiting out a rate limit
+    releases it (another destination's job may run meanwhile) and asks for it again after
+    the wait, ahead of the queued jobs."""
+
+    def __init__(self, source: BackupSource, job: _Job) -> None:
+        self._source = source
+        self._job = job
+        self._want: asyncio.Future[None] | None = None
+
+    def release(self) -> None:
+        source = self._source
+        source._running.discard(self._job)
+        if not self._job.stopping:
+            source._start_queued()
+
+    async def acquire(self, within: float) -> bool:
+        """Wait up to `within` seconds for the slot: True once the job holds it again."""
+        source = self._source
+        if self._want is None:
+            self._want = asyncio.get_running_loop().create_future()
+            source._resuming.append((self._job, self._want))
+            source._start_queued()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._want), within)
+        except TimeoutError:
+            return False
+        self._want = None
+        return True
+
+    def give_up(self) -> None:
+        """The job ended while asking: its turn is skipped."""
+        if self._want is not None and not self._want.done():
+            self._want.cancel()
+        self._want = None
+
+
 class _Outbox:
     """Latest value per key, published in order by one task; a failed publish is retried."""
 
@@ -353,6 +390,9 @@ class BackupSource(Source):
         self._jobs: dict[str, _Job] = {}
         self._queue: deque[_Job] = deque()
         self._running: set[_Job] = set()
+        #: Cloud jobs back from a rate-limit wait, asking for their slot again (before the
+        #: queue: they were started first).
+        self._resuming: deque[tuple[_Job, asyncio.Future[None]]] = deque()
         self._tasks: set[asyncio.Task[None]] = set()
         # Two starts for the same event at once must end with one job, not two.
         self._creating = asyncio.Lock()
@@ -373,6 +413,7 @@ class BackupSource(Source):
         self._jobs.clear()
         self._queue.clear()
         self._running.clear()
+        self._resuming.clear()
         self._outbox = _Outbox(TOPIC)
         self._safety_outbox = _Outbox(SAFETY_TOPIC)
         self._safety_wake = asyncio.Event()
@@ -854,7 +895,13 @@ class BackupSource(Source):
         self._start_queued()
 
     def _start_queued(self) -> None:
-        while self._queue and len(self._running) < self._settings.max_parallel:
+        while (self._resuming or self._queue) and len(self._running) < self._settings.max_parallel:
+            if self._resuming:
+                waiter, granted = self._resuming.popleft()
+                if not granted.done():  # (one given up, by a cancel, is skipped)
+                    self._running.add(waiter)
+                    granted.set_result(None)
+                continue
             job = self._queue.popleft()
             self._running.add(job)
             task = asyncio.create_task(self._execute(job), name=f"backup-{job.spec.job_id}")
@@ -865,6 +912,7 @@ class BackupSource(Source):
         assert self._engine is not None
         assert self._manifest is not None
         loop = asyncio.get_running_loop()
+        slot = _Slot(self, job)
         try:
             job.record.state = "running"
             if job.record.started_at is None:
@@ -878,7 +926,7 @@ class BackupSource(Source):
 
             if job.spec.destination.kind == "rclone":
                 assert self._cloud is not None
-                final = await self._cloud.run(job.spec, job.cancel, emit)
+                final = await self._cloud.run(job.spec, job.cancel, emit, slot=slot)
             else:
                 final = await loop.run_in_executor(
                     self._executor, self._engine.run, job.spec, job.cancel, emit
@@ -902,6 +950,7 @@ class BackupSource(Source):
         except Exception:
             log.exception("backup job %s: unexpected failure", job.spec.job_id)
         finally:
+            slot.give_up()
             self._running.discard(job)
             if not job.stopping:
                 self._start_queued()
