@@ -45,6 +45,7 @@ from studio_monitor.hub.sources.backup.manifest import (
     check_destination_id,
     parse_destination,
 )
+from studio_monitor.hub.sources.backup.rclone import Rclone
 from studio_monitor.hub.sources.backup.source import check_args
 from studio_monitor.hub.sources.backup.volumes import (
     looks_unplugged,
@@ -654,6 +655,7 @@ def from_config(
         remote_check=watch.check,
         remote_status=functools.partial(_remote_status, watch),
         remote_sweep=watch.sweep,
+        rclone=watch.rclone,
     )
 
 
@@ -687,13 +689,15 @@ class DestinationsSource(Source):
         remote_check: RemoteCheck | None = None,
         remote_status: RemoteStatusHook | None = None,
         remote_sweep: RemoteSweep | None = None,
+        rclone: Rclone | None = None,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         """`lister` names the mounted volumes (psutil by default) where a drive that moved
         is looked for, `mount_of` the mount point a folder is on, `look` looks at one
         folder or share (`look_local`; a test's may hang); `remote_check` and
-        `remote_status` and `remote_sweep` are the rclone module's hooks."""
+        `remote_status` and `remote_sweep` are the rclone module's hooks, and `rclone` the
+        hub's shared rclone they use (held while this source runs)."""
         self._settings = settings
         self.registry = registry
         self.library_root = library_root
@@ -706,6 +710,7 @@ class DestinationsSource(Source):
         self.remote_check = remote_check
         self.remote_status = remote_status
         self.remote_sweep = remote_sweep
+        self._rclone = rclone
         self._clock = clock
         self._monotonic = monotonic
         self._publisher: Publisher | None = None
@@ -731,7 +736,14 @@ class DestinationsSource(Source):
 
     async def run(self, publisher: Publisher) -> None:
         self._publisher = publisher
-        await self.registry.load()
+        if self._rclone is not None:
+            self._rclone.hold()
+        try:
+            await self.registry.load()
+        except BaseException:
+            if self._rclone is not None:
+                await self._rclone.let_go()
+            raise
         try:
             await self._adopt_manifest_identities()
             self._published = dict(publisher.records(TOPIC))
@@ -757,6 +769,8 @@ class DestinationsSource(Source):
             self._running.clear()
             self.ready.clear()
             self.registry.close()
+            if self._rclone is not None:
+                await self._rclone.let_go()
 
     async def _publish(self, changes: list[PublishChange]) -> None:
         assert self._publisher is not None

@@ -295,6 +295,8 @@ class Rclone:
         self.starts = 0
         #: Closed for good (the hub stopped): no call starts rcd again.
         self.closed = False
+        #: The sources using it now (`hold` / `let_go`).
+        self._holders = 0
 
     @property
     def config_path(self) -> Path:
@@ -424,6 +426,20 @@ class Rclone:
     async def stop(self) -> None:
         async with self._lock:
             await self._stop_locked()
+
+    def hold(self) -> None:
+        """A source starts using this rclone: it stays open (and opens again, if the last
+        source using it stopped) until every source holding it has let go. The hub's
+        sources share one: a source restarted by `hub.configure` must not close it under
+        the others."""
+        self._holders += 1
+        self.closed = False
+
+    async def let_go(self) -> None:
+        """A source that held it stops; the last one closes it for good (`close`)."""
+        self._holders = max(0, self._holders - 1)
+        if self._holders == 0:
+            await self.close()
 
     async def close(self) -> None:
         """Stop rcd for good: a late call (a source still winding down) fails instead of
@@ -700,8 +716,8 @@ _shared: dict[str, Rclone] = {}
 
 def hub_rclone(data_dir: Path) -> Rclone:
     """The hub's one `Rclone` for `data_dir`, shared by the sources that need it (the backup
-    engine, the destination registry). Its process starts at the first call; the backup
-    source stops it when the hub stops (a later call would start it again)."""
+    engine, the destination registry), each holding it while it runs (`hold`, `let_go`).
+    Its process starts at the first call and stops when the last source using it stops."""
     key = os.path.abspath(data_dir)
     found = _shared.get(key)
     if found is None or found.closed:

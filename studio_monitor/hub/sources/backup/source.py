@@ -438,6 +438,7 @@ class BackupSource(Source):
             self._settings.max_parallel, thread_name_prefix="backup-job"
         )
         watch = self._watch or hub_watch(self._manifest_path.parent)
+        watch.rclone.hold()  # shared with the destination registry: closed by the last user
         self._cloud = CloudEngine(
             watch.rclone,
             self._manifest,
@@ -466,8 +467,7 @@ class BackupSource(Source):
             with contextlib.suppress(asyncio.CancelledError):
                 await safety_flusher
             await self._shutdown(flusher)
-            if self._cloud is not None:
-                await self._cloud.rclone.close()
+            await watch.rclone.let_go()
 
     # --- safety records ---------------------------------------------------------------------
 
