@@ -24,6 +24,7 @@ def loop_unavailable() -> str | None:
     return None
 
 
+@pytest.mark.needs_root_linux("a loop-mounted ext4 image stands for the USB drive")
 class Drive:
     """A small ext4 image, mounted and unmounted like a USB drive."""
 
