@@ -277,7 +277,7 @@ def test_tests_and_benchmarks_import_support_modules_never_test_modules() -> Non
 #: Where a string names a topic: what is assigned to a name ending in `TOPIC`/`TOPICS` (or a
 #: model's `DEPENDS_ON`), the first argument of these calls (and of `.get` on a mapping named
 #: `...records`), a keyword argument named `topic`, and what is compared with a `topic`.
-TOPIC_CALLS: Final = frozenset({"records", "record", "set_active", "DockEntry", "SourceEntry"})
+TOPIC_CALLS: Final = frozenset({"records", "record", "set_active", "SourceEntry"})
 
 
 def _topic_names() -> frozenset[str]:

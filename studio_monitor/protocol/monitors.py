@@ -1,17 +1,20 @@
 """The registry of monitors: what every layer knows of a topic, said once.
 
-A monitor is a topic of PROTOCOL.md (or of docs/destinations.md) with its record struct, its base polling rates (active,
-idle; DESIGN.md "Interval policy") and whether remote agents run the source that publishes
-it. The tables the rest of the code used to keep by hand derive from `MONITORS`:
-`messages.KNOWN_TOPICS` (the topics a client follows by name), `link.policy.BASE_INTERVALS`,
-and, with the hub's source list (`hub.sources.SOURCES`, keyed by topic), the sources an agent
-runs. The app's docks are registered by topic in `ui.monitors` (a topic the app shows
-elsewhere, such as the destinations in Settings, has no dock). A topic published by the hub
-itself rather than by a source (`config`, `hub/settings.py`) has no entry in `SOURCES`.
+A monitor is a topic of PROTOCOL.md (or of docs/destinations.md) with its record struct, its
+base polling rates (active, idle; DESIGN.md "Interval policy") and whether remote agents run
+the source that publishes it. The tables the rest of the code used to keep by hand derive
+from `MONITORS`: `messages.KNOWN_TOPICS` (the topics a client follows by name),
+`link.policy.BASE_INTERVALS`, and, with the hub's source list (`hub.sources.SOURCES`, keyed
+by topic), the sources an agent runs. The app's docks are registered by model (and so by
+topic) in `ui.monitors` (a topic the app shows elsewhere, such as the destinations in
+Settings, has no dock). A topic published by the hub itself rather than by a source
+(`config`, `hub/settings.py`) has no entry in `SOURCES`.
 
-Adding a monitor: its record struct in `records.py` and one `Monitor` line here; its source
-and one line in `hub/sources/__init__.py`; its model, its dock and one line in
-`ui/monitors.py`. Tests check that the three registries agree.
+Adding a monitor: its record struct in `records.py`, its `<NAME>_TOPIC` constant and one
+`Monitor` line here; its source and one line in `hub/sources/__init__.py`; its model, its
+dock and one line in `ui/monitors.py`; its icon, `LAYOUT_VERSION` and the translations:
+docs/architecture.md "Adding a monitor" has the whole list. Tests check that the three
+registries agree.
 
 This module is protocol-level: it imports nothing of the project but the records.
 """

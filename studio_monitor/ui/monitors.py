@@ -4,8 +4,9 @@ the dock starts.
 `protocol.monitors` says what a topic is (its record, its polling rates); this says how the
 app shows it. `DOCKS` is in the order of the View menu, of F6 between docks and of the
 first-start layout (each column top to bottom). The main window builds its docks, menu and
-default layout from it, and `Models.create` one model per entry; a new monitor is one
-`DockEntry` here beside its model and its dock (whose `NAME` and `ICON` it carries).
+default layout from it, and `Models.create` one model per entry (by its model's `TOPIC`); a
+new monitor is one `DockEntry` here beside its model and its dock (whose `NAME` and `ICON` it
+carries). docs/architecture.md "Adding a monitor" lists every file a new monitor touches.
 """
 
 from __future__ import annotations
@@ -15,13 +16,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal, TypeVar
 
-from studio_monitor.protocol.monitors import (
-    ALERT_TOPIC,
-    BACKUP_TOPIC,
-    CAMERA_TOPIC,
-    EVENT_TOPIC,
-    SYSTEM_TOPIC,
-)
 from studio_monitor.ui.commands import CommandCenter
 from studio_monitor.ui.docks.alerts import AlertsDock
 from studio_monitor.ui.docks.backups import BackupsDock
@@ -94,9 +88,8 @@ DockArea = Literal["left", "right"]
 
 @dataclass(frozen=True, slots=True)
 class DockEntry:
-    """How the app shows one monitor's topic."""
+    """How the app shows one monitor's topic: the topic its model's `TOPIC` names."""
 
-    topic: str
     model: type[RecordTableModel[Any]]
     dock: type[MonitorDock]
     #: The column it starts in, and its share of that column's height at first start.
@@ -104,6 +97,10 @@ class DockEntry:
     share: float
     #: Builds the dock from the models, the state and the command center.
     build: Callable[[DockParts], MonitorDock]
+
+    @property
+    def topic(self) -> str:
+        return self.model.TOPIC
 
     @property
     def name(self) -> str:
@@ -118,7 +115,6 @@ class DockEntry:
 
 DOCKS: Final[tuple[DockEntry, ...]] = (
     DockEntry(
-        CAMERA_TOPIC,
         CamerasModel,
         CamerasDock,
         "left",
@@ -126,7 +122,6 @@ DOCKS: Final[tuple[DockEntry, ...]] = (
         lambda p: CamerasDock(p.models.cameras, p.models.events, p.commands),
     ),
     DockEntry(
-        BACKUP_TOPIC,
         BackupsModel,
         BackupsDock,
         "left",
@@ -134,7 +129,6 @@ DOCKS: Final[tuple[DockEntry, ...]] = (
         lambda p: BackupsDock(p.models.backups, p.commands),
     ),
     DockEntry(
-        EVENT_TOPIC,
         EventsModel,
         EventsDock,
         "left",
@@ -142,7 +136,6 @@ DOCKS: Final[tuple[DockEntry, ...]] = (
         lambda p: EventsDock(p.models.events, p.commands),
     ),
     DockEntry(
-        SYSTEM_TOPIC,
         SystemModel,
         SystemDock,
         "right",
@@ -150,7 +143,6 @@ DOCKS: Final[tuple[DockEntry, ...]] = (
         lambda p: SystemDock(p.models.system, p.state, p.commands),
     ),
     DockEntry(
-        ALERT_TOPIC,
         AlertsModel,
         AlertsDock,
         "right",
