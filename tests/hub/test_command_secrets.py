@@ -171,3 +171,35 @@ async def test_an_older_hubs_log_with_secrets_in_clear_is_scrubbed_on_open(
         await center.close()
         await store.close()
     assert _files_hold(data_dir, PASSWORD) == []
+
+
+def test_the_secrets_a_hub_keeps_are_scrubbed_from_its_log_from_the_start(
+    tmp_path: Path,
+) -> None:
+    from studio_monitor import logs
+    from studio_monitor.hub.sources.backup.manifest import DestinationSpec
+    from studio_monitor.hub.sources.destinations import Entry, RegistryFile
+
+    secret = "kept-in-the-registry-only-42"
+    spec = DestinationSpec(
+        id="cloud",
+        label="Cloud",
+        kind="rclone",
+        rclone={"type": "webdav", "url": "http://127.0.0.1:1/", "pass": secret},
+    )
+    file = RegistryFile(tmp_path / "destinations.sqlite")
+    try:
+        file.save([Entry(spec)], now=1.0)
+    finally:
+        file.close()
+    assert secret in logs.redact_text(f"rclone said {secret}")  # (not registered yet)
+    file = RegistryFile(tmp_path / "destinations.sqlite")
+    try:
+        [entry], _removed, _seeded = file.load()
+    finally:
+        file.close()
+    assert entry.spec.rclone is not None
+    assert entry.spec.rclone["pass"] == secret
+    # A log line quoting it (an rclone error, a traceback) is written without it.
+    assert secret not in logs.redact_text(f"rclone said {secret}")
+    assert "http://127.0.0.1:1/" in logs.redact_text("url http://127.0.0.1:1/")

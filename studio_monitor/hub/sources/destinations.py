@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Final
 import msgspec
 from msgspec.structs import replace as with_
 
+from studio_monitor import logs
 from studio_monitor.errors import HubError, ProtocolError
 from studio_monitor.hub.sources.backup.cloud import RemoteWatch, hub_watch
 from studio_monitor.hub.sources.backup.manifest import (
@@ -182,6 +183,9 @@ class RegistryFile(LockedDatabase):
                 log.error("destinations.sqlite: a destination cannot be read (%s); skipped", exc)
                 continue
             entries.append(Entry(spec, marker_id, mount_rel, created_at))
+            for key, value in (spec.rclone or {}).items():
+                if is_secret_field(key):
+                    logs.register_secret(value)  # never in the hub's log, whatever quotes it
         return entries, removed, seeded
 
     def save(self, entries: Sequence[Entry], *, removed: str | None = None, now: float) -> None:
