@@ -65,6 +65,7 @@ PURE: Final = (
     "studio_monitor/link/cursors.py",
     "studio_monitor/link/clock.py",
     "studio_monitor/link/status.py",
+    "studio_monitor/link/outcomes.py",
     "studio_monitor/platform/__init__.py",
     "studio_monitor/platform/states.py",
 )

@@ -35,18 +35,12 @@ import random
 import ssl
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 import httpx
 from PySide6.QtCore import QObject, Signal
 
-from studio_monitor.errors import (
-    HubError,
-    NoAnswer,
-    StoreError,
-    StudioMonitorError,
-    UpgradeRefused,
-)
+from studio_monitor.errors import StoreError, StudioMonitorError
 from studio_monitor.link import machine as m
 from studio_monitor.link.address import make_ssl_context
 from studio_monitor.link.applier import DataApplier, DataListener
@@ -56,8 +50,8 @@ from studio_monitor.link.http_reader import HttpReader
 from studio_monitor.link.hubs import HubList
 from studio_monitor.link.local_store import LocalStore
 from studio_monitor.link.outbox import Outbox
+from studio_monitor.link.outcomes import describe, failure, ws_failure
 from studio_monitor.link.platform_watch import PlatformWatch
-from studio_monitor.link.policy import classify
 from studio_monitor.link.salvage import BadRecord
 from studio_monitor.link.sender import CommandSender, Route
 from studio_monitor.link.status import (
@@ -401,7 +395,7 @@ class ConnectionService(QObject):
                 self._start(
                     "health",
                     functools.partial(self._health, timeout_s),
-                    lambda exc: _failure(exc, m.HealthFailed),
+                    lambda exc: failure(exc, m.HealthFailed),
                 )
             case m.CompareCursors(timeout_s=timeout_s):
                 self._start(
@@ -421,13 +415,13 @@ class ConnectionService(QObject):
                 self._start(
                     "http",
                     functools.partial(self._longpoll, wait_s, timeout_s - wait_s),
-                    lambda exc: _failure(exc, m.LongpollFailed, fallback=m.LongpollCut),
+                    lambda exc: failure(exc, m.LongpollFailed, fallback=m.LongpollCut),
                 )
             case m.Poll(topics=topics, timeout_s=timeout_s):
                 self._start(
                     "http",
                     functools.partial(self._poll, topics, timeout_s),
-                    lambda exc: _failure(exc, m.PollFailed),
+                    lambda exc: failure(exc, m.PollFailed),
                 )
             case m.Cancel(request=request):
                 self._cancel(request)
@@ -482,7 +476,7 @@ class ConnectionService(QObject):
             raise
         except Exception as exc:
             if isinstance(exc, StudioMonitorError):
-                log.warning("link task %s failed: %s", kind, _describe(exc))
+                log.warning("link task %s failed: %s", kind, describe(exc))
             else:
                 log.exception("link task %s failed", kind)
             moved = self._hub_failed(hub, exc)
@@ -506,13 +500,11 @@ class ConnectionService(QObject):
             self._feed(m.ReconnectRequested())
 
     def _compare_failed(self, exc: Exception) -> m.Event:
-        self._set_error(f"cursor comparison failed: {_describe(exc)}")
+        self._set_error(f"cursor comparison failed: {describe(exc)}")
         return m.CursorsCompared(in_sync=True)
 
     def _ws_failed(self, exc: Exception) -> m.Event:
-        if self._ws.opened:
-            return _failure(exc, m.WsLost, silent_s=self._ws.silent_s)
-        return _failure(exc, m.WsRefused if isinstance(exc, UpgradeRefused) else m.WsFailed)
+        return ws_failure(exc, opened=self._ws.opened, silent_s=self._ws.silent_s)
 
     def _cancel(self, kind: str) -> None:
         task = self._tasks.pop(kind, None)
@@ -624,41 +616,3 @@ class ConnectionService(QObject):
     def _mark_status(self) -> None:
         if not self._stopped:
             self._status_feed.mark()
-
-
-_SILENCE_EVENTS: Final = (
-    m.HealthFailed,
-    m.LongpollFailed,
-    m.LongpollCut,
-    m.PollFailed,
-    m.WsLost,
-)
-
-
-def _failure(
-    exc: BaseException,
-    kind: Callable[..., m.Event],
-    *,
-    fallback: Callable[..., m.Event] | None = None,
-    silent_s: float = 0.0,
-) -> m.Event:
-    """The machine event for a failed request: fatal ones stop the link's hopes for now,
-    a misbehaving transport may have its own event, everything else is `kind`. Any
-    exception is classified (an unknown one by `policy.classify`'s rule). A request the hub
-    did not answer by its deadline tells the machine how long the hub was silent."""
-    message = _describe(exc)
-    disposition = classify(exc)
-    if disposition == "fatal":
-        return m.Fatal(message)
-    chosen = fallback if disposition == "fallback" and fallback is not None else kind
-    if isinstance(exc, NoAnswer) and exc.waited_s is not None:
-        silent_s = max(silent_s, exc.waited_s)
-    if silent_s > 0 and chosen in _SILENCE_EVENTS:
-        return chosen(message, silent_s=silent_s)
-    return chosen(message)
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, HubError):
-        return f"{exc.code}: {exc.message}"
-    return str(exc) or type(exc).__name__
