@@ -3,9 +3,10 @@
 It runs the connection machine's actions on the qasync event loop and feeds their outcomes
 back as events, like websockets' `asyncio/connection.py` around its sans-I/O protocol: each
 request the machine asks for (a WebSocket session, one HTTP request at a time, a health
-check, a cursor comparison) runs as one job whose result or exception becomes the machine's
-next event, and one loop timer waits for the machine's next deadline (the machine keeps its
-timers as deadlines and `tick()` fires the due ones; it asks for no timer actions).
+check, a cursor comparison) runs as one job whose result or exception (`outcomes.py`)
+becomes the machine's next event, and one loop timer waits for the machine's next deadline
+(the machine keeps its timers as deadlines and `tick()` fires the due ones; it asks for no
+timer actions).
 
 The work is done by classes without Qt: the `WsReader` (`ws_reader.py`: the WebSocket
 session, its frames, a `resync` frame for a gap) and the `HttpReader` (`http_reader.py`:
