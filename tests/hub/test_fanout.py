@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Generator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import pytest
 from msgspec import Raw
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import Frame, Opcode
+from websockets.streams import StreamReader
 
-from studio_monitor.hub.fanout import CLOSE_TOO_SLOW, Batch, changes_frames
+from studio_monitor.hub.fanout import CLOSE_TOO_SLOW, Batch, changes_frames, ws_text_frame
 from studio_monitor.hub.store import StoredChange
 from studio_monitor.protocol import (
     ChangeFrame,
@@ -25,6 +28,8 @@ from studio_monitor.protocol import (
 from studio_monitor.protocol.wire import WireChange
 from tests.hub.helpers import hello, raw_client, recv, wait_until, ws_client
 from tests.support.hub import running_hub
+
+T = TypeVar("T")
 
 
 def stored(topic: str, seq: int, value: bytes = b'{"n":1}') -> StoredChange:
@@ -50,6 +55,43 @@ def test_a_batch_is_encoded_once_and_shared() -> None:
     assert single.value == {"n": 1}
     assert batch.for_topics(frozenset({"camera", "system", "alert"})) is batch
     assert batch.for_topics(frozenset({"alert"})) is None
+
+
+def parse_ws_frames(data: bytes) -> list[Frame]:
+    """Server-to-client WebSocket frames in `data`, parsed by the `websockets` library."""
+    reader = StreamReader()
+    reader.feed_data(data)
+    reader.feed_eof()
+    frames = []
+    while not _result(reader.at_eof()):
+        frames.append(_result(Frame.parse(reader.read_exact, mask=False)))
+    return frames
+
+
+def _result(step: Generator[None, None, T]) -> T:
+    """Run one of `websockets`' sans-I/O parsers over data already fed to it."""
+    try:
+        next(step)
+    except StopIteration as done:
+        return cast(T, done.value)
+    raise AssertionError("the parser wants more data: a truncated frame")
+
+
+@pytest.mark.parametrize("size", [0, 125, 126, 65535, 65536, 300_000])
+def test_pre_framed_bytes_are_one_whole_text_frame(size: int) -> None:
+    payload = b"x" * size
+    (frame,) = parse_ws_frames(ws_text_frame(payload))
+    assert frame.opcode is Opcode.TEXT
+    assert frame.fin
+    assert frame.data == payload
+
+
+def test_a_batch_is_framed_once_for_every_client() -> None:
+    value = b'{"blob":"' + b"x" * 70_000 + b'"}'
+    batch = Batch([stored("camera", 1, value), stored("camera", 2)])
+    assert batch.wire() is batch.wire()
+    frames = parse_ws_frames(b"".join(batch.wire()))
+    assert [f.data for f in frames] == batch.frames()
 
 
 def test_big_replays_are_cut_into_frames_under_the_limit() -> None:
