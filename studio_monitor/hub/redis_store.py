@@ -48,7 +48,7 @@ import msgspec
 import redis.asyncio as aioredis
 from msgspec import UNSET, Raw
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
+from redis.exceptions import NoScriptError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from studio_monitor.errors import MessageTooLarge, ProtocolError, WireError
@@ -505,15 +505,16 @@ class RedisStore(StoreMirror):
         assert redis is not None
         try:
             async with self._in_flight:
-                feed_id, seqs = await self._publish_script(args=args, client=redis)
-            if self._wait_replicas > 0:
-                acked = await redis.wait(self._wait_replicas, int(self._wait_timeout_s * 1000))
-                if acked < self._wait_replicas:
-                    raise StoreUnavailable(
-                        f"only {acked} of {self._wait_replicas} Redis replica(s) confirmed the "
-                        "change within "
-                        f"{self._wait_timeout_s:g} s; it may be lost if Redis fails over"
-                    )
+                if self._wait_replicas == 0:
+                    feed_id, seqs = await self._publish_script(args=args, client=redis)
+                else:
+                    feed_id, seqs, acked = await self._publish_and_wait(redis, args)
+            if self._wait_replicas > 0 and acked < self._wait_replicas:
+                raise StoreUnavailable(
+                    f"only {acked} of {self._wait_replicas} Redis replica(s) confirmed the "
+                    "change within "
+                    f"{self._wait_timeout_s:g} s; it may be lost if Redis fails over"
+                )
         except ResponseError as exc:
             raise self._script_error(exc) from None
         except UNREACHABLE as exc:
@@ -524,6 +525,31 @@ class RedisStore(StoreMirror):
         for p, seq in zip(prepared, seqs, strict=True):
             result[p.topic] = int(seq)
         return result
+
+    async def _publish_and_wait(
+        self, redis: aioredis.Redis, args: list[str | bytes]
+    ) -> tuple[Any, Any, int]:
+        """The publish script and `WAIT` in one round trip on one connection.
+
+        `WAIT` waits for the writes of its own connection only: after the script on one
+        pooled connection, a `WAIT` on another (concurrent publishes share the pool) would
+        wait for that connection's last write, maybe long acknowledged, and answer at once.
+        """
+        for attempt in (1, 2):
+            async with redis.pipeline(transaction=False) as pipe:
+                pipe.evalsha(self._publish_script.sha, 0, *args)
+                pipe.wait(self._wait_replicas, int(self._wait_timeout_s * 1000))
+                try:
+                    (feed_id, seqs), acked = await pipe.execute()
+                except NoScriptError:
+                    # Redis lost its script cache (a restart, a failover): the script did
+                    # not run; load it and go again.
+                    if attempt == 2:
+                        raise
+                    await redis.script_load(_PUBLISH)
+                    continue
+                return feed_id, seqs, int(acked)
+        raise AssertionError("unreachable")
 
     def _script_error(self, exc: ResponseError) -> WireError:
         text = str(exc)
