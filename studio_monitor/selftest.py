@@ -453,7 +453,7 @@ def main(argv: Sequence[str] = (), *, timeout_s: float = DEFAULT_TIMEOUT_S) -> i
 
     from PySide6.QtWidgets import QApplication
 
-    from studio_monitor.platform.event_loop import new_event_loop
+    from studio_monitor.platform.event_loop import GuiGarbageCollector, new_event_loop
 
     def say(line: str) -> None:
         if sys.stdout is not None:  # a windowed Windows exe has no stdout
@@ -470,11 +470,13 @@ def main(argv: Sequence[str] = (), *, timeout_s: float = DEFAULT_TIMEOUT_S) -> i
         # The test's hub child writes its log into `work/logs` (`_private_hub_env`), not
         # into the app's hub.log.
         loop = new_event_loop(app)
+        collector = GuiGarbageCollector(parent=app)
         try:
             result: SelfTestResult = loop.run_until_complete(
                 run_self_test(work, timeout_s=timeout_s, report=say)
             )
         finally:
+            collector.stop()
             loop.close()
         hub_log = work / "logs" / "hub.log"
         if not result.ok and hub_log.is_file():

@@ -95,12 +95,15 @@ _crash_log = None
 @pytest.hookimpl(trylast=True)
 def pytest_sessionstart(session: pytest.Session) -> None:
     global _crash_log
+    import gc
+
+    gc.disable()  # see pytest_runtest_teardown
     path = os.environ.get("STUDIO_MONITOR_CRASH_LOG")
     if path:
         import faulthandler
 
         _crash_log = open(path, "w", encoding="utf-8")  # noqa: SIM115  (open for the whole run)
-        faulthandler.enable(file=_crash_log, all_threads=False)
+        faulthandler.enable(file=_crash_log, all_threads=True)
 
 
 def pytest_runtest_logstart(nodeid: str, location: object) -> None:
@@ -109,3 +112,14 @@ def pytest_runtest_logstart(nodeid: str, location: object) -> None:
         _crash_log.truncate()
         _crash_log.write(f"while running {nodeid}\n")
         _crash_log.flush()
+
+
+# Python's cyclic collector runs in whichever thread allocates past a threshold; a Qt object
+# in that garbage is then deleted outside its thread and the run can die of SIGSEGV (it did:
+# "Timers cannot be stopped from another thread"). As in the app (`GuiGarbageCollector`),
+# automatic collection is off and the main thread collects: after each test, and every half
+# second while a test runs the Qt loop (the `qloop` fixture).
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    from studio_monitor.platform.event_loop import collect_garbage
+
+    collect_garbage()

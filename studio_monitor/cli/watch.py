@@ -146,11 +146,12 @@ def main(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | N
     # Qt first (qasync picks its binding from what is imported), only for this command.
     from PySide6.QtCore import QCoreApplication
 
-    from studio_monitor.platform.event_loop import new_event_loop
+    from studio_monitor.platform.event_loop import GuiGarbageCollector, new_event_loop
 
     app = QCoreApplication.instance() or QCoreApplication(["studio-monitor-watch"])
     loop = new_event_loop(app)
     asyncio.set_event_loop(loop)
+    collector = GuiGarbageCollector(parent=app)
     try:
         with _state_dir(args.state_dir) as state_dir:
             return int(
@@ -167,6 +168,7 @@ def main(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | N
                 )
             )
     finally:
+        collector.stop()
         loop.close()
         asyncio.set_event_loop(None)
 

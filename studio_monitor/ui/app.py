@@ -729,7 +729,7 @@ class AppController(QObject):
 
 def run(options: GuiOptions, argv: Sequence[str] | None = None) -> int:
     """Run the desktop app until it quits; the exit code."""
-    from studio_monitor.platform.event_loop import new_event_loop
+    from studio_monitor.platform.event_loop import GuiGarbageCollector, new_event_loop
 
     app = QApplication.instance()
     if not isinstance(app, QApplication):
@@ -764,6 +764,7 @@ def run(options: GuiOptions, argv: Sequence[str] | None = None) -> int:
 
     loop = new_event_loop(app)
     asyncio.set_event_loop(loop)
+    collector = GuiGarbageCollector(parent=app)
     done = loop.create_future()
     controller = AppController(paths, config, options)
     instance.activationRequested.connect(controller.activate)
@@ -775,6 +776,7 @@ def run(options: GuiOptions, argv: Sequence[str] | None = None) -> int:
             loop.run_until_complete(done)
     finally:
         stop_signals.close()
+        collector.stop()
         instance.release()
     return 0
 

@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 import PySide6.QtWidgets  # noqa: F401  (PySide6 before qasync, which picks its Qt binding on import)
 import pytest
 
-from studio_monitor.platform.event_loop import new_event_loop
+from studio_monitor.platform.event_loop import GuiGarbageCollector, new_event_loop
 from tests.support.wait import until
 
 __all__ = ["qloop", "run", "until"]
@@ -37,9 +37,11 @@ T = TypeVar("T")
 def qloop(qapp: Any) -> Iterator[asyncio.AbstractEventLoop]:
     loop: asyncio.AbstractEventLoop = new_event_loop(qapp)
     asyncio.set_event_loop(loop)
+    collector = GuiGarbageCollector()
     try:
         yield loop
     finally:
+        collector.stop()  # a full collection, on this thread
         pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
         for task in pending:
             task.cancel()
