@@ -88,19 +88,22 @@ def volume_summary(path: str) -> str | None:
 
 
 def same_device(a: str, b: str) -> bool | None:
-    """Whether two folders are on one drive as this PC sees it (None when either is unknown)."""
-    infos = []
+    """Whether two folders are on one drive as this PC sees it (None when either is unknown).
+
+    The file system's own answer: the device of each folder (its nearest existing parent, for
+    one not made yet), `st_dev` (the volume serial number on Windows). Not the mount table,
+    which a container or chroot may not show: QStorageInfo then calls each folder a volume
+    of its own."""
+    devices = []
     for path in (a, b):
         folder = Path(path).expanduser()
         while not folder.exists() and folder.parent != folder:
             folder = folder.parent
-        info = QStorageInfo(str(folder))
-        if not info.isValid():
+        try:
+            devices.append(folder.stat().st_dev)
+        except OSError:
             return None
-        infos.append(info)
-    return bool(
-        infos[0].device() == infos[1].device() and infos[0].rootPath() == infos[1].rootPath()
-    )
+    return devices[0] == devices[1]
 
 
 class DestinationForm(QDialog):
