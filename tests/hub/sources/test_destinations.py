@@ -48,9 +48,10 @@ from studio_monitor.hub.sources.destinations import (
 )
 from studio_monitor.hub.sources.events import EventsSettings, EventsSource
 from studio_monitor.protocol.records import DestinationRecord, from_value
+from tests.support.drives import loop_unavailable
 from tests.support.hub import AGENT_TOKEN, auth, publish, put, running_hub
 from tests.support.hub_commands import run_command, wait_snapshot
-from tests.support.portable import assert_posix_mode, is_root
+from tests.support.portable import assert_posix_mode
 from tests.support.publisher import MemoryPublisher
 from tests.support.rclone import RcloneServer, user_config
 
@@ -535,15 +536,6 @@ async def test_the_source_re_points_a_moved_drive_and_keeps_it(tmp_path: Path) -
     assert [e.spec.path for e in entries] == [second / "Backups"]
 
 
-def _loop_unavailable() -> str | None:
-    if sys.platform != "linux" or not is_root():
-        return "needs root on Linux to mount a loop-device image"
-    for tool in ("mkfs.ext4", "mount", "umount"):
-        if shutil.which(tool) is None:
-            return f"{tool} is not installed"
-    return None
-
-
 @pytest.mark.needs_root_linux("a loop-mounted ext4 image stands for the USB drive")
 class Drive:
     """A small ext4 image, mounted at one place, then another (a USB drive plugged again)."""
@@ -574,7 +566,7 @@ class Drive:
 
 @pytest.fixture
 def drive(tmp_path: Path) -> Iterator[Drive]:
-    reason = _loop_unavailable()
+    reason = loop_unavailable()
     if reason:
         pytest.skip(reason)
     try:
