@@ -19,7 +19,7 @@ import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import pytest
 from aiohttp import ClientSession, ClientTimeout, web
@@ -294,3 +294,20 @@ def corrupt(path: Path) -> None:
         f.seek(st.st_size // 2)
         f.write(bytes([byte[0] ^ 0xFF]))
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+def cloud_hub_config(tmp_path: Path) -> dict[str, dict[str, Any]]:
+    """Source settings of a test hub that backs events up to cloud destinations only: no
+    system, ingest or alert source, no default destination, quick re-checks and scans."""
+    return {
+        "system": {"enabled": False},
+        "ingest": {"enabled": False},
+        "alerts": {"enabled": False},
+        "destinations": {"check_interval_s": 0.1},
+        "events": {
+            "library_root": str(tmp_path / "Events"),
+            "destinations": [],
+            "scan_interval_s": 0.2,
+        },
+        "backup": {"chunk_mib": 1, "reserve_mib": 0, "safety_interval_s": 0.2},
+    }

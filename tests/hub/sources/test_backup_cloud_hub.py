@@ -9,7 +9,6 @@ import os
 from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -18,7 +17,7 @@ import pytest_asyncio
 from tests.support.hub import running_hub
 from tests.support.hub_commands import run_command, wait_snapshot
 from tests.support.portable import assert_posix_mode
-from tests.support.rclone import RcloneServer
+from tests.support.rclone import RcloneServer, cloud_hub_config
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -33,18 +32,7 @@ async def webdav(tmp_path: Path) -> AsyncIterator[RcloneServer]:
 async def test_a_cloud_destination_is_checked_backed_up_to_and_makes_photos_safe(
     tmp_path: Path, webdav: RcloneServer
 ) -> None:
-    config: dict[str, dict[str, Any]] = {
-        "system": {"enabled": False},
-        "ingest": {"enabled": False},
-        "alerts": {"enabled": False},
-        "destinations": {"check_interval_s": 0.1},
-        "events": {
-            "library_root": str(tmp_path / "Events"),
-            "destinations": [],
-            "scan_interval_s": 0.2,
-        },
-        "backup": {"chunk_mib": 1, "reserve_mib": 0, "safety_interval_s": 0.2},
-    }
+    config = cloud_hub_config(tmp_path)
     async with (
         running_hub(tmp_path, sources=None, source_config=config) as hub,
         httpx.AsyncClient(timeout=10) as client,

@@ -24,7 +24,7 @@ import pytest_asyncio
 from studio_monitor.hub.sources.backup.cloud import hub_watch
 from tests.support.hub import running_hub
 from tests.support.hub_commands import run_command, wait_snapshot
-from tests.support.rclone import RcloneServer
+from tests.support.rclone import RcloneServer, cloud_hub_config
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -39,18 +39,7 @@ async def webdav(tmp_path: Path) -> AsyncIterator[RcloneServer]:
 async def test_a_restarted_source_leaves_the_registry_and_backups_a_working_rclone(
     tmp_path: Path, webdav: RcloneServer
 ) -> None:
-    config: dict[str, dict[str, Any]] = {
-        "system": {"enabled": False},
-        "ingest": {"enabled": False},
-        "alerts": {"enabled": False},
-        "destinations": {"check_interval_s": 0.1},
-        "events": {
-            "library_root": str(tmp_path / "Events"),
-            "destinations": [],
-            "scan_interval_s": 0.2,
-        },
-        "backup": {"chunk_mib": 1, "reserve_mib": 0, "safety_interval_s": 0.2},
-    }
+    config = cloud_hub_config(tmp_path)
     async with (
         running_hub(tmp_path, sources=None, source_config=config) as hub,
         httpx.AsyncClient(timeout=30) as client,
